@@ -1,0 +1,113 @@
+/**
+ * Branded, prefixed identifiers and the `IdGen` service that makes them.
+ *
+ * Production ids are time-ordered (a millisecond timestamp from `Clock`, then random bits from
+ * `Random`), so they sort by creation time and a seeded test run reproduces them. Tests may swap in
+ * `IdGen.layerCounter`, whose ids are `bty_000001`, `bty_000002`, ... per prefix.
+ */
+import { Clock, Context, Effect, Layer, Random, Ref, Schema } from "effect"
+
+/** Every id kind the engine issues, with its wire prefix. */
+export const prefixes = {
+  bounty: "bty",
+  submission: "sub",
+  escrow: "esc",
+  worker: "wrk",
+  account: "acc",
+  hold: "hld",
+  journalEntry: "led_evt",
+  dispute: "dsp",
+  tipPool: "tpl",
+  tip: "tip",
+  event: "evt",
+  challenge: "chl",
+  token: "tok",
+  audit: "aud"
+} as const
+
+export type IdKind = keyof typeof prefixes
+
+const prefixed = <B extends string>(prefix: string, brand: B) =>
+  Schema.String.pipe(
+    Schema.pattern(new RegExp(`^${prefix}_[0-9a-z]{6,40}$`), {
+      message: () => `expected an id of the form ${prefix}_<base32>`
+    }),
+    Schema.brand(brand)
+  )
+
+export const BountyId = prefixed(prefixes.bounty, "BountyId")
+export type BountyId = typeof BountyId.Type
+export const SubmissionId = prefixed(prefixes.submission, "SubmissionId")
+export type SubmissionId = typeof SubmissionId.Type
+export const EscrowId = prefixed(prefixes.escrow, "EscrowId")
+export type EscrowId = typeof EscrowId.Type
+export const WorkerId = prefixed(prefixes.worker, "WorkerId")
+export type WorkerId = typeof WorkerId.Type
+export const AccountId = prefixed(prefixes.account, "AccountId")
+export type AccountId = typeof AccountId.Type
+export const HoldId = prefixed(prefixes.hold, "HoldId")
+export type HoldId = typeof HoldId.Type
+export const JournalEntryId = prefixed(prefixes.journalEntry, "JournalEntryId")
+export type JournalEntryId = typeof JournalEntryId.Type
+export const DisputeId = prefixed(prefixes.dispute, "DisputeId")
+export type DisputeId = typeof DisputeId.Type
+export const TipPoolId = prefixed(prefixes.tipPool, "TipPoolId")
+export type TipPoolId = typeof TipPoolId.Type
+export const TipId = prefixed(prefixes.tip, "TipId")
+export type TipId = typeof TipId.Type
+export const EventId = prefixed(prefixes.event, "EventId")
+export type EventId = typeof EventId.Type
+export const ChallengeId = prefixed(prefixes.challenge, "ChallengeId")
+export type ChallengeId = typeof ChallengeId.Type
+export const TokenId = prefixed(prefixes.token, "TokenId")
+export type TokenId = typeof TokenId.Type
+export const AuditId = prefixed(prefixes.audit, "AuditId")
+export type AuditId = typeof AuditId.Type
+
+/** Crockford base32, lower case: sortable and unambiguous. */
+const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+
+const base32 = (value: bigint, length: number): string => {
+  let out = ""
+  for (let i = 0; i < length; i++) {
+    out = alphabet[Number(value & 31n)] + out
+    value >>= 5n
+  }
+  return out
+}
+
+export class IdGen extends Context.Tag("@clawbounties/domain/IdGen")<
+  IdGen,
+  {
+    /** A fresh id with the prefix of `kind`, e.g. `make("bounty")` -> `"bty_01j..."`. */
+    readonly make: (kind: IdKind) => Effect.Effect<string>
+  }
+>() {
+  /**
+   * Time-ordered ids: 10 base32 characters of milliseconds (sortable until the year 10889), then 16
+   * of randomness (80 bits). Time and randomness come from Effect's services, so they are replayable.
+   */
+  static readonly layer = Layer.succeed(IdGen, {
+    make: (kind) =>
+      Effect.gen(function* () {
+        const millis = yield* Clock.currentTimeMillis
+        const high = yield* Random.nextIntBetween(0, 2 ** 30)
+        const mid = yield* Random.nextIntBetween(0, 2 ** 30)
+        const low = yield* Random.nextIntBetween(0, 2 ** 20)
+        const random = (BigInt(high) << 50n) | (BigInt(mid) << 20n) | BigInt(low)
+        return `${prefixes[kind]}_${base32(BigInt(millis), 10)}${base32(random, 16)}`
+      })
+  })
+
+  /** Counter ids per prefix, `bty_000001`, ...: readable in test output and fully deterministic. */
+  static readonly layerCounter = Layer.effect(
+    IdGen,
+    Effect.map(Ref.make(new Map<IdKind, number>()), (counters) => ({
+      make: (kind: IdKind) =>
+        Ref.modify(counters, (map) => {
+          const next = (map.get(kind) ?? 0) + 1
+          return [`${prefixes[kind]}_${String(next).padStart(6, "0")}`, new Map(map).set(kind, next)] as const
+        })
+    }))
+  )
+}

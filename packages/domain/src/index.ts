@@ -1,0 +1,5 @@
+export * as Base58 from "./Base58.js"
+export * as Did from "./Did.js"
+export * as ErrorCatalogue from "./ErrorCatalogue.js"
+export * as Ids from "./Ids.js"
+export * as Money from "./Money.js"
