@@ -4,18 +4,24 @@
  */
 import { type CommonError, commonEntries } from "./errors/Common.js"
 import type { Entry } from "./errors/Entry.js"
+import { type IdentityError, identityEntries } from "./errors/Identity.js"
 import { type LedgerError, ledgerEntries } from "./errors/Ledger.js"
+import { type MarketplaceError, marketplaceEntries } from "./errors/Marketplace.js"
 
 export type { Entry } from "./errors/Entry.js"
 export * from "./errors/Common.js"
+export * from "./errors/Identity.js"
 export * from "./errors/Ledger.js"
+export * from "./errors/Marketplace.js"
 
 /** Every error a command can fail with. */
-export type EngineError = CommonError | LedgerError
+export type EngineError = CommonError | LedgerError | IdentityError | MarketplaceError
 
 export const entries: { readonly [K in EngineError["_tag"]]: Entry } = {
   ...commonEntries,
-  ...ledgerEntries
+  ...ledgerEntries,
+  ...identityEntries,
+  ...marketplaceEntries
 }
 
 /** The catalogue as a table, sorted by code: for documentation and OpenAPI. */
