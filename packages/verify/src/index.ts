@@ -1,0 +1,6 @@
+export * as Base64Url from "./Base64Url.js"
+export * as DidKey from "./DidKey.js"
+export * as Ed25519 from "./Ed25519.js"
+export * as Envelope from "./Envelope.js"
+export * as Hash from "./Hash.js"
+export * as Result from "./Result.js"
