@@ -30,7 +30,28 @@ export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", {
   reason: Schema.String
 }) {}
 
-export type CommonError = InvalidRequest | UnsupportedCurrency | NotFound | IdempotencyConflict | Unauthorized | Forbidden
+/**
+ * A state-machine table (`StateMachine.ts`) has no row for this event from this state: the record is
+ * not in a state where the action is allowed. `machine` names the table (`bounty`, `escrow`, ...).
+ */
+export class InvalidTransition extends Schema.TaggedError<InvalidTransition>()("InvalidTransition", {
+  machine: Schema.String,
+  from: Schema.String,
+  event: Schema.String
+}) {
+  override get message(): string {
+    return `a ${this.machine} in state '${this.from}' does not allow '${this.event}'`
+  }
+}
+
+export type CommonError =
+  | InvalidRequest
+  | UnsupportedCurrency
+  | NotFound
+  | IdempotencyConflict
+  | Unauthorized
+  | Forbidden
+  | InvalidTransition
 
 export const commonEntries = {
   InvalidRequest: { code: "INVALID_REQUEST", status: 400, summary: "The request does not match its schema." },
@@ -42,5 +63,10 @@ export const commonEntries = {
     summary: "The idempotency key was already used for a different request."
   },
   Unauthorized: { code: "UNAUTHORIZED", status: 401, summary: "A valid bearer token is required." },
-  Forbidden: { code: "FORBIDDEN", status: 403, summary: "The caller may not perform this action on this record." }
+  Forbidden: { code: "FORBIDDEN", status: 403, summary: "The caller may not perform this action on this record." },
+  InvalidTransition: {
+    code: "INVALID_STATUS",
+    status: 409,
+    summary: "The record's current status does not allow this action."
+  }
 } as const satisfies Section<CommonError>
