@@ -1,0 +1,1 @@
+export * as Ledger from "./Ledger.js"
