@@ -20,6 +20,7 @@ export type ArchiveCode =
   | "PACK_PATH_TRAVERSAL"
   | "PACK_PATH_INVALID"
   | "PACK_DUPLICATE_PATH"
+  | "PACK_OUTSIDE_ROOT"
   | "PACK_RETAINED_FILE_TOO_LARGE"
 
 export interface ArchiveProblem {
@@ -53,6 +54,11 @@ export interface ReadOptions {
    * A larger file is refused with PACK_RETAINED_FILE_TOO_LARGE before its content is read.
    */
   readonly retain: ReadonlyMap<string, number>
+  /**
+   * When set, every entry must be this directory or lie under it (PACK_OUTSIDE_ROOT otherwise),
+   * checked at the entry's header. The extraction root itself (`./`) is always allowed.
+   */
+  readonly root?: string
   /** Aborts the read (the caller was interrupted). */
   readonly signal?: AbortSignal
 }
@@ -98,6 +104,12 @@ export const normalisePath = (raw: string): NormalisedPath => {
   const directory = raw.endsWith("/")
   const kept = segments.filter((s) => s !== "" && s !== ".")
   return { _tag: "Path", path: kept.join("/"), directory }
+}
+
+/** PACK_OUTSIDE_ROOT unless `path` is the root directory or lies under it. */
+export const checkRoot = (path: string, directory: boolean, raw: string, root: string | undefined): ArchiveProblem | undefined => {
+  if (root === undefined || path.startsWith(`${root}/`) || (directory && path === root)) return undefined
+  return problem("PACK_OUTSIDE_ROOT", `an entry lies outside '${root}/'`, raw)
 }
 
 /**
