@@ -1,0 +1,282 @@
+/**
+ * Identities: a DID becomes a principal of the marketplace (as `worker` or `requester`) only by
+ * proving control of its key, by signing a server-issued, expiring, single-use challenge.
+ *
+ * The protocol:
+ * 1. `challenge({ did, purpose: "register" })` stores and returns `{ challenge_id, nonce, expires_at, ... }`
+ *    (nonce: 32 bytes from {@link Entropy}, base64url; lifetime `IDENTITY_CHALLENGE_TTL`, default 5 minutes).
+ * 2. The DID's holder signs a `message_signature` envelope (envelope_version "1", Ed25519, SHA-256,
+ *    `signer_did` = the DID) whose payload is
+ *    ```
+ *    { "message_version": "1", "message_type": "challenge_response",
+ *      "message": "clawbounties:register:<challenge_id>:<nonce>:<role>",
+ *      "nonce": "<nonce>", "audience": "clawbounties" }
+ *    ```
+ *    ({@link challengeMessage} builds the message). The role is inside the signed text, so a proof
+ *    for `requester` cannot be replayed to register a `worker`, and the challenge id and nonce tie
+ *    it to this one challenge.
+ * 3. `register({ did, role, challenge_id, proof })` checks, in order: the challenge exists
+ *    (CHALLENGE_NOT_FOUND), was issued for this DID (DID_MISMATCH), is unused (CHALLENGE_USED) and
+ *    unexpired (CHALLENGE_EXPIRED); the proof is signed by this DID (DID_MISMATCH), then verifies
+ *    strictly with `@clawbounties/verify` (DID_PROOF_INVALID with the verifier's code). Only then,
+ *    in the same transaction: the challenge is consumed (a conditional UPDATE, so concurrent answers
+ *    cannot both pass), the identity stored, a token issued, the event and the audit row written.
+ *    Any failure rolls all of it back: a failed attempt writes nothing.
+ *
+ * Registering a DID that already holds the role keeps the identity and issues another token: a
+ * key holder who lost a token recovers by proving control again (and may revoke the old one).
+ */
+import { SqlClient } from "@effect/sql"
+import { Did, ErrorCatalogue, Ids } from "@clawbounties/domain"
+import { Envelope } from "@clawbounties/verify"
+import { Clock, Config, Context, DateTime, Duration, Effect, Layer, Schema } from "effect"
+import * as Audit from "./Audit.js"
+import { Entropy } from "./Entropy.js"
+import * as Outbox from "./Outbox.js"
+import * as Tokens from "./Tokens.js"
+
+/** Roles a DID can register for by proof (`operator` is configured, never self-registered). */
+export const RegistrableRole = Schema.Literal("worker", "requester")
+export type RegistrableRole = typeof RegistrableRole.Type
+
+export const ChallengePurpose = Schema.Literal("register")
+export type ChallengePurpose = typeof ChallengePurpose.Type
+
+/** The `audience` a challenge response must name: a signature meant for another service is refused. */
+export const AUDIENCE = "clawbounties"
+export const MESSAGE_TYPE = "challenge_response"
+const NONCE_BYTES = 32
+
+/** The exact text the DID's key signs (inside the envelope payload's `message`). */
+export const challengeMessage = (challengeId: string, nonce: string, role: RegistrableRole): string =>
+  `clawbounties:register:${challengeId}:${nonce}:${role}`
+
+// -------------------------------------------------------------------------------------------------
+// Settings
+
+export interface Settings {
+  /** How long a challenge may be answered. */
+  readonly challengeTtl: Duration.Duration
+}
+
+export const defaults: Settings = { challengeTtl: Duration.minutes(5) }
+
+export class IdentitySettings extends Context.Tag("@clawbounties/marketplace/Identities/IdentitySettings")<
+  IdentitySettings,
+  Settings
+>() {}
+
+/** Reads `IDENTITY_CHALLENGE_TTL` (an Effect duration such as "5 minutes"; between 10 s and 1 hour). */
+export const layer = Layer.effect(
+  IdentitySettings,
+  Config.duration("IDENTITY_CHALLENGE_TTL").pipe(
+    Config.validate({
+      message: "IDENTITY_CHALLENGE_TTL must be between 10 seconds and 1 hour",
+      validation: (d) => Duration.between(d, { minimum: Duration.seconds(10), maximum: Duration.hours(1) })
+    }),
+    Config.withDefault(defaults.challengeTtl),
+    Effect.map((challengeTtl): Settings => ({ challengeTtl }))
+  )
+)
+
+/** Fixed settings (tests, embedding). */
+export const layerWith = (settings: Partial<Settings> = {}) =>
+  Layer.succeed(IdentitySettings, { ...defaults, ...settings })
+
+// -------------------------------------------------------------------------------------------------
+// Wire schemas
+
+const strict = { parseOptions: { onExcessProperty: "error" } } as const
+
+export const ChallengeRequest = Schema.Struct({
+  did: Did.DidKey,
+  purpose: ChallengePurpose
+}).annotations({ identifier: "ChallengeRequest", ...strict })
+export type ChallengeRequest = typeof ChallengeRequest.Type
+
+export const ChallengeResponse = Schema.Struct({
+  challenge_id: Schema.String,
+  did: Schema.String,
+  purpose: ChallengePurpose,
+  nonce: Schema.String,
+  audience: Schema.String,
+  message_type: Schema.String,
+  /** The message to sign for each role (see {@link challengeMessage}). */
+  messages: Schema.Struct({ worker: Schema.String, requester: Schema.String }),
+  expires_at: Schema.String
+}).annotations({ identifier: "ChallengeResponse" })
+export type ChallengeResponse = typeof ChallengeResponse.Type
+
+/** The proof is kept as the parsed JSON value: its payload hash is over `JSON.stringify` of it, untouched. */
+export const Proof = Schema.Unknown.annotations({ description: "a message_signature envelope" })
+
+export const RegisterRequest = Schema.Struct({
+  did: Did.DidKey,
+  role: RegistrableRole,
+  challenge_id: Schema.String.pipe(Schema.maxLength(64)),
+  proof: Proof
+}).annotations({ identifier: "RegisterIdentityRequest", ...strict })
+export type RegisterRequest = typeof RegisterRequest.Type
+
+export const Auth = Schema.Struct({
+  mode: Schema.Literal("token"),
+  token: Schema.String,
+  token_id: Schema.String
+})
+
+export const RegisterResponse = Schema.Struct({
+  did: Schema.String,
+  role: RegistrableRole,
+  /** False when the DID already held the role (a new token was issued anyway). */
+  created: Schema.Boolean,
+  auth: Auth
+}).annotations({ identifier: "RegisterIdentityResponse" })
+export type RegisterResponse = typeof RegisterResponse.Type
+
+// -------------------------------------------------------------------------------------------------
+// Commands
+
+/** Issues and stores a challenge for `did`. */
+export const challenge = Effect.fn("Identities.challenge")(function* (input: ChallengeRequest) {
+  const sql = yield* SqlClient.SqlClient
+  const ids = yield* Ids.IdGen
+  const entropy = yield* Entropy
+  const settings = yield* IdentitySettings
+  const challengeId = yield* ids.make("challenge")
+  const nonce = Buffer.from(yield* entropy.bytes(NONCE_BYTES)).toString("base64url")
+  const now = yield* DateTime.now
+  const expiresAt = DateTime.formatIso(DateTime.addDuration(now, settings.challengeTtl))
+  yield* sql`INSERT INTO identity_challenges (challenge_id, did, purpose, nonce, created_at, expires_at)
+    VALUES (${challengeId}, ${input.did}, ${input.purpose}, ${nonce}, ${DateTime.formatIso(now)}, ${expiresAt})`
+  return {
+    challenge_id: challengeId,
+    did: input.did,
+    purpose: input.purpose,
+    nonce,
+    audience: AUDIENCE,
+    message_type: MESSAGE_TYPE,
+    messages: {
+      worker: challengeMessage(challengeId, nonce, "worker"),
+      requester: challengeMessage(challengeId, nonce, "requester")
+    },
+    expires_at: expiresAt
+  } satisfies ChallengeResponse
+})
+
+interface ChallengeRow {
+  readonly challenge_id: string
+  readonly did: string
+  readonly purpose: string
+  readonly nonce: string
+  readonly expires_at: string
+  readonly consumed_at: string | null
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/**
+ * Verifies the proof, consumes the challenge, records the identity and issues a token, inside the
+ * caller's transaction (no transaction of its own, so `Workers.register` can add the profile to the
+ * same one). Use {@link register} unless you are composing a larger command.
+ */
+export const registerWithin = Effect.fn("Identities.registerWithin")(function* (input: RegisterRequest) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<ChallengeRow>`SELECT challenge_id, did, purpose, nonce, expires_at, consumed_at
+    FROM identity_challenges WHERE challenge_id = ${input.challenge_id}`
+  const row = rows[0]
+  if (row === undefined || row.purpose !== "register") {
+    return yield* new ErrorCatalogue.ChallengeNotFound({ challenge_id: input.challenge_id })
+  }
+  if (row.did !== input.did) {
+    return yield* new ErrorCatalogue.DidMismatch({ expected_did: input.did, actual_did: row.did, field: "challenge_id" })
+  }
+  if (row.consumed_at !== null) return yield* new ErrorCatalogue.ChallengeUsed({ challenge_id: row.challenge_id })
+  const nowMillis = yield* Clock.currentTimeMillis
+  if (nowMillis >= DateTime.toEpochMillis(DateTime.unsafeMake(row.expires_at))) {
+    return yield* new ErrorCatalogue.ChallengeExpired({ challenge_id: row.challenge_id, expired_at: row.expires_at })
+  }
+
+  // A proof signed by another DID is a squat attempt, named as such before any crypto runs.
+  if (isRecord(input.proof) && typeof input.proof.signer_did === "string" && input.proof.signer_did !== input.did) {
+    return yield* new ErrorCatalogue.DidMismatch({
+      expected_did: input.did,
+      actual_did: input.proof.signer_did,
+      field: "proof.signer_did"
+    })
+  }
+  const result = Envelope.verifyChallengeResponse(
+    input.proof,
+    {
+      nonce: row.nonce,
+      message: challengeMessage(row.challenge_id, row.nonce, input.role),
+      audience: AUDIENCE,
+      signerDid: input.did
+    },
+    { mode: "strict", verifyAt: nowMillis }
+  )
+  if (result.status !== "VALID") {
+    return yield* new ErrorCatalogue.DidProofInvalid({
+      reason: result.error?.code ?? "INVALID",
+      message: result.error?.message ?? result.reason,
+      field: result.error?.field
+    })
+  }
+  // The verifier accepts any of the reference's message types; only a challenge response answers a
+  // challenge (an `ownership_proof` signed for some other purpose must not register anyone).
+  const payload = (input.proof as { readonly payload: Record<string, unknown> }).payload
+  if (payload.message_type !== MESSAGE_TYPE) {
+    return yield* new ErrorCatalogue.DidProofInvalid({
+      reason: "CHALLENGE_MISMATCH",
+      message: `The message_type must be ${MESSAGE_TYPE}`,
+      field: "payload.message_type"
+    })
+  }
+
+  const now = DateTime.formatIso(yield* DateTime.now)
+  const consumed = yield* sql`UPDATE identity_challenges SET consumed_at = ${now}, consumed_role = ${input.role}
+    WHERE challenge_id = ${row.challenge_id} AND consumed_at IS NULL RETURNING challenge_id`
+  if (consumed.length === 0) return yield* new ErrorCatalogue.ChallengeUsed({ challenge_id: row.challenge_id })
+
+  const inserted = yield* sql`INSERT INTO identities (did, role, challenge_id, registered_at)
+    VALUES (${input.did}, ${input.role}, ${row.challenge_id}, ${now})
+    ON CONFLICT DO NOTHING RETURNING did`
+  const created = inserted.length > 0
+  const issued = yield* Tokens.issue({ did: input.did, role: input.role })
+  if (created) {
+    yield* Outbox.append({
+      type: "identity.registered",
+      subjectType: "identity",
+      subjectId: input.did,
+      recipients: [input.did],
+      payload: { did: input.did, role: input.role, challenge_id: row.challenge_id, token_id: issued.token_id }
+    })
+  }
+  yield* Audit.record({
+    actor: input.did,
+    action: created ? "identity.register" : "identity.reauthenticate",
+    entityType: "identity",
+    entityId: input.did,
+    before: created ? null : { did: input.did, role: input.role },
+    after: { did: input.did, role: input.role, challenge_id: row.challenge_id, token_id: issued.token_id }
+  })
+  return {
+    did: input.did,
+    role: input.role,
+    created,
+    auth: { mode: "token", token: issued.token, token_id: issued.token_id }
+  } satisfies RegisterResponse as RegisterResponse
+})
+
+/** Registers `did` for `role` by a challenge proof, in one transaction; returns a fresh token (shown once). */
+export const register = Effect.fn("Identities.register")(function* (input: RegisterRequest) {
+  const sql = yield* SqlClient.SqlClient
+  return yield* sql.withTransaction(registerWithin(input))
+})
+
+/** Whether `did` has proven control of its key for `role`. */
+export const isRegistered = Effect.fn("Identities.isRegistered")(function* (did: string, role: RegistrableRole) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql`SELECT did FROM identities WHERE did = ${did} AND role = ${role}`
+  return rows.length > 0
+})

@@ -1,0 +1,258 @@
+/**
+ * Bearer tokens: opaque, random, shown once, stored as SHA-256 only, scoped to one role, revocable
+ * and rotatable.
+ *
+ * A token is `cbt_<role>_` followed by 32 bytes from {@link Entropy} in base64url (43 characters),
+ * e.g. `cbt_worker_q3...`. The database holds `token_hash = base64url(SHA-256(token))`; a stolen
+ * database therefore yields no usable token, and every request is checked against the stored row,
+ * so a revocation takes effect at once (the reference's self-issued JWTs could not be revoked,
+ * marketplace-notes §6 item 16).
+ *
+ * The operator token comes from configuration (`OPERATOR_TOKEN`, optional, at least 32 characters)
+ * and is held only as its hash; it authenticates as `{ did: "operator", role: "operator" }`.
+ * Tokens are never logged: callers get them once in a response and this module only ever hashes them.
+ */
+import { SqlClient } from "@effect/sql"
+import { ErrorCatalogue, Ids } from "@clawbounties/domain"
+import { Config, Context, DateTime, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { createHash, timingSafeEqual } from "node:crypto"
+import * as Audit from "./Audit.js"
+import { Entropy } from "./Entropy.js"
+import * as Outbox from "./Outbox.js"
+
+export const Role = Schema.Literal("worker", "requester", "operator")
+export type Role = typeof Role.Type
+
+/** Who a valid token says the caller is. */
+export interface Principal {
+  readonly did: string
+  readonly role: Role
+  readonly token_id: string
+}
+
+/** The principal of the configured operator token. */
+export const OPERATOR_DID = "operator"
+export const OPERATOR_TOKEN_ID = "operator"
+/** Shortest accepted `OPERATOR_TOKEN`: anything shorter is guessable and refused at start-up. */
+export const MIN_OPERATOR_TOKEN_LENGTH = 32
+
+const TOKEN_BYTES = 32
+/** `cbt_<role>_` + base64url of 32 bytes (43 characters, no padding). */
+const TOKEN_FORMAT = /^cbt_(worker|requester|operator)_[A-Za-z0-9_-]{43}$/
+
+const sha256 = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest()
+
+/** The stored form of a token. */
+export const hashToken = (token: string): string => sha256(token).toString("base64url")
+
+/** The operator token's hash, when one is configured. */
+export class OperatorToken extends Context.Tag("@clawbounties/marketplace/Tokens/OperatorToken")<
+  OperatorToken,
+  { readonly hash: Option.Option<Buffer> }
+>() {}
+
+const operatorConfig = Config.option(
+  Config.redacted("OPERATOR_TOKEN").pipe(
+    Config.validate({
+      message: `OPERATOR_TOKEN must be at least ${MIN_OPERATOR_TOKEN_LENGTH} characters`,
+      validation: (token) => Redacted.value(token).length >= MIN_OPERATOR_TOKEN_LENGTH
+    })
+  )
+)
+
+/** Reads `OPERATOR_TOKEN` (optional) and keeps only its hash. */
+export const layer: Layer.Layer<OperatorToken, import("effect/ConfigError").ConfigError> = Layer.effect(
+  OperatorToken,
+  Effect.map(operatorConfig, (token) => ({ hash: Option.map(token, (t) => sha256(Redacted.value(t))) }))
+)
+
+/** No operator token: only tokens issued by the engine authenticate. */
+export const layerNoOperator: Layer.Layer<OperatorToken> = Layer.succeed(OperatorToken, { hash: Option.none() })
+
+export interface IssuedToken {
+  readonly token_id: string
+  /** The raw token: return it to the caller once, never store or log it. */
+  readonly token: string
+}
+
+/**
+ * Issues a token for `did` in `role`. Runs inside the caller's transaction (registration and
+ * rotation issue a token as part of a larger command), so it opens none of its own.
+ */
+export const issue = Effect.fn("Tokens.issue")(function* (input: { readonly did: string; readonly role: Role }) {
+  const sql = yield* SqlClient.SqlClient
+  const entropy = yield* Entropy
+  const ids = yield* Ids.IdGen
+  const tokenId = yield* ids.make("token")
+  const secret = Buffer.from(yield* entropy.bytes(TOKEN_BYTES)).toString("base64url")
+  const token = `cbt_${input.role}_${secret}`
+  const now = DateTime.formatIso(yield* DateTime.now)
+  yield* sql`INSERT INTO auth_tokens (token_id, token_hash, did, role, created_at)
+    VALUES (${tokenId}, ${hashToken(token)}, ${input.did}, ${input.role}, ${now})`
+  return { token_id: tokenId, token } satisfies IssuedToken
+})
+
+interface TokenRow {
+  readonly token_id: string
+  readonly token_hash: string
+  readonly did: string
+  readonly role: Role
+  readonly created_at: string
+  readonly revoked_at: string | null
+  readonly revoked_reason: string | null
+  readonly replaced_by: string | null
+}
+
+const unauthorized = (reason: "missing_token" | "invalid_token" | "revoked_token") =>
+  Effect.fail(new ErrorCatalogue.Unauthorized({ reason }))
+
+/**
+ * The principal a bearer token stands for, or `Unauthorized`:
+ * `missing_token` (empty), `invalid_token` (malformed or unknown), `revoked_token`.
+ *
+ * The token is hashed before anything else and only the hash reaches the database or a
+ * comparison; the comparisons are constant-time (`timingSafeEqual` on equal-length digests).
+ */
+export const authenticate = Effect.fn("Tokens.authenticate")(function* (token: string) {
+  if (token.length === 0) return yield* unauthorized("missing_token")
+  const digest = sha256(token)
+  const operator = yield* OperatorToken
+  if (Option.isSome(operator.hash) && timingSafeEqual(digest, operator.hash.value)) {
+    return { did: OPERATOR_DID, role: "operator", token_id: OPERATOR_TOKEN_ID } satisfies Principal as Principal
+  }
+  const format = TOKEN_FORMAT.exec(token)
+  if (format === null) return yield* unauthorized("invalid_token")
+
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<TokenRow>`SELECT token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by
+    FROM auth_tokens WHERE token_hash = ${digest.toString("base64url")}`
+  const row = rows[0]
+  if (row === undefined) return yield* unauthorized("invalid_token")
+  const stored = Buffer.from(row.token_hash, "base64url")
+  // The lookup matched on the hash already; comparing again in constant time keeps the decision
+  // itself independent of any index or collation behaviour of the database.
+  if (stored.length !== digest.length || !timingSafeEqual(stored, digest) || row.role !== format[1]) {
+    return yield* unauthorized("invalid_token")
+  }
+  if (row.revoked_at !== null) return yield* unauthorized("revoked_token")
+  return { did: row.did, role: row.role, token_id: row.token_id } satisfies Principal as Principal
+})
+
+/** A token as its owner may see it: never the token or its hash. */
+export const TokenInfo = Schema.Struct({
+  token_id: Schema.String,
+  role: Role,
+  created_at: Schema.String,
+  revoked_at: Schema.NullOr(Schema.String),
+  revoked_reason: Schema.NullOr(Schema.String),
+  replaced_by: Schema.NullOr(Schema.String)
+})
+export type TokenInfo = typeof TokenInfo.Type
+
+const infoOf = (row: TokenRow): TokenInfo => ({
+  token_id: row.token_id,
+  role: row.role,
+  created_at: row.created_at,
+  revoked_at: row.revoked_at,
+  revoked_reason: row.revoked_reason,
+  replaced_by: row.replaced_by
+})
+
+/** The caller's tokens (all roles of its DID), oldest first. */
+export const list = Effect.fn("Tokens.list")(function* (principal: Principal) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<TokenRow>`SELECT token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by
+    FROM auth_tokens WHERE did = ${principal.did} ORDER BY created_at, token_id`
+  return rows.map(infoOf)
+})
+
+const configuredOperator = () =>
+  new ErrorCatalogue.Forbidden({ reason: "the configured operator token changes only with OPERATOR_TOKEN" })
+
+/**
+ * Replaces the caller's token: a new token for the same DID and role is issued and the presented
+ * one revoked (`revoked_reason: "rotated"`, `replaced_by` the new id), both in one transaction. A
+ * token revoked meanwhile cannot be rotated (`Unauthorized: revoked_token`).
+ */
+export const rotate = Effect.fn("Tokens.rotate")(function* (principal: Principal) {
+  if (principal.token_id === OPERATOR_TOKEN_ID) return yield* configuredOperator()
+  const sql = yield* SqlClient.SqlClient
+  return yield* sql.withTransaction(Effect.gen(function* () {
+    const issued = yield* issue({ did: principal.did, role: principal.role })
+    const now = DateTime.formatIso(yield* DateTime.now)
+    // Conditional: only a live token is rotated, so two concurrent rotations cannot both win.
+    const revoked = yield* sql`UPDATE auth_tokens SET revoked_at = ${now}, revoked_reason = 'rotated', replaced_by = ${issued.token_id}
+      WHERE token_id = ${principal.token_id} AND revoked_at IS NULL RETURNING token_id`
+    if (revoked.length === 0) return yield* unauthorized("revoked_token")
+    yield* Outbox.append({
+      type: "token.rotated",
+      subjectType: "identity",
+      subjectId: principal.did,
+      recipients: [principal.did],
+      payload: { did: principal.did, role: principal.role, token_id: principal.token_id, replaced_by: issued.token_id }
+    })
+    yield* Audit.record({
+      actor: principal.did,
+      action: "token.rotate",
+      entityType: "token",
+      entityId: principal.token_id,
+      before: { token_id: principal.token_id, revoked_at: null },
+      after: { token_id: principal.token_id, revoked_at: now, revoked_reason: "rotated", replaced_by: issued.token_id }
+    })
+    return issued
+  }))
+})
+
+/** A reason for a revocation, kept with the token row. */
+export const RevokeReason = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+
+/**
+ * Revokes one token. The owner (any token of the same DID) or an operator may revoke it; anyone
+ * else gets `NotFound`, so token ids of other DIDs cannot be probed. Revoking a revoked token
+ * succeeds and changes nothing (no second event).
+ */
+export const revoke = Effect.fn("Tokens.revoke")(function* (
+  principal: Principal,
+  input: { readonly token_id: string; readonly reason?: string }
+) {
+  const sql = yield* SqlClient.SqlClient
+  const reason = input.reason ?? "revoked"
+  if (!Schema.is(RevokeReason)(reason)) {
+    return yield* new ErrorCatalogue.InvalidRequest({ message: "reason must be 1 to 200 characters" })
+  }
+  return yield* sql.withTransaction(Effect.gen(function* () {
+    const rows = yield* sql<TokenRow>`SELECT token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by
+      FROM auth_tokens WHERE token_id = ${input.token_id}`
+    const row = rows[0]
+    if (row === undefined || (principal.role !== "operator" && row.did !== principal.did)) {
+      return yield* new ErrorCatalogue.NotFound({ entity: "token", id: input.token_id })
+    }
+    if (row.revoked_at !== null) return infoOf(row)
+    const now = DateTime.formatIso(yield* DateTime.now)
+    const updated = yield* sql<TokenRow>`UPDATE auth_tokens SET revoked_at = ${now}, revoked_reason = ${reason}
+      WHERE token_id = ${row.token_id} AND revoked_at IS NULL
+      RETURNING token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by`
+    // A concurrent revocation won: report the stored state, it is what the caller asked for.
+    if (updated[0] === undefined) {
+      const again = yield* sql<TokenRow>`SELECT token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by
+        FROM auth_tokens WHERE token_id = ${row.token_id}`
+      return infoOf(again[0]!)
+    }
+    yield* Outbox.append({
+      type: "token.revoked",
+      subjectType: "identity",
+      subjectId: row.did,
+      recipients: [row.did],
+      payload: { did: row.did, role: row.role, token_id: row.token_id, reason, revoked_by: principal.did }
+    })
+    yield* Audit.record({
+      actor: principal.did,
+      action: "token.revoke",
+      entityType: "token",
+      entityId: row.token_id,
+      before: { token_id: row.token_id, revoked_at: null },
+      after: { token_id: row.token_id, revoked_at: now, revoked_reason: reason }
+    })
+    return infoOf(updated[0])
+  }))
+})
