@@ -1,0 +1,236 @@
+/**
+ * Rows of bounties, escrows, submissions and disputes: how they are read (decoded once, here) and
+ * how they are locked. Every status change goes through a guarded UPDATE (`... WHERE status = $from`)
+ * whose row count is checked, so a lost race is a typed error, never a silent overwrite.
+ */
+import { SqlClient } from "@effect/sql"
+import { BountyMachine, EscrowMachine, Money, SubmissionMachine } from "@clawbounties/domain"
+import { Effect, Option, Schema } from "effect"
+
+const Bool = Schema.transform(Schema.Union(Schema.Number, Schema.BigIntFromSelf, Schema.Boolean), Schema.Boolean, {
+  strict: true,
+  decode: (value) => value === true || value === 1 || value === 1n,
+  encode: (value) => value
+})
+const Int = Schema.transform(Schema.Union(Schema.Number, Schema.BigIntFromSelf, Schema.String), Schema.Number, {
+  strict: true,
+  decode: (value) => Number(value),
+  encode: (value) => value
+})
+const JsonText = <A, I>(schema: Schema.Schema<A, I>) => Schema.parseJson(schema)
+const Nullable = <A, I>(schema: Schema.Schema<A, I>) => Schema.NullOr(schema)
+
+/** Deadlines in seconds as stored on the bounty: the defaults or the bounty's own overrides. */
+export const DeadlineSeconds = Schema.Struct({
+  open: Schema.Number,
+  work: Schema.Number,
+  review: Schema.Number,
+  dispute: Schema.Number
+})
+export type DeadlineSeconds = typeof DeadlineSeconds.Type
+
+export const Resolution = Schema.Struct({
+  dispute_id: Schema.String,
+  outcome: Schema.Literal("worker_award", "requester_refund", "split"),
+  worker_share_bps: Schema.Number,
+  worker_amount_minor: Schema.String,
+  platform_fee_minor: Schema.String,
+  refund_minor: Schema.String,
+  resolved_by: Schema.String,
+  resolved_at: Schema.String
+})
+export type Resolution = typeof Resolution.Type
+
+export const BountyRow = Schema.Struct({
+  bounty_id: Schema.String,
+  requester_did: Schema.String,
+  title: Schema.String,
+  description: Schema.String,
+  reward_minor: Money.FromDb,
+  currency: Money.Currency,
+  closure_type: Schema.Literal("test", "requester", "quorum"),
+  difficulty_scalar: Schema.NumberFromString,
+  is_code_bounty: Bool,
+  min_proof_tier: Schema.String,
+  test_harness_id: Nullable(Schema.String),
+  requested_worker_did: Nullable(Schema.String),
+  metadata: JsonText(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  task_spec: Nullable(JsonText(Schema.Unknown)),
+  status: BountyMachine.Status,
+  escrow_id: Schema.String,
+  worker_did: Nullable(Schema.String),
+  fee_policy_id: Schema.String,
+  fee_policy_version: Schema.String,
+  fee_policy_hash: Schema.String,
+  fee_quote: JsonText(Schema.Unknown),
+  principal_minor: Money.FromDb,
+  platform_fee_minor: Money.FromDb,
+  total_minor: Money.FromDb,
+  worker_net_minor: Money.FromDb,
+  deadlines: JsonText(DeadlineSeconds),
+  deadline_at: Nullable(Schema.String),
+  submission_attempts: Int,
+  resolution: Nullable(JsonText(Resolution)),
+  created_at: Schema.String,
+  accepted_at: Nullable(Schema.String),
+  updated_at: Schema.String
+})
+export type BountyRow = typeof BountyRow.Type & { readonly tags: ReadonlyArray<string> }
+
+export const EscrowRow = Schema.Struct({
+  escrow_id: Schema.String,
+  bounty_id: Schema.String,
+  requester_did: Schema.String,
+  worker_did: Nullable(Schema.String),
+  hold_id: Schema.String,
+  amount_minor: Money.FromDb,
+  currency: Money.Currency,
+  status: EscrowMachine.Status,
+  created_at: Schema.String,
+  updated_at: Schema.String,
+  released_at: Nullable(Schema.String)
+})
+export type EscrowRow = typeof EscrowRow.Type
+
+export const VerificationReason = Schema.Struct({ code: Schema.String, message: Schema.String })
+
+export const SubmissionRow = Schema.Struct({
+  submission_id: Schema.String,
+  bounty_id: Schema.String,
+  worker_did: Schema.String,
+  status: SubmissionMachine.Status,
+  proof_tier: Nullable(Schema.String),
+  proof_bundle_hash: Nullable(Schema.String),
+  proof_bundle_envelope: JsonText(Schema.Unknown),
+  commit_proof_envelope: Nullable(JsonText(Schema.Unknown)),
+  artifacts: JsonText(Schema.Array(Schema.Unknown)),
+  result_summary: Nullable(Schema.String),
+  verification: JsonText(Schema.Struct({
+    status: Schema.Literal("valid", "invalid"),
+    reasons: Schema.Array(VerificationReason),
+    verified_at: Schema.String
+  })),
+  created_at: Schema.String,
+  updated_at: Schema.String
+})
+export type SubmissionRow = typeof SubmissionRow.Type
+
+export const DisputeRow = Schema.Struct({
+  dispute_id: Schema.String,
+  bounty_id: Schema.String,
+  submission_id: Schema.String,
+  opened_by: Schema.String,
+  reason: Schema.String,
+  status: Schema.Literal("open", "resolved"),
+  escalated: Bool,
+  deadline_at: Schema.String,
+  outcome: Nullable(Schema.String),
+  worker_share_bps: Nullable(Int),
+  resolved_by: Nullable(Schema.String),
+  resolution_note: Nullable(Schema.String),
+  created_at: Schema.String,
+  resolved_at: Nullable(Schema.String)
+})
+export type DisputeRow = typeof DisputeRow.Type
+
+/** A row that does not decode is a corrupt store: a defect, not a caller's error. */
+const decodeRows = <A, I>(schema: Schema.Schema<A, I>) => (rows: ReadonlyArray<unknown>) =>
+  Effect.orDie(Schema.decodeUnknown(Schema.Array(schema))(rows))
+
+/** `FOR UPDATE` on PostgreSQL; SQLite has one writer, so the transaction already excludes others. */
+export const forUpdate = (sql: SqlClient.SqlClient) =>
+  sql.onDialectOrElse({ pg: () => sql.literal("FOR UPDATE"), orElse: () => sql.literal("") })
+
+const withTags = (sql: SqlClient.SqlClient, rows: ReadonlyArray<typeof BountyRow.Type>) =>
+  Effect.gen(function* () {
+    if (rows.length === 0) return [] as Array<BountyRow>
+    const tags = yield* sql<{ bounty_id: string; tag: string }>`SELECT bounty_id, tag FROM bounty_tags
+      WHERE ${sql.in("bounty_id", rows.map((row) => row.bounty_id))} ORDER BY tag`
+    return rows.map((row): BountyRow => ({
+      ...row,
+      tags: tags.filter((tag) => tag.bounty_id === row.bounty_id).map((tag) => tag.tag)
+    }))
+  })
+
+export const findBounty = Effect.fn("BountyStore.findBounty")(function* (bountyId: string, options?: { readonly lock?: boolean }) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql`SELECT * FROM bounties WHERE bounty_id = ${bountyId} ${options?.lock ? forUpdate(sql) : sql.literal("")}`
+    .pipe(Effect.flatMap(decodeRows(BountyRow)))
+  const [bounty] = yield* withTags(sql, rows)
+  return Option.fromNullable(bounty)
+})
+
+export interface BountyFilter {
+  readonly status?: string
+  readonly requesterDid?: string
+  readonly isCodeBounty?: boolean
+  readonly tag?: string
+  /** Exclusive cursor: the `created_at|bounty_id` of the last row of the previous page. */
+  readonly after?: { readonly createdAt: string; readonly bountyId: string }
+  readonly limit: number
+}
+
+export const listBounties = Effect.fn("BountyStore.listBounties")(function* (filter: BountyFilter) {
+  const sql = yield* SqlClient.SqlClient
+  const clauses = [
+    filter.status === undefined ? undefined : sql`b.status = ${filter.status}`,
+    filter.requesterDid === undefined ? undefined : sql`b.requester_did = ${filter.requesterDid}`,
+    filter.isCodeBounty === undefined ? undefined : sql`b.is_code_bounty = ${filter.isCodeBounty ? 1 : 0}`,
+    filter.tag === undefined
+      ? undefined
+      : sql`EXISTS (SELECT 1 FROM bounty_tags t WHERE t.bounty_id = b.bounty_id AND t.tag = ${filter.tag})`,
+    filter.after === undefined
+      ? undefined
+      : sql`(b.created_at > ${filter.after.createdAt} OR (b.created_at = ${filter.after.createdAt} AND b.bounty_id > ${filter.after.bountyId}))`
+  ].filter((clause) => clause !== undefined)
+  const rows = yield* sql`SELECT b.* FROM bounties b WHERE ${sql.and(clauses)}
+    ORDER BY b.created_at, b.bounty_id LIMIT ${filter.limit}`.pipe(Effect.flatMap(decodeRows(BountyRow)))
+  return yield* withTags(sql, rows)
+})
+
+export const findEscrow = Effect.fn("BountyStore.findEscrow")(function* (escrowId: string) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql`SELECT * FROM escrows WHERE escrow_id = ${escrowId}`.pipe(Effect.flatMap(decodeRows(EscrowRow)))
+  return Option.fromNullable(rows[0])
+})
+
+export const escrowOfBounty = Effect.fn("BountyStore.escrowOfBounty")(function* (bountyId: string) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql`SELECT * FROM escrows WHERE bounty_id = ${bountyId}`.pipe(Effect.flatMap(decodeRows(EscrowRow)))
+  // Every bounty is created with its escrow in one transaction; a bounty without one is corrupt.
+  if (rows[0] === undefined) return yield* Effect.dieMessage(`bounty ${bountyId} has no escrow`)
+  return rows[0]
+})
+
+export const findSubmission = Effect.fn("BountyStore.findSubmission")(function* (submissionId: string) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql`SELECT * FROM submissions WHERE submission_id = ${submissionId}`
+    .pipe(Effect.flatMap(decodeRows(SubmissionRow)))
+  return Option.fromNullable(rows[0])
+})
+
+export const submissionsOfBounty = Effect.fn("BountyStore.submissionsOfBounty")(function* (bountyId: string) {
+  const sql = yield* SqlClient.SqlClient
+  return yield* sql`SELECT * FROM submissions WHERE bounty_id = ${bountyId} ORDER BY created_at, submission_id`
+    .pipe(Effect.flatMap(decodeRows(SubmissionRow)))
+})
+
+export const findDispute = Effect.fn("BountyStore.findDispute")(function* (disputeId: string) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql`SELECT * FROM disputes WHERE dispute_id = ${disputeId}`.pipe(Effect.flatMap(decodeRows(DisputeRow)))
+  return Option.fromNullable(rows[0])
+})
+
+export const listDisputes = Effect.fn("BountyStore.listDisputes")(function* (options: { readonly status?: "open" | "resolved"; readonly limit: number }) {
+  const sql = yield* SqlClient.SqlClient
+  const where = options.status === undefined ? sql`1 = 1` : sql`status = ${options.status}`
+  return yield* sql`SELECT * FROM disputes WHERE ${where} ORDER BY escalated DESC, created_at, dispute_id LIMIT ${options.limit}`
+    .pipe(Effect.flatMap(decodeRows(DisputeRow)))
+})
+
+export const openDisputeOfBounty = Effect.fn("BountyStore.openDisputeOfBounty")(function* (bountyId: string) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql`SELECT * FROM disputes WHERE bounty_id = ${bountyId} AND status = 'open'`
+    .pipe(Effect.flatMap(decodeRows(DisputeRow)))
+  return Option.fromNullable(rows[0])
+})

@@ -1,0 +1,185 @@
+/**
+ * Requester closure: approve releases the escrow from the fee snapshot; reject opens a dispute with
+ * the funds still held. The same approval path serves the review-window timeout (auto-approve).
+ */
+import { SqlClient } from "@effect/sql"
+import { ErrorCatalogue, Ids } from "@clawbounties/domain"
+import { Effect, Option, Schema } from "effect"
+import { type Actor, requireRole } from "./Actor.js"
+import * as Audit from "./Audit.js"
+import { requireBounty } from "./Bounties.js"
+import * as BountyStore from "./BountyStore.js"
+import { addSeconds, nowIso, transaction } from "./Command.js"
+import * as Idempotency from "./Idempotency.js"
+import * as Outbox from "./Outbox.js"
+import type * as Requests from "./Requests.js"
+import * as Settlement from "./Settlement.js"
+import * as Transitions from "./Transitions.js"
+
+export const ApproveResponse = Schema.Struct({
+  bounty_id: Schema.String,
+  submission_id: Schema.String,
+  status: Schema.Literal("approved"),
+  escrow_id: Schema.String,
+  escrow_status: Schema.Literal("released"),
+  worker_did: Schema.String,
+  worker_paid_minor: Schema.String,
+  platform_fee_minor: Schema.String,
+  currency: Schema.String,
+  ledger_entry_id: Schema.String,
+  approved_by: Schema.String,
+  approved_at: Schema.String
+})
+export type ApproveResponse = typeof ApproveResponse.Type
+
+const requireSubmissionOf = (bounty: BountyStore.BountyRow, submissionId: string) =>
+  Effect.gen(function* () {
+    const submission = yield* BountyStore.findSubmission(submissionId)
+    if (Option.isNone(submission) || submission.value.bounty_id !== bounty.bounty_id) {
+      return yield* new ErrorCatalogue.NotFound({ entity: "submission", id: submissionId })
+    }
+    if (submission.value.status !== "pending_review") {
+      return yield* new ErrorCatalogue.SubmissionNotPendingReview({ submission_id: submissionId, status: submission.value.status })
+    }
+    return submission.value
+  })
+
+/**
+ * Approves the submission under review and pays: shared by the requester's approve
+ * (`event = "approve"`) and the review window's end (`event = "review_timeout"`).
+ */
+export const approveUnderReview = (
+  bounty: BountyStore.BountyRow,
+  submission: BountyStore.SubmissionRow,
+  event: "approve" | "review_timeout",
+  approvedBy: string
+) =>
+  Effect.gen(function* () {
+    const escrow = yield* BountyStore.escrowOfBounty(bounty.bounty_id)
+    const now = yield* nowIso
+    const paid = yield* Settlement.payWorker(bounty, escrow, event === "approve" ? "bounty_approved" : "review_window_elapsed")
+    yield* Transitions.bounty(bounty, event, { deadline_at: null })
+    yield* Transitions.submission(submission, event)
+    yield* Transitions.escrow(escrow, "release", { released_at: now })
+    const response: ApproveResponse = {
+      bounty_id: bounty.bounty_id,
+      submission_id: submission.submission_id,
+      status: "approved",
+      escrow_id: escrow.escrow_id,
+      escrow_status: "released",
+      worker_did: submission.worker_did,
+      worker_paid_minor: paid.workerAmount.toString(),
+      platform_fee_minor: paid.platformFee.toString(),
+      currency: bounty.currency,
+      ledger_entry_id: paid.entryId,
+      approved_by: approvedBy,
+      approved_at: now
+    }
+    const recipients = [bounty.requester_did, submission.worker_did]
+    yield* Outbox.append({ type: "bounty.approved", subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: { ...response, auto: event === "review_timeout" } })
+    yield* Outbox.append({ type: "submission.approved", subjectType: "submission", subjectId: submission.submission_id, recipients, payload: { submission_id: submission.submission_id, bounty_id: bounty.bounty_id } })
+    yield* Outbox.append({ type: "escrow.released", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, worker_paid_minor: response.worker_paid_minor, platform_fee_minor: response.platform_fee_minor, ledger_entry_id: paid.entryId } })
+    yield* Audit.record({
+      actor: approvedBy,
+      action: event === "approve" ? "bounty.approve" : "bounty.auto_approve",
+      entityType: "bounty",
+      entityId: bounty.bounty_id,
+      before: { status: bounty.status, submission_status: submission.status, escrow_status: escrow.status },
+      after: { status: "approved", submission_status: "approved", escrow_status: "released", worker_paid_minor: response.worker_paid_minor }
+    })
+    return response
+  })
+
+/** The requester approves a valid submission under review. */
+export const approve = Effect.fn("Closure.approve")(function* (actor: Actor, bountyId: string, input: Requests.Approve) {
+  yield* requireRole(actor, "requester")
+  if (input.requester_did !== undefined && input.requester_did !== actor.did) {
+    return yield* new ErrorCatalogue.Forbidden({ reason: "requester_did must be the caller's own DID" })
+  }
+  const command = Effect.gen(function* () {
+    const bounty = yield* requireBounty(bountyId, { lock: true })
+    if (bounty.requester_did !== actor.did) return yield* new ErrorCatalogue.NotFound({ entity: "bounty", id: bountyId })
+    const submission = yield* requireSubmissionOf(bounty, input.submission_id)
+    return yield* approveUnderReview(bounty, submission, "approve", actor.did)
+  })
+  const key = input.idempotency_key ?? `bounty:${bountyId}:approve`
+  return yield* transaction(
+    Idempotency.once({ principal: actor.did, command: "bounty.approve", key, request: { bountyId, ...input }, response: ApproveResponse })(command)
+  )
+})
+
+export const RejectResponse = Schema.Struct({
+  bounty_id: Schema.String,
+  submission_id: Schema.String,
+  status: Schema.Literal("disputed"),
+  dispute_id: Schema.String,
+  escrow_id: Schema.String,
+  escrow_status: Schema.Literal("frozen"),
+  dispute_deadline_at: Schema.String
+})
+export type RejectResponse = typeof RejectResponse.Type
+
+/** The requester rejects: a dispute opens, the escrow freezes, the money stays held. */
+export const reject = Effect.fn("Closure.reject")(function* (actor: Actor, bountyId: string, input: Requests.Reject) {
+  yield* requireRole(actor, "requester")
+  if (input.requester_did !== undefined && input.requester_did !== actor.did) {
+    return yield* new ErrorCatalogue.Forbidden({ reason: "requester_did must be the caller's own DID" })
+  }
+  const command = Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const ids = yield* Ids.IdGen
+    const bounty = yield* requireBounty(bountyId, { lock: true })
+    if (bounty.requester_did !== actor.did) return yield* new ErrorCatalogue.NotFound({ entity: "bounty", id: bountyId })
+    const submission = yield* requireSubmissionOf(bounty, input.submission_id)
+    const escrow = yield* BountyStore.escrowOfBounty(bountyId)
+    const disputeId = yield* ids.make("dispute")
+    const now = yield* nowIso
+    const deadlineAt = addSeconds(now, bounty.deadlines.dispute)
+
+    yield* Transitions.bounty(bounty, "reject", { deadline_at: null })
+    yield* Transitions.submission(submission, "reject")
+    yield* Transitions.escrow(escrow, "freeze")
+    yield* sql`INSERT INTO disputes ${sql.insert({
+      dispute_id: disputeId,
+      bounty_id: bountyId,
+      submission_id: submission.submission_id,
+      opened_by: actor.did,
+      reason: input.reason,
+      status: "open",
+      escalated: 0,
+      deadline_at: deadlineAt,
+      outcome: null,
+      worker_share_bps: null,
+      resolved_by: null,
+      resolution_note: null,
+      created_at: now,
+      resolved_at: null
+    })}`
+    const response: RejectResponse = {
+      bounty_id: bountyId,
+      submission_id: submission.submission_id,
+      status: "disputed",
+      dispute_id: disputeId,
+      escrow_id: escrow.escrow_id,
+      escrow_status: "frozen",
+      dispute_deadline_at: deadlineAt
+    }
+    const recipients = [bounty.requester_did, submission.worker_did]
+    yield* Outbox.append({ type: "bounty.rejected", subjectType: "bounty", subjectId: bountyId, recipients, payload: { ...response, reason: input.reason } })
+    yield* Outbox.append({ type: "dispute.opened", subjectType: "dispute", subjectId: disputeId, recipients, payload: response })
+    yield* Outbox.append({ type: "escrow.frozen", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, dispute_id: disputeId } })
+    yield* Audit.record({
+      actor: actor.did,
+      action: "bounty.reject",
+      entityType: "bounty",
+      entityId: bountyId,
+      before: { status: bounty.status, submission_status: submission.status, escrow_status: escrow.status },
+      after: { status: "disputed", dispute_id: disputeId, reason: input.reason }
+    })
+    return response
+  })
+  const key = input.idempotency_key ?? `bounty:${bountyId}:reject`
+  return yield* transaction(
+    Idempotency.once({ principal: actor.did, command: "bounty.reject", key, request: { bountyId, ...input }, response: RejectResponse })(command)
+  )
+})

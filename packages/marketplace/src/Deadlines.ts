@@ -1,0 +1,152 @@
+/**
+ * Deadlines: every non-terminal state has one and a default exit (ARCHITECTURE §4), so nobody's
+ * silence leaves money stuck. `sweep` applies every due transition, each in its own transaction
+ * that re-reads and locks the record first, so several sweepers (or a sweeper racing a user) never
+ * apply one twice: on PostgreSQL a record another sweeper holds is skipped (`SKIP LOCKED`).
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect, Option } from "effect"
+import * as Audit from "./Audit.js"
+import * as BountyStore from "./BountyStore.js"
+import { approveUnderReview } from "./Closure.js"
+import { addSeconds, nowIso, transaction } from "./Command.js"
+import { MarketplaceConfig } from "./MarketplaceConfig.js"
+import * as Outbox from "./Outbox.js"
+import * as Settlement from "./Settlement.js"
+import * as Transitions from "./Transitions.js"
+
+/** The actor named in audit rows and events for transitions made by the clock. */
+export const SYSTEM = "system:deadlines"
+
+export interface SweepReport {
+  readonly expired: number
+  readonly reopened: number
+  readonly cancelled: number
+  readonly autoApproved: number
+  readonly escalated: number
+  /** Due records another sweeper or command had already moved. */
+  readonly skipped: number
+}
+
+type Applied = keyof Omit<SweepReport, "skipped"> | "skipped"
+
+/** Locks the bounty if it is still due; `None` when it moved on or another sweeper holds it. */
+const claimBounty = (bountyId: string, now: string) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const lock = sql.onDialectOrElse({ pg: () => sql.literal("FOR UPDATE SKIP LOCKED"), orElse: () => sql.literal("") })
+    const due = yield* sql`SELECT bounty_id FROM bounties WHERE bounty_id = ${bountyId} AND deadline_at <= ${now} ${lock}`
+    return due.length === 0 ? Option.none() : yield* BountyStore.findBounty(bountyId)
+  })
+
+const expire = (bounty: BountyStore.BountyRow) =>
+  Effect.gen(function* () {
+    const escrow = yield* BountyStore.escrowOfBounty(bounty.bounty_id)
+    const refunded = yield* Settlement.refund(bounty, escrow, "bounty_expired")
+    yield* Transitions.bounty(bounty, "expire", { deadline_at: null })
+    yield* Transitions.escrow(escrow, "void")
+    const payload = { bounty_id: bounty.bounty_id, escrow_id: escrow.escrow_id, refunded_minor: refunded.refund.toString() }
+    yield* Outbox.append({ type: "bounty.expired", subjectType: "bounty", subjectId: bounty.bounty_id, recipients: [bounty.requester_did], payload })
+    yield* Outbox.append({ type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [bounty.requester_did], payload })
+    return "expired" as const
+  })
+
+const acceptanceTimeout = (bounty: BountyStore.BountyRow, now: string) =>
+  Effect.gen(function* () {
+    const config = yield* MarketplaceConfig
+    const escrow = yield* BountyStore.escrowOfBounty(bounty.bounty_id)
+    const recipients = [bounty.requester_did, ...(bounty.worker_did === null ? [] : [bounty.worker_did])]
+    if (config.acceptanceTimeout === "cancel") {
+      const refunded = yield* Settlement.refund(bounty, escrow, "work_deadline_missed")
+      yield* Transitions.bounty(bounty, "acceptance_timeout_cancel", { deadline_at: null })
+      yield* Transitions.escrow(escrow, "void")
+      yield* Outbox.append({
+        type: "bounty.cancelled",
+        subjectType: "bounty",
+        subjectId: bounty.bounty_id,
+        recipients,
+        payload: { bounty_id: bounty.bounty_id, reason: "work_deadline_missed", refunded_minor: refunded.refund.toString() }
+      })
+      return "cancelled" as const
+    }
+    const expiresAt = addSeconds(now, bounty.deadlines.open)
+    yield* Transitions.bounty(bounty, "acceptance_timeout", { worker_did: null, accepted_at: null, deadline_at: expiresAt })
+    yield* Transitions.escrow(escrow, "unassign", { worker_did: null })
+    yield* Outbox.append({
+      type: "bounty.reopened",
+      subjectType: "bounty",
+      subjectId: bounty.bounty_id,
+      recipients,
+      payload: { bounty_id: bounty.bounty_id, previous_worker_did: bounty.worker_did, reason: "work_deadline_missed", expires_at: expiresAt }
+    })
+    return "reopened" as const
+  })
+
+const reviewTimeout = (bounty: BountyStore.BountyRow) =>
+  Effect.gen(function* () {
+    const submissions = yield* BountyStore.submissionsOfBounty(bounty.bounty_id)
+    const underReview = submissions.find((submission) => submission.status === "pending_review")
+    // A bounty under review always has exactly one submission under review (a unique index says so).
+    if (underReview === undefined) return yield* Effect.dieMessage(`bounty ${bounty.bounty_id} is under review without a submission`)
+    yield* approveUnderReview(bounty, underReview, "review_timeout", SYSTEM)
+    return "autoApproved" as const
+  })
+
+const applyBounty = (bountyId: string) =>
+  transaction(Effect.gen(function* () {
+    const now = yield* nowIso
+    const claimed = yield* claimBounty(bountyId, now)
+    if (Option.isNone(claimed)) return "skipped" as const
+    const bounty = claimed.value
+    switch (bounty.status) {
+      case "open":
+        return yield* expire(bounty)
+      case "accepted":
+        return yield* acceptanceTimeout(bounty, now)
+      case "pending_review":
+        return yield* reviewTimeout(bounty)
+      default:
+        return "skipped" as const
+    }
+  }))
+
+/** Flags a dispute nobody resolved in time for the operators' queue (it stays open, money held). */
+const escalate = (disputeId: string) =>
+  transaction(Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const now = yield* nowIso
+    const rows = yield* sql`UPDATE disputes SET escalated = 1
+      WHERE dispute_id = ${disputeId} AND status = 'open' AND escalated = 0 AND deadline_at <= ${now}
+      RETURNING bounty_id`
+    if (rows.length === 0) return "skipped" as const
+    const dispute = Option.getOrThrow(yield* BountyStore.findDispute(disputeId))
+    const bounty = Option.getOrThrow(yield* BountyStore.findBounty(dispute.bounty_id))
+    const recipients = [bounty.requester_did, ...(bounty.worker_did === null ? [] : [bounty.worker_did])]
+    yield* Outbox.append({ type: "dispute.escalated", subjectType: "dispute", subjectId: disputeId, recipients, payload: { dispute_id: disputeId, bounty_id: bounty.bounty_id } })
+    yield* Audit.record({ actor: SYSTEM, action: "dispute.escalate", entityType: "dispute", entityId: disputeId, before: { escalated: false }, after: { escalated: true } })
+    return "escalated" as const
+  }))
+
+/** Applies every transition that is due now, at most `sweepBatchSize` of each kind per call. */
+export const sweep = Effect.fn("Deadlines.sweep")(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const config = yield* MarketplaceConfig
+  const now = yield* nowIso
+  const dueBounties = yield* sql<{ bounty_id: string }>`SELECT bounty_id FROM bounties
+    WHERE deadline_at <= ${now} AND status IN ('open', 'accepted', 'pending_review')
+    ORDER BY deadline_at LIMIT ${config.sweepBatchSize}`
+  const dueDisputes = yield* sql<{ dispute_id: string }>`SELECT dispute_id FROM disputes
+    WHERE status = 'open' AND escalated = 0 AND deadline_at <= ${now}
+    ORDER BY deadline_at LIMIT ${config.sweepBatchSize}`
+  const report: Record<Applied, number> = { expired: 0, reopened: 0, cancelled: 0, autoApproved: 0, escalated: 0, skipped: 0 }
+  for (const { bounty_id } of dueBounties) {
+    const applied: Applied = yield* applyBounty(bounty_id)
+    report[applied]++
+  }
+  for (const { dispute_id } of dueDisputes) {
+    const applied: Applied = yield* escalate(dispute_id)
+    report[applied]++
+  }
+  if (dueBounties.length + dueDisputes.length > 0) yield* Effect.logInfo("deadline sweep", report)
+  return report as SweepReport
+})

@@ -1,0 +1,142 @@
+/**
+ * Disputes, minimum form: an operator resolves one with `worker_award`, `requester_refund` or a
+ * `split`; the money moves from the bounty's own hold and the bounty, submission and escrow reach
+ * final states that say who won, in one transaction.
+ */
+import { SqlClient } from "@effect/sql"
+import { ErrorCatalogue } from "@clawbounties/domain"
+import { Effect, Option, Schema } from "effect"
+import { type Actor, requireRole } from "./Actor.js"
+import * as Audit from "./Audit.js"
+import { requireBounty } from "./Bounties.js"
+import * as BountyStore from "./BountyStore.js"
+import { nowIso, transaction } from "./Command.js"
+import * as Idempotency from "./Idempotency.js"
+import * as Outbox from "./Outbox.js"
+import type * as Requests from "./Requests.js"
+import * as Settlement from "./Settlement.js"
+import * as Transitions from "./Transitions.js"
+import * as Wire from "./Wire.js"
+
+export const ResolveResponse = Schema.Struct({
+  dispute_id: Schema.String,
+  bounty_id: Schema.String,
+  outcome: Schema.Literal("worker_award", "requester_refund", "split"),
+  worker_share_bps: Schema.Number,
+  bounty_status: Schema.String,
+  submission_status: Schema.String,
+  escrow_status: Schema.String,
+  worker_amount_minor: Schema.String,
+  platform_fee_minor: Schema.String,
+  refund_minor: Schema.String,
+  ledger_entry_id: Schema.String,
+  resolved_at: Schema.String
+})
+export type ResolveResponse = typeof ResolveResponse.Type
+
+const requireDispute = (disputeId: string) =>
+  Effect.flatMap(BountyStore.findDispute(disputeId), Option.match({
+    onNone: () => Effect.fail(new ErrorCatalogue.NotFound({ entity: "dispute", id: disputeId })),
+    onSome: Effect.succeed
+  }))
+
+const machineEvents = {
+  worker_award: { bounty: "resolve_worker_award", submission: "resolve_worker_award", escrow: "release" },
+  requester_refund: { bounty: "resolve_requester_refund", submission: "resolve_requester_refund", escrow: "refund" },
+  split: { bounty: "resolve_split", submission: "resolve_split", escrow: "split" }
+} as const
+
+export const resolve = Effect.fn("Disputes.resolve")(function* (actor: Actor, disputeId: string, input: Requests.ResolveDispute) {
+  yield* requireRole(actor, "operator")
+  if (input.outcome === "split" && input.worker_share_bps === undefined) {
+    return yield* new ErrorCatalogue.InvalidRequest({
+      message: "a split needs worker_share_bps",
+      issues: [{ path: "worker_share_bps", message: "required when outcome is split" }]
+    })
+  }
+  const command = Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const dispute = yield* requireDispute(disputeId)
+    const bounty = yield* requireBounty(dispute.bounty_id, { lock: true })
+    if (dispute.status !== "open") return yield* new ErrorCatalogue.DisputeNotOpen({ dispute_id: disputeId, status: dispute.status })
+    const submission = Option.getOrThrow(yield* BountyStore.findSubmission(dispute.submission_id))
+    const escrow = yield* BountyStore.escrowOfBounty(bounty.bounty_id)
+    const now = yield* nowIso
+    const bps = input.outcome === "worker_award" ? 10_000 : input.outcome === "requester_refund" ? 0 : input.worker_share_bps!
+    const reason = `dispute_${input.outcome}`
+    const paid = input.outcome === "requester_refund"
+      ? yield* Settlement.refund(bounty, escrow, reason)
+      : yield* Settlement.split(bounty, escrow, bps, reason)
+    const events = machineEvents[input.outcome]
+    const resolution = {
+      dispute_id: disputeId,
+      outcome: input.outcome,
+      worker_share_bps: bps,
+      worker_amount_minor: paid.workerAmount.toString(),
+      platform_fee_minor: paid.platformFee.toString(),
+      refund_minor: paid.refund.toString(),
+      resolved_by: actor.did,
+      resolved_at: now
+    }
+    const bountyStatus = yield* Transitions.bounty(bounty, events.bounty, { resolution: JSON.stringify(resolution), deadline_at: null })
+    const submissionStatus = yield* Transitions.submission(submission, events.submission)
+    const escrowStatus = yield* Transitions.escrow(escrow, events.escrow, { released_at: now })
+    const updated = yield* sql`UPDATE disputes SET ${sql.update({
+      status: "resolved",
+      outcome: input.outcome,
+      worker_share_bps: bps,
+      resolved_by: actor.did,
+      resolution_note: input.note ?? null,
+      resolved_at: now
+    })} WHERE dispute_id = ${disputeId} AND status = 'open' RETURNING dispute_id`
+    if (updated.length !== 1) return yield* new ErrorCatalogue.DisputeNotOpen({ dispute_id: disputeId, status: "resolved" })
+
+    const response: ResolveResponse = {
+      dispute_id: disputeId,
+      bounty_id: bounty.bounty_id,
+      outcome: input.outcome,
+      worker_share_bps: bps,
+      bounty_status: bountyStatus,
+      submission_status: submissionStatus,
+      escrow_status: escrowStatus,
+      worker_amount_minor: resolution.worker_amount_minor,
+      platform_fee_minor: resolution.platform_fee_minor,
+      refund_minor: resolution.refund_minor,
+      ledger_entry_id: paid.entryId,
+      resolved_at: now
+    }
+    const recipients = [bounty.requester_did, submission.worker_did]
+    yield* Outbox.append({ type: "dispute.resolved", subjectType: "dispute", subjectId: disputeId, recipients, payload: response })
+    yield* Outbox.append({ type: `bounty.${bountyStatus}`, subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: response })
+    yield* Outbox.append({ type: `escrow.${escrowStatus}`, subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: response })
+    yield* Audit.record({
+      actor: actor.did,
+      action: "dispute.resolve",
+      entityType: "dispute",
+      entityId: disputeId,
+      before: { status: "open", bounty_status: bounty.status, escrow_status: escrow.status },
+      after: { ...response, note: input.note ?? null }
+    })
+    return response
+  })
+  const key = input.idempotency_key ?? `dispute:${disputeId}:resolve`
+  return yield* transaction(
+    Idempotency.once({ principal: actor.did, command: "dispute.resolve", key, request: { disputeId, ...input }, response: ResolveResponse })(command)
+  )
+})
+
+/** A dispute, visible to its parties and operators. */
+export const get = Effect.fn("Disputes.get")(function* (actor: Actor, disputeId: string) {
+  const dispute = yield* requireDispute(disputeId)
+  const bounty = yield* requireBounty(dispute.bounty_id)
+  const visible = actor.role === "operator" || actor.did === bounty.requester_did || actor.did === bounty.worker_did
+  if (!visible) return yield* new ErrorCatalogue.NotFound({ entity: "dispute", id: disputeId })
+  return Wire.dispute(dispute)
+})
+
+/** The operators' queue: escalated first, then oldest first. */
+export const queue = Effect.fn("Disputes.queue")(function* (actor: Actor, options: { readonly status?: "open" | "resolved"; readonly limit?: number }) {
+  yield* requireRole(actor, "operator")
+  const rows = yield* BountyStore.listDisputes({ status: options.status ?? "open", limit: Math.min(options.limit ?? 100, 500) })
+  return { disputes: rows.map(Wire.dispute) }
+})

@@ -1,0 +1,108 @@
+/**
+ * What a submission must prove, checked in strict mode before anything is stored (fail-closed):
+ *
+ * 1. a `proof_bundle` envelope that verifies, signed by the submitting worker (a bundle signed by
+ *    anyone else proves nothing about this worker's run);
+ * 2. a proof tier at least the bounty's `min_proof_tier`;
+ * 3. for code bounties, a `commit_proof` envelope that verifies, signed by the worker;
+ * 4. every artifact envelope verifies as an `artifact_signature` signed by the worker;
+ * 5. for agent-pack bounties, the artifacts and the `agent_pack` reference are present and the
+ *    declared bundle hash equals an artifact's `content_hash_b64u`.
+ *
+ * Every failed rule is reported (not only the first), each with a stable code.
+ */
+import { Envelope, ProofBundle } from "@clawbounties/verify"
+import * as Tier from "@clawbounties/verify/Tier"
+import { DateTime, Effect } from "effect"
+import type { BountyRow } from "./BountyStore.js"
+import { MarketplaceConfig } from "./MarketplaceConfig.js"
+import type * as Requests from "./Requests.js"
+
+export interface Reason {
+  readonly code: string
+  readonly message: string
+}
+
+export interface Verdict {
+  readonly status: "valid" | "invalid"
+  readonly reasons: ReadonlyArray<Reason>
+  readonly proofTier: string | null
+  readonly proofBundleHash: string | null
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+export const verifySubmission = Effect.fn("Evidence.verifySubmission")(function* (
+  bounty: BountyRow,
+  input: Requests.Submit,
+  nowIso: string
+) {
+  const config = yield* MarketplaceConfig
+  const verifyAt = DateTime.toEpochMillis(DateTime.unsafeMake(nowIso))
+  const workerDid = bounty.worker_did
+  const reasons: Array<Reason> = []
+  const options = { mode: "strict" as const, verifyAt, ttlSkewMs: config.verification.clockSkewMs }
+
+  const bundle = ProofBundle.verify(input.proof_bundle_envelope, {
+    ...options,
+    gatewaySignerDids: config.verification.gatewaySignerDids
+  })
+  if (bundle.status !== "VALID") {
+    reasons.push({ code: bundle.error?.code ?? "PROOF_BUNDLE_INVALID", message: bundle.error?.message ?? bundle.reason })
+  } else {
+    if (bundle.agent_did !== workerDid) {
+      reasons.push({ code: "PROOF_BUNDLE_AGENT_MISMATCH", message: "the proof bundle is not signed by the assigned worker" })
+    }
+    if (!Tier.atLeast(bundle.proof_tier, bounty.min_proof_tier as Tier.ProofTier)) {
+      reasons.push({
+        code: "MINIMUM_PROOF_TIER_NOT_MET",
+        message: `proof tier '${bundle.proof_tier}' is below the bounty's minimum '${bounty.min_proof_tier}'`
+      })
+    }
+  }
+
+  if (bounty.is_code_bounty) {
+    if (input.commit_proof_envelope === undefined) {
+      reasons.push({ code: "COMMIT_PROOF_REQUIRED", message: "a code bounty needs a commit_proof envelope" })
+    } else {
+      const commit = Envelope.verifyEnvelope(input.commit_proof_envelope, { ...options, expectedType: "commit_proof" })
+      if (commit.status !== "VALID") {
+        reasons.push({ code: commit.error?.code ?? "COMMIT_PROOF_INVALID", message: `commit proof: ${commit.error?.message ?? commit.reason}` })
+      } else if (commit.signer_did !== workerDid) {
+        reasons.push({ code: "COMMIT_PROOF_SIGNER_MISMATCH", message: "the commit proof is not signed by the assigned worker" })
+      }
+    }
+  }
+
+  const contentHashes: Array<string> = []
+  input.artifacts.forEach((artifact, index) => {
+    const result = Envelope.verifyArtifact(artifact.envelope, options)
+    if (result.status !== "VALID") {
+      reasons.push({ code: result.error?.code ?? "ARTIFACT_INVALID", message: `artifacts[${index}]: ${result.error?.message ?? result.reason}` })
+    } else if (result.signer_did !== workerDid) {
+      reasons.push({ code: "ARTIFACT_SIGNER_MISMATCH", message: `artifacts[${index}] is not signed by the assigned worker` })
+    } else if (isRecord(artifact.envelope) && isRecord(artifact.envelope.payload)) {
+      const hash = artifact.envelope.payload.content_hash_b64u
+      if (typeof hash === "string") contentHashes.push(hash)
+    }
+  })
+
+  if (bounty.tags.includes("agent_pack")) {
+    if (input.artifacts.length === 0) {
+      reasons.push({ code: "ARTIFACTS_REQUIRED", message: "an agent-pack bounty needs the bundle's artifact_signature" })
+    }
+    if (input.agent_pack === undefined) {
+      reasons.push({ code: "AGENT_PACK_REQUIRED", message: "an agent-pack bounty needs the agent_pack reference" })
+    } else if (!contentHashes.includes(input.agent_pack.bundle_sha256_b64u)) {
+      reasons.push({ code: "PACK_BUNDLE_HASH_MISMATCH", message: "no artifact signs the declared agent-pack bundle hash" })
+    }
+  }
+
+  return {
+    status: reasons.length === 0 ? "valid" : "invalid",
+    reasons,
+    proofTier: bundle.status === "VALID" ? bundle.proof_tier : null,
+    proofBundleHash: bundle.payload_hash_b64u ?? null
+  } satisfies Verdict
+})

@@ -1,0 +1,67 @@
+/**
+ * Command-level idempotency: a command with a key runs once per (principal, command, key); a replay
+ * with the same request returns the stored response; the same key with a different request fails
+ * with `IDEMPOTENCY_CONFLICT` naming the first field that differs. Keys are scoped to the caller, so
+ * one requester can never replay (or read) another's result with a guessed key.
+ *
+ * It runs inside the command's transaction: the key is reserved first (`ON CONFLICT DO NOTHING`, so a
+ * concurrent duplicate on PostgreSQL waits for the first to commit), and the response is written
+ * before commit. A command that fails rolls back its reservation, so it can be retried.
+ */
+import { SqlClient } from "@effect/sql"
+import { ErrorCatalogue } from "@clawbounties/domain"
+import { DateTime, Effect, Schema } from "effect"
+import * as Json from "./Json.js"
+
+export interface Scope<A, I> {
+  readonly principal: string
+  readonly command: string
+  readonly key: string
+  /** The request as the caller sent it (after decoding): what a replay must match. */
+  readonly request: unknown
+  /** How to store and restore the response. */
+  readonly response: Schema.Schema<A, I>
+}
+
+interface StoredRow {
+  readonly request_hash: string
+  readonly request: string
+  readonly response: string | null
+}
+
+export const once = <A, I>(scope: Scope<A, I>) =>
+  <E, R>(command: Effect.Effect<A, E, R>) =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const requestHash = Json.hash(scope.request)
+      const select = sql<StoredRow>`SELECT request_hash, request, response FROM command_idempotency
+        WHERE principal = ${scope.principal} AND command = ${scope.command} AND idempotency_key = ${scope.key}`
+
+      const replay = (row: StoredRow) =>
+        row.request_hash !== requestHash
+          ? Effect.fail(new ErrorCatalogue.IdempotencyConflict({
+            key: scope.key,
+            field: Json.firstDifference(JSON.parse(row.request), JSON.parse(Json.canonical(scope.request)))
+          }))
+          : Effect.orDie(Schema.decodeUnknown(Schema.parseJson(scope.response))(row.response ?? ""))
+
+      const existing = yield* select
+      if (existing[0] !== undefined) return yield* replay(existing[0])
+
+      const now = DateTime.formatIso(yield* DateTime.now)
+      const reserved = yield* sql`INSERT INTO command_idempotency
+          (principal, command, idempotency_key, request_hash, request, response, created_at)
+        VALUES (${scope.principal}, ${scope.command}, ${scope.key}, ${requestHash}, ${Json.canonical(scope.request)}, NULL, ${now})
+        ON CONFLICT DO NOTHING RETURNING idempotency_key`
+      if (reserved.length === 0) {
+        // A concurrent duplicate committed between our read and our insert.
+        const winner = yield* select
+        return yield* replay(winner[0]!)
+      }
+
+      const result = yield* command
+      const encoded = yield* Effect.orDie(Schema.encode(Schema.parseJson(scope.response))(result))
+      yield* sql`UPDATE command_idempotency SET response = ${encoded}
+        WHERE principal = ${scope.principal} AND command = ${scope.command} AND idempotency_key = ${scope.key}`
+      return result
+    })

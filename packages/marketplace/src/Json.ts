@@ -1,0 +1,30 @@
+/** Canonical JSON and request hashing, shared by idempotency and audit. */
+import { createHash } from "node:crypto"
+
+/** JSON with object keys sorted at every depth and bigints as digit strings: equal data, equal text. */
+export const canonical = (value: unknown): string => JSON.stringify(sortKeys(value))
+
+const sortKeys = (value: unknown): unknown => {
+  if (typeof value === "bigint") return value.toString()
+  if (Array.isArray(value)) return value.map(sortKeys)
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(value).sort()) {
+      const field = (value as Record<string, unknown>)[key]
+      if (field !== undefined) out[key] = sortKeys(field)
+    }
+    return out
+  }
+  return value
+}
+
+/** SHA-256 of the canonical JSON, base64url without padding. */
+export const hash = (value: unknown): string => createHash("sha256").update(canonical(value)).digest("base64url")
+
+/** The first top-level field whose canonical value differs between two requests, for error messages. */
+export const firstDifference = (a: unknown, b: unknown): string => {
+  const left = (a ?? {}) as Record<string, unknown>
+  const right = (b ?? {}) as Record<string, unknown>
+  const keys = [...new Set([...Object.keys(left), ...Object.keys(right)])].sort()
+  return keys.find((key) => canonical(left[key]) !== canonical(right[key])) ?? "request"
+}

@@ -1,0 +1,21 @@
+/**
+ * The marketplace's tables, after the ledger's. Each migration is one Effect that says where the
+ * dialects differ, so the same record serves SQLite and PostgreSQL.
+ */
+import type * as LedgerMigrations from "@clawbounties/ledger/Migrations"
+import events from "./migrations/0001_events.js"
+import identities from "./migrations/0002_identities.js"
+import bounties from "./migrations/0003_bounties.js"
+
+const record = {
+  "0001_events": events,
+  "0002_identities": identities,
+  "0003_bounties": bounties
+}
+
+export const marketplace: LedgerMigrations.MigrationSet = {
+  name: "marketplace",
+  table: "marketplace_migrations",
+  sqlite: record,
+  pg: record
+}

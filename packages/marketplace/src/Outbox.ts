@@ -1,0 +1,52 @@
+/**
+ * The outbox: every state change writes its events here in the same transaction as the change, with
+ * a monotonically increasing sequence, so consumers (feeds, webhooks) can never see an event for a
+ * change that rolled back, nor miss one that committed.
+ */
+import { SqlClient } from "@effect/sql"
+import { Ids } from "@clawbounties/domain"
+import { DateTime, Effect } from "effect"
+import * as Json from "./Json.js"
+
+export interface NewEvent {
+  /** Dotted event type from the catalogue, e.g. `bounty.accepted`. */
+  readonly type: string
+  readonly subjectType: "bounty" | "submission" | "escrow" | "dispute" | "worker" | "identity"
+  readonly subjectId: string
+  /** DIDs that may read the event (the parties to the subject). */
+  readonly recipients: ReadonlyArray<string>
+  readonly payload: Record<string, unknown>
+}
+
+export interface StoredEvent {
+  readonly seq: bigint
+  readonly event_id: string
+  readonly type: string
+  readonly subject_type: string
+  readonly subject_id: string
+  readonly payload: Record<string, unknown>
+  readonly created_at: string
+}
+
+export const append = Effect.fn("Outbox.append")(function* (event: NewEvent) {
+  const sql = yield* SqlClient.SqlClient
+  const ids = yield* Ids.IdGen
+  const eventId = yield* ids.make("event")
+  const now = DateTime.formatIso(yield* DateTime.now)
+  const rows = yield* sql<{ seq: string | number | bigint }>`INSERT INTO outbox (event_id, type, subject_type, subject_id, payload, created_at)
+    VALUES (${eventId}, ${event.type}, ${event.subjectType}, ${event.subjectId}, ${Json.canonical(event.payload)}, ${now})
+    RETURNING seq`
+  for (const did of new Set(event.recipients)) {
+    yield* sql`INSERT INTO outbox_recipients (event_seq, did) VALUES (${rows[0]!.seq}, ${did})`
+  }
+  return eventId
+})
+
+/** Events about one subject, in order (for tests, audit views and the feed). */
+export const forSubject = Effect.fn("Outbox.forSubject")(function* (subjectId: string) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<Omit<StoredEvent, "payload" | "seq"> & { seq: unknown; payload: string }>`
+    SELECT seq, event_id, type, subject_type, subject_id, payload, created_at
+    FROM outbox WHERE subject_id = ${subjectId} ORDER BY seq`
+  return rows.map((row): StoredEvent => ({ ...row, seq: BigInt(row.seq as string), payload: JSON.parse(row.payload) }))
+})

@@ -1,0 +1,103 @@
+/**
+ * Decoded inputs of the marketplace commands. The encoded side is the wire form (snake_case, money
+ * as digit strings); decoding rejects unknown fields, so a typo never silently drops a setting.
+ */
+import { Did, Money } from "@clawbounties/domain"
+import { Schema } from "effect"
+
+const Text = (max: number) => Schema.String.pipe(Schema.minLength(1), Schema.maxLength(max))
+const Seconds = Schema.Int.pipe(Schema.positive())
+
+export const IdempotencyKey = Schema.String.pipe(
+  Schema.minLength(1),
+  Schema.maxLength(200),
+  Schema.pattern(/^[\x21-\x7e]+$/, { message: () => "an idempotency key is printable ASCII without spaces" })
+)
+
+export const ProofTierFloor = Schema.Literal("self", "gateway", "sandbox")
+export type ProofTierFloor = typeof ProofTierFloor.Type
+
+/** `POST /v1/bounties` (post_bounty_request.v2, plus the engine's `deadlines`). */
+export const PostBounty = Schema.Struct({
+  title: Text(256),
+  description: Text(10_000),
+  reward: Schema.Struct({ amount_minor: Money.PositiveAmountMinor, currency: Schema.String }),
+  closure_type: Schema.Literal("test", "requester", "quorum"),
+  difficulty_scalar: Schema.Number.pipe(Schema.between(0.1, 10)),
+  is_code_bounty: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  min_proof_tier: Schema.optionalWith(ProofTierFloor, { default: () => "self" as const }),
+  test_harness_id: Schema.optional(Text(200)),
+  tags: Schema.optionalWith(Schema.Array(Text(50)).pipe(Schema.maxItems(10)), { default: () => [] }),
+  task_spec: Schema.optional(Schema.Unknown),
+  metadata: Schema.optionalWith(
+    Schema.Struct(
+      { requested_worker_did: Schema.optional(Did.DidKey) },
+      Schema.Record({ key: Schema.String, value: Schema.Unknown })
+    ),
+    { default: () => ({}) }
+  ),
+  /** Engine extension: per-bounty deadlines, within the configured bounds. */
+  deadlines: Schema.optional(Schema.Struct({
+    accept_within_seconds: Schema.optional(Seconds),
+    work_within_seconds: Schema.optional(Seconds),
+    review_within_seconds: Schema.optional(Seconds)
+  })),
+  idempotency_key: Schema.optional(IdempotencyKey)
+})
+export type PostBounty = typeof PostBounty.Type
+
+export const Accept = Schema.Struct({
+  idempotency_key: Schema.optional(IdempotencyKey),
+  /** Optional: when present it must be the caller's own DID. */
+  worker_did: Schema.optional(Schema.String)
+})
+export type Accept = typeof Accept.Type
+
+export const Cancel = Schema.Struct({
+  idempotency_key: Schema.optional(IdempotencyKey),
+  reason: Schema.optional(Text(1000))
+})
+export type Cancel = typeof Cancel.Type
+
+/** `POST /v1/bounties/:id/submit` (spec B3). Envelopes are verified, not decoded, here. */
+export const Submit = Schema.Struct({
+  idempotency_key: Schema.optional(IdempotencyKey),
+  worker_did: Schema.optional(Schema.String),
+  proof_bundle_envelope: Schema.Unknown,
+  commit_proof_envelope: Schema.optional(Schema.Unknown),
+  artifacts: Schema.optionalWith(
+    Schema.Array(Schema.Struct({ envelope: Schema.Unknown, download_url: Schema.optional(Text(2048)) })).pipe(Schema.maxItems(20)),
+    { default: () => [] }
+  ),
+  result_summary: Schema.optional(Text(10_000)),
+  agent_pack: Schema.optional(Schema.Struct({
+    bundle_url: Schema.optional(Text(2048)),
+    bundle_sha256_b64u: Text(64),
+    manifest_path: Schema.optional(Text(512))
+  }))
+})
+export type Submit = typeof Submit.Type
+
+export const Approve = Schema.Struct({
+  idempotency_key: Schema.optional(IdempotencyKey),
+  requester_did: Schema.optional(Schema.String),
+  submission_id: Schema.String
+})
+export type Approve = typeof Approve.Type
+
+export const Reject = Schema.Struct({
+  idempotency_key: Schema.optional(IdempotencyKey),
+  requester_did: Schema.optional(Schema.String),
+  submission_id: Schema.String,
+  reason: Text(2000)
+})
+export type Reject = typeof Reject.Type
+
+export const ResolveDispute = Schema.Struct({
+  idempotency_key: Schema.optional(IdempotencyKey),
+  outcome: Schema.Literal("worker_award", "requester_refund", "split"),
+  /** For `split`: the worker's share in basis points, 1..9999. */
+  worker_share_bps: Schema.optional(Schema.Int.pipe(Schema.between(1, 9999))),
+  note: Schema.optional(Text(2000))
+})
+export type ResolveDispute = typeof ResolveDispute.Type
