@@ -1,4 +1,5 @@
 export * as Base58 from "./Base58.js"
+export * as Bounty from "./Bounty.js"
 export * as BountyMachine from "./BountyMachine.js"
 export * as Did from "./Did.js"
 export * as ErrorCatalogue from "./ErrorCatalogue.js"
