@@ -1,0 +1,123 @@
+/**
+ * Test helpers for identities, tokens and workers: a fresh SQLite `:memory:` database with the
+ * marketplace migrations, deterministic ids and entropy, Ed25519 keys from fixed seeds, and a
+ * builder of `message_signature` challenge answers (honest or tampered).
+ */
+import { SqlClient } from "@effect/sql"
+import * as Migrator from "@effect/sql/Migrator"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Did, Ids } from "@clawbounties/domain"
+import { Base64Url, Ed25519, Hash } from "@clawbounties/verify"
+import { Effect, Layer } from "effect"
+import { Entropy } from "../../src/Entropy.js"
+import * as Identities from "../../src/Identities.js"
+import events from "../../src/migrations/0001_events.js"
+import identities from "../../src/migrations/0002_identities.js"
+import * as Tokens from "../../src/Tokens.js"
+
+export const migrations = Migrator.make({})({
+  loader: Migrator.fromRecord({ "0001_events": events, "0002_identities": identities }),
+  table: "marketplace_migrations"
+})
+
+/** A fresh in-memory database, migrated. */
+export const SqliteMemory = Layer.effectDiscard(migrations).pipe(
+  Layer.provideMerge(SqliteClient.layer({ filename: ":memory:" })),
+  Layer.orDie
+)
+
+/** Everything the identity modules need; a fresh database each time it is provided. */
+export const TestLayer = (options: { readonly operator?: Layer.Layer<Tokens.OperatorToken> } = {}) =>
+  Layer.mergeAll(
+    SqliteMemory,
+    Ids.IdGen.layerCounter,
+    Entropy.layerSeeded,
+    Identities.layerWith(),
+    options.operator ?? Tokens.layerNoOperator
+  )
+
+export interface Key {
+  readonly did: Did.DidKey
+  readonly keyPair: Ed25519.KeyPair
+}
+
+/** A key pair from a one-byte seed pattern: `key(1)` and `key(2)` are different principals. */
+export const key = (n: number): Key => {
+  const keyPair = Ed25519.keyPairFromSeed(new Uint8Array(32).fill(n))
+  return { did: Did.fromPublicKey(keyPair.publicKey), keyPair }
+}
+
+export interface AnswerOptions {
+  /** Sign with this key instead of the DID's own (a forgery: the signature will not verify). */
+  readonly signWith?: Key
+  /** Put this DID in `signer_did` (and sign with its key unless `signWith` is set). */
+  readonly signerDid?: string
+  /** Fields to override in the payload before hashing and signing. */
+  readonly payload?: Record<string, unknown>
+  /** Change the payload after signing (the hash no longer matches). */
+  readonly tamper?: Record<string, unknown>
+  readonly issuedAt?: string
+}
+
+/** Builds a `message_signature` envelope answering `challenge` for `role`. */
+export const answer = (
+  signer: Key,
+  challenge: { readonly challenge_id: string; readonly nonce: string },
+  role: Identities.RegistrableRole,
+  options: AnswerOptions = {}
+): Record<string, unknown> => {
+  const payload: Record<string, unknown> = {
+    message_version: "1",
+    message_type: Identities.MESSAGE_TYPE,
+    message: Identities.challengeMessage(challenge.challenge_id, challenge.nonce, role),
+    nonce: challenge.nonce,
+    audience: Identities.AUDIENCE,
+    ...options.payload
+  }
+  const payloadHash = Hash.jsonHashB64u(payload)!
+  const signingKey = options.signWith ?? signer
+  const signature = Ed25519.sign(signingKey.keyPair, Hash.utf8(payloadHash))
+  return {
+    envelope_version: "1",
+    envelope_type: "message_signature",
+    payload: options.tamper === undefined ? payload : { ...payload, ...options.tamper },
+    payload_hash_b64u: payloadHash,
+    hash_algorithm: "SHA-256",
+    signature_b64u: Base64Url.encode(signature),
+    algorithm: "Ed25519",
+    signer_did: options.signerDid ?? signer.did,
+    issued_at: options.issuedAt ?? "1970-01-01T00:00:00.000Z"
+  }
+}
+
+/** Challenge + honest answer + register: the DID's token for `role`. */
+export const registerIdentity = (who: Key, role: Identities.RegistrableRole) =>
+  Effect.gen(function* () {
+    const challenge = yield* Identities.challenge({ did: who.did, purpose: "register" })
+    return yield* Identities.register({
+      did: who.did,
+      role,
+      challenge_id: challenge.challenge_id,
+      proof: answer(who, challenge, role)
+    })
+  })
+
+/** Row counts of every table a registration could touch. */
+export const counts = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const count = (table: string) =>
+    Effect.map(sql.unsafe<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${table}`), (rows) => Number(rows[0]!.n))
+  return {
+    identities: yield* count("identities"),
+    tokens: yield* count("auth_tokens"),
+    workers: yield* count("workers"),
+    job_types: yield* count("worker_job_types"),
+    tags: yield* count("worker_tags"),
+    outbox: yield* count("outbox"),
+    audit: yield* count("audit_log"),
+    consumed: yield* Effect.map(
+      sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM identity_challenges WHERE consumed_at IS NOT NULL`,
+      (rows) => Number(rows[0]!.n)
+    )
+  }
+})
