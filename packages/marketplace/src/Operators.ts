@@ -1,0 +1,78 @@
+/**
+ * Operator money commands: manual credits and debits of a participant's available balance, each a
+ * journal entry against `world:manual` with a mandatory reason, audited with the operator as actor.
+ * (Deposits through payment rails will use their own world account; this is for corrections.)
+ */
+import { Money } from "@clawbounties/domain"
+import { Ledger } from "@clawbounties/ledger"
+import { Effect, Schema } from "effect"
+import { type Actor, requireRole } from "./Actor.js"
+import * as Audit from "./Audit.js"
+import { transaction } from "./Command.js"
+import * as Idempotency from "./Idempotency.js"
+import { IdempotencyKey } from "./Requests.js"
+
+/** The world account that manual adjustments come from and go to. */
+export const WORLD_MANUAL = "world:manual"
+
+export const Adjustment = Schema.Struct({
+  did: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+  amount_minor: Money.PositiveAmountMinor,
+  currency: Money.Currency,
+  reason: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)),
+  idempotency_key: IdempotencyKey
+})
+export type Adjustment = typeof Adjustment.Type
+
+export const AdjustmentResponse = Schema.Struct({
+  did: Schema.String,
+  direction: Schema.Literal("credit", "debit"),
+  amount_minor: Schema.String,
+  currency: Schema.String,
+  ledger_entry_id: Schema.String,
+  available_after_minor: Schema.String
+})
+export type AdjustmentResponse = typeof AdjustmentResponse.Type
+
+const adjust = (direction: "credit" | "debit") =>
+  Effect.fn(`Operators.${direction}`)(function* (actor: Actor, input: Adjustment) {
+    yield* requireRole(actor, "operator")
+    const command = Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const metadata = { reason: input.reason, operator: actor.did, adjustment: direction }
+      yield* ledger.openAccount({ account: WORLD_MANUAL, currency: input.currency })
+      if (direction === "credit") yield* ledger.openAccount({ account: input.did, currency: input.currency })
+      const idempotencyKey = `manual:${direction}:${input.idempotency_key}`
+      const entry = direction === "credit"
+        ? yield* ledger.mint({ world: WORLD_MANUAL, account: input.did, currency: input.currency, amount: input.amount_minor, idempotencyKey, metadata })
+        : yield* ledger.burn({ account: input.did, world: WORLD_MANUAL, currency: input.currency, amount: input.amount_minor, idempotencyKey, metadata })
+      const posting = entry.postings.find((p) => p.account === input.did && p.bucket === "A")
+      if (posting === undefined) return yield* Effect.dieMessage("a manual adjustment must post to the participant's A bucket")
+      const response: AdjustmentResponse = {
+        did: input.did,
+        direction,
+        amount_minor: input.amount_minor.toString(),
+        currency: input.currency,
+        ledger_entry_id: entry.entryId,
+        available_after_minor: posting.balanceAfter.toString()
+      }
+      yield* Audit.record({
+        actor: actor.did,
+        action: `ledger.manual_${direction}`,
+        entityType: "account",
+        entityId: input.did,
+        before: null,
+        after: { ...response, reason: input.reason }
+      })
+      return response
+    })
+    return yield* transaction(
+      Idempotency.once({ principal: actor.did, command: `ledger.manual_${direction}`, key: input.idempotency_key, request: input, response: AdjustmentResponse })(command)
+    )
+  })
+
+/** Adds money to a participant's available balance (e.g. funding before payment rails exist). */
+export const credit = adjust("credit")
+/** Removes money from a participant's available balance; fails with `INSUFFICIENT_FUNDS` if short. */
+export const debit = adjust("debit")
+
