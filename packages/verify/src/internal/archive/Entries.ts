@@ -86,7 +86,9 @@ export type NormalisedPath =
  * 3. a backslash anywhere → PACK_PATH_TRAVERSAL (Windows extractors treat it as a separator, so
  *    `a\..\..\b` escapes there even though it is one segment here);
  * 4. any `..` segment → PACK_PATH_TRAVERSAL, even one that would stay inside (`a/../b`): a pack
- *    has no reason to contain one and resolving them is where zip-slip bugs live.
+ *    has no reason to contain one and resolving them is where zip-slip bugs live;
+ * 5. a drive letter once `.` segments are dropped (`./C:/x`) → PACK_ABSOLUTE_PATH, and any other
+ *    `:` → PACK_PATH_INVALID (NTFS alternate data streams, drive-relative paths).
  * `.` and empty segments (`./a`, `a//b`) are dropped; a trailing `/` marks a directory. The
  * normalised path is what duplicate detection compares, so `a//b` and `a/b` collide.
  */
@@ -103,6 +105,9 @@ export const normalisePath = (raw: string): NormalisedPath => {
   if (segments.includes("..")) return bad("PACK_PATH_TRAVERSAL", "an entry name contains a '..' segment")
   const directory = raw.endsWith("/")
   const kept = segments.filter((s) => s !== "" && s !== ".")
+  // After dropping `.` segments (`./C:/x`), the first segment must still not be a drive.
+  if (/^[A-Za-z]:/.test(kept[0] ?? "")) return bad("PACK_ABSOLUTE_PATH", "an entry name is an absolute path")
+  if (raw.includes(":")) return bad("PACK_PATH_INVALID", "an entry name contains ':' (a Windows drive or alternate data stream)")
   return { _tag: "Path", path: kept.join("/"), directory }
 }
 
