@@ -12,9 +12,13 @@
  * field that differs. The key, the request and the result are written in the same transaction as the
  * postings, and a rejected operation writes nothing but that idempotency record.
  */
+import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import type { ErrorCatalogue } from "@clawbounties/domain"
-import { Context, type Effect, type Either, Schema } from "effect"
+import { ErrorCatalogue, Ids } from "@clawbounties/domain"
+import { Clock, Context, Effect, Either, Layer, Schema } from "effect"
+import * as Engine from "./internal/engine.js"
+import * as Queries from "./internal/queries.js"
+import * as Transaction from "./Transaction.js"
 
 // ---------------------------------------------------------------------------------------------
 // Vocabulary
@@ -385,7 +389,11 @@ export interface ReconcileReport {
 // ---------------------------------------------------------------------------------------------
 
 /** Failures decided by the ledger's state or the request; stored under the key when state-dependent. */
-export type LedgerFailure = ErrorCatalogue.LedgerError | ErrorCatalogue.IdempotencyConflict
+export type LedgerFailure =
+  | ErrorCatalogue.LedgerError
+  | ErrorCatalogue.IdempotencyConflict
+  | ErrorCatalogue.InvalidRequest
+  | ErrorCatalogue.UnsupportedCurrency
 
 /** What a mutation can fail with: a typed ledger failure, or the database. */
 export type MutationError = LedgerFailure | SqlError
@@ -399,7 +407,9 @@ export type BatchItem = Either.Either<OperationResult, LedgerFailure>
 
 export interface LedgerService {
   /** Opens `account` in `currency` with all five buckets at zero. Opening an open account is a no-op. */
-  readonly openAccount: (input: OpenAccountInput) => Effect.Effect<OpenAccountResult, ErrorCatalogue.InvalidAccount | SqlError>
+  readonly openAccount: (
+    input: OpenAccountInput
+  ) => Effect.Effect<OpenAccountResult, ErrorCatalogue.InvalidAccount | ErrorCatalogue.UnsupportedCurrency | SqlError>
 
   readonly mint: (input: MintInput) => Effect.Effect<EntryResult, MutationError>
   readonly burn: (input: BurnInput) => Effect.Effect<EntryResult, MutationError>
@@ -434,3 +444,82 @@ export interface LedgerService {
 }
 
 export class Ledger extends Context.Tag("@clawbounties/ledger/Ledger")<Ledger, LedgerService>() {}
+
+// ---------------------------------------------------------------------------------------------
+// The implementation over SqlClient
+// ---------------------------------------------------------------------------------------------
+
+const ACCOUNT_PATTERN = /^[a-z][a-z0-9_-]*:[A-Za-z0-9._:-]{1,200}$/
+
+/** The ledger over the `SqlClient` in context (SQLite or PostgreSQL), with ids from `IdGen`. */
+export const make: Effect.Effect<LedgerService, never, SqlClient.SqlClient | Ids.IdGen> = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const idGen = yield* Ids.IdGen
+  const dialect = sql.onDialectOrElse({
+    pg: () => "pg" as const,
+    sqlite: () => "sqlite" as const,
+    orElse: () => undefined
+  })
+  if (dialect === undefined) return yield* Effect.dieMessage("Ledger: only SQLite and PostgreSQL are supported")
+  const deps: Engine.EngineDeps = { sql, dialect, newId: idGen.make, now: Clock.currentTimeMillis }
+
+  // SQLite returns INTEGER columns as bigint only with safe integers on (see STACK.md); pg ignores it.
+  const safe = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    effect.pipe(Effect.provideService(SqlClient.SafeIntegers, true), Effect.provideService(SqlClient.SqlClient, sql))
+
+  const batch = (operations: ReadonlyArray<Operation>) =>
+    safe(Transaction.run(Engine.apply(deps, operations))).pipe(
+      Effect.map((outcomes) =>
+        outcomes.map((outcome): BatchItem =>
+          outcome._tag === "Ok" ? Either.right(outcome.result) : Either.left(outcome.error)
+        )
+      )
+    )
+
+  const one = <A extends OperationResult>(operation: Operation): Effect.Effect<A, MutationError> =>
+    safe(Transaction.run(Engine.apply(deps, [operation]))).pipe(
+      Effect.flatMap(([outcome]) =>
+        outcome!._tag === "Ok" ? Effect.succeed(outcome!.result as A) : Effect.fail(outcome!.error)
+      )
+    )
+
+  const openAccount = Effect.fn("Ledger.openAccount")(function* (input: OpenAccountInput) {
+    if (typeof input.account !== "string" || !ACCOUNT_PATTERN.test(input.account)) {
+      return yield* new ErrorCatalogue.InvalidAccount({ account: String(input.account), reason: "not a valid account name" })
+    }
+    if (typeof input.currency !== "string" || !/^[A-Z]{3}$/.test(input.currency)) {
+      return yield* new ErrorCatalogue.UnsupportedCurrency({ currency: String(input.currency) })
+    }
+    const now = yield* Clock.currentTimeMillis
+    const created = yield* safe(Transaction.run(
+      Queries.openAccount(sql, input.account, input.currency, isWorldAccount(input.account), now)
+    ))
+    return { account: input.account, currency: input.currency, created }
+  })
+
+  return {
+    openAccount,
+    mint: Effect.fn("Ledger.mint")((input: MintInput) => one<EntryResult>({ op: "mint", ...input })),
+    burn: Effect.fn("Ledger.burn")((input: BurnInput) => one<EntryResult>({ op: "burn", ...input })),
+    transfer: Effect.fn("Ledger.transfer")((input: TransferInput) => one<EntryResult>({ op: "transfer", ...input })),
+    post: Effect.fn("Ledger.post")((input: PostInput) => one<EntryResult>({ op: "post", ...input })),
+    hold: Effect.fn("Ledger.hold")((input: HoldInput) => one<HoldResult>({ op: "hold", ...input })),
+    releaseHold: Effect.fn("Ledger.releaseHold")((input: ReleaseHoldInput) => one<ReleaseResult>({ op: "releaseHold", ...input })),
+    voidHold: Effect.fn("Ledger.voidHold")((input: VoidHoldInput) => one<ReleaseResult>({ op: "voidHold", ...input })),
+    stakeLock: Effect.fn("Ledger.stakeLock")((input: StakeLockInput) => one<EntryResult>({ op: "stakeLock", ...input })),
+    stakeRelease: Effect.fn("Ledger.stakeRelease")((input: StakeReleaseInput) => one<EntryResult>({ op: "stakeRelease", ...input })),
+    stakeSlash: Effect.fn("Ledger.stakeSlash")((input: StakeSlashInput) => one<EntryResult>({ op: "stakeSlash", ...input })),
+    feeTransfer: Effect.fn("Ledger.feeTransfer")((input: FeeTransferInput) => one<EntryResult>({ op: "feeTransfer", ...input })),
+    promoMint: Effect.fn("Ledger.promoMint")((input: PromoMintInput) => one<EntryResult>({ op: "promoMint", ...input })),
+    promoBurn: Effect.fn("Ledger.promoBurn")((input: PromoBurnInput) => one<EntryResult>({ op: "promoBurn", ...input })),
+    batch: Effect.fn("Ledger.batch")(batch),
+    balances: Effect.fn("Ledger.balances")((account: AccountName) => safe(Queries.balances(sql, account))),
+    getHold: Effect.fn("Ledger.getHold")((holdId: string) => safe(Queries.getHold(sql, holdId))),
+    history: Effect.fn("Ledger.history")((input: HistoryInput) => safe(Queries.history(sql, input))),
+    statement: Effect.fn("Ledger.statement")((input: StatementInput) => safe(Queries.statement(sql, input))),
+    reconcile: Effect.withSpan(safe(Queries.reconcile(sql)), "Ledger.reconcile")
+  }
+})
+
+/** The ledger layer; provide a `SqlClient` (an adapter, migrated) and an `IdGen`. */
+export const layer: Layer.Layer<Ledger, never, SqlClient.SqlClient | Ids.IdGen> = Layer.effect(Ledger, make)

@@ -60,7 +60,7 @@ export class UnbalancedEntry extends Schema.TaggedError<UnbalancedEntry>()("Unba
 
 /** A posting the ledger refuses by construction: `H` outside holds, a move onto itself, no legs. */
 export class InvalidPosting extends Schema.TaggedError<InvalidPosting>()("InvalidPosting", {
-  reason: Schema.Literal("reserved_bucket", "same_location", "no_legs", "too_many_legs", "invalid_key", "invalid_metadata")
+  reason: Schema.Literal("reserved_bucket", "same_location", "no_legs", "too_many_legs")
 }) {}
 
 export type LedgerError =

@@ -1,0 +1,68 @@
+/**
+ * SQLite storage, the embedded default: the `SqlClient` layer from @effect/sql-sqlite-node, tuned
+ * for money, with the migrations of every package that has tables.
+ *
+ * - WAL (set by the client), `synchronous=FULL`: a committed transfer survives a power loss.
+ * - `foreign_keys=ON`: postings reference real entries and balances.
+ * - `busy_timeout`: another process holding the write lock makes us wait, not fail at once.
+ * - One process, one writer: @effect/sql-sqlite-node serialises transactions on its single
+ *   connection. Two writer processes on one file would need `BEGIN IMMEDIATE`, which the client does
+ *   not issue, so run one engine process per database file.
+ * - Money columns are read with `SqlClient.SafeIntegers` by the packages that own them.
+ */
+import { SqlClient } from "@effect/sql"
+import type { MigrationError } from "@effect/sql/Migrator"
+import type { SqlError } from "@effect/sql/SqlError"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Migrations } from "@clawbounties/ledger"
+import { Config, type ConfigError, Effect, Layer } from "effect"
+
+export interface Options {
+  /** A file path, or `:memory:` for tests. */
+  readonly filename: string
+  /** The migration sets to run, in order. Ledger's by default; the marketplace appends its own. */
+  readonly migrations?: ReadonlyArray<Migrations.MigrationSet> | undefined
+  /** How long to wait for another process's write lock, 5 s by default. */
+  readonly busyTimeoutMillis?: number | undefined
+}
+
+/** The tables every deployment needs, in dependency order. */
+export const defaultMigrations: ReadonlyArray<Migrations.MigrationSet> = [Migrations.ledger]
+
+/** Sets the pragmas money needs on the client's (single) connection. */
+export const configure = (options?: { readonly busyTimeoutMillis?: number | undefined }) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const timeout = Math.max(0, Math.trunc(options?.busyTimeoutMillis ?? 5000))
+    yield* sql.unsafe(`PRAGMA busy_timeout = ${timeout}`)
+    yield* sql.unsafe("PRAGMA synchronous = FULL")
+    yield* sql.unsafe("PRAGMA foreign_keys = ON")
+  })
+
+/** `SqlClient` (and `SqliteClient`) on `filename`, configured and migrated. */
+export const layer = (
+  options: Options
+): Layer.Layer<SqlClient.SqlClient | SqliteClient.SqliteClient, ConfigError.ConfigError | SqlError | MigrationError> =>
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      yield* configure(options)
+      yield* Migrations.run(options.migrations ?? defaultMigrations)
+    })
+  ).pipe(Layer.provideMerge(SqliteClient.layer({ filename: options.filename })))
+
+/** A fresh in-memory database: the fast, real store for tests. */
+export const layerMemory = (
+  migrations: ReadonlyArray<Migrations.MigrationSet> = defaultMigrations
+): Layer.Layer<SqlClient.SqlClient | SqliteClient.SqliteClient, ConfigError.ConfigError | SqlError | MigrationError> =>
+  layer({ filename: ":memory:", migrations })
+
+/** Reads the file name from `DATABASE_FILE` (default `clawbounties.db`). */
+export const layerConfig = (
+  migrations: ReadonlyArray<Migrations.MigrationSet> = defaultMigrations
+): Layer.Layer<SqlClient.SqlClient | SqliteClient.SqliteClient, ConfigError.ConfigError | SqlError | MigrationError> =>
+  Layer.unwrapEffect(
+    Effect.map(
+      Config.string("DATABASE_FILE").pipe(Config.withDefault("clawbounties.db")),
+      (filename) => layer({ filename, migrations })
+    )
+  )

@@ -1,0 +1,1 @@
+export * as Sqlite from "./Sqlite.js"

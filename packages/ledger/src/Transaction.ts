@@ -1,0 +1,56 @@
+/**
+ * One command, one transaction, with bounded retries on the failures a retry can cure.
+ *
+ * PostgreSQL at READ COMMITTED with rows locked in a fixed order should not deadlock, but a caller
+ * may lock its own rows in another order, and SERIALIZABLE callers get 40001s: both are retried here
+ * a bounded number of times, at once (the losing transaction is already rolled back). SQLite's
+ * `SQLITE_BUSY` (another process holds the write lock past the busy timeout) is retried too.
+ *
+ * A retry is only safe for the outermost transaction. Inside a caller's transaction (a savepoint)
+ * the failure is returned to the caller, whose own `run` retries the whole command.
+ */
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect, Option } from "effect"
+
+/** SQLSTATEs / codes worth retrying: serialization failure, deadlock, SQLite busy. */
+const retryableCodes = new Set(["40001", "40P01", "SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT"])
+
+/** The driver's error code behind a SqlError (pg SQLSTATE or a better-sqlite3 code), if any. */
+export const errorCode = (error: SqlError): string | undefined => {
+  const cause = error.cause as { readonly code?: unknown } | undefined
+  return typeof cause?.code === "string" ? cause.code : undefined
+}
+
+export const isRetryable = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "SqlError" &&
+  retryableCodes.has(errorCode(error as SqlError) ?? "")
+
+/** True when running inside a caller's transaction. */
+export const isNested: Effect.Effect<boolean> = Effect.map(
+  Effect.serviceOption(SqlClient.TransactionConnection),
+  Option.isSome
+)
+
+export interface RunOptions {
+  /** Attempts after the first, 8 by default. */
+  readonly retries?: number | undefined
+}
+
+/**
+ * `sql.withTransaction(effect)`, retried on serialization failures and deadlocks when it is the
+ * outermost transaction.
+ */
+export const run = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  options?: RunOptions
+): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const transaction = sql.withTransaction(effect)
+    if (yield* isNested) return yield* transaction
+    return yield* Effect.retry(transaction, {
+      times: options?.retries ?? 8,
+      while: (error) => isRetryable(error)
+    })
+  })

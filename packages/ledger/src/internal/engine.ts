@@ -1,0 +1,519 @@
+/**
+ * The write path: a list of operations applied in one (caller-provided) transaction.
+ *
+ * 1. Validate and canonicalise every operation (no database access).
+ * 2. Idempotency: PostgreSQL *claims* each new key first (`INSERT ... ON CONFLICT DO NOTHING`, keys in
+ *    sorted order): a concurrent request with the same key waits on that row until the first commits,
+ *    then finds it and replays it, so exactly one of them writes. SQLite has one writer, so a plain
+ *    lookup suffices and the row is inserted with its result at the end.
+ * 3. Read and lock what the operations touch, in a fixed order: holds by id, then balance rows by
+ *    (account, bucket, currency) with `FOR UPDATE` on PostgreSQL.
+ * 4. Apply the operations in memory, in order, against the locked rows: every check (account open,
+ *    currency, hold state, funds, ranges) happens here, so a rejected operation writes nothing but
+ *    its idempotency record.
+ * 5. Write everything in a few set-based statements (one on PostgreSQL): balance deltas, entries,
+ *    postings (numbered in application order, each with its balance_after), holds, idempotency rows.
+ *    The `CHECK (may_go_negative OR amount >= 0)` constraint backs the in-memory check.
+ */
+import { type SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { ErrorCatalogue, Ids, Money } from "@clawbounties/domain"
+import { Effect } from "effect"
+import type {
+  Bucket,
+  EntryKind,
+  EntryResult,
+  Hold,
+  HoldResult,
+  HoldStatus,
+  Leg,
+  LedgerFailure,
+  Operation,
+  OperationResult,
+  Posting,
+  ReleaseResult
+} from "../Ledger.js"
+import * as Codec from "./codec.js"
+import { BALANCE_LIMIT, firstDifference, isValidationError, type Prepared, prepare } from "./request.js"
+
+export type Dialect = "pg" | "sqlite"
+
+export type Outcome =
+  | { readonly _tag: "Ok"; readonly result: OperationResult }
+  | { readonly _tag: "Failed"; readonly error: LedgerFailure }
+
+const ok = (result: OperationResult): Outcome => ({ _tag: "Ok", result })
+const failed = (error: LedgerFailure): Outcome => ({ _tag: "Failed", error })
+
+// ---------------------------------------------------------------------------------------------
+// SQL text with dialect placeholders. The statements are built by hand (not with the tagged
+// template) because their shape depends on the number of rows; the text is stable per shape, so
+// SQLite's prepared-statement cache in @effect/sql-sqlite-node reuses it.
+// ---------------------------------------------------------------------------------------------
+
+class Builder {
+  readonly params: Array<unknown> = []
+  constructor(readonly dialect: Dialect) {}
+  p(value: unknown): string {
+    this.params.push(value)
+    return this.dialect === "pg" ? `$${this.params.length}` : "?"
+  }
+  /** `(p, p, p), (p, p, p)` for rows of values; `cast[i]` wraps column i in CAST(... AS type). */
+  rows(rows: ReadonlyArray<ReadonlyArray<unknown>>, cast: ReadonlyArray<string | undefined> = []): string {
+    let out = ""
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]!
+      out += r === 0 ? "(" : ",("
+      for (let c = 0; c < row.length; c++) {
+        const placeholder = this.p(row[c])
+        const type = cast[c]
+        out += (c === 0 ? "" : ",") + (type === undefined ? placeholder : `CAST(${placeholder} AS ${type})`)
+      }
+      out += ")"
+    }
+    return out
+  }
+}
+
+const chunk = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+/** Rows per statement: keeps every statement under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
+const ROWS_PER_STATEMENT = 2000
+
+export const boolFromDb = (value: unknown): boolean => value === true || value === 1 || value === 1n || value === "t"
+
+const tripleKey = (account: string, currency: string, bucket: string) => `${account}\u0000${currency}\u0000${bucket}`
+
+interface BalanceState {
+  readonly account: string
+  readonly currency: string
+  readonly bucket: Bucket
+  readonly mayGoNegative: boolean
+  amount: bigint
+  delta: bigint
+}
+
+interface HoldState {
+  id: string
+  account: string
+  currency: string
+  amount: bigint
+  remaining: bigint
+  status: HoldStatus
+  createdEntryId: string
+  resolvedEntryId: string | null
+  readonly isNew: boolean
+  resolvedNow: boolean
+}
+
+interface StoredRow {
+  readonly hash: string
+  readonly request: string
+  readonly outcome: string
+  readonly result: string
+}
+
+const holdView = (hold: HoldState): Hold => ({
+  id: hold.id,
+  account: hold.account,
+  currency: hold.currency,
+  amount: hold.amount,
+  remaining: hold.remaining,
+  status: hold.status,
+  createdEntryId: hold.createdEntryId,
+  resolvedEntryId: hold.resolvedEntryId
+})
+
+/** Replays a stored row for a request with the same key. */
+const replay = (prepared: Prepared, row: StoredRow): Outcome => {
+  if (row.hash !== prepared.hash) {
+    return failed(new ErrorCatalogue.IdempotencyConflict({
+      key: prepared.key,
+      field: firstDifference(row.request, prepared.requestJson)
+    }))
+  }
+  // A pending row is one this transaction claimed; it cannot be seen here by another transaction.
+  return row.outcome === "ok" ? ok(Codec.decodeResult(row.result)) : failed(Codec.decodeFailure(row.result))
+}
+
+export interface EngineDeps {
+  readonly sql: SqlClient.SqlClient
+  readonly dialect: Dialect
+  readonly newId: (kind: Ids.IdKind) => Effect.Effect<string>
+  readonly now: Effect.Effect<number>
+}
+
+/** Applies `operations`; must run inside a transaction. One outcome per operation, in order. */
+export const apply = (deps: EngineDeps, operations: ReadonlyArray<Operation>): Effect.Effect<Array<Outcome>, SqlError> =>
+  Effect.gen(function* () {
+    const { dialect, sql } = deps
+    const pg = dialect === "pg"
+    const now = yield* deps.now
+    const outcomes: Array<Outcome | undefined> = new Array(operations.length)
+    const prepared: Array<Prepared | undefined> = new Array(operations.length)
+    const firstIndex = new Map<string, number>()
+    const duplicates: Array<readonly [index: number, first: number]> = []
+
+    for (let i = 0; i < operations.length; i++) {
+      const p = prepare(operations[i]!)
+      if (isValidationError(p)) {
+        outcomes[i] = failed(p)
+        continue
+      }
+      prepared[i] = p
+      const first = firstIndex.get(p.key)
+      if (first === undefined) firstIndex.set(p.key, i)
+      else duplicates.push([i, first])
+    }
+
+    // --- 2. idempotency ------------------------------------------------------------------------
+    const fresh = [...firstIndex.values()]
+    const stored = new Map<string, StoredRow>()
+    if (fresh.length > 0) {
+      const keys = fresh.map((i) => prepared[i]!.key).sort()
+      let unclaimed: ReadonlyArray<string> = keys
+      if (pg) {
+        const claimed = new Set<string>()
+        for (const part of chunk(fresh.slice().sort((a, b) => (prepared[a]!.key < prepared[b]!.key ? -1 : 1)), ROWS_PER_STATEMENT)) {
+          const b = new Builder(dialect)
+          const values = b.rows(part.map((i) => {
+            const p = prepared[i]!
+            return [p.key, p.op, p.hash, p.requestJson, "pending", "", now]
+          }))
+          const rows = yield* sql.unsafe<{ key: string }>(
+            `INSERT INTO ledger_idempotency (key, op, request_hash, request, outcome, result, created_at) VALUES ${values} ON CONFLICT (key) DO NOTHING RETURNING key`,
+            b.params
+          )
+          for (const row of rows) claimed.add(row.key)
+        }
+        unclaimed = keys.filter((key) => !claimed.has(key))
+      }
+      for (const part of chunk(unclaimed, ROWS_PER_STATEMENT)) {
+        const b = new Builder(dialect)
+        const list = part.map((key) => b.p(key)).join(",")
+        const rows = yield* sql.unsafe<{ key: string; request_hash: string; request: string; outcome: string; result: string }>(
+          `SELECT key, request_hash, request, outcome, result FROM ledger_idempotency WHERE key IN (${list})`,
+          b.params
+        )
+        for (const row of rows) stored.set(row.key, { hash: row.request_hash, request: row.request, outcome: row.outcome, result: row.result })
+      }
+    }
+
+    const toApply: Array<number> = []
+    for (const i of fresh) {
+      const row = stored.get(prepared[i]!.key)
+      if (row !== undefined) outcomes[i] = replay(prepared[i]!, row)
+      else toApply.push(i)
+    }
+
+    if (toApply.length > 0) {
+      // --- 3. read and lock, holds first, then balances ---------------------------------------
+      const holds = new Map<string, HoldState>()
+      const holdIds = [...new Set(toApply.flatMap((i) => {
+        const plan = prepared[i]!.plan
+        return plan._tag === "Release" || plan._tag === "Void" ? [plan.holdId] : []
+      }))].sort()
+      for (const part of chunk(holdIds, ROWS_PER_STATEMENT)) {
+        const b = new Builder(dialect)
+        const list = part.map((id) => b.p(id)).join(",")
+        const rows = yield* sql.unsafe<Record<string, unknown>>(
+          `SELECT id, account, currency, amount, remaining, status, created_entry_id, resolved_entry_id FROM ledger_holds WHERE id IN (${list}) ORDER BY id${pg ? " FOR UPDATE" : ""}`,
+          b.params
+        )
+        for (const row of rows) {
+          holds.set(row.id as string, {
+            id: row.id as string,
+            account: row.account as string,
+            currency: row.currency as string,
+            amount: Money.fromDb(row.amount),
+            remaining: Money.fromDb(row.remaining),
+            status: row.status as HoldStatus,
+            createdEntryId: row.created_entry_id as string,
+            resolvedEntryId: (row.resolved_entry_id as string | null) ?? null,
+            isNew: false,
+            resolvedNow: false
+          })
+        }
+      }
+
+      const wanted = new Map<string, readonly [string, string, Bucket]>()
+      const want = (account: string, currency: string, bucket: Bucket) => {
+        const key = tripleKey(account, currency, bucket)
+        if (!wanted.has(key)) wanted.set(key, [account, currency, bucket])
+      }
+      for (const i of toApply) {
+        const p = prepared[i]!
+        const plan = p.plan
+        switch (plan._tag) {
+          case "Legs":
+            for (const leg of plan.legs) want(leg.account, p.currency!, leg.bucket)
+            break
+          case "Hold":
+            want(plan.account, p.currency!, "A")
+            want(plan.account, p.currency!, "H")
+            break
+          case "Release":
+          case "Void": {
+            const hold = holds.get(plan.holdId)
+            if (hold === undefined) break
+            want(hold.account, hold.currency, "A")
+            want(hold.account, hold.currency, "H")
+            if (plan._tag === "Release") for (const d of plan.destinations) want(d.account, hold.currency, d.bucket)
+            break
+          }
+        }
+      }
+      const balances = new Map<string, BalanceState>()
+      const triples = [...wanted.values()].sort((x, y) =>
+        x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[2] < y[2] ? -1 : x[2] > y[2] ? 1 : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0
+      )
+      for (const part of chunk(triples, ROWS_PER_STATEMENT)) {
+        const b = new Builder(dialect)
+        const values = b.rows(part)
+        const rows = yield* sql.unsafe<Record<string, unknown>>(
+          `SELECT account, currency, bucket, amount, may_go_negative FROM ledger_balances WHERE (account, currency, bucket) IN (VALUES ${values}) ORDER BY account, bucket, currency${pg ? " FOR UPDATE" : ""}`,
+          b.params
+        )
+        for (const row of rows) {
+          balances.set(tripleKey(row.account as string, row.currency as string, row.bucket as string), {
+            account: row.account as string,
+            currency: row.currency as string,
+            bucket: row.bucket as Bucket,
+            mayGoNegative: boolFromDb(row.may_go_negative),
+            amount: Money.fromDb(row.amount),
+            delta: 0n
+          })
+        }
+      }
+      // Accounts behind missing balance rows: unknown, or open in another currency.
+      const accountCurrencies = new Map<string, Array<string>>()
+      const missingAccounts = [...new Set(triples.filter(([a, c, k]) => !balances.has(tripleKey(a, c, k))).map(([a]) => a))]
+      for (const part of chunk(missingAccounts, ROWS_PER_STATEMENT)) {
+        const b = new Builder(dialect)
+        const list = part.map((account) => b.p(account)).join(",")
+        const rows = yield* sql.unsafe<{ account: string; currency: string }>(
+          `SELECT account, currency FROM ledger_accounts WHERE account IN (${list}) ORDER BY currency`,
+          b.params
+        )
+        for (const row of rows) {
+          const list = accountCurrencies.get(row.account) ?? []
+          list.push(row.currency)
+          accountCurrencies.set(row.account, list)
+        }
+      }
+
+      // --- 4. apply in memory, in order --------------------------------------------------------
+      const entries: Array<ReadonlyArray<unknown>> = []
+      const postings: Array<ReadonlyArray<unknown>> = []
+      const idempotency: Array<{ readonly index: number; readonly outcome: "ok" | "failed"; readonly result: string; readonly entryId: string | null }> = []
+
+      const missingFailure = (account: string, currency: string): LedgerFailure => {
+        const currencies = accountCurrencies.get(account)
+        return currencies === undefined
+          ? new ErrorCatalogue.UnknownAccount({ account, currency })
+          : new ErrorCatalogue.CurrencyMismatch({ account, currency, accountCurrencies: currencies })
+      }
+
+      for (const i of toApply) {
+        const p = prepared[i]!
+        const plan = p.plan
+        let currency = p.currency
+        let legs: Array<Leg>
+        let hold: HoldState | undefined
+        let released = 0n
+        let failure: LedgerFailure | undefined
+
+        switch (plan._tag) {
+          case "Legs":
+            legs = plan.legs.slice()
+            break
+          case "Hold":
+            legs = [
+              { account: plan.account, bucket: "A", amount: -plan.amount },
+              { account: plan.account, bucket: "H", amount: plan.amount }
+            ]
+            break
+          case "Release":
+          case "Void": {
+            legs = []
+            hold = holds.get(plan.holdId)
+            if (hold === undefined) {
+              failure = new ErrorCatalogue.HoldNotFound({ holdId: plan.holdId })
+              break
+            }
+            currency = hold.currency
+            if (hold.status !== "open") {
+              failure = new ErrorCatalogue.HoldAlreadyResolved({ holdId: hold.id, status: hold.status })
+              break
+            }
+            legs.push({ account: hold.account, bucket: "H", amount: -hold.remaining })
+            if (plan._tag === "Release") {
+              for (const d of plan.destinations) {
+                released += d.amount
+                legs.push(d)
+              }
+              if (released > hold.remaining) {
+                failure = new ErrorCatalogue.HoldOverspent({ holdId: hold.id, remaining: hold.remaining, requested: released })
+                break
+              }
+            }
+            if (hold.remaining - released > 0n) legs.push({ account: hold.account, bucket: "A", amount: hold.remaining - released })
+            break
+          }
+        }
+
+        // Merge legs per location (a release may pay the holder's own bucket), keep first-seen order.
+        const merged: Array<{ state: BalanceState; amount: bigint }> = []
+        if (failure === undefined) {
+          for (const leg of legs) {
+            const state = balances.get(tripleKey(leg.account, currency!, leg.bucket))
+            if (state === undefined) {
+              failure = missingFailure(leg.account, currency!)
+              break
+            }
+            const existing = merged.find((m) => m.state === state)
+            if (existing !== undefined) existing.amount += leg.amount
+            else merged.push({ state, amount: leg.amount })
+          }
+        }
+        if (failure === undefined) {
+          for (const m of merged) {
+            const after = m.state.amount + m.amount
+            if (m.amount < 0n && !m.state.mayGoNegative && after < 0n) {
+              failure = new ErrorCatalogue.InsufficientFunds({
+                account: m.state.account,
+                bucket: m.state.bucket,
+                available: m.state.amount,
+                requested: -m.amount
+              })
+              break
+            }
+            if (after > BALANCE_LIMIT || after < -BALANCE_LIMIT) {
+              failure = new ErrorCatalogue.AmountOutOfRange({ field: "balance", amount: after, min: -BALANCE_LIMIT, max: BALANCE_LIMIT })
+              break
+            }
+          }
+        }
+
+        if (failure !== undefined) {
+          outcomes[i] = failed(failure)
+          idempotency.push({ index: i, outcome: "failed", result: Codec.encodeFailure(failure as Codec.StorableFailure), entryId: null })
+          continue
+        }
+
+        const entryId = yield* deps.newId("journalEntry")
+        const entryPostings: Array<Posting> = []
+        for (const m of merged) {
+          if (m.amount === 0n) continue
+          m.state.amount += m.amount
+          m.state.delta += m.amount
+          entryPostings.push({ account: m.state.account, bucket: m.state.bucket, currency: currency!, amount: m.amount, balanceAfter: m.state.amount })
+          postings.push([entryId, m.state.account, currency!, m.state.bucket, m.amount, m.state.amount])
+        }
+        let holdId: string | null = null
+        let result: OperationResult
+        const base: EntryResult = { entryId, kind: p.kind as EntryKind, currency: currency!, createdAt: now, postings: entryPostings }
+        if (plan._tag === "Hold") {
+          const created: HoldState = {
+            id: yield* deps.newId("hold"),
+            account: plan.account,
+            currency: currency!,
+            amount: plan.amount,
+            remaining: plan.amount,
+            status: "open",
+            createdEntryId: entryId,
+            resolvedEntryId: null,
+            isNew: true,
+            resolvedNow: false
+          }
+          holds.set(created.id, created)
+          holdId = created.id
+          result = { ...base, hold: holdView(created) } satisfies HoldResult
+        } else if (hold !== undefined) {
+          const returned = hold.remaining - released
+          hold.remaining = 0n
+          hold.status = plan._tag === "Release" ? "released" : "voided"
+          hold.resolvedEntryId = entryId
+          hold.resolvedNow = true
+          holdId = hold.id
+          result = { ...base, hold: holdView(hold), released, returned } satisfies ReleaseResult
+        } else {
+          result = base
+        }
+        entries.push([entryId, p.kind, currency!, p.key, holdId, p.metadataJson, now])
+        outcomes[i] = ok(result)
+        idempotency.push({ index: i, outcome: "ok", result: Codec.encode(result), entryId })
+      }
+
+      // --- 5. write ------------------------------------------------------------------------------
+      const statements: Array<(b: Builder) => string> = []
+      const deltas = [...balances.values()].filter((s) => s.delta !== 0n)
+      for (const part of chunk(deltas, ROWS_PER_STATEMENT)) {
+        statements.push((b) => {
+          const values = b.rows(part.map((s) => [s.account, s.currency, s.bucket, s.delta]), [undefined, undefined, undefined, "BIGINT"])
+          return pg
+            ? `UPDATE ledger_balances AS t SET amount = t.amount + v.delta FROM (VALUES ${values}) AS v (account, currency, bucket, delta) WHERE t.account = v.account AND t.currency = v.currency AND t.bucket = v.bucket`
+            : `WITH v (account, currency, bucket, delta) AS (VALUES ${values}) UPDATE ledger_balances SET amount = amount + v.delta FROM v WHERE ledger_balances.account = v.account AND ledger_balances.currency = v.currency AND ledger_balances.bucket = v.bucket`
+        })
+      }
+      for (const part of chunk(entries, ROWS_PER_STATEMENT)) {
+        statements.push((b) => `INSERT INTO ledger_entries (id, kind, currency, idempotency_key, hold_id, metadata, created_at) VALUES ${b.rows(part)}`)
+      }
+      for (const part of chunk(postings, ROWS_PER_STATEMENT)) {
+        statements.push((b) => `INSERT INTO ledger_postings (entry_id, account, currency, bucket, amount, balance_after) VALUES ${b.rows(part)}`)
+      }
+      const holdRow = (h: HoldState) => [h.id, h.account, h.currency, h.amount, h.remaining, h.status, h.createdEntryId, h.resolvedEntryId]
+      const newHolds = [...holds.values()].filter((h) => h.isNew)
+      for (const part of chunk(newHolds, ROWS_PER_STATEMENT)) {
+        statements.push((b) => `INSERT INTO ledger_holds (id, account, currency, amount, remaining, status, created_entry_id, resolved_entry_id) VALUES ${b.rows(part.map(holdRow))}`)
+      }
+      const resolved = [...holds.values()].filter((h) => !h.isNew && h.resolvedNow)
+      for (const part of chunk(resolved, ROWS_PER_STATEMENT)) {
+        statements.push((b) => {
+          const values = b.rows(part.map((h) => [h.id, h.status, h.resolvedEntryId]))
+          return pg
+            ? `UPDATE ledger_holds AS t SET remaining = 0, status = v.status, resolved_entry_id = v.entry FROM (VALUES ${values}) AS v (id, status, entry) WHERE t.id = v.id`
+            : `WITH v (id, status, entry) AS (VALUES ${values}) UPDATE ledger_holds SET remaining = 0, status = v.status, resolved_entry_id = v.entry FROM v WHERE ledger_holds.id = v.id`
+        })
+      }
+      for (const part of chunk(idempotency, ROWS_PER_STATEMENT)) {
+        statements.push((b) => {
+          if (pg) {
+            const values = b.rows(part.map((r) => [prepared[r.index]!.key, r.outcome, r.result, r.entryId]))
+            return `UPDATE ledger_idempotency AS t SET outcome = v.outcome, result = v.result, entry_id = v.entry_id FROM (VALUES ${values}) AS v (key, outcome, result, entry_id) WHERE t.key = v.key`
+          }
+          const values = b.rows(part.map((r) => {
+            const p = prepared[r.index]!
+            return [p.key, p.op, p.hash, p.requestJson, r.outcome, r.result, r.entryId, now]
+          }))
+          return `INSERT INTO ledger_idempotency (key, op, request_hash, request, outcome, result, entry_id, created_at) VALUES ${values}`
+        })
+      }
+
+      if (pg && entries.length + postings.length + idempotency.length <= ROWS_PER_STATEMENT) {
+        // One round trip: data-modifying CTEs all run, and foreign keys are checked at the end.
+        const b = new Builder(dialect)
+        const parts = statements.map((statement, n) => `w${n} AS (${statement(b)})`)
+        yield* sql.unsafe(`WITH ${parts.join(", ")} SELECT 1`, b.params)
+      } else {
+        for (const statement of statements) {
+          const b = new Builder(dialect)
+          const text = statement(b)
+          yield* sql.unsafe(text, b.params)
+        }
+      }
+    }
+
+    for (const [index, first] of duplicates) {
+      const p = prepared[index]!
+      const original = prepared[first]!
+      outcomes[index] = p.hash === original.hash
+        ? outcomes[first]!
+        : failed(new ErrorCatalogue.IdempotencyConflict({ key: p.key, field: firstDifference(original.requestJson, p.requestJson) }))
+    }
+    return outcomes as Array<Outcome>
+  })
