@@ -293,37 +293,48 @@ export class TarParser {
   }
 }
 
-/** Reads a `.tar.gz`, stopping at the first problem. Never rejects. */
+/**
+ * Reads a `.tar.gz`, stopping at the first problem. Rejects only on a bug in the parser (an
+ * exception in a stream handler would otherwise escape as an uncaught exception).
+ */
 export const readTarGz = (bytes: Uint8Array, options: ReadOptions): Promise<ReadResult> =>
-  new Promise<ReadResult>((resolve) => {
+  new Promise<ReadResult>((resolve, reject) => {
     const parser = new TarParser(options)
     const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK })
     let produced = 0
     let settled = false
-    const settle = (result: ReadResult) => {
+    const finish = (settle: () => void) => {
       if (settled) return
       settled = true
       options.signal?.removeEventListener("abort", onAbort)
       gunzip.destroy()
-      resolve(result)
+      settle()
     }
-    const onAbort = () => settle(refused(problem("PACK_CORRUPT", "the read was aborted")))
+    const done = (result: ReadResult) => finish(() => resolve(result))
+    const guarded = <A extends Array<unknown>>(handler: (...args: A) => void) => (...args: A) => {
+      try {
+        handler(...args)
+      } catch (error) {
+        finish(() => reject(error))
+      }
+    }
+    const onAbort = () => done(refused(problem("PACK_CORRUPT", "the read was aborted")))
     if (options.signal?.aborted) return onAbort()
     options.signal?.addEventListener("abort", onAbort)
 
-    gunzip.on("data", (chunk: Buffer) => {
+    gunzip.on("data", guarded((chunk: Buffer) => {
       if (settled) return
       produced += chunk.length
       if (produced > options.maxUncompressedBytes) {
-        return settle(refused(problem("PACK_UNCOMPRESSED_TOO_LARGE", `the archive inflates past ${options.maxUncompressedBytes} bytes`)))
+        return done(refused(problem("PACK_UNCOMPRESSED_TOO_LARGE", `the archive inflates past ${options.maxUncompressedBytes} bytes`)))
       }
       const p = parser.push(chunk)
-      if (p !== undefined) settle(refused(p))
-    })
-    gunzip.on("error", (error: Error) => settle(refused(problem("PACK_CORRUPT", `gunzip failed: ${error.message}`))))
-    gunzip.on("end", () => {
+      if (p !== undefined) done(refused(p))
+    }))
+    gunzip.on("error", (error: Error) => done(refused(problem("PACK_CORRUPT", `gunzip failed: ${error.message}`))))
+    gunzip.on("end", guarded(() => {
       const p = parser.end()
-      settle(p === undefined ? { _tag: "Read", files: parser.files } : refused(p))
-    })
+      done(p === undefined ? { _tag: "Read", files: parser.files } : refused(p))
+    }))
     gunzip.end(bytes)
   })
