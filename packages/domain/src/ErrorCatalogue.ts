@@ -5,6 +5,7 @@
 import { type CommonError, commonEntries } from "./errors/Common.js"
 import type { Entry } from "./errors/Entry.js"
 import { type FeesError, feesEntries } from "./errors/Fees.js"
+import { type HttpError, httpEntries } from "./errors/Http.js"
 import { type IdentityError, identityEntries } from "./errors/Identity.js"
 import { type LedgerError, ledgerEntries } from "./errors/Ledger.js"
 import { type MarketplaceError, marketplaceEntries } from "./errors/Marketplace.js"
@@ -12,19 +13,21 @@ import { type MarketplaceError, marketplaceEntries } from "./errors/Marketplace.
 export type { Entry } from "./errors/Entry.js"
 export * from "./errors/Common.js"
 export * from "./errors/Fees.js"
+export * from "./errors/Http.js"
 export * from "./errors/Identity.js"
 export * from "./errors/Ledger.js"
 export * from "./errors/Marketplace.js"
 
 /** Every error a command can fail with. */
-export type EngineError = CommonError | LedgerError | IdentityError | MarketplaceError | FeesError
+export type EngineError = CommonError | LedgerError | IdentityError | MarketplaceError | FeesError | HttpError
 
 export const entries: { readonly [K in EngineError["_tag"]]: Entry } = {
   ...commonEntries,
   ...ledgerEntries,
   ...identityEntries,
   ...marketplaceEntries,
-  ...feesEntries
+  ...feesEntries,
+  ...httpEntries
 }
 
 /** The catalogue as a table, sorted by code: for documentation and OpenAPI. */

@@ -1,0 +1,65 @@
+/**
+ * Errors of the HTTP edge: what a request can get wrong before any command runs (its JSON, its
+ * content type, its size, its method), and the two answers the server gives when it cannot serve
+ * one (an unexpected failure, or not being ready).
+ */
+import { Schema } from "effect"
+import type { Section } from "./Entry.js"
+
+/** The body is not JSON (or not UTF-8). */
+export class MalformedJson extends Schema.TaggedError<MalformedJson>()("MalformedJson", {
+  message: Schema.String
+}) {}
+
+/** A body was sent with a content type other than `application/json`. */
+export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()("UnsupportedMediaType", {
+  content_type: Schema.String
+}) {
+  override get message(): string {
+    return `the body must be application/json, not '${this.content_type}'`
+  }
+}
+
+/** The body is larger than the configured limit. */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
+  limit_bytes: Schema.Number
+}) {
+  override get message(): string {
+    return `the body exceeds the limit of ${this.limit_bytes} bytes`
+  }
+}
+
+/** The path exists but not with this method. */
+export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()("MethodNotAllowed", {
+  method: Schema.String,
+  allowed: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `${this.method} is not allowed here; allowed: ${this.allowed.join(", ")}`
+  }
+}
+
+/** An unexpected failure. Its details are logged on the server and never sent. */
+export class InternalError extends Schema.TaggedError<InternalError>()("InternalError", {}) {}
+
+/** The server cannot serve requests right now (the database is unreachable, or it is shutting down). */
+export class ServiceUnavailable extends Schema.TaggedError<ServiceUnavailable>()("ServiceUnavailable", {
+  reason: Schema.String
+}) {}
+
+export type HttpError =
+  | MalformedJson
+  | UnsupportedMediaType
+  | PayloadTooLarge
+  | MethodNotAllowed
+  | InternalError
+  | ServiceUnavailable
+
+export const httpEntries = {
+  MalformedJson: { code: "MALFORMED_JSON", status: 400, summary: "The body is not valid JSON." },
+  UnsupportedMediaType: { code: "UNSUPPORTED_MEDIA_TYPE", status: 415, summary: "The body must be application/json." },
+  PayloadTooLarge: { code: "PAYLOAD_TOO_LARGE", status: 413, summary: "The body exceeds the size limit." },
+  MethodNotAllowed: { code: "METHOD_NOT_ALLOWED", status: 405, summary: "The path does not accept this method." },
+  InternalError: { code: "INTERNAL_ERROR", status: 500, summary: "An unexpected error occurred; it has been logged." },
+  ServiceUnavailable: { code: "SERVICE_UNAVAILABLE", status: 503, summary: "The server cannot serve requests right now." }
+} as const satisfies Section<HttpError>
