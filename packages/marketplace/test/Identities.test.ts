@@ -6,7 +6,7 @@ import * as Audit from "../src/Audit.js"
 import * as Identities from "../src/Identities.js"
 import * as Outbox from "../src/Outbox.js"
 import * as Tokens from "../src/Tokens.js"
-import { answer, counts, key, registerIdentity, TestLayer } from "./helpers/identity.js"
+import { answer, counts, failure, key, registerIdentity, TestLayer } from "./helpers/identity.js"
 
 const alice = key(1)
 const mallory = key(2)
@@ -26,7 +26,7 @@ const assertError = (actual: ErrorCatalogue.EngineError, expected: ErrorCatalogu
 }
 
 /** Runs a registration attempt and returns its typed error (the test fails if it succeeds). */
-const registerError = (input: Identities.RegisterRequest) => Effect.flip(Identities.register(input))
+const registerError = (input: Identities.RegisterRequest) => failure(Identities.register(input))
 
 describe("Identities.challenge", () => {
   it.effect("issues a stored challenge with a 32-byte nonce that expires after 5 minutes by default", () =>

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto"
 import * as Audit from "../src/Audit.js"
 import * as Outbox from "../src/Outbox.js"
 import * as Tokens from "../src/Tokens.js"
-import { key, registerIdentity, TestLayer } from "./helpers/identity.js"
+import { failure, key, registerIdentity, TestLayer } from "./helpers/identity.js"
 
 const alice = key(1)
 const bob = key(2)
@@ -16,7 +16,7 @@ const operatorFromConfig = (token: string) =>
   Layer.provide(Tokens.layer, Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["OPERATOR_TOKEN", token]]))))
 
 const reasonOf = (token: string) =>
-  Effect.map(Effect.flip(Tokens.authenticate(token)), (e) => {
+  Effect.map(failure(Tokens.authenticate(token)), (e) => {
     assert.strictEqual(e._tag, "Unauthorized")
     return (e as ErrorCatalogue.Unauthorized).reason
   })
@@ -91,7 +91,7 @@ describe("Tokens", () => {
       const alices = yield* registerIdentity(alice, "worker")
       const bobs = yield* registerIdentity(bob, "requester")
       const bobPrincipal = yield* Tokens.authenticate(bobs.auth.token)
-      const error = yield* Effect.flip(Tokens.revoke(bobPrincipal, { token_id: alices.auth.token_id }))
+      const error = yield* failure(Tokens.revoke(bobPrincipal, { token_id: alices.auth.token_id }))
       assert.deepStrictEqual(ErrorCatalogue.toWire(error).body.error, "NOT_FOUND")
       assert.strictEqual((yield* Tokens.authenticate(alices.auth.token)).did, alice.did)
 
@@ -101,7 +101,7 @@ describe("Tokens", () => {
       const audit = yield* Audit.list({ entityId: alices.auth.token_id, limit: 10 })
       assert.deepStrictEqual(audit.map((a) => a.actor), ["operator"])
       // A reason is bounded.
-      const long = yield* Effect.flip(Tokens.revoke(operator, { token_id: bobs.auth.token_id, reason: "x".repeat(201) }))
+      const long = yield* failure(Tokens.revoke(operator, { token_id: bobs.auth.token_id, reason: "x".repeat(201) }))
       assert.strictEqual(long._tag, "InvalidRequest")
     }).pipe(Effect.provide(TestLayer({ operator: operatorFromConfig(OPERATOR_SECRET) }))))
 
@@ -130,7 +130,7 @@ describe("Tokens", () => {
       // The revoked token's principal (captured before) cannot rotate again, and nothing is issued.
       const sql = yield* SqlClient.SqlClient
       const before = yield* sql`SELECT token_id FROM auth_tokens`
-      assert.strictEqual(yield* Effect.map(Effect.flip(Tokens.rotate(principal)), (e) => (e as ErrorCatalogue.Unauthorized).reason), "revoked_token")
+      assert.strictEqual(yield* Effect.map(failure(Tokens.rotate(principal)), (e) => (e as ErrorCatalogue.Unauthorized).reason), "revoked_token")
       assert.strictEqual((yield* sql`SELECT token_id FROM auth_tokens`).length, before.length)
     }).pipe(Effect.provide(TestLayer())))
 
@@ -140,7 +140,7 @@ describe("Tokens", () => {
       assert.strictEqual(yield* reasonOf(OPERATOR_SECRET + "x"), "invalid_token")
       assert.strictEqual(yield* reasonOf(OPERATOR_SECRET.slice(0, -1)), "invalid_token")
       // It cannot be rotated through the API: it changes with the configuration.
-      const error = yield* Effect.flip(Tokens.rotate(yield* Tokens.authenticate(OPERATOR_SECRET)))
+      const error = yield* failure(Tokens.rotate(yield* Tokens.authenticate(OPERATOR_SECRET)))
       assert.strictEqual(ErrorCatalogue.toWire(error).body.error, "FORBIDDEN")
     }).pipe(Effect.provide(TestLayer({ operator: operatorFromConfig(OPERATOR_SECRET) }))))
 

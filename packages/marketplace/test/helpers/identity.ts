@@ -5,10 +5,12 @@
  */
 import { SqlClient } from "@effect/sql"
 import * as Migrator from "@effect/sql/Migrator"
+import { SqlError } from "@effect/sql/SqlError"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Did, Ids } from "@clawbounties/domain"
 import { Base64Url, Ed25519, Hash } from "@clawbounties/verify"
 import { Effect, Layer } from "effect"
+import type { ConfigError } from "effect/ConfigError"
 import { Entropy } from "../../src/Entropy.js"
 import * as Identities from "../../src/Identities.js"
 import events from "../../src/migrations/0001_events.js"
@@ -27,13 +29,13 @@ export const SqliteMemory = Layer.effectDiscard(migrations).pipe(
 )
 
 /** Everything the identity modules need; a fresh database each time it is provided. */
-export const TestLayer = (options: { readonly operator?: Layer.Layer<Tokens.OperatorToken> } = {}) =>
+export const TestLayer = (options: { readonly operator?: Layer.Layer<Tokens.OperatorToken, ConfigError> } = {}) =>
   Layer.mergeAll(
     SqliteMemory,
     Ids.IdGen.layerCounter,
     Entropy.layerSeeded,
     Identities.layerWith(),
-    options.operator ?? Tokens.layerNoOperator
+    Layer.orDie(options.operator ?? Tokens.layerNoOperator)
   )
 
 export interface Key {
@@ -121,3 +123,15 @@ export const counts = Effect.gen(function* () {
     )
   }
 })
+
+/**
+ * The typed failure of a command that must fail (the test fails if it succeeds). A database error
+ * is not an expected outcome of any of these tests, so it becomes a defect.
+ */
+export const failure = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<Exclude<E, SqlError>, never, R> =>
+  Effect.flip(
+    self.pipe(
+      Effect.flatMap(() => Effect.dieMessage("expected the command to fail, but it succeeded")),
+      Effect.catchAll((e) => (e instanceof SqlError ? Effect.die(e) : Effect.fail(e as Exclude<E, SqlError>)))
+    )
+  )
