@@ -69,7 +69,7 @@ export const machine: Machine<Status, Event> = {
       deadline: "`dispute_deadline_at` (set at reject)",
       onDeadline: {
         kind: "flag",
-        flag: "escalated",
+        flag: "escalated_at",
         note: "the dispute is escalated to an operator; the state and the held funds do not change"
       }
     },

@@ -32,7 +32,7 @@ export const machine: Machine<Status, Event> = {
       kind: "active",
       description: "A dispute is open; nothing can be released until it is resolved.",
       deadline: "the bounty's `dispute_deadline_at`",
-      onDeadline: { kind: "flag", flag: "escalated", note: "escalated to an operator; funds stay frozen" }
+      onDeadline: { kind: "flag", flag: "escalated_at", note: "escalated to an operator; funds stay frozen" }
     },
     released: { kind: "terminal", description: "The worker received the worker net and the platform the fees." },
     refunded: { kind: "terminal", description: "The requester received the whole hold back after a dispute." },

@@ -19,6 +19,7 @@ export const prefixes = {
   dispute: "dsp",
   tipPool: "tpl",
   tip: "tip",
+  tipBatch: "tipb",
   event: "evt",
   challenge: "chl",
   token: "tok",
@@ -55,6 +56,8 @@ export const TipPoolId = prefixed(prefixes.tipPool, "TipPoolId")
 export type TipPoolId = typeof TipPoolId.Type
 export const TipId = prefixed(prefixes.tip, "TipId")
 export type TipId = typeof TipId.Type
+export const TipBatchId = prefixed(prefixes.tipBatch, "TipBatchId")
+export type TipBatchId = typeof TipBatchId.Type
 export const EventId = prefixed(prefixes.event, "EventId")
 export type EventId = typeof EventId.Type
 export const ChallengeId = prefixed(prefixes.challenge, "ChallengeId")

@@ -43,7 +43,7 @@ export const machine: Machine<State, Event> = {
       kind: "active",
       description: "Rejected; the dispute waits for an operator.",
       deadline: "`dispute_deadline_at` (the bounty's dispute window)",
-      onDeadline: { kind: "flag", flag: "escalated", note: "escalated to an operator; the state does not change" }
+      onDeadline: { kind: "flag", flag: "escalated_at", note: "escalated to an operator; the state does not change" }
     },
     invalid: { kind: "terminal", description: "Failed verification; never reviewed, never paid." },
     approved: { kind: "terminal", description: "Accepted and paid." },
