@@ -5,6 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
+import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { Effect, Layer, TestClock } from "effect"
 import * as Bounties from "../src/Bounties.js"
 import * as Closure from "../src/Closure.js"
@@ -14,7 +15,6 @@ import * as Outbox from "../src/Outbox.js"
 import * as Submissions from "../src/Submissions.js"
 import { balances, engineOver, key, migrationSets, operator, proofBundle, reconcileClean, requester, researchBounty, underReview, worker } from "./helpers/engine.js"
 
-const TestEngine = () => engineOver(Sqlite.layerMemory(migrationSets).pipe(Layer.orDie))
 
 const failureCode = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.map(Effect.flip(effect), (error) => error._tag)
@@ -30,314 +30,329 @@ const invariants = Effect.gen(function* () {
   assert.deepStrictEqual(stray, [])
 })
 
-const run = <A, E>(effect: Effect.Effect<A, E, any>) =>
-  Effect.provide(Effect.andThen(effect, (a) => Effect.as(invariants, a)), TestEngine())
 
-describe("post", () => {
-  it.effect("holds buyer_total from the requester's available balance, snapshotting the fee", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1, 10_000n)
-      const posted = yield* Bounties.post(actor, researchBounty())
-      assert.strictEqual(posted.status, "open")
-      assert.deepStrictEqual(posted.all_in_cost, { principal_minor: "5000", platform_fee_minor: "375", total_minor: "5375", currency: "USD" })
-      assert.strictEqual(posted.fee_policy.id, "bounties_v1")
-      const b = yield* balances(actor.did)
-      assert.strictEqual(b.A, 10_000n - 5375n)
-      assert.strictEqual(b.H, 5375n)
-      const events = yield* Outbox.forSubject(posted.bounty_id)
-      assert.deepStrictEqual(events.map((e) => e.type), ["bounty.posted"])
-      const escrowEvents = yield* Outbox.forSubject(posted.escrow_id)
-      assert.deepStrictEqual(escrowEvents.map((e) => e.type), ["escrow.held"])
-    })))
+type Store = () => Layer.Layer<SqlClient.SqlClient>
 
-  it.effect("refuses insufficient funds and writes nothing", () =>
-    run(Effect.gen(function* () {
-      const sql = yield* SqlClient.SqlClient
-      const { actor } = yield* requester(1, 1000n)
-      assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty())), "InsufficientFunds")
-      const rows = yield* sql<{ n: number }>`SELECT (SELECT COUNT(*) FROM bounties) + (SELECT COUNT(*) FROM escrows) + (SELECT COUNT(*) FROM command_idempotency WHERE command = 'bounty.post') AS n`
-      assert.strictEqual(Number(rows[0]!.n), 0)
-      assert.deepStrictEqual(yield* balances(actor.did), { A: 1000n, H: 0n, B: 0n, F: 0n, P: 0n })
-    })))
+const pg = await PgTestDatabase.probe()
+const stores: ReadonlyArray<{ readonly name: string; readonly store: Store }> = [
+  { name: "sqlite", store: () => Sqlite.layerMemory(migrationSets).pipe(Layer.orDie) },
+  { name: `postgres ${pg.reason}`, store: () => PgTestDatabase.layer({ prefix: "mkt_lifecycle", migrations: migrationSets }).pipe(Layer.orDie) }
+]
 
-  it.effect("refuses closure types that cannot pay out yet, and rewards below the lane minimum", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1)
-      assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ closure_type: "test", is_code_bounty: true }))), "ClosureTypeNotSupported")
-      assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ closure_type: "quorum" }))), "ClosureTypeNotSupported")
-      assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ reward: { amount_minor: 999n, currency: "USD" } }))), "RewardBelowMinimum")
-      assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ tags: ["agent_pack"], reward: { amount_minor: 2000n, currency: "USD" } }))), "RewardBelowMinimum")
-      assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ reward: { amount_minor: 5000n, currency: "EUR" } }))), "UnsupportedCurrency")
-    })))
+const suite = (store: Store) => {
+  const run = <A, E>(effect: Effect.Effect<A, E, any>) =>
+    Effect.provide(Effect.andThen(effect, (a) => Effect.as(invariants, a)), engineOver(store()))
 
-  it.effect("replays by idempotency key and refuses a different request under the same key", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1)
-      const first = yield* Bounties.post(actor, researchBounty({ idempotency_key: "post-1" }))
-      const again = yield* Bounties.post(actor, researchBounty({ idempotency_key: "post-1" }))
-      assert.deepStrictEqual(again, first)
-      const error = yield* Effect.flip(Bounties.post(actor, researchBounty({ idempotency_key: "post-1", title: "Another" })))
-      assert.strictEqual(error._tag, "IdempotencyConflict")
-      assert.strictEqual((error as { field: string }).field, "title")
-      assert.strictEqual((yield* balances(actor.did)).H, 5375n)
-    })))
+  describe("post", () => {
+    it.effect("holds buyer_total from the requester's available balance, snapshotting the fee", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 10_000n)
+        const posted = yield* Bounties.post(actor, researchBounty())
+        assert.strictEqual(posted.status, "open")
+        assert.deepStrictEqual(posted.all_in_cost, { principal_minor: "5000", platform_fee_minor: "375", total_minor: "5375", currency: "USD" })
+        assert.strictEqual(posted.fee_policy.id, "bounties_v1")
+        const b = yield* balances(actor.did)
+        assert.strictEqual(b.A, 10_000n - 5375n)
+        assert.strictEqual(b.H, 5375n)
+        const events = yield* Outbox.forSubject(posted.bounty_id)
+        assert.deepStrictEqual(events.map((e) => e.type), ["bounty.posted"])
+        const escrowEvents = yield* Outbox.forSubject(posted.escrow_id)
+        assert.deepStrictEqual(escrowEvents.map((e) => e.type), ["escrow.held"])
+      })))
 
-  it.effect("only requesters may post", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* worker(2)
-      assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty())), "Forbidden")
-    })))
-})
+    it.effect("refuses insufficient funds and writes nothing", () =>
+      run(Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const { actor } = yield* requester(1, 1000n)
+        assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty())), "InsufficientFunds")
+        const rows = yield* sql<{ n: number }>`SELECT (SELECT COUNT(*) FROM bounties) + (SELECT COUNT(*) FROM escrows) + (SELECT COUNT(*) FROM command_idempotency WHERE command = 'bounty.post') AS n`
+        assert.strictEqual(Number(rows[0]!.n), 0)
+        assert.deepStrictEqual(yield* balances(actor.did), { A: 1000n, H: 0n, B: 0n, F: 0n, P: 0n })
+      })))
 
-describe("cancel", () => {
-  it.effect("voids the hold in full while nobody has accepted", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1, 10_000n)
-      const posted = yield* Bounties.post(actor, researchBounty())
-      const cancelled = yield* Bounties.cancel(actor, posted.bounty_id, { reason: "changed my mind" })
-      assert.strictEqual(cancelled.refunded_minor, "5375")
-      assert.deepStrictEqual(yield* balances(actor.did), { A: 10_000n, H: 0n, B: 0n, F: 0n, P: 0n })
-      assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "cancelled")
-    })))
+    it.effect("refuses closure types that cannot pay out yet, and rewards below the lane minimum", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ closure_type: "test", is_code_bounty: true }))), "ClosureTypeNotSupported")
+        assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ closure_type: "quorum" }))), "ClosureTypeNotSupported")
+        assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ reward: { amount_minor: 999n, currency: "USD" } }))), "RewardBelowMinimum")
+        assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ tags: ["agent_pack"], reward: { amount_minor: 2000n, currency: "USD" } }))), "RewardBelowMinimum")
+        assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ reward: { amount_minor: 5000n, currency: "EUR" } }))), "UnsupportedCurrency")
+      })))
 
-  it.effect("is refused to others and after acceptance", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1)
-      const other = yield* requester(3)
-      const w = yield* worker(2)
-      const posted = yield* Bounties.post(actor, researchBounty())
-      assert.strictEqual(yield* failureCode(Bounties.cancel(other.actor, posted.bounty_id, {})), "NotFound")
-      yield* Bounties.accept(w.actor, posted.bounty_id, {})
-      assert.strictEqual(yield* failureCode(Bounties.cancel(actor, posted.bounty_id, {})), "BountyNotOpen")
-    })))
-})
-
-describe("accept", () => {
-  it.effect("assigns the escrow to the one worker that wins", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1)
-      const a = yield* worker(2)
-      const b = yield* worker(3)
-      const posted = yield* Bounties.post(actor, researchBounty())
-      const receipt = yield* Bounties.accept(a.actor, posted.bounty_id, {})
-      assert.strictEqual(receipt.worker_net_minor, "5000")
-      assert.strictEqual(yield* failureCode(Bounties.accept(b.actor, posted.bounty_id, {})), "BountyAlreadyAccepted")
-      const sql = yield* SqlClient.SqlClient
-      const escrow = yield* sql<{ worker_did: string }>`SELECT worker_did FROM escrows WHERE escrow_id = ${posted.escrow_id}`
-      assert.strictEqual(escrow[0]!.worker_did, a.actor.did)
-      // Accepting again as the winner replays the receipt.
-      assert.deepStrictEqual(yield* Bounties.accept(a.actor, posted.bounty_id, {}), receipt)
-    })))
-
-  it.effect("checks eligibility: self-dealing, direct hire, price floor, job type, availability", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1)
-      const reason = (effect: Effect.Effect<unknown, { readonly _tag: string }, any>) =>
-        Effect.map(Effect.flip(effect), (e) => (e as { reason?: string }).reason ?? e._tag)
-      // The requester's DID registered as a worker too.
-      const self = yield* worker(1)
-      const posted = yield* Bounties.post(actor, researchBounty())
-      assert.strictEqual(yield* reason(Bounties.accept(self.actor, posted.bounty_id, {})), "self_dealing")
-      const expensive = yield* worker(2, { priceFloor: "6000" })
-      assert.strictEqual(yield* reason(Bounties.accept(expensive.actor, posted.bounty_id, {})), "below_price_floor")
-      const coder = yield* worker(3, { jobTypes: ["code"] })
-      assert.strictEqual(yield* reason(Bounties.accept(coder.actor, posted.bounty_id, {})), "job_type_not_offered")
-      const paused = yield* worker(4, { status: "paused" })
-      assert.strictEqual(yield* reason(Bounties.accept(paused.actor, posted.bounty_id, {})), "unavailable")
-      const target = yield* worker(5)
-      const other = yield* worker(6)
-      const direct = yield* Bounties.post(actor, researchBounty({ metadata: { requested_worker_did: target.actor.did as never } }))
-      assert.strictEqual(yield* reason(Bounties.accept(other.actor, direct.bounty_id, {})), "direct_hire_mismatch")
-      yield* Bounties.accept(target.actor, direct.bounty_id, {})
-      const unregistered = { did: key(9).did, role: "worker" as const }
-      assert.strictEqual(yield* failureCode(Bounties.accept(unregistered, posted.bounty_id, {})), "WorkerNotRegistered")
-    })))
-})
-
-describe("submit", () => {
-  it.effect("a valid proof puts the bounty under review", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1)
-      const w = yield* worker(2)
-      const { posted, submitted } = yield* underReview(actor, w.key)
-      assert.strictEqual(submitted.status, "pending_review")
-      assert.strictEqual(submitted.verification.proof_tier, "self")
-      assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "pending_review")
-      assert.strictEqual(yield* failureCode(Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key, { runId: "run_2" }), artifacts: [] })), "SubmissionAlreadyUnderReview")
-    })))
-
-  it.effect("an invalid proof is stored as invalid with its reasons; the worker may try again", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1)
-      const w = yield* worker(2)
-      const stranger = worker(3)
-      const posted = yield* Bounties.post(actor, researchBounty())
-      yield* Bounties.accept(w.actor, posted.bounty_id, {})
-      const error = yield* Effect.flip(Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key, { tamper: true }), artifacts: [] }))
-      assert.strictEqual(error._tag, "SubmissionInvalid")
-      const invalid = error as unknown as { submission_id: string; reasons: ReadonlyArray<{ code: string }> }
-      assert.strictEqual(invalid.reasons[0]!.code, "HASH_MISMATCH")
-      assert.strictEqual((yield* Submissions.get(w.actor, invalid.submission_id)).status, "invalid")
-      assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "accepted")
-      // A bundle signed by someone else proves nothing about this worker.
-      const other = yield* stranger
-      const borrowed = yield* Effect.flip(Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(other.key), artifacts: [] }))
-      assert.deepStrictEqual((borrowed as unknown as { reasons: ReadonlyArray<{ code: string }> }).reasons.map((r) => r.code), ["PROOF_BUNDLE_AGENT_MISMATCH"])
-      assert.strictEqual(yield* failureCode(Submissions.submit(other.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(other.key), artifacts: [] })), "BountyNotAssigned")
-      const ok = yield* Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key), artifacts: [] })
-      assert.strictEqual(ok.status, "pending_review")
-      assert.strictEqual(ok.attempts_remaining, 0)
-      // Each party sees the submissions it may see.
-      assert.strictEqual((yield* Submissions.listForBounty(actor, posted.bounty_id)).submissions.length, 3)
-      assert.strictEqual(yield* failureCode(Submissions.listForBounty(other.actor, posted.bounty_id)), "NotFound")
-      assert.strictEqual(yield* failureCode(Submissions.get(other.actor, ok.submission_id)), "NotFound")
-    })))
-
-  it.effect("enforces the bounty's minimum proof tier and the attempt limit", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1)
-      const w = yield* worker(2)
-      const posted = yield* Bounties.post(actor, researchBounty({ min_proof_tier: "gateway" }))
-      yield* Bounties.accept(w.actor, posted.bounty_id, {})
-      for (let i = 0; i < 3; i++) {
-        const error = yield* Effect.flip(Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key, { runId: `run_${i}` }), artifacts: [] }))
-        assert.deepStrictEqual((error as unknown as { reasons: ReadonlyArray<{ code: string }> }).reasons.map((r) => r.code), ["MINIMUM_PROOF_TIER_NOT_MET"])
-      }
-      assert.strictEqual(yield* failureCode(Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key, { runId: "run_9" }), artifacts: [] })), "SubmissionLimitReached")
-    })))
-})
-
-describe("requester closure", () => {
-  it.effect("approve pays the worker net and the platform fee from the snapshot", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1, 10_000n)
-      const w = yield* worker(2)
-      const { posted, submitted } = yield* underReview(actor, w.key)
-      const approved = yield* Closure.approve(actor, posted.bounty_id, { submission_id: submitted.submission_id })
-      assert.strictEqual(approved.worker_paid_minor, "5000")
-      assert.strictEqual(approved.platform_fee_minor, "375")
-      assert.deepStrictEqual(yield* balances(actor.did), { A: 10_000n - 5375n, H: 0n, B: 0n, F: 0n, P: 0n })
-      assert.strictEqual((yield* balances(w.actor.did)).A, 5000n)
-      assert.strictEqual((yield* balances("platform:fees")).F, 375n)
-      assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "approved")
-      assert.strictEqual((yield* Submissions.get(actor, submitted.submission_id)).status, "approved")
-      const events = yield* Outbox.forSubject(posted.bounty_id)
-      assert.deepStrictEqual(events.map((e) => e.type), ["bounty.posted", "bounty.accepted", "bounty.pending_review", "bounty.approved"])
-      // Replays return the stored response; a new key cannot pay twice.
-      assert.deepStrictEqual(yield* Closure.approve(actor, posted.bounty_id, { submission_id: submitted.submission_id }), approved)
-      assert.strictEqual(yield* failureCode(Closure.approve(actor, posted.bounty_id, { submission_id: submitted.submission_id, idempotency_key: "again" })), "SubmissionNotPendingReview")
-      assert.strictEqual((yield* balances(w.actor.did)).A, 5000n)
-    })))
-
-  it.effect("only the requester may approve or reject", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1)
-      const other = yield* requester(3)
-      const w = yield* worker(2)
-      const { posted, submitted } = yield* underReview(actor, w.key)
-      assert.strictEqual(yield* failureCode(Closure.approve(other.actor, posted.bounty_id, { submission_id: submitted.submission_id })), "NotFound")
-      assert.strictEqual(yield* failureCode(Closure.approve(w.actor, posted.bounty_id, { submission_id: submitted.submission_id })), "Forbidden")
-      assert.strictEqual(yield* failureCode(Closure.reject(other.actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "no" })), "NotFound")
-    })))
-
-  it.effect("reject opens a dispute with the funds still held; an operator resolves it", () =>
-    run(Effect.gen(function* () {
-      const outcomes = [
-        { outcome: "worker_award" as const, worker: 5000n, fee: 375n, refund: 0n, status: "approved" },
-        { outcome: "requester_refund" as const, worker: 0n, fee: 0n, refund: 5375n, status: "rejected" },
-        { outcome: "split" as const, bps: 4000, worker: 2000n, fee: 150n, refund: 3225n, status: "resolved" }
-      ]
-      for (const [i, expected] of outcomes.entries()) {
-        const { actor } = yield* requester(10 + i, 10_000n)
-        const w = yield* worker(20 + i)
-        const { posted, submitted } = yield* underReview(actor, w.key)
-        const rejected = yield* Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "missing deliverables" })
-        assert.strictEqual(rejected.status, "disputed")
+    it.effect("replays by idempotency key and refuses a different request under the same key", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const first = yield* Bounties.post(actor, researchBounty({ idempotency_key: "post-1" }))
+        const again = yield* Bounties.post(actor, researchBounty({ idempotency_key: "post-1" }))
+        assert.deepStrictEqual(again, first)
+        const error = yield* Effect.flip(Bounties.post(actor, researchBounty({ idempotency_key: "post-1", title: "Another" })))
+        assert.strictEqual(error._tag, "IdempotencyConflict")
+        assert.strictEqual((error as { field: string }).field, "title")
         assert.strictEqual((yield* balances(actor.did)).H, 5375n)
-        assert.strictEqual(yield* failureCode(Disputes.resolve(actor, rejected.dispute_id, { outcome: "requester_refund" })), "Forbidden")
-        const resolved = yield* Disputes.resolve(operator, rejected.dispute_id, {
-          outcome: expected.outcome,
-          ...(expected.bps === undefined ? {} : { worker_share_bps: expected.bps })
-        })
-        assert.strictEqual(resolved.bounty_status, expected.status)
-        assert.strictEqual(resolved.worker_amount_minor, expected.worker.toString())
-        assert.strictEqual(resolved.platform_fee_minor, expected.fee.toString())
-        assert.strictEqual(resolved.refund_minor, expected.refund.toString())
-        assert.deepStrictEqual(yield* balances(actor.did), { A: 10_000n - 5375n + expected.refund, H: 0n, B: 0n, F: 0n, P: 0n })
-        assert.strictEqual((yield* balances(w.actor.did)).A, expected.worker)
-        assert.strictEqual(yield* failureCode(Disputes.resolve(operator, rejected.dispute_id, { outcome: "worker_award", idempotency_key: "second" })), "DisputeNotOpen")
-      }
-      assert.strictEqual((yield* balances("platform:fees")).F, 525n)
-    })))
-})
+      })))
 
-describe("deadlines", () => {
-  it.effect("an open bounty nobody accepts expires and is refunded", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1, 10_000n)
-      const posted = yield* Bounties.post(actor, researchBounty({ deadlines: { accept_within_seconds: 3600 } }))
-      assert.strictEqual((yield* Deadlines.sweep()).expired, 0)
-      yield* TestClock.adjust("61 minutes")
-      const report = yield* Deadlines.sweep()
-      assert.strictEqual(report.expired, 1)
-      assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "expired")
-      assert.deepStrictEqual(yield* balances(actor.did), { A: 10_000n, H: 0n, B: 0n, F: 0n, P: 0n })
-      assert.strictEqual((yield* Deadlines.sweep()).expired, 0)
-    })))
+    it.effect("only requesters may post", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* worker(2)
+        assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty())), "Forbidden")
+      })))
+  })
 
-  it.effect("an accepted bounty without a valid submission returns to open", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1)
-      const w = yield* worker(2)
-      const posted = yield* Bounties.post(actor, researchBounty())
-      yield* Bounties.accept(w.actor, posted.bounty_id, {})
-      yield* TestClock.adjust("25 hours")
-      assert.strictEqual((yield* Deadlines.sweep()).reopened, 1)
-      const reopened = yield* Bounties.get(actor, posted.bounty_id)
-      assert.strictEqual(reopened.status, "open")
-      assert.isFalse("accepted_by" in reopened)
-      assert.strictEqual((yield* balances(actor.did)).H, 5375n)
-      const next = yield* worker(3)
-      yield* Bounties.accept(next.actor, posted.bounty_id, {})
-    })))
+  describe("cancel", () => {
+    it.effect("voids the hold in full while nobody has accepted", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 10_000n)
+        const posted = yield* Bounties.post(actor, researchBounty())
+        const cancelled = yield* Bounties.cancel(actor, posted.bounty_id, { reason: "changed my mind" })
+        assert.strictEqual(cancelled.refunded_minor, "5375")
+        assert.deepStrictEqual(yield* balances(actor.did), { A: 10_000n, H: 0n, B: 0n, F: 0n, P: 0n })
+        assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "cancelled")
+      })))
 
-  it.effect("with the cancel policy, a missed work deadline refunds the requester", () =>
-    Effect.provide(Effect.gen(function* () {
-      const { actor } = yield* requester(1, 10_000n)
-      const w = yield* worker(2)
-      const posted = yield* Bounties.post(actor, researchBounty())
-      yield* Bounties.accept(w.actor, posted.bounty_id, {})
-      yield* TestClock.adjust("25 hours")
-      assert.strictEqual((yield* Deadlines.sweep()).cancelled, 1)
-      assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "cancelled")
-      assert.strictEqual((yield* balances(actor.did)).A, 10_000n)
-      yield* invariants
-    }), engineOver(Sqlite.layerMemory(migrationSets).pipe(Layer.orDie), { acceptanceTimeout: "cancel" })))
+    it.effect("is refused to others and after acceptance", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const other = yield* requester(3)
+        const w = yield* worker(2)
+        const posted = yield* Bounties.post(actor, researchBounty())
+        assert.strictEqual(yield* failureCode(Bounties.cancel(other.actor, posted.bounty_id, {})), "NotFound")
+        yield* Bounties.accept(w.actor, posted.bounty_id, {})
+        assert.strictEqual(yield* failureCode(Bounties.cancel(actor, posted.bounty_id, {})), "BountyNotOpen")
+      })))
+  })
 
-  it.effect("a submission nobody reviews is approved when the review window ends", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1)
-      const w = yield* worker(2)
-      const { posted } = yield* underReview(actor, w.key)
-      yield* TestClock.adjust("71 hours")
-      assert.strictEqual((yield* Deadlines.sweep()).autoApproved, 0)
-      yield* TestClock.adjust("2 hours")
-      assert.strictEqual((yield* Deadlines.sweep()).autoApproved, 1)
-      assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "approved")
-      assert.strictEqual((yield* balances(w.actor.did)).A, 5000n)
-    })))
+  describe("accept", () => {
+    it.effect("assigns the escrow to the one worker that wins", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const a = yield* worker(2)
+        const b = yield* worker(3)
+        const posted = yield* Bounties.post(actor, researchBounty())
+        const receipt = yield* Bounties.accept(a.actor, posted.bounty_id, {})
+        assert.strictEqual(receipt.worker_net_minor, "5000")
+        assert.strictEqual(yield* failureCode(Bounties.accept(b.actor, posted.bounty_id, {})), "BountyAlreadyAccepted")
+        const sql = yield* SqlClient.SqlClient
+        const escrow = yield* sql<{ worker_did: string }>`SELECT worker_did FROM escrows WHERE escrow_id = ${posted.escrow_id}`
+        assert.strictEqual(escrow[0]!.worker_did, a.actor.did)
+        // Accepting again as the winner replays the receipt.
+        assert.deepStrictEqual(yield* Bounties.accept(a.actor, posted.bounty_id, {}), receipt)
+      })))
 
-  it.effect("an unresolved dispute is escalated to operators, funds still held", () =>
-    run(Effect.gen(function* () {
-      const { actor } = yield* requester(1)
-      const w = yield* worker(2)
-      const { posted, submitted } = yield* underReview(actor, w.key)
-      const rejected = yield* Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "no" })
-      yield* TestClock.adjust("8 days")
-      assert.strictEqual((yield* Deadlines.sweep()).escalated, 1)
-      assert.strictEqual((yield* Deadlines.sweep()).escalated, 0)
-      const queue = yield* Disputes.queue(operator, {})
-      assert.deepStrictEqual(queue.disputes.map((d) => [d.dispute_id, d.escalated]), [[rejected.dispute_id, true]])
-      assert.strictEqual((yield* balances(actor.did)).H, 5375n)
-    })))
-})
+    it.effect("checks eligibility: self-dealing, direct hire, price floor, job type, availability", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const reason = (effect: Effect.Effect<unknown, { readonly _tag: string }, any>) =>
+          Effect.map(Effect.flip(effect), (e) => (e as { reason?: string }).reason ?? e._tag)
+        // The requester's DID registered as a worker too.
+        const self = yield* worker(1)
+        const posted = yield* Bounties.post(actor, researchBounty())
+        assert.strictEqual(yield* reason(Bounties.accept(self.actor, posted.bounty_id, {})), "self_dealing")
+        const expensive = yield* worker(2, { priceFloor: "6000" })
+        assert.strictEqual(yield* reason(Bounties.accept(expensive.actor, posted.bounty_id, {})), "below_price_floor")
+        const coder = yield* worker(3, { jobTypes: ["code"] })
+        assert.strictEqual(yield* reason(Bounties.accept(coder.actor, posted.bounty_id, {})), "job_type_not_offered")
+        const paused = yield* worker(4, { status: "paused" })
+        assert.strictEqual(yield* reason(Bounties.accept(paused.actor, posted.bounty_id, {})), "unavailable")
+        const target = yield* worker(5)
+        const other = yield* worker(6)
+        const direct = yield* Bounties.post(actor, researchBounty({ metadata: { requested_worker_did: target.actor.did as never } }))
+        assert.strictEqual(yield* reason(Bounties.accept(other.actor, direct.bounty_id, {})), "direct_hire_mismatch")
+        yield* Bounties.accept(target.actor, direct.bounty_id, {})
+        const unregistered = { did: key(9).did, role: "worker" as const }
+        assert.strictEqual(yield* failureCode(Bounties.accept(unregistered, posted.bounty_id, {})), "WorkerNotRegistered")
+      })))
+  })
+
+  describe("submit", () => {
+    it.effect("a valid proof puts the bounty under review", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const w = yield* worker(2)
+        const { posted, submitted } = yield* underReview(actor, w.key)
+        assert.strictEqual(submitted.status, "pending_review")
+        assert.strictEqual(submitted.verification.proof_tier, "self")
+        assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "pending_review")
+        assert.strictEqual(yield* failureCode(Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key, { runId: "run_2" }), artifacts: [] })), "SubmissionAlreadyUnderReview")
+      })))
+
+    it.effect("an invalid proof is stored as invalid with its reasons; the worker may try again", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const w = yield* worker(2)
+        const stranger = worker(3)
+        const posted = yield* Bounties.post(actor, researchBounty())
+        yield* Bounties.accept(w.actor, posted.bounty_id, {})
+        const error = yield* Effect.flip(Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key, { tamper: true }), artifacts: [] }))
+        assert.strictEqual(error._tag, "SubmissionInvalid")
+        const invalid = error as unknown as { submission_id: string; reasons: ReadonlyArray<{ code: string }> }
+        assert.strictEqual(invalid.reasons[0]!.code, "HASH_MISMATCH")
+        assert.strictEqual((yield* Submissions.get(w.actor, invalid.submission_id)).status, "invalid")
+        assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "accepted")
+        // A bundle signed by someone else proves nothing about this worker.
+        const other = yield* stranger
+        const borrowed = yield* Effect.flip(Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(other.key), artifacts: [] }))
+        assert.deepStrictEqual((borrowed as unknown as { reasons: ReadonlyArray<{ code: string }> }).reasons.map((r) => r.code), ["PROOF_BUNDLE_AGENT_MISMATCH"])
+        assert.strictEqual(yield* failureCode(Submissions.submit(other.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(other.key), artifacts: [] })), "BountyNotAssigned")
+        const ok = yield* Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key), artifacts: [] })
+        assert.strictEqual(ok.status, "pending_review")
+        assert.strictEqual(ok.attempts_remaining, 0)
+        // Each party sees the submissions it may see.
+        assert.strictEqual((yield* Submissions.listForBounty(actor, posted.bounty_id)).submissions.length, 3)
+        assert.strictEqual(yield* failureCode(Submissions.listForBounty(other.actor, posted.bounty_id)), "NotFound")
+        assert.strictEqual(yield* failureCode(Submissions.get(other.actor, ok.submission_id)), "NotFound")
+      })))
+
+    it.effect("enforces the bounty's minimum proof tier and the attempt limit", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const w = yield* worker(2)
+        const posted = yield* Bounties.post(actor, researchBounty({ min_proof_tier: "gateway" }))
+        yield* Bounties.accept(w.actor, posted.bounty_id, {})
+        for (let i = 0; i < 3; i++) {
+          const error = yield* Effect.flip(Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key, { runId: `run_${i}` }), artifacts: [] }))
+          assert.deepStrictEqual((error as unknown as { reasons: ReadonlyArray<{ code: string }> }).reasons.map((r) => r.code), ["MINIMUM_PROOF_TIER_NOT_MET"])
+        }
+        assert.strictEqual(yield* failureCode(Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key, { runId: "run_9" }), artifacts: [] })), "SubmissionLimitReached")
+      })))
+  })
+
+  describe("requester closure", () => {
+    it.effect("approve pays the worker net and the platform fee from the snapshot", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 10_000n)
+        const w = yield* worker(2)
+        const { posted, submitted } = yield* underReview(actor, w.key)
+        const approved = yield* Closure.approve(actor, posted.bounty_id, { submission_id: submitted.submission_id })
+        assert.strictEqual(approved.worker_paid_minor, "5000")
+        assert.strictEqual(approved.platform_fee_minor, "375")
+        assert.deepStrictEqual(yield* balances(actor.did), { A: 10_000n - 5375n, H: 0n, B: 0n, F: 0n, P: 0n })
+        assert.strictEqual((yield* balances(w.actor.did)).A, 5000n)
+        assert.strictEqual((yield* balances("platform:fees")).F, 375n)
+        assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "approved")
+        assert.strictEqual((yield* Submissions.get(actor, submitted.submission_id)).status, "approved")
+        const events = yield* Outbox.forSubject(posted.bounty_id)
+        assert.deepStrictEqual(events.map((e) => e.type), ["bounty.posted", "bounty.accepted", "bounty.pending_review", "bounty.approved"])
+        // Replays return the stored response; a new key cannot pay twice.
+        assert.deepStrictEqual(yield* Closure.approve(actor, posted.bounty_id, { submission_id: submitted.submission_id }), approved)
+        assert.strictEqual(yield* failureCode(Closure.approve(actor, posted.bounty_id, { submission_id: submitted.submission_id, idempotency_key: "again" })), "SubmissionNotPendingReview")
+        assert.strictEqual((yield* balances(w.actor.did)).A, 5000n)
+      })))
+
+    it.effect("only the requester may approve or reject", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const other = yield* requester(3)
+        const w = yield* worker(2)
+        const { posted, submitted } = yield* underReview(actor, w.key)
+        assert.strictEqual(yield* failureCode(Closure.approve(other.actor, posted.bounty_id, { submission_id: submitted.submission_id })), "NotFound")
+        assert.strictEqual(yield* failureCode(Closure.approve(w.actor, posted.bounty_id, { submission_id: submitted.submission_id })), "Forbidden")
+        assert.strictEqual(yield* failureCode(Closure.reject(other.actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "no" })), "NotFound")
+      })))
+
+    it.effect("reject opens a dispute with the funds still held; an operator resolves it", () =>
+      run(Effect.gen(function* () {
+        const outcomes = [
+          { outcome: "worker_award" as const, worker: 5000n, fee: 375n, refund: 0n, status: "approved" },
+          { outcome: "requester_refund" as const, worker: 0n, fee: 0n, refund: 5375n, status: "rejected" },
+          { outcome: "split" as const, bps: 4000, worker: 2000n, fee: 150n, refund: 3225n, status: "resolved" }
+        ]
+        for (const [i, expected] of outcomes.entries()) {
+          const { actor } = yield* requester(10 + i, 10_000n)
+          const w = yield* worker(20 + i)
+          const { posted, submitted } = yield* underReview(actor, w.key)
+          const rejected = yield* Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "missing deliverables" })
+          assert.strictEqual(rejected.status, "disputed")
+          assert.strictEqual((yield* balances(actor.did)).H, 5375n)
+          assert.strictEqual(yield* failureCode(Disputes.resolve(actor, rejected.dispute_id, { outcome: "requester_refund" })), "Forbidden")
+          const resolved = yield* Disputes.resolve(operator, rejected.dispute_id, {
+            outcome: expected.outcome,
+            ...(expected.bps === undefined ? {} : { worker_share_bps: expected.bps })
+          })
+          assert.strictEqual(resolved.bounty_status, expected.status)
+          assert.strictEqual(resolved.worker_amount_minor, expected.worker.toString())
+          assert.strictEqual(resolved.platform_fee_minor, expected.fee.toString())
+          assert.strictEqual(resolved.refund_minor, expected.refund.toString())
+          assert.deepStrictEqual(yield* balances(actor.did), { A: 10_000n - 5375n + expected.refund, H: 0n, B: 0n, F: 0n, P: 0n })
+          assert.strictEqual((yield* balances(w.actor.did)).A, expected.worker)
+          assert.strictEqual(yield* failureCode(Disputes.resolve(operator, rejected.dispute_id, { outcome: "worker_award", idempotency_key: "second" })), "DisputeNotOpen")
+        }
+        assert.strictEqual((yield* balances("platform:fees")).F, 525n)
+      })))
+  })
+
+  describe("deadlines", () => {
+    it.effect("an open bounty nobody accepts expires and is refunded", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 10_000n)
+        const posted = yield* Bounties.post(actor, researchBounty({ deadlines: { accept_within_seconds: 3600 } }))
+        assert.strictEqual((yield* Deadlines.sweep()).expired, 0)
+        yield* TestClock.adjust("61 minutes")
+        const report = yield* Deadlines.sweep()
+        assert.strictEqual(report.expired, 1)
+        assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "expired")
+        assert.deepStrictEqual(yield* balances(actor.did), { A: 10_000n, H: 0n, B: 0n, F: 0n, P: 0n })
+        assert.strictEqual((yield* Deadlines.sweep()).expired, 0)
+      })))
+
+    it.effect("an accepted bounty without a valid submission returns to open", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const w = yield* worker(2)
+        const posted = yield* Bounties.post(actor, researchBounty())
+        yield* Bounties.accept(w.actor, posted.bounty_id, {})
+        yield* TestClock.adjust("25 hours")
+        assert.strictEqual((yield* Deadlines.sweep()).reopened, 1)
+        const reopened = yield* Bounties.get(actor, posted.bounty_id)
+        assert.strictEqual(reopened.status, "open")
+        assert.isFalse("accepted_by" in reopened)
+        assert.strictEqual((yield* balances(actor.did)).H, 5375n)
+        const next = yield* worker(3)
+        yield* Bounties.accept(next.actor, posted.bounty_id, {})
+      })))
+
+    it.effect("with the cancel policy, a missed work deadline refunds the requester", () =>
+      Effect.provide(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 10_000n)
+        const w = yield* worker(2)
+        const posted = yield* Bounties.post(actor, researchBounty())
+        yield* Bounties.accept(w.actor, posted.bounty_id, {})
+        yield* TestClock.adjust("25 hours")
+        assert.strictEqual((yield* Deadlines.sweep()).cancelled, 1)
+        assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "cancelled")
+        assert.strictEqual((yield* balances(actor.did)).A, 10_000n)
+        yield* invariants
+      }), engineOver(store(), { acceptanceTimeout: "cancel" })))
+
+    it.effect("a submission nobody reviews is approved when the review window ends", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const w = yield* worker(2)
+        const { posted } = yield* underReview(actor, w.key)
+        yield* TestClock.adjust("71 hours")
+        assert.strictEqual((yield* Deadlines.sweep()).autoApproved, 0)
+        yield* TestClock.adjust("2 hours")
+        assert.strictEqual((yield* Deadlines.sweep()).autoApproved, 1)
+        assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "approved")
+        assert.strictEqual((yield* balances(w.actor.did)).A, 5000n)
+      })))
+
+    it.effect("an unresolved dispute is escalated to operators, funds still held", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const w = yield* worker(2)
+        const { posted, submitted } = yield* underReview(actor, w.key)
+        const rejected = yield* Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "no" })
+        yield* TestClock.adjust("8 days")
+        assert.strictEqual((yield* Deadlines.sweep()).escalated, 1)
+        assert.strictEqual((yield* Deadlines.sweep()).escalated, 0)
+        const queue = yield* Disputes.queue(operator, {})
+        assert.deepStrictEqual(queue.disputes.map((d) => [d.dispute_id, d.escalated]), [[rejected.dispute_id, true]])
+        assert.strictEqual((yield* balances(actor.did)).H, 5375n)
+      })))
+  })
+}
+
+for (const { name, store } of stores) {
+  describe.skipIf(name !== "sqlite" && !pg.available)(name, () => suite(store))
+}

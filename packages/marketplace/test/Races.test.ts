@@ -1,0 +1,117 @@
+/**
+ * Races: the reference paid the wrong worker, paid and froze the same escrow, and orphaned
+ * submissions when two requests met. Here each pair runs concurrently on separate connections
+ * (PostgreSQL's pool) and exactly one wins; the ledger reconciles afterwards.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
+import { Sqlite } from "@clawbounties/adapter-sqlite"
+import { PgTestDatabase } from "@clawbounties/adapter-postgres"
+import { Effect, Either, Layer, TestClock } from "effect"
+import * as Bounties from "../src/Bounties.js"
+import * as Closure from "../src/Closure.js"
+import * as Deadlines from "../src/Deadlines.js"
+import * as Submissions from "../src/Submissions.js"
+import { balances, engineOver, migrationSets, proofBundle, reconcileClean, requester, researchBounty, underReview, worker } from "./helpers/engine.js"
+
+const pg = await PgTestDatabase.probe()
+
+const concurrently = <A, E, R>(effects: ReadonlyArray<Effect.Effect<A, E, R>>) =>
+  Effect.all(effects.map(Effect.either), { concurrency: "unbounded" })
+
+const winners = <A, E>(results: ReadonlyArray<Either.Either<A, E>>) => results.filter(Either.isRight).length
+
+const reconciles = Effect.gen(function* () {
+  const report = yield* reconcileClean
+  assert.deepStrictEqual(report.discrepancies, [])
+})
+
+const suite = (store: () => Layer.Layer<SqlClient.SqlClient>) => {
+  const run = <A, E>(effect: Effect.Effect<A, E, any>) => Effect.provide(Effect.andThen(effect, reconciles), engineOver(store()))
+
+  it.effect("many workers accept one bounty: one wins and the escrow names that worker", () =>
+    run(Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const { actor } = yield* requester(1)
+      const workers = yield* Effect.forEach([2, 3, 4, 5, 6, 7, 8, 9], (n) => worker(n))
+      const posted = yield* Bounties.post(actor, researchBounty())
+      const results = yield* concurrently(workers.map((w) => Bounties.accept(w.actor, posted.bounty_id, {})))
+      assert.strictEqual(winners(results), 1)
+      const winner = workers[results.findIndex(Either.isRight)]!.actor.did
+      const rows = yield* sql<{ bounty_worker: string; escrow_worker: string }>`SELECT b.worker_did AS bounty_worker, e.worker_did AS escrow_worker
+        FROM bounties b JOIN escrows e ON e.bounty_id = b.bounty_id WHERE b.bounty_id = ${posted.bounty_id}`
+      assert.deepStrictEqual(rows[0], { bounty_worker: winner, escrow_worker: winner })
+      for (const result of results) if (Either.isLeft(result)) assert.include(["BountyAlreadyAccepted", "InvalidTransition"], result.left._tag)
+    })))
+
+  it.effect("approve against reject: exactly one decides", () =>
+    run(Effect.gen(function* () {
+      const { actor } = yield* requester(1, 10_000n)
+      const w = yield* worker(2)
+      const { posted, submitted } = yield* underReview(actor, w.key)
+      const results = yield* concurrently<unknown, { readonly _tag: string }, any>([
+        Closure.approve(actor, posted.bounty_id, { submission_id: submitted.submission_id }),
+        Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "no" })
+      ])
+      assert.strictEqual(winners(results), 1)
+      const status = (yield* Bounties.get(actor, posted.bounty_id)).status
+      const workerPaid = (yield* balances(w.actor.did)).A
+      if (Either.isRight(results[0]!)) {
+        assert.strictEqual(status, "approved")
+        assert.strictEqual(workerPaid, 5000n)
+      } else {
+        assert.strictEqual(status, "disputed")
+        assert.strictEqual(workerPaid, 0n)
+        assert.strictEqual((yield* balances(actor.did)).H, 5375n)
+      }
+    })))
+
+  it.effect("the review deadline's auto-approval against a reject: exactly one decides", () =>
+    run(Effect.gen(function* () {
+      const { actor } = yield* requester(1, 10_000n)
+      const w = yield* worker(2)
+      const { posted, submitted } = yield* underReview(actor, w.key)
+      yield* TestClock.adjust("73 hours")
+      const [sweep, rejected] = yield* Effect.all([
+        Deadlines.sweep(),
+        Effect.either(Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "late" }))
+      ], { concurrency: "unbounded" })
+      assert.strictEqual(sweep.autoApproved + (Either.isRight(rejected) ? 1 : 0), 1)
+      const status = (yield* Bounties.get(actor, posted.bounty_id)).status
+      assert.strictEqual(status, Either.isRight(rejected) ? "disputed" : "approved")
+    })))
+
+  it.effect("two submits: one goes under review, the other is refused", () =>
+    run(Effect.gen(function* () {
+      const { actor } = yield* requester(1)
+      const w = yield* worker(2)
+      const posted = yield* Bounties.post(actor, researchBounty())
+      yield* Bounties.accept(w.actor, posted.bounty_id, {})
+      const results = yield* concurrently([
+        Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key, { runId: "run_a" }), artifacts: [] }),
+        Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key, { runId: "run_b" }), artifacts: [] })
+      ])
+      assert.strictEqual(winners(results), 1)
+      const listed = yield* Submissions.listForBounty(actor, posted.bounty_id)
+      assert.deepStrictEqual(listed.submissions.map((s) => s.status), ["pending_review"])
+    })))
+
+  it.effect("cancel against accept: exactly one happens", () =>
+    run(Effect.gen(function* () {
+      const { actor } = yield* requester(1, 10_000n)
+      const w = yield* worker(2)
+      const posted = yield* Bounties.post(actor, researchBounty())
+      const results = yield* concurrently<unknown, { readonly _tag: string }, any>([
+        Bounties.cancel(actor, posted.bounty_id, {}),
+        Bounties.accept(w.actor, posted.bounty_id, {})
+      ])
+      assert.strictEqual(winners(results), 1)
+      const status = (yield* Bounties.get(actor, posted.bounty_id)).status
+      const held = (yield* balances(actor.did)).H
+      assert.deepStrictEqual([status, held], Either.isRight(results[0]!) ? ["cancelled", 0n] : ["accepted", 5375n])
+    })))
+}
+
+describe("sqlite", () => suite(() => Sqlite.layerMemory(migrationSets).pipe(Layer.orDie)))
+describe.skipIf(!pg.available)(`postgres ${pg.reason}`, () =>
+  suite(() => PgTestDatabase.layer({ prefix: "mkt_races", migrations: migrationSets }).pipe(Layer.orDie)))
