@@ -1,0 +1,2 @@
+export * as Postgres from "./Postgres.js"
+export * as PgTestDatabase from "./PgTestDatabase.js"

@@ -1,0 +1,409 @@
+/**
+ * The ledger conformance suite: one function of `it`, applied to SQLite and to PostgreSQL.
+ * Each test opens its own accounts, so tests share one database per dialect.
+ */
+import { assert, type Vitest } from "@effect/vitest"
+import { ErrorCatalogue, Money } from "@clawbounties/domain"
+import { Ledger } from "@clawbounties/ledger"
+import { SqlClient } from "@effect/sql"
+import { Effect, Either } from "effect"
+import { clockAt, did, funded, idempotencyRows, snapshot, uniqueKey } from "./helpers.js"
+
+type It = Vitest.MethodsNonLive<Ledger.Ledger | SqlClient.SqlClient, true>
+
+/** Compares errors by tag and fields (deep equality on Effect error instances recurses forever). */
+const sameError = (actual: unknown, expected: unknown) =>
+  assert.deepStrictEqual({ ...(actual as object) }, { ...(expected as object) })
+
+const A = (account: string) => ({ account, bucket: "A" as const })
+
+/** Runs `effect`, expects failure with `tag`, and checks that no row changed. */
+const rejectsUnchanged = <E extends { readonly _tag: string }>(effect: Effect.Effect<unknown, E | unknown>, tag: string) =>
+  Effect.gen(function* () {
+    const before = yield* snapshot
+    const result = yield* Effect.either(effect)
+    assert.isTrue(Either.isLeft(result), `expected ${tag}`)
+    const error = (result as Either.Left<{ _tag: string }, unknown>).left
+    assert.strictEqual(error._tag, tag)
+    assert.strictEqual(yield* snapshot, before, "a rejected operation must leave every row as it was")
+    return error as unknown as E
+  })
+
+export const ledgerSuite = (it: It) => {
+  it.effect("mint and transfer move money, with balance_after on each posting", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [alice, bob] = [did("alice"), did("bob")]
+      yield* funded([[alice, 1000n], [bob, 0n]])
+      const result = yield* ledger.transfer({
+        idempotencyKey: uniqueKey("t"),
+        from: A(alice),
+        to: A(bob),
+        currency: "USD",
+        amount: 300n,
+        metadata: { reason: "test" }
+      })
+      assert.strictEqual(result.kind, "transfer")
+      assert.deepStrictEqual(result.postings.map((p) => [p.account, p.bucket, p.amount, p.balanceAfter]), [
+        [alice, "A", -300n, 700n],
+        [bob, "A", 300n, 300n]
+      ])
+      assert.deepStrictEqual((yield* ledger.balances(alice)).USD, { A: 700n, H: 0n, B: 0n, F: 0n, P: 0n })
+      assert.deepStrictEqual((yield* ledger.balances(bob)).USD, { A: 300n, H: 0n, B: 0n, F: 0n, P: 0n })
+      assert.isTrue((yield* ledger.reconcile).ok)
+    }))
+
+  it.effect("opening an account twice is a no-op", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const carol = did("carol")
+      yield* funded([[carol, 50n]])
+      const again = yield* ledger.openAccount({ account: carol, currency: "USD" })
+      assert.isFalse(again.created)
+      assert.strictEqual((yield* ledger.balances(carol)).USD!.A, 50n)
+      const bad = yield* Effect.either(ledger.openAccount({ account: "nonsense", currency: "USD" }))
+      assert.isTrue(Either.isLeft(bad) && bad.left._tag === "InvalidAccount")
+    }))
+
+  it.effect("same key and same request returns the original result; a different request is IDEMPOTENCY_CONFLICT naming the field", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [alice, bob, dave] = [did("alice"), did("bob"), did("dave")]
+      yield* funded([[alice, 1000n], [bob, 0n], [dave, 0n]])
+      const key = uniqueKey("idem")
+      const input = { idempotencyKey: key, from: A(alice), to: A(bob), currency: "USD", amount: 100n, metadata: { b: 1, a: "x" } }
+      const first = yield* ledger.transfer(input)
+      // Metadata key order does not matter: the canonical request sorts it.
+      const second = yield* ledger.transfer({ ...input, metadata: { a: "x", b: 1 } })
+      assert.deepStrictEqual(second, first)
+      assert.strictEqual((yield* ledger.balances(alice)).USD!.A, 900n)
+
+      const conflict = (change: Partial<Ledger.TransferInput>, field: string) =>
+        Effect.gen(function* () {
+          const error = yield* rejectsUnchanged(ledger.transfer({ ...input, ...change }), "IdempotencyConflict")
+          sameError(error, new ErrorCatalogue.IdempotencyConflict({ key, field }))
+        })
+      yield* conflict({ amount: 101n }, "amount")
+      yield* conflict({ to: A(dave) }, "to.account")
+      yield* conflict({ from: { account: alice, bucket: "P" } }, "from.bucket")
+      yield* conflict({ metadata: { a: "y", b: 1 } }, "metadata.a")
+      yield* conflict({ kind: "tip_transfer" }, "kind")
+      const asHold = yield* Effect.either(ledger.hold({ idempotencyKey: key, account: alice, currency: "USD", amount: 100n }))
+      assert.isTrue(Either.isLeft(asHold) && asHold.left._tag === "IdempotencyConflict" && asHold.left.field === "op")
+      const rows = yield* idempotencyRows(key)
+      assert.strictEqual(rows.length, 1)
+      assert.strictEqual(rows[0]!.entry_id, first.entryId)
+    }))
+
+  it.effect("INSUFFICIENT_FUNDS is stored: a retry with the same key fails again even after a top-up", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [alice, bob] = [did("alice"), did("bob")]
+      yield* funded([[alice, 100n], [bob, 0n]])
+      const key = uniqueKey("nsf")
+      const input = { idempotencyKey: key, from: A(alice), to: A(bob), currency: "USD", amount: 150n }
+      const error = yield* rejectsUnchanged(ledger.transfer(input), "InsufficientFunds")
+      sameError(error, new ErrorCatalogue.InsufficientFunds({ account: alice, bucket: "A", available: 100n, requested: 150n }))
+      assert.deepStrictEqual((yield* idempotencyRows(key)).map((r) => r.outcome), ["failed"])
+      yield* ledger.mint({ idempotencyKey: uniqueKey("topup"), world: "world:test", account: alice, currency: "USD", amount: 100n })
+      const retry = yield* Effect.either(ledger.transfer(input))
+      assert.isTrue(Either.isLeft(retry))
+      sameError((retry as Either.Left<unknown, unknown>).left, error)
+      const fresh = yield* ledger.transfer({ ...input, idempotencyKey: uniqueKey("nsf2") })
+      assert.strictEqual(fresh.postings[0]!.balanceAfter, 50n)
+    }))
+
+  it.effect("UNKNOWN_ACCOUNT: transfers never open accounts, and the failure is remembered", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [alice, ghost] = [did("alice"), did("ghost")]
+      yield* funded([[alice, 100n]])
+      const input = { idempotencyKey: uniqueKey("ghost"), from: A(alice), to: A(ghost), currency: "USD", amount: 10n }
+      const error = yield* rejectsUnchanged(ledger.transfer(input), "UnknownAccount")
+      sameError(error, new ErrorCatalogue.UnknownAccount({ account: ghost, currency: "USD" }))
+      yield* ledger.openAccount({ account: ghost, currency: "USD" })
+      const retry = yield* Effect.either(ledger.transfer(input))
+      assert.isTrue(Either.isLeft(retry) && retry.left._tag === "UnknownAccount")
+      const balances = yield* Effect.either(ledger.balances(did("nobody")))
+      assert.isTrue(Either.isLeft(balances) && balances.left._tag === "UnknownAccount")
+    }))
+
+  it.effect("CURRENCY_MISMATCH: an account open in EUR only cannot take USD", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [alice, euro] = [did("alice"), did("euro")]
+      yield* funded([[alice, 100n]])
+      yield* ledger.openAccount({ account: euro, currency: "EUR" })
+      const error = yield* rejectsUnchanged(
+        ledger.transfer({ idempotencyKey: uniqueKey("fx"), from: A(alice), to: A(euro), currency: "USD", amount: 10n }),
+        "CurrencyMismatch"
+      )
+      sameError(error, new ErrorCatalogue.CurrencyMismatch({ account: euro, currency: "USD", accountCurrencies: ["EUR"] }))
+    }))
+
+  it.effect("AMOUNT_OUT_OF_RANGE and other invalid requests are rejected before any write and not stored", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [alice, bob] = [did("alice"), did("bob")]
+      yield* funded([[alice, 100n], [bob, 0n]])
+      for (const amount of [0n, -5n, Money.MAX_AMOUNT_MINOR + 1n]) {
+        const key = uniqueKey("range")
+        const error = yield* rejectsUnchanged(
+          ledger.transfer({ idempotencyKey: key, from: A(alice), to: A(bob), currency: "USD", amount }),
+          "AmountOutOfRange"
+        )
+        sameError(error, new ErrorCatalogue.AmountOutOfRange({ field: "amount", amount, min: 1n, max: Money.MAX_AMOUNT_MINOR }))
+        assert.strictEqual((yield* idempotencyRows(key)).length, 0)
+      }
+      const reserved = yield* rejectsUnchanged(
+        ledger.transfer({ idempotencyKey: uniqueKey("h"), from: A(alice), to: { account: bob, bucket: "H" }, currency: "USD", amount: 1n }),
+        "InvalidPosting"
+      )
+      assert.strictEqual((reserved as ErrorCatalogue.InvalidPosting).reason, "reserved_bucket")
+      const same = yield* rejectsUnchanged(
+        ledger.transfer({ idempotencyKey: uniqueKey("s"), from: A(alice), to: A(alice), currency: "USD", amount: 1n }),
+        "InvalidPosting"
+      )
+      assert.strictEqual((same as ErrorCatalogue.InvalidPosting).reason, "same_location")
+      yield* rejectsUnchanged(
+        ledger.post({ idempotencyKey: uniqueKey("u"), kind: "transfer", currency: "USD", legs: [{ ...A(alice), amount: -10n }, { ...A(bob), amount: 9n }] }),
+        "UnbalancedEntry"
+      )
+      yield* rejectsUnchanged(
+        ledger.mint({ idempotencyKey: uniqueKey("m"), world: alice, account: bob, currency: "USD", amount: 1n }),
+        "InvalidAccount"
+      )
+      yield* rejectsUnchanged(
+        ledger.transfer({ idempotencyKey: uniqueKey("c"), from: A(alice), to: A(bob), currency: "usd", amount: 1n }),
+        "UnsupportedCurrency"
+      )
+      yield* rejectsUnchanged(
+        ledger.transfer({ idempotencyKey: "", from: A(alice), to: A(bob), currency: "USD", amount: 1n }),
+        "InvalidRequest"
+      )
+    }))
+
+  it.effect("holds: release to several destinations returns the rest, and resolves exactly once", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [buyer, worker] = [did("buyer"), did("worker")]
+      yield* funded([[buyer, 1000n], [worker, 0n]])
+      yield* ledger.openAccount({ account: "platform:fees", currency: "USD" })
+      const held = yield* ledger.hold({ idempotencyKey: uniqueKey("hold"), account: buyer, currency: "USD", amount: 600n, metadata: { escrowId: "esc_1" } })
+      assert.deepStrictEqual(held.hold, { ...held.hold, account: buyer, amount: 600n, remaining: 600n, status: "open", resolvedEntryId: null })
+      assert.deepStrictEqual((yield* ledger.balances(buyer)).USD, { A: 400n, H: 600n, B: 0n, F: 0n, P: 0n })
+      const releaseKey = uniqueKey("release")
+      const release = {
+        idempotencyKey: releaseKey,
+        holdId: held.hold.id,
+        destinations: [{ ...A(worker), amount: 450n }, { account: "platform:fees", bucket: "F" as const, amount: 50n }]
+      }
+      const released = yield* ledger.releaseHold(release)
+      assert.strictEqual(released.released, 500n)
+      assert.strictEqual(released.returned, 100n)
+      assert.strictEqual(released.hold.status, "released")
+      assert.strictEqual(released.hold.remaining, 0n)
+      assert.deepStrictEqual((yield* ledger.balances(buyer)).USD, { A: 500n, H: 0n, B: 0n, F: 0n, P: 0n })
+      assert.strictEqual((yield* ledger.balances(worker)).USD!.A, 450n)
+      assert.deepStrictEqual(yield* ledger.releaseHold(release), released)
+      const again = yield* rejectsUnchanged(ledger.releaseHold({ ...release, idempotencyKey: uniqueKey("again") }), "HoldAlreadyResolved")
+      sameError(again, new ErrorCatalogue.HoldAlreadyResolved({ holdId: held.hold.id, status: "released" }))
+      yield* rejectsUnchanged(ledger.voidHold({ idempotencyKey: uniqueKey("void"), holdId: held.hold.id }), "HoldAlreadyResolved")
+      assert.deepStrictEqual(yield* ledger.getHold(held.hold.id), released.hold)
+      yield* rejectsUnchanged(ledger.voidHold({ idempotencyKey: uniqueKey("void"), holdId: "hld_nothere" }), "HoldNotFound")
+      assert.isTrue((yield* ledger.reconcile).ok)
+    }))
+
+  it.effect("HOLD_OVERSPENT: a release spends only its own hold, never another hold in the same H", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [buyer, worker] = [did("buyer"), did("worker")]
+      yield* funded([[buyer, 1000n], [worker, 0n]])
+      const first = yield* ledger.hold({ idempotencyKey: uniqueKey("h1"), account: buyer, currency: "USD", amount: 100n })
+      const second = yield* ledger.hold({ idempotencyKey: uniqueKey("h2"), account: buyer, currency: "USD", amount: 50n })
+      assert.strictEqual((yield* ledger.balances(buyer)).USD!.H, 150n)
+      const error = yield* rejectsUnchanged(
+        ledger.releaseHold({ idempotencyKey: uniqueKey("r"), holdId: second.hold.id, destinations: [{ ...A(worker), amount: 60n }] }),
+        "HoldOverspent"
+      )
+      sameError(error, new ErrorCatalogue.HoldOverspent({ holdId: second.hold.id, remaining: 50n, requested: 60n }))
+      const voided = yield* ledger.voidHold({ idempotencyKey: uniqueKey("v"), holdId: first.hold.id })
+      assert.strictEqual(voided.hold.status, "voided")
+      assert.strictEqual(voided.returned, 100n)
+      assert.deepStrictEqual((yield* ledger.balances(buyer)).USD, { A: 950n, H: 50n, B: 0n, F: 0n, P: 0n })
+      assert.isTrue((yield* ledger.reconcile).ok)
+    }))
+
+  it.effect("stakes, fees and promo credit use their buckets", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [worker, requester] = [did("worker"), did("requester")]
+      yield* funded([[worker, 500n], [requester, 0n]])
+      yield* ledger.openAccount({ account: "platform:fees", currency: "USD" })
+      yield* ledger.stakeLock({ idempotencyKey: uniqueKey("sl"), account: worker, currency: "USD", amount: 200n })
+      yield* ledger.stakeRelease({ idempotencyKey: uniqueKey("sr"), account: worker, currency: "USD", amount: 50n })
+      yield* ledger.stakeSlash({ idempotencyKey: uniqueKey("ss"), account: worker, to: A(requester), currency: "USD", amount: 100n })
+      yield* ledger.feeTransfer({ idempotencyKey: uniqueKey("fee"), from: A(worker), to: "platform:fees", currency: "USD", amount: 25n })
+      yield* ledger.promoMint({ idempotencyKey: uniqueKey("pm"), world: "world:test", account: worker, currency: "USD", amount: 70n })
+      yield* ledger.promoBurn({ idempotencyKey: uniqueKey("pb"), world: "world:test", account: worker, currency: "USD", amount: 20n })
+      assert.deepStrictEqual((yield* ledger.balances(worker)).USD, { A: 325n, H: 0n, B: 50n, F: 0n, P: 50n })
+      assert.strictEqual((yield* ledger.balances(requester)).USD!.A, 100n)
+      yield* rejectsUnchanged(
+        ledger.stakeSlash({ idempotencyKey: uniqueKey("ss2"), account: worker, to: A(requester), currency: "USD", amount: 51n }),
+        "InsufficientFunds"
+      )
+      assert.isTrue((yield* ledger.reconcile).ok)
+    }))
+
+  it.effect("world accounts may go negative; other balances cannot, even by direct SQL (CHECK)", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const sql = yield* SqlClient.SqlClient
+      const alice = did("alice")
+      yield* funded([[alice, 10n]])
+      yield* ledger.openAccount({ account: "world:neg", currency: "USD" })
+      yield* ledger.mint({ idempotencyKey: uniqueKey("neg"), world: "world:neg", account: alice, currency: "USD", amount: 5n })
+      assert.strictEqual((yield* ledger.balances("world:neg")).USD!.A, -5n)
+      const direct = yield* Effect.either(sql`UPDATE ledger_balances SET amount = -1 WHERE account = ${alice} AND bucket = 'A'`)
+      assert.isTrue(Either.isLeft(direct), "the CHECK constraint must reject a negative balance")
+      const edit = yield* Effect.either(sql`UPDATE ledger_postings SET amount = 1 WHERE account = ${alice}`)
+      assert.isTrue(Either.isLeft(edit), "postings are append-only")
+      assert.strictEqual((yield* ledger.balances(alice)).USD!.A, 15n)
+    }))
+
+  it.effect("composes inside a caller's transaction: the caller's rollback undoes the postings and the key", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const sql = yield* SqlClient.SqlClient
+      const [alice, bob] = [did("alice"), did("bob")]
+      yield* funded([[alice, 100n], [bob, 0n]])
+      const key = uniqueKey("nested")
+      const move = ledger.transfer({ idempotencyKey: key, from: A(alice), to: A(bob), currency: "USD", amount: 40n })
+      const rolledBack = yield* Effect.either(sql.withTransaction(Effect.zipRight(move, Effect.fail("caller failed" as const))))
+      assert.isTrue(Either.isLeft(rolledBack))
+      assert.strictEqual((yield* ledger.balances(alice)).USD!.A, 100n)
+      assert.strictEqual((yield* idempotencyRows(key)).length, 0)
+      // A business failure inside the caller's transaction leaves the caller free to carry on.
+      const both = yield* sql.withTransaction(Effect.gen(function* () {
+        const nsf = yield* Effect.either(ledger.transfer({ idempotencyKey: uniqueKey("nsf"), from: A(alice), to: A(bob), currency: "USD", amount: 1000n }))
+        const moved = yield* move
+        return [nsf, moved] as const
+      }))
+      assert.isTrue(Either.isLeft(both[0]))
+      assert.strictEqual(both[1].postings[1]!.balanceAfter, 40n)
+      assert.strictEqual((yield* ledger.balances(bob)).USD!.A, 40n)
+    }))
+
+  it.effect("batch: items succeed or fail on their own, in order, in one transaction", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [alice, bob] = [did("alice"), did("bob")]
+      yield* funded([[alice, 100n], [bob, 0n]])
+      const k1 = uniqueKey("b1")
+      const t = (key: string, amount: bigint) =>
+        ({ op: "transfer", idempotencyKey: key, from: A(alice), to: A(bob), currency: "USD", amount }) as const
+      const items = yield* ledger.batch([
+        t(k1, 60n),
+        t(uniqueKey("b2"), 60n), // only 40 left
+        t(uniqueKey("b3"), 40n),
+        t(k1, 60n), // the same key again in the batch: the first item's result
+        t(k1, 61n), // the same key, another request
+        { op: "transfer", idempotencyKey: uniqueKey("b6"), from: A(alice), to: A(bob), currency: "USD", amount: 0n }
+      ])
+      assert.deepStrictEqual(items.map((item) => (Either.isRight(item) ? "ok" : item.left._tag)), [
+        "ok", "InsufficientFunds", "ok", "ok", "IdempotencyConflict", "AmountOutOfRange"
+      ])
+      assert.deepStrictEqual(items[3], items[0])
+      assert.deepStrictEqual((yield* ledger.balances(alice)).USD!.A, 0n)
+      assert.deepStrictEqual((yield* ledger.balances(bob)).USD!.A, 100n)
+      const replay = yield* ledger.batch([t(k1, 60n)])
+      assert.deepStrictEqual(replay[0], items[0])
+    }))
+
+  it.effect("history pages newest first with a cursor", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [alice, bob] = [did("alice"), did("bob")]
+      yield* funded([[alice, 100n], [bob, 0n]])
+      for (let i = 1n; i <= 4n; i++) {
+        yield* ledger.transfer({ idempotencyKey: uniqueKey("hist"), from: A(alice), to: A(bob), currency: "USD", amount: i, metadata: { n: Number(i) } })
+      }
+      const seen: Array<bigint> = []
+      let cursor: string | undefined
+      let pages = 0
+      do {
+        const page = yield* ledger.history({ account: alice, limit: 2, cursor })
+        seen.push(...page.items.map((item) => item.amount))
+        cursor = page.nextCursor ?? undefined
+        pages++
+      } while (cursor !== undefined)
+      assert.deepStrictEqual(seen, [-4n, -3n, -2n, -1n, 100n])
+      assert.strictEqual(pages, 3)
+      const latest = (yield* ledger.history({ account: alice, limit: 1 })).items[0]!
+      assert.deepStrictEqual([latest.balanceAfter, latest.metadata], [90n, { n: 4 }])
+    }))
+
+  it.effect("monthly statement: earned, fees, tips, payouts, ending balance, line items (spec A3.6)", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [buyer, worker] = [did("buyer"), did("worker")]
+      const feb = Date.UTC(2026, 1, 3, 10)
+      const mar = Date.UTC(2026, 2, 2)
+      yield* Effect.withClock(Effect.gen(function* () {
+        yield* funded([[buyer, 100_000n], [worker, 0n]])
+        yield* ledger.openAccount({ account: "platform:fees", currency: "USD" })
+        const held = yield* ledger.hold({ idempotencyKey: uniqueKey("h"), account: buyer, currency: "USD", amount: 31_500n })
+        yield* ledger.releaseHold({
+          idempotencyKey: uniqueKey("r"),
+          holdId: held.hold.id,
+          destinations: [{ ...A(worker), amount: 30_000n }, { account: "platform:fees", bucket: "F", amount: 1_500n }],
+          metadata: { bountyId: "bty_123", escrowId: "esc_123" }
+        })
+        yield* ledger.transfer({ idempotencyKey: uniqueKey("tip"), kind: "tip_transfer", from: A(buyer), to: A(worker), currency: "USD", amount: 500n })
+        yield* ledger.transfer({ idempotencyKey: uniqueKey("tip2"), kind: "tip_transfer", from: A(worker), to: A(buyer), currency: "USD", amount: 200n })
+        yield* ledger.feeTransfer({ idempotencyKey: uniqueKey("fee"), from: A(worker), to: "platform:fees", currency: "USD", amount: 300n })
+        const payout = yield* ledger.hold({ idempotencyKey: uniqueKey("po"), kind: "payout_lock", account: worker, currency: "USD", amount: 25_000n })
+        yield* ledger.releaseHold({ idempotencyKey: uniqueKey("ps"), kind: "payout_settle", holdId: payout.hold.id, destinations: [{ ...A("world:test"), amount: 25_000n }] })
+      }), clockAt(feb))
+      yield* Effect.withClock(
+        ledger.transfer({ idempotencyKey: uniqueKey("late"), kind: "tip_transfer", from: A(buyer), to: A(worker), currency: "USD", amount: 999n }),
+        clockAt(mar)
+      )
+      const statement = yield* ledger.statement({ did: worker, month: "2026-02" })
+      assert.deepStrictEqual(
+        { gross: statement.grossEarned, fees: statement.feesPaid, net: statement.netEarned, tipsIn: statement.tipsReceived, tipsOut: statement.tipsPaid, payouts: statement.payouts, ending: statement.endingBalance },
+        { gross: 30_000n, fees: 300n, net: 29_700n, tipsIn: 500n, tipsOut: 200n, payouts: 25_000n, ending: 5_000n }
+      )
+      assert.deepStrictEqual(statement.lineItems.map((line) => [line.type, line.amount]), [
+        ["bounty_payment", 30_000n], ["tip_received", 500n], ["tip_paid", -200n], ["platform_fee", -300n], ["payout", -25_000n]
+      ])
+      assert.deepStrictEqual(statement.lineItems[0]!.metadata, { bountyId: "bty_123", escrowId: "esc_123" })
+      assert.strictEqual(statement.lineItems[0]!.timestamp, "2026-02-03T10:00:00.000Z")
+      const buyerStatement = yield* ledger.statement({ did: buyer, month: "2026-02" })
+      assert.strictEqual(buyerStatement.grossEarned, 0n, "the buyer's own escrow is not earnings")
+      const march = yield* ledger.statement({ did: worker, month: "2026-03" })
+      assert.deepStrictEqual([march.tipsReceived, march.endingBalance], [999n, 5_999n])
+      const bad = yield* Effect.either(ledger.statement({ did: worker, month: "2026-13" }))
+      assert.isTrue(Either.isLeft(bad) && bad.left._tag === "InvalidRequest")
+    }))
+
+  it.effect("reconcile reports each discrepancy, and is clean again once repaired", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const sql = yield* SqlClient.SqlClient
+      const alice = did("alice")
+      yield* funded([[alice, 100n]])
+      const held = yield* ledger.hold({ idempotencyKey: uniqueKey("h"), account: alice, currency: "USD", amount: 30n })
+      assert.isTrue((yield* ledger.reconcile).ok)
+      yield* sql`UPDATE ledger_balances SET amount = amount + 7 WHERE account = ${alice} AND bucket = 'A'`
+      const broken = yield* ledger.reconcile
+      assert.isFalse(broken.ok)
+      assert.deepStrictEqual([...new Set(broken.discrepancies.map((d) => d.kind))].sort(), ["balance_differs_from_postings", "total_not_zero"])
+      yield* sql`UPDATE ledger_balances SET amount = amount - 7 WHERE account = ${alice} AND bucket = 'A'`
+      yield* sql`UPDATE ledger_holds SET amount = 31, remaining = 31 WHERE id = ${held.hold.id}`
+      const holds = yield* ledger.reconcile
+      assert.deepStrictEqual(holds.discrepancies.map((d) => d.kind), ["held_differs_from_open_holds"])
+      yield* sql`UPDATE ledger_holds SET amount = 30, remaining = 30 WHERE id = ${held.hold.id}`
+      assert.isTrue((yield* ledger.reconcile).ok)
+    }))
+}
