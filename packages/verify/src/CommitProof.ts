@@ -82,9 +82,12 @@ export const verifyEnvelope = (input: unknown, options: Options): CommitProofRes
   }
 }
 
-/** Verifies a commit proof in either format (m1 objects are recognised by `version: "m1"`). */
+/**
+ * Verifies a commit proof in either format. Objects with a `version` and no `envelope_version`
+ * are legacy Protocol M signatures (so `version: "m2"` reports UNKNOWN_VERSION, as the CLI does).
+ */
 export const verify = (input: unknown, options: Options): CommitProofResult => {
-  if (isRecord(input) && input.version === "m1") {
+  if (isRecord(input) && "version" in input && !("envelope_version" in input)) {
     const r = ProtocolM.verifyCommitSignature(input, options)
     if (r.status === "VALID" && options.expectedSignerDid !== undefined && r.signer_did !== options.expectedSignerDid) {
       const error = fail("INVALID_DID_FORMAT", "The commit signature is by another DID", "did")
