@@ -3,7 +3,7 @@
  * money and writes the events together (ARCHITECTURE §2), retried as a whole a bounded number of
  * times on serialization failures and deadlocks (the ledger's `Transaction.run`).
  */
-import * as Transaction from "@clawbounties/ledger/Transaction"
+import { Transaction } from "@clawbounties/ledger"
 import { DateTime, Effect } from "effect"
 
 export const transaction = Transaction.run

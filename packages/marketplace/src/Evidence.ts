@@ -11,8 +11,7 @@
  *
  * Every failed rule is reported (not only the first), each with a stable code.
  */
-import { Envelope, ProofBundle } from "@clawbounties/verify"
-import * as Tier from "@clawbounties/verify/Tier"
+import { Envelope, ProofBundle, Tier } from "@clawbounties/verify"
 import { DateTime, Effect } from "effect"
 import type { BountyRow } from "./BountyStore.js"
 import { MarketplaceConfig } from "./MarketplaceConfig.js"

@@ -2,7 +2,7 @@
  * The marketplace's tables, after the ledger's. Each migration is one Effect that says where the
  * dialects differ, so the same record serves SQLite and PostgreSQL.
  */
-import type * as LedgerMigrations from "@clawbounties/ledger/Migrations"
+import type { Migrations as LedgerMigrations } from "@clawbounties/ledger"
 import events from "./migrations/0001_events.js"
 import identities from "./migrations/0002_identities.js"
 import bounties from "./migrations/0003_bounties.js"
