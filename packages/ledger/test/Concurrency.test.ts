@@ -1,0 +1,121 @@
+/**
+ * Concurrency on PostgreSQL, with separate pooled connections (each transaction holds its own).
+ * A deliberately naive read-then-write withdrawal, kept here, must FAIL the double-spend test: that
+ * shows the test can see a lost update, so its passing for the ledger means something.
+ */
+import { PgTestDatabase } from "@clawbounties/adapter-postgres"
+import { Ledger } from "@clawbounties/ledger"
+import { SqlClient } from "@effect/sql"
+import { assert, describe, layer } from "@effect/vitest"
+import { Array as Arr, Effect, Either } from "effect"
+import { did, funded, pgLayer, uniqueKey } from "./helpers.js"
+
+const pg = await PgTestDatabase.probe()
+
+/** The canary: reads the balance, then writes `read - amount` (no lock, no condition). */
+const naiveWithdraw = (account: string, amount: bigint) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    return yield* sql.withTransaction(Effect.gen(function* () {
+      const rows = yield* sql<{ amount: string }>`SELECT amount FROM ledger_balances WHERE account = ${account} AND currency = 'USD' AND bucket = 'A'`
+      const balance = BigInt(rows[0]!.amount)
+      if (balance < amount) return false
+      yield* Effect.sleep("2 millis") // the application doing other work between read and write
+      yield* sql`UPDATE ledger_balances SET amount = ${balance - amount} WHERE account = ${account} AND currency = 'USD' AND bucket = 'A'`
+      return true
+    }))
+  })
+
+const A = (account: string) => ({ account, bucket: "A" as const })
+
+describe.skipIf(!pg.available)(`concurrency on PostgreSQL ${pg.reason}`, () => {
+  layer(pgLayer("ledger_race"), { excludeTestServices: true, timeout: "30 seconds" })((it) => {
+    it.effect("50 concurrent withdrawals of 10 from 100: exactly 10 succeed and the balance ends at 0", () =>
+      Effect.gen(function* () {
+        const ledger = yield* Ledger.Ledger
+        const [alice, sink] = [did("alice"), did("sink")]
+        yield* funded([[alice, 100n], [sink, 0n]])
+        const results = yield* Effect.all(
+          Arr.makeBy(50, () =>
+            Effect.either(ledger.transfer({ idempotencyKey: uniqueKey("w"), from: A(alice), to: A(sink), currency: "USD", amount: 10n }))),
+          { concurrency: "unbounded" }
+        )
+        const succeeded = results.filter(Either.isRight).length
+        const failures = new Set(results.filter(Either.isLeft).map((r) => r.left._tag))
+        assert.strictEqual(succeeded, 10)
+        assert.deepStrictEqual([...failures], ["InsufficientFunds"])
+        assert.strictEqual((yield* ledger.balances(alice)).USD!.A, 0n)
+        assert.strictEqual((yield* ledger.balances(sink)).USD!.A, 100n)
+        assert.isTrue((yield* ledger.reconcile).ok)
+      }))
+
+    it.effect("the naive read-then-write canary loses updates under the same race", () =>
+      Effect.gen(function* () {
+        const ledger = yield* Ledger.Ledger
+        const victim = did("victim")
+        yield* funded([[victim, 100n]])
+        const results = yield* Effect.all(Arr.makeBy(50, () => naiveWithdraw(victim, 10n)), { concurrency: "unbounded" })
+        const succeeded = results.filter(Boolean).length
+        const balance = (yield* ledger.balances(victim)).USD!.A
+        // Correct behaviour would be succeeded == 10 and balance == 0; the canary must violate it.
+        const lostUpdates = succeeded > 10 || balance !== 100n - 10n * BigInt(succeeded)
+        assert.isTrue(lostUpdates, `naive implementation: ${succeeded} withdrawals succeeded, balance ${balance}`)
+        // ... and reconcile sees the damage (the balance no longer equals its postings).
+        assert.isFalse((yield* ledger.reconcile).ok)
+        // Repair for the tests that follow: put the balance back to what its postings say.
+        yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE ledger_balances SET amount = 100 WHERE account = ${victim} AND bucket = 'A'`)
+        assert.isTrue((yield* ledger.reconcile).ok)
+      }))
+
+    it.effect("20 concurrent requests with one idempotency key write one journal entry", () =>
+      Effect.gen(function* () {
+        const ledger = yield* Ledger.Ledger
+        const sql = yield* SqlClient.SqlClient
+        const [alice, bob] = [did("alice"), did("bob")]
+        yield* funded([[alice, 100n], [bob, 0n]])
+        const key = uniqueKey("same")
+        const results = yield* Effect.all(
+          Arr.makeBy(20, () => ledger.transfer({ idempotencyKey: key, from: A(alice), to: A(bob), currency: "USD", amount: 7n })),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(new Set(results.map((r) => r.entryId)).size, 1)
+        const entries = yield* sql<{ n: string }>`SELECT COUNT(*) AS n FROM ledger_entries WHERE idempotency_key = ${key}`
+        assert.strictEqual(Number(entries[0]!.n), 1)
+        assert.strictEqual((yield* ledger.balances(alice)).USD!.A, 93n)
+      }))
+
+    it.effect("many workers moving money both ways between hot accounts: balances net out, no update lost", () =>
+      Effect.gen(function* () {
+        const ledger = yield* Ledger.Ledger
+        const hot = [did("hot"), did("hot"), did("hot"), did("hot")]
+        yield* funded(hot.map((account) => [account, 1_000n] as const))
+        const expected = new Map(hot.map((account) => [account, 1_000n]))
+        const moves = Arr.makeBy(200, (i) => {
+          const from = hot[i % hot.length]!
+          const to = hot[(i * 7 + 1 + Math.floor(i / hot.length)) % hot.length]!
+          return { from, to: to === from ? hot[(hot.indexOf(from) + 1) % hot.length]! : to, amount: BigInt(1 + (i % 13)) }
+        })
+        const results = yield* Effect.all(
+          moves.map((move) =>
+            Effect.either(ledger.transfer({ idempotencyKey: uniqueKey("hot"), from: A(move.from), to: A(move.to), currency: "USD", amount: move.amount }))),
+          { concurrency: 16 }
+        )
+        results.forEach((result, i) => {
+          if (Either.isRight(result)) {
+            const move = moves[i]!
+            expected.set(move.from, expected.get(move.from)! - move.amount)
+            expected.set(move.to, expected.get(move.to)! + move.amount)
+          }
+        })
+        let total = 0n
+        for (const account of hot) {
+          const balance = (yield* ledger.balances(account)).USD!.A
+          assert.strictEqual(balance, expected.get(account))
+          total += balance
+        }
+        assert.strictEqual(total, 4_000n)
+        assert.isTrue(results.filter(Either.isRight).length > 150, "most moves succeed")
+        assert.isTrue((yield* ledger.reconcile).ok)
+      }))
+  })
+})
