@@ -10,6 +10,7 @@ import { Effect, Layer, TestClock } from "effect"
 import * as Bounties from "../src/Bounties.js"
 import * as Closure from "../src/Closure.js"
 import * as Deadlines from "../src/Deadlines.js"
+import * as Audit from "../src/Audit.js"
 import * as Disputes from "../src/Disputes.js"
 import * as Outbox from "../src/Outbox.js"
 import * as Submissions from "../src/Submissions.js"
@@ -96,6 +97,33 @@ const suite = (store: Store) => {
       run(Effect.gen(function* () {
         const { actor } = yield* worker(2)
         assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty())), "Forbidden")
+      })))
+  })
+
+  describe("list and get", () => {
+    it.effect("workers see open bounties with the spec's filters; requesters see their own of any status", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const other = yield* requester(3)
+        const w = yield* worker(2)
+        const research = yield* Bounties.post(actor, researchBounty({ tags: ["research", "typescript"] }))
+        const pack = yield* Bounties.post(actor, researchBounty({ tags: ["agent_pack"], reward: { amount_minor: 3000n, currency: "USD" } }))
+        const cancelled = yield* Bounties.post(actor, researchBounty({ title: "to cancel" }))
+        yield* Bounties.cancel(actor, cancelled.bounty_id, {})
+        const ids = (page: { readonly bounties: ReadonlyArray<{ readonly bounty_id: string }> }) => page.bounties.map((b) => b.bounty_id)
+        assert.deepStrictEqual(ids(yield* Bounties.list(w.actor, {})), [research.bounty_id, pack.bounty_id])
+        assert.deepStrictEqual(ids(yield* Bounties.list(w.actor, { tag: "agent_pack" })), [pack.bounty_id])
+        assert.deepStrictEqual(ids(yield* Bounties.list(w.actor, { isCodeBounty: true })), [])
+        assert.deepStrictEqual(ids(yield* Bounties.list(w.actor, { status: "cancelled" })), [])
+        assert.deepStrictEqual(ids(yield* Bounties.list(actor, { mine: true })), [research.bounty_id, pack.bounty_id, cancelled.bounty_id])
+        assert.deepStrictEqual(ids(yield* Bounties.list(other.actor, { mine: true })), [])
+        const first = yield* Bounties.list(actor, { mine: true, limit: 2 })
+        assert.deepStrictEqual(ids(first), [research.bounty_id, pack.bounty_id])
+        assert.deepStrictEqual(ids(yield* Bounties.list(actor, { mine: true, cursor: first.next_cursor! })), [cancelled.bounty_id])
+        assert.strictEqual(yield* failureCode(Bounties.get(other.actor, cancelled.bounty_id)), "NotFound")
+        assert.strictEqual((yield* Bounties.get(w.actor, research.bounty_id)).title, "Research best approach")
+        const audit = yield* Audit.list({ entityId: cancelled.bounty_id, limit: 10 })
+        assert.deepStrictEqual(audit.map((row) => [row.action, row.actor]), [["bounty.cancel", actor.did], ["bounty.post", actor.did]])
       })))
   })
 

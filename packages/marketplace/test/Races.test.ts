@@ -81,6 +81,16 @@ const suite = (store: () => Layer.Layer<SqlClient.SqlClient>) => {
       assert.strictEqual(status, Either.isRight(rejected) ? "disputed" : "approved")
     })))
 
+  it.effect("several sweepers at once apply each due transition once", () =>
+    run(Effect.gen(function* () {
+      const { actor } = yield* requester(1, 100_000n)
+      for (let i = 0; i < 6; i++) yield* Bounties.post(actor, researchBounty({ title: `job ${i}` }))
+      yield* TestClock.adjust("8 days")
+      const reports = yield* Effect.all([Deadlines.sweep(), Deadlines.sweep(), Deadlines.sweep()], { concurrency: "unbounded" })
+      assert.strictEqual(reports.reduce((total, r) => total + r.expired, 0), 6)
+      assert.deepStrictEqual(yield* balances(actor.did), { A: 100_000n, H: 0n, B: 0n, F: 0n, P: 0n })
+    })))
+
   it.effect("two submits: one goes under review, the other is refused", () =>
     run(Effect.gen(function* () {
       const { actor } = yield* requester(1)
