@@ -1,0 +1,115 @@
+/**
+ * The Hono app over a `ManagedRuntime` of the engine (ARCHITECTURE §8). Each request: read the body
+ * within the limit, then in one Effect run: authenticate, decode the query and body with the
+ * route's Schemas, run the handler's one command, encode the response with the route's Schema.
+ * Every failure maps through the error catalogue; unexpected ones are logged and answered with
+ * `INTERNAL_ERROR`, never with their internals. Tokens are hashed by `Tokens.authenticate` and
+ * appear in no log.
+ */
+import { ErrorCatalogue } from "@clawbounties/domain"
+import { Tokens } from "@clawbounties/marketplace"
+import { Effect, type ManagedRuntime, Schema } from "effect"
+import { Hono } from "hono"
+import * as Docs from "./Docs.js"
+import * as Http from "./Http.js"
+import * as OpenApi from "./OpenApi.js"
+import { honoPath, pathPattern, type Route, type Services } from "./Route.js"
+import { routes as allRoutes } from "./Routes.js"
+
+export interface Options {
+  readonly bodyLimitBytes: number
+  /** The routes to serve; all of them by default. */
+  readonly routes?: ReadonlyArray<Route> | undefined
+}
+
+export type Runtime = ManagedRuntime.ManagedRuntime<Services, unknown>
+
+/** The bearer token of a request, `""` when there is none (authentication then says `missing_token`). */
+const bearer = (header: string | undefined): string => {
+  if (header === undefined) return ""
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header)
+  // A malformed header is treated as a wrong token, not as no token.
+  return match === null ? (header.trim().length === 0 ? "" : "\u0000malformed") : match[1]!
+}
+
+const authenticate = (route: Route, header: string | undefined) =>
+  Effect.gen(function* () {
+    if (route.auth === "public") return undefined
+    const principal = yield* Tokens.authenticate(bearer(header))
+    if (!route.auth.includes(principal.role)) {
+      return yield* new ErrorCatalogue.Forbidden({ reason: `requires a ${route.auth.join(" or ")} token` })
+    }
+    return principal
+  })
+
+/** The per-route pipeline, with its decoders and encoder built once. */
+const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
+  const decodeBody = route.body === undefined ? undefined : Http.decoder(route.body, "body")
+  const decodeQuery = route.query === undefined ? undefined : Http.decoder(route.query, "query")
+  const encode = Schema.encode(route.response)
+
+  return async (request: Request, params: Record<string, string>, queryOf: () => Record<string, string>): Promise<Response> => {
+    const raw = route.body === undefined ? undefined : await Http.readBody(request, options.bodyLimitBytes)
+    const program = Effect.gen(function* () {
+      const actor = yield* authenticate(route, request.headers.get("authorization") ?? undefined)
+      const query = decodeQuery === undefined ? undefined : yield* decodeQuery(queryOf())
+      let body: unknown = undefined
+      if (raw !== undefined && decodeBody !== undefined) {
+        const json = yield* Http.parseJson(raw, request.headers.get("content-type"), options.bodyLimitBytes)
+        const keyed = route.idempotent ? yield* Http.withIdempotencyKey(json, request.headers.get("idempotency-key")) : json
+        body = yield* decodeBody(keyed)
+      }
+      const result = yield* route.handler({ actor, params, body, query })
+      // The response Schema is the document's: a value it cannot encode is a defect of the server.
+      return yield* Effect.orDie(encode(result))
+    }).pipe(
+      Effect.tapErrorCause((cause) => {
+        const { unexpected } = Http.failureResponse(cause)
+        return unexpected ? Effect.logError(`${route.method} ${route.path} failed unexpectedly`, cause) : Effect.void
+      }),
+      Effect.withSpan(`http ${route.operationId}`)
+    )
+    const exit = await runtime.runPromiseExit(program, { signal: request.signal })
+    return exit._tag === "Success" ? Http.json(route.status, exit.value) : Http.failureResponse(exit.cause).response
+  }
+}
+
+/** The app: every route, `/openapi.json`, `/docs`, and catalogued 404/405 answers. */
+export const make = (runtime: Runtime, options: Options): Hono => {
+  const routes = options.routes ?? allRoutes
+  const app = new Hono()
+  const document = OpenApi.document(routes)
+  const documentJson = JSON.stringify(document)
+  const docsHtml = Docs.render(document)
+
+  app.get(OpenApi.DOCUMENT_PATH, () =>
+    new Response(documentJson, { status: 200, headers: { "content-type": "application/json; charset=utf-8" } }))
+  app.get(OpenApi.DOCS_PATH, () =>
+    new Response(docsHtml, { status: 200, headers: { "content-type": "text/html; charset=utf-8" } }))
+
+  for (const route of routes) {
+    const handle = handlerFor(runtime, route, options)
+    app.on(route.method, honoPath(route.path), (c) => handle(c.req.raw, c.req.param() as Record<string, string>, () => c.req.query()))
+  }
+
+  // A path the API serves with other methods is 405 (with Allow); anything else is 404.
+  const patterns = [
+    ...routes.map((route) => ({ method: route.method, pattern: pathPattern(route.path) })),
+    { method: "GET", pattern: pathPattern(OpenApi.DOCUMENT_PATH) },
+    { method: "GET", pattern: pathPattern(OpenApi.DOCS_PATH) }
+  ]
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname
+    const allowed = Array.from(new Set(patterns.filter((p) => p.pattern.test(path)).map((p) => p.method)))
+    if (allowed.length > 0) {
+      return Http.errorResponse(new ErrorCatalogue.MethodNotAllowed({ method: c.req.method, allowed }), { allow: allowed.join(", ") })
+    }
+    return Http.errorResponse(new ErrorCatalogue.NotFound({ entity: "route", id: `${c.req.method} ${path.slice(0, 200)}` }))
+  })
+  app.onError((error) => {
+    // Hono's own failures (none expected): logged without the request, answered without internals.
+    runtime.runFork(Effect.logError("unhandled error in the HTTP layer", error))
+    return Http.errorResponse(new ErrorCatalogue.InternalError())
+  })
+  return app
+}

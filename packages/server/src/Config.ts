@@ -1,0 +1,88 @@
+/**
+ * The server's settings, from `Config` (environment variables under `npm start`). Every setting has
+ * a default that suits a local run; a setting that is present but wrong stops start-up with a
+ * message naming it (see {@link describeConfigError}).
+ */
+import { Cause, Config, ConfigError, Duration, Option } from "effect"
+
+export interface Settings {
+  readonly port: number
+  readonly host: string
+  /** `postgres://...` switches to PostgreSQL; absent means the SQLite file {@link Settings.sqliteFile}. */
+  readonly databaseUrl: Option.Option<string>
+  readonly sqliteFile: string
+  /** Largest request body accepted, in bytes. */
+  readonly bodyLimitBytes: number
+  /** How often the deadline sweep runs. */
+  readonly sweepInterval: Duration.Duration
+  /** Where `npm start` keeps its SQLite file and the generated operator token. */
+  readonly dataDir: string
+}
+
+export const DEFAULT_PORT = 8787
+export const DEFAULT_HOST = "127.0.0.1"
+export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
+export const DEFAULT_SWEEP_INTERVAL = Duration.seconds(15)
+export const DEFAULT_DATA_DIR = "./data"
+
+const between = (min: number, max: number) => (n: number) => n >= min && n <= max
+
+export const config: Config.Config<Settings> = Config.all({
+  port: Config.integer("PORT").pipe(
+    Config.validate({ message: "PORT must be an integer between 0 and 65535", validation: between(0, 65_535) }),
+    Config.withDefault(DEFAULT_PORT)
+  ),
+  host: Config.string("HOST").pipe(
+    Config.validate({ message: "HOST must not be empty", validation: (host) => host.trim().length > 0 }),
+    Config.withDefault(DEFAULT_HOST)
+  ),
+  databaseUrl: Config.option(
+    Config.string("DATABASE_URL").pipe(
+      Config.validate({
+        message: "DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for SQLite)",
+        validation: (url) => /^postgres(ql)?:\/\/\S+$/.test(url)
+      })
+    )
+  ),
+  dataDir: Config.string("DATA_DIR").pipe(Config.withDefault(DEFAULT_DATA_DIR)),
+  sqliteFile: Config.option(Config.string("SQLITE_FILE")),
+  bodyLimitBytes: Config.integer("BODY_LIMIT_BYTES").pipe(
+    Config.validate({
+      message: "BODY_LIMIT_BYTES must be between 1024 and 67108864",
+      validation: between(1024, 64 * 1024 * 1024)
+    }),
+    Config.withDefault(DEFAULT_BODY_LIMIT_BYTES)
+  ),
+  sweepInterval: Config.duration("SWEEP_INTERVAL").pipe(
+    Config.validate({
+      message: "SWEEP_INTERVAL must be between 1 second and 1 hour",
+      validation: (d) => Duration.between(d, { minimum: Duration.seconds(1), maximum: Duration.hours(1) })
+    }),
+    Config.withDefault(DEFAULT_SWEEP_INTERVAL)
+  )
+}).pipe(
+  Config.map(({ sqliteFile, ...rest }): Settings => ({
+    ...rest,
+    sqliteFile: Option.getOrElse(sqliteFile, () => `${rest.dataDir.replace(/\/+$/, "")}/clawbounties.db`)
+  }))
+)
+
+/**
+ * A start-up failure as one line per problem, each naming the setting (`PORT: ...`). Config errors
+ * carry the path of the variable; anything else is reported as it is.
+ */
+export const describeConfigError = (error: ConfigError.ConfigError): ReadonlyArray<string> =>
+  ConfigError.reduceWithContext(error, undefined, {
+    andCase: (_, left: ReadonlyArray<string>, right: ReadonlyArray<string>) => [...left, ...right],
+    orCase: (_, left: ReadonlyArray<string>, right: ReadonlyArray<string>) => [...left, ...right],
+    invalidDataCase: (_, path, message) => [`${path.join(".") || "setting"}: ${message}`],
+    missingDataCase: (_, path, message) => [`${path.join(".") || "setting"}: ${message}`],
+    sourceUnavailableCase: (_, path, message) => [`${path.join(".") || "setting"}: ${message}`],
+    unsupportedCase: (_, path, message) => [`${path.join(".") || "setting"}: ${message}`]
+  })
+
+/** Config errors found anywhere in a start-up failure's cause. */
+export const configErrorsOf = <E>(cause: Cause.Cause<E>): ReadonlyArray<string> =>
+  Cause.failures(cause).pipe((failures) =>
+    Array.from(failures).flatMap((failure) => ConfigError.isConfigError(failure) ? describeConfigError(failure) : [])
+  )

@@ -1,0 +1,173 @@
+/**
+ * The edge's mechanics: reading a body within the size limit, parsing JSON strictly, decoding with a
+ * route's Schema, and turning any outcome into a response with the catalogue's code and status.
+ */
+import { ErrorCatalogue } from "@clawbounties/domain"
+import { Cause, Effect, Option, ParseResult, Schema } from "effect"
+
+/** JSON nested deeper than this is refused before parsing: deep values overflow recursive code. */
+export const MAX_JSON_DEPTH = 64
+const MAX_ISSUES = 20
+const MAX_ISSUE_MESSAGE = 300
+
+export type RawBody =
+  | { readonly _tag: "Empty" }
+  | { readonly _tag: "Text"; readonly text: string }
+  | { readonly _tag: "TooLarge" }
+  | { readonly _tag: "NotUtf8" }
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false })
+
+/**
+ * Reads the body, stopping as soon as it exceeds `limit` bytes (a declared `Content-Length` over the
+ * limit is refused before reading anything).
+ */
+export const readBody = async (request: Request, limit: number): Promise<RawBody> => {
+  const declared = request.headers.get("content-length")
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) return { _tag: "TooLarge" }
+  if (request.body === null) return { _tag: "Empty" }
+  const reader = request.body.getReader()
+  const chunks: Array<Uint8Array> = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined)
+      return { _tag: "TooLarge" }
+    }
+    chunks.push(value)
+  }
+  if (size === 0) return { _tag: "Empty" }
+  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+  try {
+    return { _tag: "Text", text: utf8.decode(bytes) }
+  } catch {
+    return { _tag: "NotUtf8" }
+  }
+}
+
+/** `application/json`, or any `application/*+json`, with or without parameters. */
+export const isJsonContentType = (contentType: string | null): boolean =>
+  contentType !== null && /^application\/([a-z0-9.+-]*\+)?json\s*(;.*)?$/i.test(contentType.trim())
+
+/** The deepest nesting of arrays and objects in JSON text (strings skipped), stopping past `max`. */
+export const jsonDepthExceeds = (text: string, max: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92 /* \ */) i++
+      else if (c === 34 /* " */) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > max) return true
+    } else if (c === 125 || c === 93) depth--
+  }
+  return false
+}
+
+/** The JSON value of a body: `{}` when empty (every body schema then says what is missing). */
+export const parseJson = (
+  body: RawBody,
+  contentType: string | null,
+  limit: number
+): Effect.Effect<unknown, ErrorCatalogue.MalformedJson | ErrorCatalogue.UnsupportedMediaType | ErrorCatalogue.PayloadTooLarge | ErrorCatalogue.InvalidRequest> => {
+  switch (body._tag) {
+    case "Empty":
+      return Effect.succeed({})
+    case "TooLarge":
+      return Effect.fail(new ErrorCatalogue.PayloadTooLarge({ limit_bytes: limit }))
+    case "NotUtf8":
+      return isJsonContentType(contentType)
+        ? Effect.fail(new ErrorCatalogue.MalformedJson({ message: "the body is not valid UTF-8" }))
+        : Effect.fail(new ErrorCatalogue.UnsupportedMediaType({ content_type: (contentType ?? "").slice(0, 100) }))
+    case "Text": {
+      if (!isJsonContentType(contentType)) {
+        return Effect.fail(new ErrorCatalogue.UnsupportedMediaType({ content_type: (contentType ?? "").slice(0, 100) }))
+      }
+      if (jsonDepthExceeds(body.text, MAX_JSON_DEPTH)) {
+        return Effect.fail(new ErrorCatalogue.InvalidRequest({
+          message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels is not accepted`,
+          issues: [{ path: "", message: `nesting deeper than ${MAX_JSON_DEPTH}` }]
+        }))
+      }
+      try {
+        return Effect.succeed(JSON.parse(body.text) as unknown)
+      } catch (error) {
+        return Effect.fail(new ErrorCatalogue.MalformedJson({
+          message: `the body is not valid JSON: ${error instanceof Error ? error.message.slice(0, 200) : "parse error"}`
+        }))
+      }
+    }
+  }
+}
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text)
+
+/** A Schema failure as `INVALID_REQUEST` with one issue per problem (paths dotted, messages clipped). */
+export const invalidRequest = (where: "body" | "query", error: ParseResult.ParseError): ErrorCatalogue.InvalidRequest => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error).slice(0, MAX_ISSUES).map((issue) => ({
+    path: issue.path.map(String).join("."),
+    message: clip(issue.message, MAX_ISSUE_MESSAGE)
+  }))
+  return new ErrorCatalogue.InvalidRequest({ message: `the request ${where} does not match its schema`, issues })
+}
+
+const decodeOptions = { errors: "all", onExcessProperty: "error" } as const
+
+/** A strict decoder: unknown fields are refused, every problem is reported. */
+export const decoder = <A, I>(schema: Schema.Schema<A, I, never>, where: "body" | "query") => {
+  const decode = Schema.decodeUnknown(schema, decodeOptions)
+  return (input: unknown) => Effect.mapError(decode(input), (error) => invalidRequest(where, error))
+}
+
+/** The body's idempotency key and the header's, reconciled (the header fills a missing body key). */
+export const withIdempotencyKey = (
+  body: unknown,
+  header: string | null
+): Effect.Effect<unknown, ErrorCatalogue.InvalidRequest> => {
+  if (header === null || typeof body !== "object" || body === null || Array.isArray(body)) return Effect.succeed(body)
+  const record = body as Record<string, unknown>
+  if (record.idempotency_key === undefined) return Effect.succeed({ ...record, idempotency_key: header })
+  if (record.idempotency_key === header) return Effect.succeed(body)
+  return Effect.fail(new ErrorCatalogue.InvalidRequest({
+    message: "the Idempotency-Key header and the body's idempotency_key differ",
+    issues: [{ path: "idempotency_key", message: "differs from the Idempotency-Key header" }]
+  }))
+}
+
+// -------------------------------------------------------------------------------------------------
+// Responses
+
+const jsonHeaders = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" }
+
+export const json = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
+  new Response(JSON.stringify(body), { status, headers: { ...jsonHeaders, ...headers } })
+
+export const isCatalogued = (error: unknown): error is ErrorCatalogue.EngineError =>
+  typeof error === "object" && error !== null && typeof (error as { _tag?: unknown })._tag === "string" &&
+  Object.hasOwn(ErrorCatalogue.entries, (error as { _tag: string })._tag)
+
+export const errorResponse = (error: ErrorCatalogue.EngineError, headers: Record<string, string> = {}): Response => {
+  const wire = ErrorCatalogue.toWire(error)
+  return json(wire.status, wire.body, headers)
+}
+
+/**
+ * The response for a failed request: a catalogued failure is sent as the catalogue says; an
+ * interruption (the client went away, or the server is stopping) is `SERVICE_UNAVAILABLE`; anything
+ * else is `INTERNAL_ERROR`, whose cause the caller logs and never sends.
+ */
+export const failureResponse = <E>(cause: Cause.Cause<E>): { readonly response: Response; readonly unexpected: boolean } => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure) && isCatalogued(failure.value)) {
+    return { response: errorResponse(failure.value), unexpected: false }
+  }
+  if (Cause.isInterruptedOnly(cause)) {
+    return { response: errorResponse(new ErrorCatalogue.ServiceUnavailable({ reason: "the request was interrupted" })), unexpected: false }
+  }
+  return { response: errorResponse(new ErrorCatalogue.InternalError()), unexpected: true }
+}

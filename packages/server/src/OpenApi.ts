@@ -1,0 +1,130 @@
+/**
+ * The OpenAPI 3.1 document, generated from the route table: paths, parameters and bodies from the
+ * Schemas the routes decode with (their encoded, wire side), responses from the Schemas they encode
+ * with, and under each operation every error code it can return, grouped by HTTP status.
+ */
+import { ErrorCatalogue } from "@clawbounties/domain"
+import { JSONSchema, Schema } from "effect"
+import { errorsOf, pathParams, type Route } from "./Route.js"
+import * as Schemas from "./Schemas.js"
+
+export const DOCUMENT_PATH = "/openapi.json"
+export const DOCS_PATH = "/docs"
+export const API_VERSION = "0.1.0"
+
+const COMPONENTS = "#/components/schemas/"
+
+type JsonObject = Record<string, unknown>
+
+const statusText: Record<number, string> = {
+  200: "OK", 201: "Created", 400: "Bad request", 401: "Unauthorized", 402: "Payment required", 403: "Forbidden",
+  404: "Not found", 405: "Method not allowed", 409: "Conflict", 410: "Gone", 413: "Payload too large",
+  415: "Unsupported media type", 422: "Unprocessable", 423: "Locked", 429: "Too many requests",
+  500: "Internal error", 502: "Bad gateway", 503: "Service unavailable"
+}
+
+const roleText = (route: Route) =>
+  route.auth === "public" ? "No token needed." : `Bearer token of role: ${route.auth.join(", ")}.`
+
+/** Builds the document; `definitions` collects named schemas into `components.schemas`. */
+export const document = (routes: ReadonlyArray<Route>): JsonObject => {
+  const definitions: Record<string, JSONSchema.JsonSchema7> = {}
+  const schemaOf = (schema: Schema.Schema.Any, topLevel: "keep" | "skip" = "keep") =>
+    JSONSchema.fromAST(schema.ast, {
+      definitions,
+      definitionPath: COMPONENTS,
+      target: "openApi3.1",
+      topLevelReferenceStrategy: topLevel
+    }) as unknown as JsonObject
+
+  const errorRef = schemaOf(Schemas.ErrorBody)
+  const paths: Record<string, Record<string, JsonObject>> = {}
+
+  for (const route of routes) {
+    const parameters: Array<JsonObject> = pathParams(route.path).map((name) => ({
+      name,
+      in: "path",
+      required: true,
+      schema: { type: "string", maxLength: 200 }
+    }))
+    if (route.query !== undefined) {
+      const query = schemaOf(route.query, "skip")
+      const required = new Set((query.required as ReadonlyArray<string> | undefined) ?? [])
+      for (const [name, schema] of Object.entries((query.properties as Record<string, JsonObject> | undefined) ?? {})) {
+        parameters.push({ name, in: "query", required: required.has(name), schema })
+      }
+    }
+    if (route.idempotent) {
+      parameters.push({
+        name: "Idempotency-Key",
+        in: "header",
+        required: false,
+        description: "Used when the body has no idempotency_key; both present and different is INVALID_REQUEST.",
+        schema: { type: "string", minLength: 1, maxLength: 200 }
+      })
+    }
+
+    const responses: Record<string, JsonObject> = {
+      [String(route.status)]: {
+        description: statusText[route.status]!,
+        content: { "application/json": { schema: schemaOf(route.response) } }
+      }
+    }
+    const byStatus = new Map<number, Array<{ code: string; summary: string }>>()
+    for (const tag of errorsOf(route)) {
+      const entry = ErrorCatalogue.entries[tag]
+      const list = byStatus.get(entry.status) ?? []
+      if (!list.some((e) => e.code === entry.code)) list.push({ code: entry.code, summary: entry.summary })
+      byStatus.set(entry.status, list)
+    }
+    for (const [status, entries] of [...byStatus].sort(([a], [b]) => a - b)) {
+      const codes = entries.map((e) => e.code).sort()
+      responses[String(status)] = {
+        description: entries.map((e) => `${e.code}: ${e.summary}`).join(" "),
+        "x-error-codes": codes,
+        content: {
+          "application/json": {
+            schema: { allOf: [errorRef, { type: "object", properties: { error: { type: "string", enum: codes } } }] }
+          }
+        }
+      }
+    }
+
+    const operation: JsonObject = {
+      operationId: route.operationId,
+      tags: [route.tag],
+      summary: route.summary,
+      description: [route.description, roleText(route)].filter((s) => s !== undefined).join("\n\n"),
+      "x-roles": route.auth === "public" ? [] : route.auth,
+      security: route.auth === "public" ? [] : [{ bearerAuth: [] }],
+      ...(parameters.length === 0 ? {} : { parameters }),
+      ...(route.body === undefined
+        ? {}
+        : { requestBody: { required: true, content: { "application/json": { schema: schemaOf(route.body) } } } }),
+      responses
+    }
+    const byMethod = (paths[route.path] ??= {})
+    byMethod[route.method.toLowerCase()] = operation
+  }
+
+  const tags = Array.from(new Set(routes.map((route) => route.tag))).map((name) => ({ name }))
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "clawbounties API",
+      version: API_VERSION,
+      description:
+        "An agent-labor marketplace: bounties with escrow, signed proof of work, fees, a double-entry ledger. " +
+        "JSON in snake_case; money as digit strings of minor units. Every error is `{ error, message, details }` " +
+        "with a stable code from the catalogue below."
+    },
+    servers: [{ url: "/" }],
+    tags,
+    paths,
+    components: {
+      schemas: definitions,
+      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "A token from registration or rotation, or the operator token." } }
+    },
+    "x-error-catalogue": ErrorCatalogue.table.map((row) => ({ code: row.code, status: row.status, summary: row.summary }))
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * One route of the API as data: method, path, who may call it, the Schemas of its query and body,
+ * its success status and response Schema, the error codes it can return, and a thin handler that
+ * runs one engine command. Authentication, decoding, error mapping and the OpenAPI document are all
+ * derived from these definitions, so they cannot disagree.
+ *
+ * {@link route} checks at compile time that `errors` names every catalogued error the handler's
+ * effect can fail with (`SqlError` and other unexpected failures become `INTERNAL_ERROR`).
+ */
+import type { ErrorCatalogue } from "@clawbounties/domain"
+import type { Tokens } from "@clawbounties/marketplace"
+import type { Effect, Schema } from "effect"
+import type * as Engine from "./Engine.js"
+import type { Scheduler } from "./Scheduler.js"
+
+export type Method = "GET" | "POST" | "PATCH"
+export type Role = Tokens.Role
+/** `public`: no token needed; otherwise the roles whose tokens may call the route. */
+export type Auth = "public" | ReadonlyArray<Role>
+
+/** Services a handler may use. */
+export type Services = Engine.Services | Scheduler
+
+export type ErrorTag = ErrorCatalogue.EngineError["_tag"]
+
+export interface Input<Auth_, B, Q> {
+  readonly actor: Auth_ extends "public" ? undefined : Tokens.Principal
+  readonly params: Readonly<Record<string, string>>
+  readonly body: B
+  readonly query: Q
+}
+
+type AnySchema = Schema.Schema<any, any, never>
+
+export interface Definition<A extends Auth, BS extends AnySchema | undefined, QS extends AnySchema | undefined, RS extends AnySchema, E> {
+  readonly method: Method
+  /** OpenAPI form: `/v1/bounties/{bounty_id}`. */
+  readonly path: string
+  readonly operationId: string
+  readonly tag: string
+  readonly summary: string
+  readonly description?: string
+  readonly auth: A
+  readonly body?: BS
+  readonly query?: QS
+  /** Accepts `idempotency_key` in the body or an `Idempotency-Key` header. */
+  readonly idempotent?: boolean
+  readonly status: 200 | 201
+  readonly response: RS
+  /** Catalogued errors the handler can fail with (the edge's own errors are added by the app). */
+  readonly errors: ReadonlyArray<ErrorTag>
+  readonly handler: (
+    input: Input<A, BS extends AnySchema ? Schema.Schema.Type<BS> : undefined, QS extends AnySchema ? Schema.Schema.Type<QS> : undefined>
+  ) => Effect.Effect<Schema.Schema.Type<RS>, E, Services>
+}
+
+/** A route with its types erased, as the app and the OpenAPI generator see it. */
+export interface Route {
+  readonly method: Method
+  readonly path: string
+  readonly operationId: string
+  readonly tag: string
+  readonly summary: string
+  readonly description?: string
+  readonly auth: Auth
+  readonly body?: AnySchema
+  readonly query?: AnySchema
+  readonly idempotent?: boolean
+  readonly status: 200 | 201
+  readonly response: AnySchema
+  readonly errors: ReadonlyArray<ErrorTag>
+  readonly handler: (input: Input<Auth, any, any>) => Effect.Effect<unknown, unknown, Services>
+}
+
+type TagOf<E> = E extends { readonly _tag: infer T extends string } ? T : never
+type Undeclared<E, D extends string> = Exclude<TagOf<E>, D | "SqlError">
+
+/**
+ * Defines a route. A handler that can fail with a catalogued error the route does not declare is a
+ * type error naming the missing tags (`undeclared_errors`).
+ */
+export const route = <
+  const A extends Auth,
+  BS extends AnySchema | undefined,
+  QS extends AnySchema | undefined,
+  RS extends AnySchema,
+  E,
+  const D extends ReadonlyArray<ErrorTag>
+>(
+  definition: Definition<A, BS, QS, RS, E> & { readonly errors: D } & (
+    [Undeclared<E, D[number]>] extends [never] ? unknown : { readonly undeclared_errors: Undeclared<E, D[number]> }
+  )
+): Route => definition as unknown as Route
+
+/** `/v1/bounties/{bounty_id}` -> `/v1/bounties/:bounty_id` (Hono's form). */
+export const honoPath = (path: string): string => path.replace(/\{([a-z_]+)\}/g, ":$1")
+
+/** The names of a path's parameters. */
+export const pathParams = (path: string): ReadonlyArray<string> => Array.from(path.matchAll(/\{([a-z_]+)\}/g), (m) => m[1]!)
+
+/** A matcher for the path (method-not-allowed detection). */
+export const pathPattern = (path: string): RegExp =>
+  new RegExp(`^${path.split(/\{[a-z_]+\}/).map((part) => part.replace(/[.*+?^$(){}|[\]\\]/g, "\\$&")).join("[^/]+")}$`)
+
+/** The errors a route can answer with: its own, plus those the edge adds for auth and input. */
+export const errorsOf = (route: Route): ReadonlyArray<ErrorTag> => {
+  const tags = new Set<ErrorTag>(route.errors)
+  if (route.auth !== "public") {
+    tags.add("Unauthorized")
+    tags.add("Forbidden")
+  }
+  if (route.body !== undefined) {
+    tags.add("MalformedJson")
+    tags.add("UnsupportedMediaType")
+    tags.add("PayloadTooLarge")
+    tags.add("InvalidRequest")
+  }
+  if (route.query !== undefined || route.idempotent) tags.add("InvalidRequest")
+  tags.add("InternalError")
+  return Array.from(tags)
+}

@@ -1,0 +1,94 @@
+/**
+ * The deadline scheduler: `Deadlines.sweep` every interval, in the runtime's scope (so disposing
+ * the runtime stops it). A failed sweep is logged and counted and the next one runs as planned;
+ * the status is kept for the operators' sweep-status route.
+ */
+import { Deadlines } from "@clawbounties/marketplace"
+import { Cause, Context, DateTime, Duration, Effect, Layer, Ref, Schedule } from "effect"
+import type * as Engine from "./Engine.js"
+
+export interface Status {
+  readonly running: boolean
+  readonly interval_ms: number
+  readonly runs: number
+  readonly failures: number
+  readonly last_started_at: string | null
+  readonly last_finished_at: string | null
+  readonly last_report: Deadlines.SweepReport | null
+  readonly last_error: string | null
+}
+
+export interface Service {
+  readonly status: Effect.Effect<Status>
+  /** Runs one sweep now (operators), recorded like the scheduled ones. */
+  readonly runNow: Effect.Effect<Deadlines.SweepReport, unknown, Engine.Services>
+}
+
+export class Scheduler extends Context.Tag("@clawbounties/server/Scheduler")<Scheduler, Service>() {}
+
+export interface Options {
+  readonly interval: Duration.Duration
+  /** False: no background sweeps (tests drive `runNow`). */
+  readonly enabled: boolean
+}
+
+const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
+
+export const layer = (options: Options): Layer.Layer<Scheduler, never, Engine.Services> =>
+  Layer.scoped(
+    Scheduler,
+    Effect.gen(function* () {
+      const context = yield* Effect.context<Engine.Services>()
+      const state = yield* Ref.make<Status>({
+        running: options.enabled,
+        interval_ms: Duration.toMillis(options.interval),
+        runs: 0,
+        failures: 0,
+        last_started_at: null,
+        last_finished_at: null,
+        last_report: null,
+        last_error: null
+      })
+      // One sweep at a time: an operator's run-now never overlaps a scheduled one.
+      const lock = yield* Effect.makeSemaphore(1)
+
+      const sweepOnce = lock.withPermits(1)(Effect.gen(function* () {
+        const startedAt = yield* nowIso
+        const exit = yield* Effect.exit(Deadlines.sweep())
+        const finishedAt = yield* nowIso
+        if (exit._tag === "Success") {
+          yield* Ref.update(state, (s) => ({
+            ...s,
+            runs: s.runs + 1,
+            last_started_at: startedAt,
+            last_finished_at: finishedAt,
+            last_report: exit.value,
+            last_error: null
+          }))
+          return exit.value
+        }
+        yield* Effect.logError("deadline sweep failed", exit.cause)
+        yield* Ref.update(state, (s) => ({
+          ...s,
+          runs: s.runs + 1,
+          failures: s.failures + 1,
+          last_started_at: startedAt,
+          last_finished_at: finishedAt,
+          // Only the kind of failure: causes may carry SQL text, which does not belong in a response.
+          last_error: Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "sweep failed (see the server log)"
+        }))
+        return yield* Effect.failCause(exit.cause)
+      }))
+
+      if (options.enabled) {
+        yield* sweepOnce.pipe(
+          Effect.provide(context),
+          Effect.ignore,
+          Effect.repeat(Schedule.spaced(options.interval)),
+          Effect.forkScoped
+        )
+        yield* Effect.addFinalizer(() => Ref.update(state, (s) => ({ ...s, running: false })))
+      }
+      return { status: Ref.get(state), runNow: sweepOnce }
+    })
+  )

@@ -1,0 +1,315 @@
+/**
+ * Wire schemas of the HTTP API that the libraries do not define themselves: the record views
+ * (`marketplace/Wire.ts` builds them), balances and history, verification requests and results,
+ * operator reports, and the query strings. Responses are encoded with these schemas, so what the
+ * server sends is what `openapi.json` says.
+ */
+import { Did, Money } from "@clawbounties/domain"
+import { Identities } from "@clawbounties/marketplace"
+import { Schema } from "effect"
+
+const strict = { parseOptions: { onExcessProperty: "error" } } as const
+const Digits = Schema.String.pipe(Schema.pattern(/^(0|[1-9][0-9]*)$/)).annotations({ description: "an amount in minor units, as a digit string" })
+const SignedDigits = Schema.String.pipe(Schema.pattern(/^-?(0|[1-9][0-9]*)$/)).annotations({ description: "a signed amount in minor units, as a digit string" })
+const Timestamp = Schema.String.annotations({ description: "an RFC 3339 timestamp" })
+const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+/** Query-string booleans. */
+const BooleanString = Schema.transformLiterals(["true", true], ["false", false])
+const limitBetween = (min: number, max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(min, max))
+
+export const ErrorBody = Schema.Struct({
+  error: Schema.String.annotations({ description: "a stable code from the error catalogue" }),
+  message: Schema.String,
+  details: JsonObject
+}).annotations({ identifier: "Error" })
+
+// -------------------------------------------------------------------------------------------------
+// Records
+
+export const AllInCost = Schema.Struct({
+  principal_minor: Digits,
+  platform_fee_minor: Digits,
+  total_minor: Digits,
+  currency: Schema.String
+})
+
+export const Bounty = Schema.Struct({
+  schema_version: Schema.Literal("2"),
+  bounty_id: Schema.String,
+  requester_did: Schema.String,
+  title: Schema.String,
+  description: Schema.String,
+  reward: Schema.Struct({ amount_minor: Digits, currency: Schema.String }),
+  closure_type: Schema.String,
+  difficulty_scalar: Schema.Number,
+  escrow_id: Schema.String,
+  status: Schema.String,
+  min_proof_tier: Schema.String,
+  tags: Schema.Array(Schema.String),
+  is_code_bounty: Schema.Boolean,
+  test_harness_id: Schema.optional(Schema.String),
+  fee_policy_version: Schema.String,
+  all_in_cost: AllInCost,
+  created_at: Timestamp,
+  accepted_at: Schema.optional(Timestamp),
+  accepted_by: Schema.optional(Schema.String),
+  task_spec: Schema.optional(Schema.Unknown),
+  metadata: JsonObject,
+  fee_policy: Schema.Struct({ id: Schema.String, version: Schema.String, hash_b64u: Schema.String }),
+  worker_net_minor: Digits,
+  deadline_at: Schema.NullOr(Timestamp),
+  submission_attempts: Schema.Number,
+  resolution: Schema.NullOr(JsonObject),
+  updated_at: Timestamp
+}).annotations({ identifier: "Bounty" })
+
+export const BountyList = Schema.Struct({
+  bounties: Schema.Array(Bounty),
+  next_cursor: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "BountyList" })
+
+export const Escrow = Schema.Struct({
+  escrow_version: Schema.Literal("2"),
+  escrow_id: Schema.String,
+  requester_did: Schema.String,
+  agent_did: Schema.optional(Schema.String),
+  amount_minor: Digits,
+  currency: Schema.String,
+  status: Schema.String,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  held_at: Timestamp,
+  released_at: Schema.optional(Timestamp),
+  job_id: Schema.String,
+  hold_id: Schema.String
+}).annotations({ identifier: "Escrow" })
+
+export const VerificationReason = Schema.Struct({ code: Schema.String, message: Schema.String })
+
+export const Submission = Schema.Struct({
+  submission_id: Schema.String,
+  bounty_id: Schema.String,
+  worker_did: Schema.String,
+  status: Schema.String,
+  proof_tier: Schema.NullOr(Schema.String),
+  proof_bundle_hash_b64u: Schema.NullOr(Schema.String),
+  verification: Schema.Struct({
+    status: Schema.Literal("valid", "invalid"),
+    reasons: Schema.Array(VerificationReason),
+    verified_at: Timestamp
+  }),
+  result_summary: Schema.NullOr(Schema.String),
+  proof_bundle_envelope: Schema.Unknown,
+  commit_proof_envelope: Schema.Unknown,
+  artifacts: Schema.Array(Schema.Unknown),
+  created_at: Timestamp,
+  updated_at: Timestamp
+}).annotations({ identifier: "Submission" })
+
+export const SubmissionList = Schema.Struct({ submissions: Schema.Array(Submission) }).annotations({ identifier: "SubmissionList" })
+
+export const Dispute = Schema.Struct({
+  dispute_id: Schema.String,
+  bounty_id: Schema.String,
+  submission_id: Schema.String,
+  opened_by: Schema.String,
+  reason: Schema.String,
+  status: Schema.Literal("open", "resolved"),
+  escalated: Schema.Boolean,
+  deadline_at: Timestamp,
+  outcome: Schema.NullOr(Schema.String),
+  worker_share_bps: Schema.NullOr(Schema.Number),
+  resolved_by: Schema.NullOr(Schema.String),
+  resolution_note: Schema.NullOr(Schema.String),
+  created_at: Timestamp,
+  resolved_at: Schema.NullOr(Timestamp)
+}).annotations({ identifier: "Dispute" })
+
+export const DisputeList = Schema.Struct({ disputes: Schema.Array(Dispute) }).annotations({ identifier: "DisputeList" })
+
+// -------------------------------------------------------------------------------------------------
+// Identities and tokens
+
+/** `POST /v1/requesters/register`: the challenge answer for role `requester` (see Identities). */
+export const RegisterRequesterRequest = Schema.Struct({
+  requester_did: Did.DidKey,
+  challenge_id: Schema.String.pipe(Schema.maxLength(64)),
+  proof: Identities.Proof
+}).annotations({ identifier: "RegisterRequesterRequest", ...strict })
+
+export const TokenInfo = Schema.Struct({
+  token_id: Schema.String,
+  role: Schema.String,
+  created_at: Timestamp,
+  revoked_at: Schema.NullOr(Timestamp),
+  revoked_reason: Schema.NullOr(Schema.String),
+  replaced_by: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "TokenInfo" })
+
+export const TokenList = Schema.Struct({ tokens: Schema.Array(TokenInfo) }).annotations({ identifier: "TokenList" })
+
+export const RotateResponse = Schema.Struct({
+  token_id: Schema.String,
+  token: Schema.String.annotations({ description: "the new bearer token, shown once" })
+}).annotations({ identifier: "RotateTokenResponse" })
+
+export const RevokeRequest = Schema.Struct({
+  reason: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)))
+}).annotations({ identifier: "RevokeTokenRequest", ...strict })
+
+// -------------------------------------------------------------------------------------------------
+// Bounties
+
+export const ListBountiesQuery = Schema.Struct({
+  status: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(32))),
+  is_code_bounty: Schema.optional(BooleanString),
+  tag: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(50))),
+  /** Only the caller's own bounties (as requester), of any status. */
+  mine: Schema.optional(BooleanString),
+  cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(400))),
+  limit: Schema.optional(limitBetween(1, 200))
+}).annotations({ identifier: "ListBountiesQuery", ...strict })
+
+export const CancelResponse = Schema.Struct({
+  bounty_id: Schema.String,
+  status: Schema.String,
+  escrow_id: Schema.String,
+  escrow_status: Schema.String,
+  refunded_minor: Digits
+}).annotations({ identifier: "CancelBountyResponse" })
+
+// -------------------------------------------------------------------------------------------------
+// Money
+
+export const Buckets = Schema.Struct({ A: Digits, H: Digits, B: Digits, F: Digits, P: Digits })
+
+export const BalancesQuery = Schema.Struct({
+  did: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256)),
+  currency: Schema.optional(Money.Currency)
+}).annotations({ identifier: "BalancesQuery", ...strict })
+
+/** Spec A3.2 `GET /v1/balances?did=`. */
+export const BalancesResponse = Schema.Struct({
+  did: Schema.String,
+  currency: Schema.String,
+  buckets: Buckets,
+  as_of: Timestamp
+}).annotations({ identifier: "Balances" })
+
+export const HistoryQuery = Schema.Struct({
+  did: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256)),
+  currency: Schema.optional(Money.Currency),
+  cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(400))),
+  limit: Schema.optional(limitBetween(1, 500))
+}).annotations({ identifier: "HistoryQuery", ...strict })
+
+export const HistoryItem = Schema.Struct({
+  entry_id: Schema.String,
+  kind: Schema.String,
+  created_at: Timestamp,
+  bucket: Schema.String,
+  currency: Schema.String,
+  amount_minor: SignedDigits,
+  balance_after_minor: SignedDigits,
+  metadata: JsonObject,
+  cursor: Schema.String
+})
+
+export const HistoryResponse = Schema.Struct({
+  did: Schema.String,
+  items: Schema.Array(HistoryItem),
+  next_cursor: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "AccountHistory" })
+
+// -------------------------------------------------------------------------------------------------
+// Verification
+
+const Envelope = Schema.Unknown.annotations({ description: "a signed envelope (verified, not decoded)" })
+
+export const VerifyRequest = Schema.Struct({
+  envelope: Envelope,
+  /** When given, the envelope must be of this type. */
+  expected_type: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(64)))
+}).annotations({ identifier: "VerifyRequest", ...strict })
+
+export const VerifyBundleRequest = Schema.Struct({
+  envelope: Envelope,
+  urm: Schema.optional(Schema.Unknown),
+  execution_attestations: Schema.optional(Schema.Array(Schema.Unknown).pipe(Schema.maxItems(100)))
+}).annotations({ identifier: "VerifyBundleRequest", ...strict })
+
+export const VerifyCommitProofRequest = Schema.Struct({ envelope: Envelope })
+  .annotations({ identifier: "VerifyCommitProofRequest", ...strict })
+
+/** Every verifier's result: VALID/INVALID with the reason, plus what the verifier adds. */
+export const VerificationResult = Schema.Struct(
+  {
+    status: Schema.Literal("VALID", "INVALID"),
+    reason: Schema.String,
+    verified_at: Timestamp,
+    error: Schema.optional(Schema.Struct({ code: Schema.String, message: Schema.String, field: Schema.optional(Schema.String) }))
+  },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+).annotations({ identifier: "VerificationResult" })
+
+// -------------------------------------------------------------------------------------------------
+// Operators
+
+export const DisputeQueueQuery = Schema.Struct({
+  status: Schema.optional(Schema.Literal("open", "resolved")),
+  limit: Schema.optional(limitBetween(1, 500))
+}).annotations({ identifier: "DisputeQueueQuery", ...strict })
+
+export const AuditQuery = Schema.Struct({
+  entity_id: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))),
+  limit: Schema.optional(limitBetween(1, 500))
+}).annotations({ identifier: "AuditQuery", ...strict })
+
+export const AuditEntry = Schema.Struct({
+  audit_id: Schema.String,
+  actor: Schema.String,
+  action: Schema.String,
+  entity_type: Schema.String,
+  entity_id: Schema.String,
+  before: Schema.Unknown,
+  after: Schema.Unknown,
+  created_at: Timestamp
+})
+
+export const AuditResponse = Schema.Struct({ entries: Schema.Array(AuditEntry) }).annotations({ identifier: "AuditLog" })
+
+export const ReconcileResponse = Schema.Struct({
+  ok: Schema.Boolean,
+  accounts: Schema.Number,
+  entries: Schema.Number,
+  postings: Schema.Number,
+  holds: Schema.Number,
+  discrepancies: Schema.Array(Schema.Struct({ kind: Schema.String, detail: Schema.String }))
+}).annotations({ identifier: "ReconcileReport" })
+
+export const SweepReport = Schema.Struct({
+  expired: Schema.Number,
+  reopened: Schema.Number,
+  cancelled: Schema.Number,
+  autoApproved: Schema.Number,
+  escalated: Schema.Number,
+  skipped: Schema.Number
+}).annotations({ identifier: "SweepReport" })
+
+export const SweepStatus = Schema.Struct({
+  running: Schema.Boolean,
+  interval_ms: Schema.Number,
+  runs: Schema.Number,
+  failures: Schema.Number,
+  last_started_at: Schema.NullOr(Timestamp),
+  last_finished_at: Schema.NullOr(Timestamp),
+  last_report: Schema.NullOr(SweepReport),
+  last_error: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "SweepStatus" })
+
+// -------------------------------------------------------------------------------------------------
+// Health
+
+export const Health = Schema.Struct({ status: Schema.Literal("ok") }).annotations({ identifier: "Health" })
+export const Ready = Schema.Struct({ status: Schema.Literal("ready"), database: Schema.String }).annotations({ identifier: "Ready" })
+

@@ -1,0 +1,70 @@
+/**
+ * Serving the app on `@hono/node-server`: build the runtime (storage opened and migrated, the
+ * scheduler started), listen, and stop gracefully (stop accepting, let requests in flight finish,
+ * then dispose the runtime, which stops the scheduler and closes the database).
+ */
+import { serve } from "@hono/node-server"
+import { Duration, Layer, ManagedRuntime } from "effect"
+import type { Server as HttpServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import * as App from "./App.js"
+import * as Engine from "./Engine.js"
+import * as Scheduler from "./Scheduler.js"
+
+export interface Options {
+  readonly host: string
+  /** 0 picks a free port. */
+  readonly port: number
+  readonly bodyLimitBytes: number
+  readonly engine: Engine.Options
+  readonly scheduler: Scheduler.Options
+  /** How long in-flight requests may take to finish on shutdown before their connections are cut. */
+  readonly shutdownGrace?: Duration.DurationInput | undefined
+}
+
+export interface Running {
+  readonly url: string
+  readonly port: number
+  readonly runtime: App.Runtime
+  /** Stops accepting, waits for requests in flight, then disposes the runtime. Idempotent. */
+  readonly close: () => Promise<void>
+}
+
+/** The runtime's layer: the engine and, over it, the scheduler. */
+export const layer = (options: Pick<Options, "engine" | "scheduler">) =>
+  Scheduler.layer(options.scheduler).pipe(Layer.provideMerge(Engine.layer(options.engine)))
+
+export const start = async (options: Options): Promise<Running> => {
+  const runtime = ManagedRuntime.make(layer(options))
+  // Open the store and run the migrations before listening: a bad database stops start-up here.
+  try {
+    await runtime.runtime()
+  } catch (error) {
+    await runtime.dispose().catch(() => undefined)
+    throw error
+  }
+  const app = App.make(runtime, { bodyLimitBytes: options.bodyLimitBytes })
+  const server = await new Promise<HttpServer>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s as HttpServer)) as HttpServer
+    s.once("error", reject)
+  })
+  const address = server.address() as AddressInfo
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address
+  const grace = Duration.toMillis(Duration.decode(options.shutdownGrace ?? "10 seconds"))
+
+  let closing: Promise<void> | undefined
+  const close = () =>
+    (closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), grace)
+        server.close(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+        server.closeIdleConnections()
+      })
+      await runtime.dispose()
+    })())
+
+  return { url: `http://${host}:${address.port}`, port: address.port, runtime, close }
+}
