@@ -15,6 +15,7 @@
 import { SqlClient } from "@effect/sql"
 import { ErrorCatalogue, Ids } from "@clawbounties/domain"
 import { Config, Context, DateTime, Effect, Layer, Option, Redacted, Schema } from "effect"
+import type { ConfigError } from "effect/ConfigError"
 import { createHash, timingSafeEqual } from "node:crypto"
 import * as Audit from "./Audit.js"
 import { Entropy } from "./Entropy.js"
@@ -61,7 +62,7 @@ const operatorConfig = Config.option(
 )
 
 /** Reads `OPERATOR_TOKEN` (optional) and keeps only its hash. */
-export const layer: Layer.Layer<OperatorToken, import("effect/ConfigError").ConfigError> = Layer.effect(
+export const layer: Layer.Layer<OperatorToken, ConfigError> = Layer.effect(
   OperatorToken,
   Effect.map(operatorConfig, (token) => ({ hash: Option.map(token, (t) => sha256(Redacted.value(t))) }))
 )
@@ -118,7 +119,8 @@ export const authenticate = Effect.fn("Tokens.authenticate")(function* (token: s
   const digest = sha256(token)
   const operator = yield* OperatorToken
   if (Option.isSome(operator.hash) && timingSafeEqual(digest, operator.hash.value)) {
-    return { did: OPERATOR_DID, role: "operator", token_id: OPERATOR_TOKEN_ID } satisfies Principal as Principal
+    const principal: Principal = { did: OPERATOR_DID, role: "operator", token_id: OPERATOR_TOKEN_ID }
+    return principal
   }
   const format = TOKEN_FORMAT.exec(token)
   if (format === null) return yield* unauthorized("invalid_token")
@@ -135,7 +137,8 @@ export const authenticate = Effect.fn("Tokens.authenticate")(function* (token: s
     return yield* unauthorized("invalid_token")
   }
   if (row.revoked_at !== null) return yield* unauthorized("revoked_token")
-  return { did: row.did, role: row.role, token_id: row.token_id } satisfies Principal as Principal
+  const principal: Principal = { did: row.did, role: row.role, token_id: row.token_id }
+  return principal
 })
 
 /** A token as its owner may see it: never the token or its hash. */

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto"
 import * as Audit from "../src/Audit.js"
 import * as Outbox from "../src/Outbox.js"
 import * as Tokens from "../src/Tokens.js"
-import { failure, key, registerIdentity, TestLayer } from "./helpers/identity.js"
+import { databases, failure, key, registerIdentity, TestLayer } from "./helpers/identity.js"
 
 const alice = key(1)
 const bob = key(2)
@@ -21,147 +21,171 @@ const reasonOf = (token: string) =>
     return (e as ErrorCatalogue.Unauthorized).reason
   })
 
-describe("Tokens", () => {
-  it.effect("stores only the SHA-256 of a token: the raw token is nowhere in the tokens table", () =>
-    Effect.gen(function* () {
-      const { auth } = yield* registerIdentity(alice, "worker")
-      const secret = auth.token.slice("cbt_worker_".length)
-      assert.strictEqual(Buffer.from(secret, "base64url").length, 32)
-      const sql = yield* SqlClient.SqlClient
-      const rows = yield* sql<Record<string, unknown>>`SELECT * FROM auth_tokens`
-      assert.strictEqual(rows.length, 1)
-      const everything = JSON.stringify(rows)
-      assert.notInclude(everything, auth.token)
-      assert.notInclude(everything, secret)
-      assert.strictEqual(rows[0]!.token_hash, createHash("sha256").update(auth.token).digest("base64url"))
-      assert.strictEqual(rows[0]!.token_hash, Tokens.hashToken(auth.token))
-      // Nor in any event or audit row.
-      const outbox = yield* sql<Record<string, unknown>>`SELECT * FROM outbox`
-      const audit = yield* sql<Record<string, unknown>>`SELECT * FROM audit_log`
-      assert.notInclude(JSON.stringify([outbox, audit], (_, v) => (typeof v === "bigint" ? v.toString() : v)), secret)
-    }).pipe(Effect.provide(TestLayer())))
+for (const database of databases("mkt_tokens")) {
+describe(database.name, () => {
+  const Test = (options: Omit<Parameters<typeof TestLayer>[0] & object, "database"> = {}) =>
+    TestLayer({ ...options, database: database.layer })
 
-  it.effect("authenticate: the principal of a live token; UNAUTHORIZED for empty, malformed and unknown ones", () =>
-    Effect.gen(function* () {
-      const { auth } = yield* registerIdentity(alice, "requester")
-      assert.deepStrictEqual(yield* Tokens.authenticate(auth.token), { did: alice.did, role: "requester", token_id: auth.token_id })
-      assert.strictEqual(yield* reasonOf(""), "missing_token")
-      assert.strictEqual(yield* reasonOf("Bearer " + auth.token), "invalid_token")
-      assert.strictEqual(yield* reasonOf(auth.token + "A"), "invalid_token")
-      assert.strictEqual(yield* reasonOf(auth.token.slice(0, -1)), "invalid_token")
-      // Well-formed but never issued.
-      assert.strictEqual(yield* reasonOf("cbt_requester_" + "A".repeat(43)), "invalid_token")
-      // The same secret under another role's prefix is a different token.
-      assert.strictEqual(yield* reasonOf(auth.token.replace("cbt_requester_", "cbt_worker_")), "invalid_token")
-      assert.strictEqual(yield* reasonOf(auth.token.replace("cbt_requester_", "cbt_operator_")), "invalid_token")
-      assert.strictEqual(ErrorCatalogue.toWire(new ErrorCatalogue.Unauthorized({ reason: "invalid_token" })).status, 401)
-    }).pipe(Effect.provide(TestLayer())))
+  describe("Tokens", () => {
+    it.effect("stores only the SHA-256 of a token: the raw token is nowhere in the tokens table", () =>
+      Effect.gen(function* () {
+        const { auth } = yield* registerIdentity(alice, "worker")
+        const secret = auth.token.slice("cbt_worker_".length)
+        assert.strictEqual(Buffer.from(secret, "base64url").length, 32)
+        const sql = yield* SqlClient.SqlClient
+        const rows = yield* sql<Record<string, unknown>>`SELECT * FROM auth_tokens`
+        assert.strictEqual(rows.length, 1)
+        const everything = JSON.stringify(rows)
+        assert.notInclude(everything, auth.token)
+        assert.notInclude(everything, secret)
+        assert.strictEqual(rows[0]!.token_hash, createHash("sha256").update(auth.token).digest("base64url"))
+        assert.strictEqual(rows[0]!.token_hash, Tokens.hashToken(auth.token))
+        // Nor in any event or audit row.
+        const outbox = yield* sql<Record<string, unknown>>`SELECT * FROM outbox`
+        const audit = yield* sql<Record<string, unknown>>`SELECT * FROM audit_log`
+        assert.notInclude(JSON.stringify([outbox, audit], (_, v) => (typeof v === "bigint" ? v.toString() : v)), secret)
+      }).pipe(Effect.provide(Test())))
 
-  it.effect("every issued token is different", () =>
-    Effect.gen(function* () {
-      const tokens = new Set<string>()
-      for (let i = 0; i < 5; i++) tokens.add((yield* registerIdentity(alice, "worker")).auth.token)
-      assert.strictEqual(tokens.size, 5)
-    }).pipe(Effect.provide(TestLayer())))
+    it.effect("authenticate: the principal of a live token; UNAUTHORIZED for empty, malformed and unknown ones", () =>
+      Effect.gen(function* () {
+        const { auth } = yield* registerIdentity(alice, "requester")
+        assert.deepStrictEqual(yield* Tokens.authenticate(auth.token), { did: alice.did, role: "requester", token_id: auth.token_id })
+        assert.strictEqual(yield* reasonOf(""), "missing_token")
+        assert.strictEqual(yield* reasonOf("Bearer " + auth.token), "invalid_token")
+        assert.strictEqual(yield* reasonOf(auth.token + "A"), "invalid_token")
+        assert.strictEqual(yield* reasonOf(auth.token.slice(0, -1)), "invalid_token")
+        // Well-formed but never issued.
+        assert.strictEqual(yield* reasonOf("cbt_requester_" + "A".repeat(43)), "invalid_token")
+        // The same secret under another role's prefix is a different token.
+        assert.strictEqual(yield* reasonOf(auth.token.replace("cbt_requester_", "cbt_worker_")), "invalid_token")
+        assert.strictEqual(yield* reasonOf(auth.token.replace("cbt_requester_", "cbt_operator_")), "invalid_token")
+        assert.strictEqual(ErrorCatalogue.toWire(new ErrorCatalogue.Unauthorized({ reason: "invalid_token" })).status, 401)
+      }).pipe(Effect.provide(Test())))
 
-  it.effect("revoke: the token stops authenticating at once (revoked_token), with an event and an audit row", () =>
-    Effect.gen(function* () {
-      const { auth } = yield* registerIdentity(alice, "worker")
-      const principal = yield* Tokens.authenticate(auth.token)
-      const info = yield* Tokens.revoke(principal, { token_id: auth.token_id, reason: "laptop stolen" })
-      assert.strictEqual(info.revoked_reason, "laptop stolen")
-      assert.isNotNull(info.revoked_at)
-      assert.strictEqual(yield* reasonOf(auth.token), "revoked_token")
+    it.effect("every issued token is different", () =>
+      Effect.gen(function* () {
+        const tokens = new Set<string>()
+        for (let i = 0; i < 5; i++) tokens.add((yield* registerIdentity(alice, "worker")).auth.token)
+        assert.strictEqual(tokens.size, 5)
+      }).pipe(Effect.provide(Test())))
 
-      const events = (yield* Outbox.forSubject(alice.did)).filter((e) => e.type === "token.revoked")
-      assert.deepStrictEqual(events.map((e) => e.payload), [
-        { did: alice.did, role: "worker", token_id: auth.token_id, reason: "laptop stolen", revoked_by: alice.did }
-      ])
-      const audit = yield* Audit.list({ entityId: auth.token_id, limit: 10 })
-      assert.deepStrictEqual(audit.map((a) => [a.actor, a.action]), [[alice.did, "token.revoke"]])
+    it.effect("revoke: the token stops authenticating at once (revoked_token), with an event and an audit row", () =>
+      Effect.gen(function* () {
+        const { auth } = yield* registerIdentity(alice, "worker")
+        const principal = yield* Tokens.authenticate(auth.token)
+        const info = yield* Tokens.revoke(principal, { token_id: auth.token_id, reason: "laptop stolen" })
+        assert.strictEqual(info.revoked_reason, "laptop stolen")
+        assert.isNotNull(info.revoked_at)
+        assert.strictEqual(yield* reasonOf(auth.token), "revoked_token")
 
-      // Revoking again succeeds and changes nothing.
-      const again = yield* Tokens.revoke(principal, { token_id: auth.token_id })
-      assert.strictEqual(again.revoked_reason, "laptop stolen")
-      assert.strictEqual((yield* Outbox.forSubject(alice.did)).filter((e) => e.type === "token.revoked").length, 1)
-    }).pipe(Effect.provide(TestLayer())))
+        const events = (yield* Outbox.forSubject(alice.did)).filter((e) => e.type === "token.revoked")
+        assert.deepStrictEqual(events.map((e) => e.payload), [
+          { did: alice.did, role: "worker", token_id: auth.token_id, reason: "laptop stolen", revoked_by: alice.did }
+        ])
+        const audit = yield* Audit.list({ entityId: auth.token_id, limit: 10 })
+        assert.deepStrictEqual(audit.map((a) => [a.actor, a.action]), [[alice.did, "token.revoke"]])
 
-  it.effect("revoke: a token of another DID is NOT_FOUND (not even its existence leaks); an operator may revoke it", () =>
-    Effect.gen(function* () {
-      const alices = yield* registerIdentity(alice, "worker")
-      const bobs = yield* registerIdentity(bob, "requester")
-      const bobPrincipal = yield* Tokens.authenticate(bobs.auth.token)
-      const error = yield* failure(Tokens.revoke(bobPrincipal, { token_id: alices.auth.token_id }))
-      assert.deepStrictEqual(ErrorCatalogue.toWire(error).body.error, "NOT_FOUND")
-      assert.strictEqual((yield* Tokens.authenticate(alices.auth.token)).did, alice.did)
+        // Revoking again succeeds and changes nothing.
+        const again = yield* Tokens.revoke(principal, { token_id: auth.token_id })
+        assert.strictEqual(again.revoked_reason, "laptop stolen")
+        assert.strictEqual((yield* Outbox.forSubject(alice.did)).filter((e) => e.type === "token.revoked").length, 1)
+      }).pipe(Effect.provide(Test())))
 
-      const operator = yield* Tokens.authenticate(OPERATOR_SECRET)
-      yield* Tokens.revoke(operator, { token_id: alices.auth.token_id, reason: "abuse" })
-      assert.strictEqual(yield* reasonOf(alices.auth.token), "revoked_token")
-      const audit = yield* Audit.list({ entityId: alices.auth.token_id, limit: 10 })
-      assert.deepStrictEqual(audit.map((a) => a.actor), ["operator"])
-      // A reason is bounded.
-      const long = yield* failure(Tokens.revoke(operator, { token_id: bobs.auth.token_id, reason: "x".repeat(201) }))
-      assert.strictEqual(long._tag, "InvalidRequest")
-    }).pipe(Effect.provide(TestLayer({ operator: operatorFromConfig(OPERATOR_SECRET) }))))
+    it.effect("revoke: a token of another DID is NOT_FOUND (not even its existence leaks); an operator may revoke it", () =>
+      Effect.gen(function* () {
+        const alices = yield* registerIdentity(alice, "worker")
+        const bobs = yield* registerIdentity(bob, "requester")
+        const bobPrincipal = yield* Tokens.authenticate(bobs.auth.token)
+        const error = yield* failure(Tokens.revoke(bobPrincipal, { token_id: alices.auth.token_id }))
+        assert.deepStrictEqual(ErrorCatalogue.toWire(error).body.error, "NOT_FOUND")
+        assert.strictEqual((yield* Tokens.authenticate(alices.auth.token)).did, alice.did)
 
-  it.effect("rotate: a new token for the same DID and role, the old one revoked as rotated, atomically", () =>
-    Effect.gen(function* () {
-      const { auth } = yield* registerIdentity(alice, "worker")
-      const principal = yield* Tokens.authenticate(auth.token)
-      const rotated = yield* Tokens.rotate(principal)
-      assert.notStrictEqual(rotated.token, auth.token)
-      assert.deepStrictEqual(yield* Tokens.authenticate(rotated.token), { did: alice.did, role: "worker", token_id: rotated.token_id })
-      assert.strictEqual(yield* reasonOf(auth.token), "revoked_token")
+        const operator = yield* Tokens.authenticate(OPERATOR_SECRET)
+        yield* Tokens.revoke(operator, { token_id: alices.auth.token_id, reason: "abuse" })
+        assert.strictEqual(yield* reasonOf(alices.auth.token), "revoked_token")
+        const audit = yield* Audit.list({ entityId: alices.auth.token_id, limit: 10 })
+        assert.deepStrictEqual(audit.map((a) => a.actor), ["operator"])
+        // A reason is bounded.
+        const long = yield* failure(Tokens.revoke(operator, { token_id: bobs.auth.token_id, reason: "x".repeat(201) }))
+        assert.strictEqual(long._tag, "InvalidRequest")
+      }).pipe(Effect.provide(Test({ operator: operatorFromConfig(OPERATOR_SECRET) }))))
 
-      const infos = yield* Tokens.list(principal)
-      const old = infos.find((t) => t.token_id === auth.token_id)!
-      assert.strictEqual(old.revoked_reason, "rotated")
-      assert.strictEqual(old.replaced_by, rotated.token_id)
-      assert.notProperty(old, "token_hash")
+    it.effect("rotate: a new token for the same DID and role, the old one revoked as rotated, atomically", () =>
+      Effect.gen(function* () {
+        const { auth } = yield* registerIdentity(alice, "worker")
+        const principal = yield* Tokens.authenticate(auth.token)
+        const rotated = yield* Tokens.rotate(principal)
+        assert.notStrictEqual(rotated.token, auth.token)
+        assert.deepStrictEqual(yield* Tokens.authenticate(rotated.token), { did: alice.did, role: "worker", token_id: rotated.token_id })
+        assert.strictEqual(yield* reasonOf(auth.token), "revoked_token")
 
-      const events = (yield* Outbox.forSubject(alice.did)).filter((e) => e.type === "token.rotated")
-      assert.deepStrictEqual(events.map((e) => e.payload), [
-        { did: alice.did, role: "worker", token_id: auth.token_id, replaced_by: rotated.token_id }
-      ])
-      const audit = yield* Audit.list({ entityId: auth.token_id, limit: 10 })
-      assert.deepStrictEqual(audit.map((a) => a.action), ["token.rotate"])
+        const infos = yield* Tokens.list(principal)
+        const old = infos.find((t) => t.token_id === auth.token_id)!
+        assert.strictEqual(old.revoked_reason, "rotated")
+        assert.strictEqual(old.replaced_by, rotated.token_id)
+        assert.notProperty(old, "token_hash")
 
-      // The revoked token's principal (captured before) cannot rotate again, and nothing is issued.
-      const sql = yield* SqlClient.SqlClient
-      const before = yield* sql`SELECT token_id FROM auth_tokens`
-      assert.strictEqual(yield* Effect.map(failure(Tokens.rotate(principal)), (e) => (e as ErrorCatalogue.Unauthorized).reason), "revoked_token")
-      assert.strictEqual((yield* sql`SELECT token_id FROM auth_tokens`).length, before.length)
-    }).pipe(Effect.provide(TestLayer())))
+        const events = (yield* Outbox.forSubject(alice.did)).filter((e) => e.type === "token.rotated")
+        assert.deepStrictEqual(events.map((e) => e.payload), [
+          { did: alice.did, role: "worker", token_id: auth.token_id, replaced_by: rotated.token_id }
+        ])
+        const audit = yield* Audit.list({ entityId: auth.token_id, limit: 10 })
+        assert.deepStrictEqual(audit.map((a) => a.action), ["token.rotate"])
 
-  it.effect("the configured operator token authenticates as the operator, compared by hash", () =>
-    Effect.gen(function* () {
-      assert.deepStrictEqual(yield* Tokens.authenticate(OPERATOR_SECRET), { did: "operator", role: "operator", token_id: "operator" })
-      assert.strictEqual(yield* reasonOf(OPERATOR_SECRET + "x"), "invalid_token")
-      assert.strictEqual(yield* reasonOf(OPERATOR_SECRET.slice(0, -1)), "invalid_token")
-      // It cannot be rotated through the API: it changes with the configuration.
-      const error = yield* failure(Tokens.rotate(yield* Tokens.authenticate(OPERATOR_SECRET)))
-      assert.strictEqual(ErrorCatalogue.toWire(error).body.error, "FORBIDDEN")
-    }).pipe(Effect.provide(TestLayer({ operator: operatorFromConfig(OPERATOR_SECRET) }))))
+        // The revoked token's principal (captured before) cannot rotate again, and nothing is issued.
+        const sql = yield* SqlClient.SqlClient
+        const before = yield* sql`SELECT token_id FROM auth_tokens`
+        assert.strictEqual(yield* Effect.map(failure(Tokens.rotate(principal)), (e) => (e as ErrorCatalogue.Unauthorized).reason), "revoked_token")
+        assert.strictEqual((yield* sql`SELECT token_id FROM auth_tokens`).length, before.length)
+      }).pipe(Effect.provide(Test())))
 
-  it.effect("without OPERATOR_TOKEN nothing authenticates as the operator; a short one is refused at start-up", () =>
-    Effect.gen(function* () {
-      assert.strictEqual(yield* reasonOf(OPERATOR_SECRET), "invalid_token")
-      const noConfig = yield* Layer.build(Layer.provide(Tokens.layer, Layer.setConfigProvider(ConfigProvider.fromMap(new Map())))).pipe(
-        Effect.scoped,
-        Effect.either
-      )
-      assert.isTrue(Either.isRight(noConfig))
-      const short = yield* Layer.build(operatorFromConfig("short")).pipe(Effect.scoped, Effect.either)
-      assert.isTrue(Either.isLeft(short))
-    }).pipe(Effect.provide(TestLayer())))
+    it.effect("the configured operator token authenticates as the operator, compared by hash", () =>
+      Effect.gen(function* () {
+        assert.deepStrictEqual(yield* Tokens.authenticate(OPERATOR_SECRET), { did: "operator", role: "operator", token_id: "operator" })
+        assert.strictEqual(yield* reasonOf(OPERATOR_SECRET + "x"), "invalid_token")
+        assert.strictEqual(yield* reasonOf(OPERATOR_SECRET.slice(0, -1)), "invalid_token")
+        // It cannot be rotated through the API: it changes with the configuration.
+        const error = yield* failure(Tokens.rotate(yield* Tokens.authenticate(OPERATOR_SECRET)))
+        assert.strictEqual(ErrorCatalogue.toWire(error).body.error, "FORBIDDEN")
+      }).pipe(Effect.provide(Test({ operator: operatorFromConfig(OPERATOR_SECRET) }))))
 
-  it.effect("list shows the caller's tokens of every role, never another DID's", () =>
-    Effect.gen(function* () {
-      const w = yield* registerIdentity(alice, "worker")
-      const r = yield* registerIdentity(alice, "requester")
-      yield* registerIdentity(bob, "worker")
-      const infos = yield* Tokens.list(yield* Tokens.authenticate(w.auth.token))
-      assert.deepStrictEqual(infos.map((t) => [t.token_id, t.role]), [[w.auth.token_id, "worker"], [r.auth.token_id, "requester"]])
-    }).pipe(Effect.provide(TestLayer())))
+    it.effect("without OPERATOR_TOKEN nothing authenticates as the operator; a short one is refused at start-up", () =>
+      Effect.gen(function* () {
+        assert.strictEqual(yield* reasonOf(OPERATOR_SECRET), "invalid_token")
+        const noConfig = yield* Layer.build(Layer.provide(Tokens.layer, Layer.setConfigProvider(ConfigProvider.fromMap(new Map())))).pipe(
+          Effect.scoped,
+          Effect.either
+        )
+        assert.isTrue(Either.isRight(noConfig))
+        const short = yield* Layer.build(operatorFromConfig("short")).pipe(Effect.scoped, Effect.either)
+        assert.isTrue(Either.isLeft(short))
+      }).pipe(Effect.provide(Test())))
+
+    it.effect("list shows the caller's tokens of every role, never another DID's", () =>
+      Effect.gen(function* () {
+        const w = yield* registerIdentity(alice, "worker")
+        const r = yield* registerIdentity(alice, "requester")
+        yield* registerIdentity(bob, "worker")
+        const infos = yield* Tokens.list(yield* Tokens.authenticate(w.auth.token))
+        assert.deepStrictEqual(infos.map((t) => [t.token_id, t.role]), [[w.auth.token_id, "worker"], [r.auth.token_id, "requester"]])
+      }).pipe(Effect.provide(Test())))
+  })
+
+  describe("concurrency", () => {
+    it.effect("two concurrent rotations of one token: one new token, the other attempt is revoked_token", () =>
+      Effect.gen(function* () {
+        const { auth } = yield* registerIdentity(alice, "worker")
+        const principal = yield* Tokens.authenticate(auth.token)
+        const outcomes = yield* Effect.all([Effect.either(Tokens.rotate(principal)), Effect.either(Tokens.rotate(principal))], {
+          concurrency: "unbounded"
+        })
+        const winners = outcomes.filter(Either.isRight).map((o) => o.right)
+        assert.strictEqual(winners.length, 1)
+        const loser = outcomes.find(Either.isLeft)!.left
+        assert.strictEqual((loser as ErrorCatalogue.Unauthorized).reason, "revoked_token")
+        const infos = yield* Tokens.list(principal)
+        assert.deepStrictEqual(infos.map((t) => [t.token_id, t.revoked_at === null]), [[auth.token_id, false], [winners[0]!.token_id, true]])
+      }).pipe(Effect.provide(Test())))
+  })
 })
+}

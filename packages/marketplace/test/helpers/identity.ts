@@ -6,10 +6,12 @@
 import { SqlClient } from "@effect/sql"
 import * as Migrator from "@effect/sql/Migrator"
 import { SqlError } from "@effect/sql/SqlError"
+import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
+import { afterAll, beforeAll } from "vitest"
 import { Did, Ids } from "@clawbounties/domain"
 import { Base64Url, Ed25519, Hash } from "@clawbounties/verify"
-import { Effect, Layer } from "effect"
+import { type Context, Duration, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import { Entropy } from "../../src/Entropy.js"
 import * as Identities from "../../src/Identities.js"
@@ -29,9 +31,14 @@ export const SqliteMemory = Layer.effectDiscard(migrations).pipe(
 )
 
 /** Everything the identity modules need; a fresh database each time it is provided. */
-export const TestLayer = (options: { readonly operator?: Layer.Layer<Tokens.OperatorToken, ConfigError> } = {}) =>
+export const TestLayer = (
+  options: {
+    readonly operator?: Layer.Layer<Tokens.OperatorToken, ConfigError>
+    readonly database?: Layer.Layer<SqlClient.SqlClient>
+  } = {}
+) =>
   Layer.mergeAll(
-    SqliteMemory,
+    options.database ?? SqliteMemory,
     Ids.IdGen.layerCounter,
     Entropy.layerSeeded,
     Identities.layerWith(),
@@ -135,3 +142,71 @@ export const failure = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<Ex
       Effect.catchAll((e) => (e instanceof SqlError ? Effect.die(e) : Effect.fail(e as Exclude<E, SqlError>)))
     )
   )
+
+// -------------------------------------------------------------------------------------------------
+// PostgreSQL: one database per test file (created in beforeAll, dropped in afterAll), emptied before
+// each test, so the same tests run on both databases at a fraction of a fresh database's cost.
+
+const pgAdminUrl = (): string => process.env.PG_TEST_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
+
+const pgAdmin = (statement: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(statement)).pipe(
+    Effect.provide(PgClient.layer({ url: Redacted.make(pgAdminUrl()), maxConnections: 1, connectTimeout: Duration.seconds(3) })),
+    Effect.asVoid
+  )
+
+/** Whether PostgreSQL tests run here; unreachable under `CI=true` is an error, never a skip. */
+export const postgres: { readonly available: boolean; readonly reason: string } = await Effect.runPromise(
+  Effect.either(pgAdmin("SELECT 1"))
+).then((outcome) => {
+  if (outcome._tag === "Right") return { available: true, reason: "" }
+  const reason = `(skipped: PostgreSQL unreachable at ${pgAdminUrl()})`
+  if (process.env.CI === "true") throw new Error(`CI=true requires PostgreSQL ${reason}`)
+  return { available: false, reason }
+})
+
+const tables = [
+  "worker_tags", "worker_job_types", "workers", "auth_tokens", "identities", "identity_challenges",
+  "outbox_recipients", "outbox", "audit_log", "command_idempotency"
+]
+
+/**
+ * Registers the per-file database hooks and returns the database layer for `TestLayer`: the
+ * migrated schema, emptied before each use.
+ */
+export const postgresDatabase = (prefix: string): Layer.Layer<SqlClient.SqlClient> => {
+  const name = `${prefix}_${Math.random().toString(36).slice(2, 10)}`
+  const parsed = new URL(pgAdminUrl())
+  parsed.pathname = `/${name}`
+  const client = PgClient.layer({ url: Redacted.make(parsed.toString()), maxConnections: 4 })
+  // One pool for the whole file, built in beforeAll and closed in afterAll.
+  let pool: { readonly scope: Scope.CloseableScope; readonly context: Context.Context<SqlClient.SqlClient> } | undefined
+  beforeAll(() => Effect.runPromise(Effect.gen(function* () {
+    yield* pgAdmin(`CREATE DATABASE ${name}`)
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(client, scope)
+    yield* Effect.provide(migrations, context)
+    pool = { scope, context }
+  })))
+  afterAll(() => Effect.runPromise(Effect.gen(function* () {
+    if (pool !== undefined) yield* Scope.close(pool.scope, Exit.void)
+    yield* Effect.ignore(pgAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+  })))
+  // DELETE in foreign-key order: on tables this small it is much faster than TRUNCATE.
+  const empty = Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.forEach(tables, (table) => sql.unsafe(`DELETE FROM ${table}`)))
+  return Layer.effectDiscard(empty).pipe(
+    Layer.provideMerge(Layer.effectContext(Effect.suspend(() =>
+      pool === undefined ? Effect.dieMessage("the PostgreSQL test database was not created") : Effect.succeed(pool.context)
+    ))),
+    Layer.orDie
+  )
+}
+
+/**
+ * The databases the suites run on: SQLite (a fresh `:memory:` per test) always, PostgreSQL (one
+ * database per file, emptied per test) when reachable. Call at the top level of a test file.
+ */
+export const databases = (prefix: string): ReadonlyArray<{ readonly name: string; readonly layer: Layer.Layer<SqlClient.SqlClient> }> => [
+  { name: "sqlite", layer: SqliteMemory },
+  ...(postgres.available ? [{ name: "postgres", layer: postgresDatabase(prefix) }] : [])
+]
