@@ -1,0 +1,170 @@
+/**
+ * A real server on a loopback socket (port 0) for the tests, over SQLite (a file in a temp dir) or
+ * PostgreSQL (a database of its own), with a known operator token, and a small JSON client with the
+ * journey's steps (registration by signed challenge, funding, signed proof bundles).
+ */
+import { SqlClient } from "@effect/sql"
+import { Tokens } from "@clawbounties/marketplace"
+import { EventChain, Hash, Sign } from "@clawbounties/verify"
+import { Effect, Layer, Option } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import type * as Engine from "../src/Engine.js"
+import * as Server from "../src/Server.js"
+
+export const OPERATOR_TOKEN = "cbt_operator_test-operator-token-that-is-long-enough-0001"
+
+export const operatorLayer = Layer.succeed(Tokens.OperatorToken, {
+  hash: Option.some(Buffer.from(Tokens.hashToken(OPERATOR_TOKEN), "base64url"))
+})
+
+export interface TestServer extends Server.Running {
+  /** Removes the temp directory (SQLite) after closing. */
+  readonly cleanup: () => Promise<void>
+}
+
+export const startSqlite = async (): Promise<TestServer> => {
+  const dir = mkdtempSync(join(tmpdir(), "cbt-server-"))
+  const running = await start({ _tag: "sqlite", filename: join(dir, "test.db") })
+  return { ...running, cleanup: async () => { await running.close(); rmSync(dir, { recursive: true, force: true }) } }
+}
+
+export const start = async (store: Engine.Store): Promise<TestServer> => {
+  const running = await Server.start({
+    host: "127.0.0.1",
+    port: 0,
+    bodyLimitBytes: 256 * 1024,
+    engine: { store, operatorToken: operatorLayer },
+    scheduler: { interval: "1 hour", enabled: false },
+    shutdownGrace: "2 seconds"
+  })
+  return { ...running, cleanup: () => running.close() }
+}
+
+export interface Reply {
+  readonly status: number
+  readonly body: any
+  readonly headers: Headers
+}
+
+export interface CallOptions {
+  readonly token?: string | undefined
+  /** A JSON body; `raw` sends text as is. */
+  readonly body?: unknown
+  readonly raw?: string | Uint8Array
+  readonly contentType?: string | null
+  readonly headers?: Record<string, string>
+}
+
+export const client = (baseUrl: string) =>
+  async (method: string, path: string, options: CallOptions = {}): Promise<Reply> => {
+    const headers: Record<string, string> = { ...options.headers }
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
+    let body: string | Uint8Array | undefined
+    if (options.raw !== undefined) body = options.raw
+    else if (options.body !== undefined) body = JSON.stringify(options.body)
+    const contentType = options.contentType === undefined ? (body === undefined ? null : "application/json") : options.contentType
+    if (contentType !== null) headers["content-type"] = contentType
+    const response = await fetch(`${baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body }) })
+    const text = await response.text()
+    let parsed: unknown = text
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      // not JSON (the docs page)
+    }
+    return { status: response.status, body: parsed, headers: response.headers }
+  }
+
+export type Call = ReturnType<typeof client>
+
+export const signer = (n: number): Sign.Signer => Sign.signerFromSeed(new Uint8Array(32).fill(n))
+
+const nowIso = () => new Date().toISOString()
+
+/** Challenge, signed answer, registration: the requester's token. */
+export const registerRequester = async (call: Call, who: Sign.Signer): Promise<string> => {
+  const challenge = await call("POST", "/v1/auth/challenge", { body: { did: who.did, purpose: "register" } })
+  if (challenge.status !== 201) throw new Error(`challenge: ${JSON.stringify(challenge.body)}`)
+  const proof = Sign.challengeResponse(who, { nonce: challenge.body.nonce, message: challenge.body.messages.requester, audience: challenge.body.audience }, { issuedAt: nowIso() })
+  const registered = await call("POST", "/v1/requesters/register", {
+    body: { requester_did: who.did, challenge_id: challenge.body.challenge_id, proof }
+  })
+  if (registered.status !== 201) throw new Error(`register requester: ${JSON.stringify(registered.body)}`)
+  return registered.body.auth.token
+}
+
+export const workerProfile = (n: number) => ({
+  worker_version: "openclaw-worker/0.1.0",
+  listing: { name: `Worker ${n}`, headline: "Fast TypeScript fixes", tags: ["typescript", "testing"] },
+  capabilities: { job_types: ["code", "research", "agent_pack"], languages: ["ts"], max_minutes: 20 },
+  offers: { skills: ["did-work"], mcp: [{ name: "github", description: "Reads repos" }] },
+  pricing: { price_floor_minor: "0" },
+  availability: { mode: "manual", paused: false }
+})
+
+export const registerWorker = async (call: Call, who: Sign.Signer, n = 1): Promise<{ token: string; workerId: string }> => {
+  const challenge = await call("POST", "/v1/auth/challenge", { body: { did: who.did, purpose: "register" } })
+  const proof = Sign.challengeResponse(who, { nonce: challenge.body.nonce, message: challenge.body.messages.worker, audience: challenge.body.audience }, { issuedAt: nowIso() })
+  const registered = await call("POST", "/v1/workers/register", {
+    body: { worker_did: who.did, challenge_id: challenge.body.challenge_id, proof, ...workerProfile(n) }
+  })
+  if (registered.status !== 201) throw new Error(`register worker: ${JSON.stringify(registered.body)}`)
+  return { token: registered.body.auth.token, workerId: registered.body.worker_id }
+}
+
+export const fund = async (call: Call, did: string, amountMinor: string, key: string) => {
+  const credited = await call("POST", "/v1/operator/credits", {
+    token: OPERATOR_TOKEN,
+    body: { did, amount_minor: amountMinor, currency: "USD", reason: "test funding", idempotency_key: key }
+  })
+  if (credited.status !== 201) throw new Error(`fund: ${JSON.stringify(credited.body)}`)
+  return credited.body
+}
+
+let runs = 0
+/** A signed proof bundle with a two-event chain, by `who`. */
+export const proofBundle = (who: Sign.Signer) => {
+  const runId = `run_${++runs}_${Date.now()}`
+  const at = nowIso()
+  const chain = EventChain.build(runId, [
+    { event_id: "evt_1", event_type: "run_start", timestamp: at, payload_hash_b64u: Hash.sha256B64uOfString("start") },
+    { event_id: "evt_2", event_type: "run_end", timestamp: at, payload_hash_b64u: Hash.sha256B64uOfString("end") }
+  ])
+  return Sign.proofBundle(who, { bundle_id: `bundle_${runId}`, event_chain: chain }, { issuedAt: at })
+}
+
+export const researchBounty = (amountMinor = "5000") => ({
+  title: "Research best approach for X",
+  description: "Summarize options, tradeoffs, and recommend a path.",
+  reward: { amount_minor: amountMinor, currency: "USD" },
+  closure_type: "requester",
+  difficulty_scalar: 1.0,
+  tags: ["research"]
+})
+
+/** Every table and its rows, as one string: equal before and after means nothing was written. */
+export const snapshot = (running: Server.Running): Promise<string> =>
+  running.runtime.runPromise(Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const tables = yield* sql.onDialectOrElse({
+      pg: () => sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
+      orElse: () => sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`
+    })
+    const parts: Array<string> = []
+    for (const { name } of tables) {
+      const rows = yield* sql.unsafe(`SELECT * FROM ${name}`)
+      parts.push(`${name}:${rows.length}:${JSON.stringify(rows, (_, v) => (typeof v === "bigint" ? v.toString() : v))}`)
+    }
+    return parts.join("\n")
+  }))
+
+/** Row counts per table. */
+export const rowCounts = (running: Server.Running): Promise<Record<string, number>> =>
+  snapshot(running).then((text) =>
+    Object.fromEntries(text.split("\n").map((line) => {
+      const [name, count] = line.split(":")
+      return [name!, Number(count)]
+    }))
+  )
