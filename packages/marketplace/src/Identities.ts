@@ -280,3 +280,18 @@ export const isRegistered = Effect.fn("Identities.isRegistered")(function* (did:
   const rows = yield* sql`SELECT did FROM identities WHERE did = ${did} AND role = ${role}`
   return rows.length > 0
 })
+
+/**
+ * Deletes challenges that expired unanswered (answered ones stay: identities reference them), at
+ * most `limit` per call. For the scheduler's sweep: anyone may ask for challenges, so without this
+ * the table only grows. Returns how many were deleted.
+ */
+export const purgeExpired = Effect.fn("Identities.purgeExpired")(function* (limit = 1000) {
+  const sql = yield* SqlClient.SqlClient
+  const now = DateTime.formatIso(yield* DateTime.now)
+  const deleted = yield* sql`DELETE FROM identity_challenges WHERE challenge_id IN (
+      SELECT challenge_id FROM identity_challenges
+      WHERE consumed_at IS NULL AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit})
+    RETURNING challenge_id`
+  return deleted.length
+})

@@ -281,6 +281,26 @@ describe(database.name, () => {
       }).pipe(Effect.provide(Test())))
   })
 
+  describe("Identities.purgeExpired", () => {
+    it.effect("deletes expired unanswered challenges only", () =>
+      Effect.gen(function* () {
+        const answered = yield* Identities.challenge({ did: alice.did, purpose: "register" })
+        yield* Identities.register({ did: alice.did, role: "worker", challenge_id: answered.challenge_id, proof: answer(alice, answered, "worker") })
+        const stale = yield* Identities.challenge({ did: alice.did, purpose: "register" })
+        yield* TestClock.adjust(Duration.minutes(4))
+        const fresh = yield* Identities.challenge({ did: alice.did, purpose: "register" })
+        assert.strictEqual(yield* Identities.purgeExpired(), 0)
+        yield* TestClock.adjust(Duration.minutes(1))
+        assert.strictEqual(yield* Identities.purgeExpired(), 1)
+        const sql = yield* SqlClient.SqlClient
+        const left = yield* sql<{ challenge_id: string }>`SELECT challenge_id FROM identity_challenges ORDER BY challenge_id`
+        assert.deepStrictEqual(left.map((r) => r.challenge_id), [answered.challenge_id, fresh.challenge_id])
+        assert.notInclude(left.map((r) => r.challenge_id), stale.challenge_id)
+        const error = yield* failure(Identities.register({ did: alice.did, role: "requester", challenge_id: stale.challenge_id, proof: answer(alice, stale, "requester") }))
+        assert.strictEqual(error._tag, "ChallengeNotFound")
+      }).pipe(Effect.provide(Test())))
+  })
+
   describe("concurrency", () => {
     it.effect("two concurrent answers to one challenge: exactly one registers, the other is CHALLENGE_USED", () =>
       Effect.gen(function* () {
