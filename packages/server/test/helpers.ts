@@ -168,3 +168,99 @@ export const rowCounts = (running: Server.Running): Promise<Record<string, numbe
       return [name!, Number(count)]
     }))
   )
+
+export interface Party {
+  readonly signer: Sign.Signer
+  readonly did: string
+  readonly token: string
+}
+
+export interface Fixture {
+  readonly requesterA: Party
+  readonly requesterB: Party
+  /** A requester with no money. */
+  readonly requesterPoor: Party
+  readonly worker1: Party & { readonly workerId: string }
+  readonly worker2: Party & { readonly workerId: string }
+  readonly open: { readonly bountyId: string; readonly escrowId: string }
+  readonly review: { readonly bountyId: string; readonly escrowId: string; readonly submissionId: string }
+  readonly approved: { readonly bountyId: string; readonly submissionId: string }
+  readonly disputed: { readonly bountyId: string; readonly disputeId: string; readonly submissionId: string }
+  readonly resolved: { readonly bountyId: string; readonly disputeId: string }
+  readonly tokenIdOfA: string
+}
+
+const expectStatus = (reply: Reply, status: number, what: string) => {
+  if (reply.status !== status) throw new Error(`${what}: ${reply.status} ${JSON.stringify(reply.body)}`)
+  return reply.body
+}
+
+/** Records in every state the authorization and fuzz tests aim at, all made over HTTP. */
+export const buildFixture = async (call: Call, seed: number): Promise<Fixture> => {
+  const party = async (n: number): Promise<Party> => {
+    const s = signer(seed + n)
+    return { signer: s, did: s.did, token: await registerRequester(call, s) }
+  }
+  const requesterA = await party(1)
+  const requesterB = await party(2)
+  const requesterPoor = await party(3)
+  const worker = async (n: number) => {
+    const s = signer(seed + n)
+    const { token, workerId } = await registerWorker(call, s, n)
+    return { signer: s, did: s.did, token, workerId }
+  }
+  const worker1 = await worker(4)
+  const worker2 = await worker(5)
+  await fund(call, requesterA.did, "1000000", `fixture-${seed}-A`)
+  await fund(call, requesterB.did, "100000", `fixture-${seed}-B`)
+
+  let posts = 0
+  // Distinct keys: without one, identical bodies are one bounty (the engine derives the key from the content).
+  const post = async () =>
+    expectStatus(await call("POST", "/v1/bounties", { token: requesterA.token, body: { ...researchBounty(), idempotency_key: `fixture-${seed}-${++posts}` } }), 201, "post")
+  const toReview = async () => {
+    const posted = await post()
+    expectStatus(await call("POST", `/v1/bounties/${posted.bounty_id}/accept`, { token: worker1.token, body: {} }), 200, "accept")
+    const submitted = expectStatus(await call("POST", `/v1/bounties/${posted.bounty_id}/submit`, {
+      token: worker1.token,
+      body: { proof_bundle_envelope: proofBundle(worker1.signer) }
+    }), 201, "submit")
+    return { bountyId: posted.bounty_id as string, escrowId: posted.escrow_id as string, submissionId: submitted.submission_id as string }
+  }
+  const reject = async (bountyId: string, submissionId: string) =>
+    expectStatus(await call("POST", `/v1/bounties/${bountyId}/reject`, {
+      token: requesterA.token,
+      body: { submission_id: submissionId, reason: "missing deliverables" }
+    }), 200, "reject").dispute_id as string
+
+  const openPosted = await post()
+  const review = await toReview()
+  const approvedBounty = await toReview()
+  expectStatus(await call("POST", `/v1/bounties/${approvedBounty.bountyId}/approve`, {
+    token: requesterA.token,
+    body: { submission_id: approvedBounty.submissionId }
+  }), 200, "approve")
+  const disputedBounty = await toReview()
+  const disputeId = await reject(disputedBounty.bountyId, disputedBounty.submissionId)
+  const resolvedBounty = await toReview()
+  const resolvedDispute = await reject(resolvedBounty.bountyId, resolvedBounty.submissionId)
+  expectStatus(await call("POST", `/v1/operator/disputes/${resolvedDispute}/resolve`, {
+    token: OPERATOR_TOKEN,
+    body: { outcome: "requester_refund" }
+  }), 200, "resolve")
+  const tokens = expectStatus(await call("GET", "/v1/auth/tokens", { token: requesterA.token }), 200, "tokens")
+
+  return {
+    requesterA,
+    requesterB,
+    requesterPoor,
+    worker1,
+    worker2,
+    open: { bountyId: openPosted.bounty_id, escrowId: openPosted.escrow_id },
+    review,
+    approved: { bountyId: approvedBounty.bountyId, submissionId: approvedBounty.submissionId },
+    disputed: { bountyId: disputedBounty.bountyId, disputeId, submissionId: disputedBounty.submissionId },
+    resolved: { bountyId: resolvedBounty.bountyId, disputeId: resolvedDispute },
+    tokenIdOfA: tokens.tokens[0].token_id
+  }
+}
