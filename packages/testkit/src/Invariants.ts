@@ -1,0 +1,153 @@
+/**
+ * Invariant checks on the engine's own records, usable after any step of a test or a run:
+ *
+ * - `reconcile`: the ledger recomputes every balance from its postings and finds nothing wrong;
+ * - `holdsBelongToLiveJobs`: every open hold is the escrow of a job that is still live (open,
+ *   accepted, under review or disputed); an open hold of a finished job is stuck money;
+ * - `escrowsMatchHolds`: an active escrow (held, frozen) has an open hold and a finished one a
+ *   resolved hold, and a finished bounty never has an active escrow;
+ * - `noOverdueJobs`: after a sweep, no job is past its deadline in a non-terminal state;
+ * - `conservation`: money that entered (world accounts' credits out) equals what participants and
+ *   the platform hold plus what left.
+ *
+ * Each check returns a {@link Result}; {@link check} runs them all and {@link assertAll} fails
+ * (with every violation listed) when any does not hold.
+ */
+import { SqlClient } from "@effect/sql"
+import { Ledger } from "@clawbounties/ledger"
+import { Data, Effect } from "effect"
+
+export interface Result {
+  readonly name: string
+  readonly ok: boolean
+  /** Up to 20 offending records, described. */
+  readonly violations: ReadonlyArray<string>
+  /** Counts or totals behind the verdict. */
+  readonly facts?: Readonly<Record<string, string | number>>
+}
+
+export class InvariantViolated extends Data.TaggedError("InvariantViolated")<{ readonly results: ReadonlyArray<Result> }> {
+  override get message() {
+    return this.results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.violations.join("; ")}`).join("\n")
+  }
+}
+
+const LIVE = ["open", "accepted", "pending_review", "disputed"] as const
+const ACTIVE_ESCROW = ["held", "frozen"] as const
+const sample = (rows: ReadonlyArray<string>) => rows.slice(0, 20)
+const big = (value: unknown): bigint => (value === null || value === undefined ? 0n : BigInt(value as string | number | bigint))
+
+const safe = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provideService(effect, SqlClient.SafeIntegers, true)
+
+export const reconcile = Effect.gen(function* () {
+  const ledger = yield* Ledger.Ledger
+  const report = yield* ledger.reconcile
+  return {
+    name: "ledger_reconcile",
+    ok: report.ok && report.discrepancies.length === 0,
+    violations: sample(report.discrepancies.map((d) => `${d.kind}: ${d.detail}`)),
+    facts: { accounts: report.accounts, entries: report.entries, postings: report.postings, holds: report.holds }
+  } satisfies Result
+})
+
+export const holdsBelongToLiveJobs = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ id: string; amount: unknown; bounty_id: string | null; status: string | null }>`
+    SELECT h.id, h.amount, b.bounty_id, b.status
+    FROM ledger_holds h
+    LEFT JOIN escrows e ON e.hold_id = h.id
+    LEFT JOIN bounties b ON b.bounty_id = e.bounty_id
+    WHERE h.status = 'open'`
+  const stray = rows.filter((r) => r.status === null || !(LIVE as ReadonlyArray<string>).includes(r.status))
+  return {
+    name: "holds_belong_to_live_jobs",
+    ok: stray.length === 0,
+    violations: sample(stray.map((r) => r.bounty_id === null
+      ? `hold ${r.id} (${big(r.amount)}) belongs to no escrow`
+      : `hold ${r.id} (${big(r.amount)}) is open but bounty ${r.bounty_id} is ${r.status}`)),
+    facts: { open_holds: rows.length, stray_holds: stray.length }
+  } satisfies Result
+}).pipe(safe)
+
+export const escrowsMatchHolds = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ escrow_id: string; escrow_status: string; hold_status: string | null; bounty_status: string }>`
+    SELECT e.escrow_id, e.status AS escrow_status, h.status AS hold_status, b.status AS bounty_status
+    FROM escrows e
+    JOIN bounties b ON b.bounty_id = e.bounty_id
+    LEFT JOIN ledger_holds h ON h.id = e.hold_id`
+  const violations: Array<string> = []
+  for (const r of rows) {
+    const active = (ACTIVE_ESCROW as ReadonlyArray<string>).includes(r.escrow_status)
+    const live = (LIVE as ReadonlyArray<string>).includes(r.bounty_status)
+    if (r.hold_status === null) violations.push(`escrow ${r.escrow_id} has no ledger hold`)
+    else if (active !== (r.hold_status === "open")) violations.push(`escrow ${r.escrow_id} is ${r.escrow_status} but its hold is ${r.hold_status}`)
+    if (active && !live) violations.push(`escrow ${r.escrow_id} is ${r.escrow_status} but its bounty is ${r.bounty_status}`)
+    if (!active && live) violations.push(`escrow ${r.escrow_id} is ${r.escrow_status} but its bounty is still ${r.bounty_status}`)
+  }
+  return {
+    name: "escrows_match_holds",
+    ok: violations.length === 0,
+    violations: sample(violations),
+    facts: { escrows: rows.length, active: rows.filter((r) => (ACTIVE_ESCROW as ReadonlyArray<string>).includes(r.escrow_status)).length }
+  } satisfies Result
+})
+
+/** Run right after `Deadlines.sweep()` on the same clock: nothing due may be left behind. */
+export const noOverdueJobs = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const now = yield* Effect.map(Effect.clockWith((clock) => clock.currentTimeMillis), (ms) => new Date(ms).toISOString())
+  const bounties = yield* sql<{ bounty_id: string; status: string; deadline_at: string }>`
+    SELECT bounty_id, status, deadline_at FROM bounties
+    WHERE status IN ('open', 'accepted', 'pending_review') AND deadline_at <= ${now}`
+  const disputes = yield* sql<{ dispute_id: string }>`
+    SELECT dispute_id FROM disputes WHERE status = 'open' AND escalated = 0 AND deadline_at <= ${now}`
+  return {
+    name: "no_overdue_jobs_after_sweep",
+    ok: bounties.length === 0 && disputes.length === 0,
+    violations: sample([
+      ...bounties.map((b) => `bounty ${b.bounty_id} is ${b.status} past its deadline ${b.deadline_at}`),
+      ...disputes.map((d) => `dispute ${d.dispute_id} is past its deadline and not escalated`)
+    ]),
+    facts: { checked_at: now }
+  } satisfies Result
+})
+
+/**
+ * Conservation. World accounts are the only ones that may go negative: a credit (mint) posts a
+ * negative amount on a world account, a debit (burn) a positive one. So
+ * `entered - left = -(sum of world balances) = sum of every other balance`.
+ */
+export const conservation = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const flows = yield* sql<{ entered: unknown; left_: unknown }>`
+    SELECT COALESCE(SUM(CASE WHEN amount < 0 THEN -amount ELSE 0 END), 0) AS entered,
+           COALESCE(SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0) AS left_
+    FROM ledger_postings WHERE account LIKE 'world:%'`
+  const held = yield* sql<{ total: unknown }>`
+    SELECT COALESCE(SUM(amount), 0) AS total FROM ledger_balances WHERE account NOT LIKE 'world:%'`
+  const entered = big(flows[0]?.entered)
+  const left = big(flows[0]?.left_)
+  const inside = big(held[0]?.total)
+  return {
+    name: "conservation",
+    ok: entered === inside + left,
+    violations: entered === inside + left ? [] : [`entered ${entered} != balances ${inside} + left ${left}`],
+    facts: { entered: entered.toString(), balances: inside.toString(), left: left.toString() }
+  } satisfies Result
+}).pipe(safe)
+
+/** Every check (`noOverdueJobs` only when `afterSweep`). */
+export const check = (options: { readonly afterSweep?: boolean } = {}) =>
+  Effect.all([
+    reconcile,
+    holdsBelongToLiveJobs,
+    escrowsMatchHolds,
+    conservation,
+    ...(options.afterSweep === true ? [noOverdueJobs] : [])
+  ])
+
+/** Fails with every violation when any invariant does not hold. */
+export const assertAll = (options: { readonly afterSweep?: boolean } = {}) =>
+  Effect.flatMap(check(options), (results) =>
+    results.every((r) => r.ok) ? Effect.succeed(results) : Effect.fail(new InvariantViolated({ results })))
