@@ -446,7 +446,7 @@ export const apply = (deps: EngineDeps, operations: ReadonlyArray<Operation>): E
         }
         entries.push([entryId, p.kind, currency!, p.key, holdId, p.metadataJson, now])
         outcomes[i] = ok(result)
-        idempotency.push({ index: i, outcome: "ok", result: Codec.encode(result), entryId })
+        idempotency.push({ index: i, outcome: "ok", result: Codec.encodeResult(result), entryId })
       }
 
       // --- 5. write ------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ export default Effect.gen(function* () {
     CHECK (status = 'open' OR remaining = 0),
     CHECK (status <> 'open' OR remaining = amount)
   ) WITHOUT ROWID`
+  // A rowid table: its rows (request and result JSON) are too large for WITHOUT ROWID to pay off.
   yield* sql`CREATE TABLE ledger_idempotency (
     key TEXT PRIMARY KEY,
     op TEXT NOT NULL,
@@ -73,7 +74,7 @@ export default Effect.gen(function* () {
     result TEXT NOT NULL,
     entry_id TEXT REFERENCES ledger_entries (id),
     created_at INTEGER NOT NULL
-  ) WITHOUT ROWID`
+  )`
   // Entries and postings are append-only: a correction is a reversing entry, never an edit.
   for (const table of ["ledger_entries", "ledger_postings"]) {
     for (const event of ["UPDATE", "DELETE"]) {

@@ -1,0 +1,244 @@
+/**
+ * Ledger throughput, `npm run bench:ledger`: transfers per second through the engine, one per
+ * transaction and in batches of 100 and 1000, on a SQLite file (WAL, synchronous=FULL) and on
+ * PostgreSQL, each beside a raw baseline measured in the same run: the same rows written by hand
+ * with better-sqlite3 / pg in a tight loop (idempotency row, two balance updates, two postings).
+ *
+ * Options (env): BENCH_SINGLE (transfers one per tx, 2000), BENCH_BATCHED (transfers per batch size,
+ * 5000), BENCH_ACCOUNTS (1000), BENCH_PG=0 to skip PostgreSQL.
+ */
+import { PgTestDatabase } from "@clawbounties/adapter-postgres"
+import { Sqlite } from "@clawbounties/adapter-sqlite"
+import { Ids } from "@clawbounties/domain"
+import { Ledger } from "@clawbounties/ledger"
+import Database from "better-sqlite3"
+import { Effect, Layer } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { performance } from "node:perf_hooks"
+import pg from "pg"
+
+const SINGLE = Number(process.env.BENCH_SINGLE ?? 2000)
+const BATCHED = Number(process.env.BENCH_BATCHED ?? 5000)
+const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 1000)
+
+/** A deterministic stream of (from, to) account indexes, the same for engine and baseline. */
+const pairs = (count: number, seed: number): Array<readonly [number, number]> => {
+  let state = seed
+  const next = () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31
+    return state % ACCOUNTS
+  }
+  return Array.from({ length: count }, () => {
+    const from = next()
+    let to = next()
+    if (to === from) to = (to + 1) % ACCOUNTS
+    return [from, to] as const
+  })
+}
+
+const account = (i: number) => `did:key:zbench${String(i).padStart(6, "0")}`
+const key = (run: string, i: number) => `${run}-${String(i).padStart(9, "0")}`
+
+interface Row {
+  readonly backend: string
+  readonly mode: string
+  readonly engine: number
+  readonly raw: number
+}
+const rows: Array<Row> = []
+
+const rate = (count: number, millis: number) => Math.round((count / millis) * 1000)
+
+// ---------------------------------------------------------------------------------------------
+// The engine
+// ---------------------------------------------------------------------------------------------
+
+const engineRun = (label: string) =>
+  Effect.gen(function* () {
+    const ledger = yield* Ledger.Ledger
+    yield* ledger.openAccount({ account: "world:bench", currency: "USD" })
+    const seedOps: Array<Ledger.Operation> = []
+    for (let i = 0; i < ACCOUNTS; i++) {
+      yield* ledger.openAccount({ account: account(i), currency: "USD" })
+      seedOps.push({ op: "mint", idempotencyKey: `seed-${i}`, world: "world:bench", account: account(i), currency: "USD", amount: 1_000_000_000n })
+    }
+    yield* ledger.batch(seedOps)
+    const transfer = (run: string, i: number, [from, to]: readonly [number, number]): Ledger.Operation => ({
+      op: "transfer",
+      idempotencyKey: key(run, i),
+      from: { account: account(from), bucket: "A" },
+      to: { account: account(to), bucket: "A" },
+      currency: "USD",
+      amount: 1n
+    })
+    const result: Record<string, number> = {}
+    {
+      const plan = pairs(SINGLE, 1)
+      const start = performance.now()
+      for (let i = 0; i < plan.length; i++) {
+        const { op: _, ...input } = transfer("s", i, plan[i]!) as Extract<Ledger.Operation, { op: "transfer" }>
+        yield* ledger.transfer(input)
+      }
+      result.single = rate(plan.length, performance.now() - start)
+    }
+    for (const size of [100, 1000]) {
+      const plan = pairs(BATCHED, size)
+      const start = performance.now()
+      for (let offset = 0; offset < plan.length; offset += size) {
+        const ops = plan.slice(offset, offset + size).map((pair, k) => transfer(`b${size}`, offset + k, pair))
+        const items = yield* ledger.batch(ops)
+        if (items.some((item) => item._tag === "Left")) return yield* Effect.dieMessage("a bench transfer failed")
+      }
+      result[`batch ${size}`] = rate(plan.length, performance.now() - start)
+    }
+    const report = yield* ledger.reconcile
+    if (!report.ok) return yield* Effect.dieMessage(`${label}: reconcile found ${report.discrepancies.length} discrepancies`)
+    return result
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Raw baselines: the same rows by hand, in a tight loop
+// ---------------------------------------------------------------------------------------------
+
+const rawSchema = [
+  `CREATE TABLE raw_idempotency (key TEXT PRIMARY KEY, result TEXT NOT NULL)`,
+  `CREATE TABLE raw_balances (account TEXT PRIMARY KEY, amount BIGINT NOT NULL CHECK (amount >= 0))`,
+  `CREATE TABLE raw_postings (id INTEGER PRIMARY KEY, key TEXT NOT NULL, account TEXT NOT NULL, amount BIGINT NOT NULL, balance_after BIGINT NOT NULL)`,
+  `CREATE INDEX raw_postings_by_account ON raw_postings (account, id)`
+]
+
+const sqliteRaw = (filename: string) => {
+  const db = new Database(filename)
+  db.pragma("journal_mode = WAL")
+  db.pragma("synchronous = FULL")
+  db.pragma("foreign_keys = ON")
+  db.defaultSafeIntegers(true)
+  for (const statement of rawSchema) db.exec(statement.replace("raw_idempotency (key TEXT PRIMARY KEY, result TEXT NOT NULL)", "raw_idempotency (key TEXT PRIMARY KEY, result TEXT NOT NULL) WITHOUT ROWID"))
+  const insertBalance = db.prepare("INSERT INTO raw_balances (account, amount) VALUES (?, ?)")
+  db.transaction(() => {
+    for (let i = 0; i < ACCOUNTS; i++) insertBalance.run(account(i), 1_000_000_000n)
+  })()
+  const idem = db.prepare("INSERT INTO raw_idempotency (key, result) VALUES (?, ?)")
+  const debit = db.prepare("UPDATE raw_balances SET amount = amount - ? WHERE account = ? AND amount >= ? RETURNING amount")
+  const credit = db.prepare("UPDATE raw_balances SET amount = amount + ? WHERE account = ? RETURNING amount")
+  const posting = db.prepare("INSERT INTO raw_postings (key, account, amount, balance_after) VALUES (?, ?, ?, ?), (?, ?, ?, ?)")
+  const begin = db.prepare("BEGIN IMMEDIATE")
+  const commit = db.prepare("COMMIT")
+  const one = (k: string, [from, to]: readonly [number, number]) => {
+    idem.run(k, "ok")
+    const a = debit.get(1n, account(from), 1n) as { amount: bigint } | undefined
+    if (a === undefined) throw new Error("insufficient funds")
+    const b = credit.get(1n, account(to)) as { amount: bigint }
+    posting.run(k, account(from), -1n, a.amount, k, account(to), 1n, b.amount)
+  }
+  const result: Record<string, number> = {}
+  {
+    const plan = pairs(SINGLE, 1)
+    const start = performance.now()
+    plan.forEach((pair, i) => {
+      begin.run()
+      one(key("s", i), pair)
+      commit.run()
+    })
+    result.single = rate(plan.length, performance.now() - start)
+  }
+  for (const size of [100, 1000]) {
+    const plan = pairs(BATCHED, size)
+    const start = performance.now()
+    for (let offset = 0; offset < plan.length; offset += size) {
+      begin.run()
+      plan.slice(offset, offset + size).forEach((pair, k) => one(key(`b${size}`, offset + k), pair))
+      commit.run()
+    }
+    result[`batch ${size}`] = rate(plan.length, performance.now() - start)
+  }
+  db.close()
+  return result
+}
+
+const pgRaw = async (url: string) => {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  for (const statement of rawSchema) await client.query(statement.replace("id INTEGER PRIMARY KEY", "id BIGSERIAL PRIMARY KEY"))
+  await client.query(`INSERT INTO raw_balances SELECT 'did:key:zbench' || lpad(i::text, 6, '0'), 1000000000 FROM generate_series(0, ${ACCOUNTS - 1}) AS i`)
+  const one = async (k: string, [from, to]: readonly [number, number]) => {
+    await client.query("INSERT INTO raw_idempotency (key, result) VALUES ($1, $2)", [k, "ok"])
+    // Locks in a fixed order (the lower account first), as a correct implementation must.
+    const [first, second] = from < to ? [from, to] : [to, from]
+    const firstDelta = first === from ? -1 : 1
+    const a = await client.query("UPDATE raw_balances SET amount = amount + $1 WHERE account = $2 AND amount + $1 >= 0 RETURNING amount", [firstDelta, account(first)])
+    const b = await client.query("UPDATE raw_balances SET amount = amount + $1 WHERE account = $2 AND amount + $1 >= 0 RETURNING amount", [-firstDelta, account(second)])
+    if (a.rowCount !== 1 || b.rowCount !== 1) throw new Error("insufficient funds")
+    await client.query("INSERT INTO raw_postings (key, account, amount, balance_after) VALUES ($1, $2, $3, $4), ($1, $5, $6, $7)", [
+      k, account(first), firstDelta, a.rows[0].amount, account(second), -firstDelta, b.rows[0].amount
+    ])
+  }
+  const result: Record<string, number> = {}
+  {
+    const plan = pairs(SINGLE, 1)
+    const start = performance.now()
+    for (let i = 0; i < plan.length; i++) {
+      await client.query("BEGIN")
+      await one(key("s", i), plan[i]!)
+      await client.query("COMMIT")
+    }
+    result.single = rate(plan.length, performance.now() - start)
+  }
+  for (const size of [100, 1000]) {
+    const plan = pairs(BATCHED, size)
+    const start = performance.now()
+    for (let offset = 0; offset < plan.length; offset += size) {
+      await client.query("BEGIN")
+      for (let k = 0; k < size && offset + k < plan.length; k++) await one(key(`b${size}`, offset + k), plan[offset + k]!)
+      await client.query("COMMIT")
+    }
+    result[`batch ${size}`] = rate(plan.length, performance.now() - start)
+  }
+  await client.end()
+  return result
+}
+
+const record = (backend: string, engine: Record<string, number>, raw: Record<string, number>) => {
+  for (const mode of ["single", "batch 100", "batch 1000"]) rows.push({ backend, mode, engine: engine[mode]!, raw: raw[mode]! })
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const main = Effect.gen(function* () {
+  const dir = mkdtempSync(join(tmpdir(), "ledger-bench-"))
+  yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+  console.log(`ledger bench: ${SINGLE} single transfers, ${BATCHED} per batch size, ${ACCOUNTS} accounts`)
+
+  const raw = sqliteRaw(join(dir, "raw.db"))
+  const engine = yield* engineRun("sqlite").pipe(
+    Effect.provide(Ledger.layer.pipe(Layer.provideMerge(Sqlite.layer({ filename: join(dir, "engine.db") })), Layer.provide(Ids.IdGen.layer)))
+  )
+  record("SQLite (WAL, FULL)", engine, raw)
+
+  if (process.env.BENCH_PG !== "0") {
+    const probe = yield* Effect.promise(() => PgTestDatabase.probe())
+    if (!probe.available) {
+      console.log(`PostgreSQL ${probe.reason}`)
+    } else {
+      const rawDb = yield* PgTestDatabase.database("bench_raw")
+      const pgRawResult = yield* Effect.promise(() => pgRaw(rawDb.url))
+      const pgEngine = yield* engineRun("pg").pipe(
+        Effect.provide(Ledger.layer.pipe(Layer.provideMerge(PgTestDatabase.layer({ prefix: "bench_engine", maxConnections: 2 })), Layer.provide(Ids.IdGen.layer)))
+      )
+      record("PostgreSQL", pgEngine, pgRawResult)
+    }
+  }
+
+  const pad = (s: string | number, n: number) => String(s).padStart(n)
+  console.log(`\n${"backend".padEnd(20)}${"mode".padEnd(12)}${pad("engine tx/s", 13)}${pad("raw tx/s", 11)}${pad("ratio", 8)}`)
+  for (const row of rows) {
+    console.log(`${row.backend.padEnd(20)}${row.mode.padEnd(12)}${pad(row.engine, 13)}${pad(row.raw, 11)}${pad((row.engine / row.raw).toFixed(2), 8)}`)
+  }
+})
+
+Effect.runPromise(Effect.scoped(main)).catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
