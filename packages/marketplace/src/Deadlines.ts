@@ -8,6 +8,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Option } from "effect"
 import * as Audit from "./Audit.js"
 import * as BountyStore from "./BountyStore.js"
+import * as Identities from "./Identities.js"
 import { approveUnderReview } from "./Closure.js"
 import { addSeconds, nowIso, transaction } from "./Command.js"
 import { MarketplaceConfig } from "./MarketplaceConfig.js"
@@ -26,9 +27,11 @@ export interface SweepReport {
   readonly escalated: number
   /** Due records another sweeper or command had already moved. */
   readonly skipped: number
+  /** Expired, unanswered registration challenges deleted. */
+  readonly challengesPurged: number
 }
 
-type Applied = keyof Omit<SweepReport, "skipped"> | "skipped"
+type Applied = "expired" | "reopened" | "cancelled" | "autoApproved" | "escalated" | "skipped"
 
 /** Locks the bounty if it is still due; `None` when it moved on or another sweeper holds it. */
 const claimBounty = (bountyId: string, now: string) =>
@@ -147,6 +150,9 @@ export const sweep = Effect.fn("Deadlines.sweep")(function* () {
     const applied: Applied = yield* escalate(dispute_id)
     report[applied]++
   }
-  if (dueBounties.length + dueDisputes.length > 0) yield* Effect.logInfo("deadline sweep", report)
-  return report as SweepReport
+  const challengesPurged = yield* Identities.purgeExpired(config.sweepBatchSize)
+  if (dueBounties.length + dueDisputes.length + challengesPurged > 0) {
+    yield* Effect.logInfo("deadline sweep", { ...report, challengesPurged })
+  }
+  return { ...report, challengesPurged } satisfies SweepReport
 })

@@ -25,5 +25,5 @@ export const check = Effect.fn("WorkerEligibility.check")(function* (workerDid: 
   const worker = profile.value
   if (worker.status !== "online") return yield* fail("unavailable")
   if (!worker.capabilities.job_types.includes(jobTypeOf(bounty))) return yield* fail("job_type_not_offered")
-  if (bounty.worker_net_minor < BigInt(worker.pricing.price_floor_minor)) return yield* fail("below_price_floor")
+  if (bounty.worker_net_minor < worker.pricing.price_floor_minor) return yield* fail("below_price_floor")
 })
