@@ -39,18 +39,19 @@ export const encode = (bytes: Uint8Array): string => {
   return out
 }
 
+const at = (text: string, k: number): number => {
+  const c = text.charCodeAt(k)
+  return c < 128 ? values[c]! : -1
+}
+
 const decodeWith = (text: string, canonical: boolean): Uint8Array | undefined => {
   const len = text.length
   if (len % 4 === 1) return undefined
   const out = new Uint8Array(Math.floor((len * 3) / 4))
   let o = 0
   let i = 0
-  const at = (k: number): number => {
-    const c = text.charCodeAt(k)
-    return c < 128 ? values[c]! : -1
-  }
   for (; i + 3 < len; i += 4) {
-    const a = at(i), b = at(i + 1), c = at(i + 2), d = at(i + 3)
+    const a = at(text, i), b = at(text, i + 1), c = at(text, i + 2), d = at(text, i + 3)
     if ((a | b | c | d) < 0) return undefined
     const v = (a << 18) | (b << 12) | (c << 6) | d
     out[o++] = v >> 16
@@ -59,12 +60,12 @@ const decodeWith = (text: string, canonical: boolean): Uint8Array | undefined =>
   }
   const rest = len - i
   if (rest === 2) {
-    const a = at(i), b = at(i + 1)
+    const a = at(text, i), b = at(text, i + 1)
     if ((a | b) < 0) return undefined
     if (canonical && (b & 15) !== 0) return undefined
     out[o++] = (a << 2) | (b >> 4)
   } else if (rest === 3) {
-    const a = at(i), b = at(i + 1), c = at(i + 2)
+    const a = at(text, i), b = at(text, i + 1), c = at(text, i + 2)
     if ((a | b | c) < 0) return undefined
     if (canonical && (c & 3) !== 0) return undefined
     out[o++] = (a << 2) | (b >> 4)

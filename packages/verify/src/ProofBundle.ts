@@ -312,7 +312,7 @@ export const verify = (input: unknown, options: Options): ProofBundleResult => {
   let runId: string | undefined
   let chainRoot: string | undefined
   if (events !== undefined) {
-    const e = EventChain.check(events, "payload.event_chain", { strict: ctx.strict })
+    const e = EventChain.check(events, "payload.event_chain", { strict: ctx.strict, schemaChecked: true })
     if (e !== undefined) return invalidBundle(ctx, e, [], base)
     chainValid = true
     runId = events[0]!.run_id as string
