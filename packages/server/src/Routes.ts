@@ -21,7 +21,7 @@ import {
   Workers
 } from "@clawbounties/marketplace"
 import { CommitProof, Envelope, ProofBundle } from "@clawbounties/verify"
-import { Clock, DateTime, Effect, Option, Schema } from "effect"
+import { Clock, DateTime, Effect, Option } from "effect"
 import * as Engine from "./Engine.js"
 import { route, type Route } from "./Route.js"
 import { Scheduler } from "./Scheduler.js"
@@ -30,7 +30,6 @@ import * as Schemas from "./Schemas.js"
 const anyRole = ["worker", "requester", "operator"] as const
 const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
 const notFound = (entity: string, id: string) => new ErrorCatalogue.NotFound({ entity, id })
-const Empty = Schema.Struct({}).annotations({ identifier: "Empty", parseOptions: { onExcessProperty: "error" } })
 
 // -------------------------------------------------------------------------------------------------
 // Health
@@ -106,7 +105,7 @@ const registerWorker = route({
   tag: "Workers",
   summary: "Register a worker DID and its profile by its signed challenge; returns a worker token (shown once).",
   auth: "public",
-  body: Workers.RegisterWorkerRequest,
+  body: Schemas.RegisterWorkerRequest,
   status: 201,
   response: Workers.RegisterWorkerResponse,
   errors: ["ChallengeNotFound", "DidMismatch", "ChallengeUsed", "ChallengeExpired", "DidProofInvalid", "WorkerAlreadyRegistered"],
@@ -133,7 +132,7 @@ const rotateToken = route({
   tag: "Identities",
   summary: "Replace the presented token: a new one is issued (shown once) and the old one revoked.",
   auth: ["worker", "requester"],
-  body: Empty,
+  body: Schemas.Empty,
   status: 201,
   response: Schemas.RotateResponse,
   errors: ["Unauthorized", "Forbidden"],
@@ -317,7 +316,7 @@ const submitWork = route({
   summary: "Submit signed evidence (proof bundle; commit proof for code bounties; artifacts for agent packs).",
   description: "Verified in strict mode before anything is stored. An invalid submission is stored with its reasons (SUBMISSION_INVALID) and counts as an attempt.",
   auth: ["worker"],
-  body: Requests.Submit,
+  body: Schemas.SubmitRequest,
   idempotent: true,
   status: 201,
   response: Submissions.SubmitResponse,
@@ -687,7 +686,7 @@ const runSweep = route({
   tag: "Operators",
   summary: "Run one deadline sweep now and return its report.",
   auth: ["operator"],
-  body: Empty,
+  body: Schemas.Empty,
   status: 200,
   response: Schemas.SweepReport,
   errors: [],

@@ -27,7 +27,7 @@ export interface Service {
 export class Scheduler extends Context.Tag("@clawbounties/server/Scheduler")<Scheduler, Service>() {}
 
 export interface Options {
-  readonly interval: Duration.Duration
+  readonly interval: Duration.DurationInput
   /** False: no background sweeps (tests drive `runNow`). */
   readonly enabled: boolean
 }
@@ -41,7 +41,7 @@ export const layer = (options: Options): Layer.Layer<Scheduler, never, Engine.Se
       const context = yield* Effect.context<Engine.Services>()
       const state = yield* Ref.make<Status>({
         running: options.enabled,
-        interval_ms: Duration.toMillis(options.interval),
+        interval_ms: Duration.toMillis(Duration.decode(options.interval)),
         runs: 0,
         failures: 0,
         last_started_at: null,

@@ -5,7 +5,7 @@
  * server sends is what `openapi.json` says.
  */
 import { Did, Money } from "@clawbounties/domain"
-import { Identities } from "@clawbounties/marketplace"
+import { Requests, Workers } from "@clawbounties/marketplace"
 import { Schema } from "effect"
 
 const strict = { parseOptions: { onExcessProperty: "error" } } as const
@@ -15,6 +15,14 @@ const Timestamp = Schema.String.annotations({ description: "an RFC 3339 timestam
 const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 /** Query-string booleans. */
 const BooleanString = Schema.transformLiterals(["true", true], ["false", false])
+/**
+ * Any JSON value, but present: `Schema.Unknown` alone lets a required field be missing (undefined is
+ * an unknown), and a missing envelope must be INVALID_REQUEST, not a command run on nothing.
+ */
+export const JsonValue = Schema.Unknown.pipe(Schema.filter((value) => value !== undefined, { message: () => "is missing" }))
+  .annotations({ description: "any JSON value" })
+/** A body with no fields (`Schema.Struct({})` would accept any value at all). */
+export const Empty = Schema.Record({ key: Schema.String, value: Schema.Never }).annotations({ identifier: "Empty", description: "an empty object" })
 const limitBetween = (min: number, max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(min, max))
 
 export const ErrorBody = Schema.Struct({
@@ -134,8 +142,20 @@ export const DisputeList = Schema.Struct({ disputes: Schema.Array(Dispute) }).an
 export const RegisterRequesterRequest = Schema.Struct({
   requester_did: Did.DidKey,
   challenge_id: Schema.String.pipe(Schema.maxLength(64)),
-  proof: Identities.Proof
+  proof: JsonValue.annotations({ description: "a message_signature envelope answering the challenge" })
 }).annotations({ identifier: "RegisterRequesterRequest", ...strict })
+
+/** `POST /v1/workers/register`, with the proof required to be present. */
+export const RegisterWorkerRequest = Schema.Struct({
+  ...Workers.RegisterWorkerRequest.fields,
+  proof: JsonValue.annotations({ description: "a message_signature envelope answering the challenge" })
+}).annotations({ identifier: "RegisterWorkerRequest", ...strict })
+
+/** `POST /v1/bounties/:id/submit` (spec B3), with the proof bundle required to be present. */
+export const SubmitRequest = Schema.Struct({
+  ...Requests.Submit.fields,
+  proof_bundle_envelope: JsonValue.annotations({ description: "a SignedEnvelope<ProofBundlePayload>" })
+}).annotations({ identifier: "SubmitRequest", ...strict })
 
 export const TokenInfo = Schema.Struct({
   token_id: Schema.String,
@@ -224,7 +244,7 @@ export const HistoryResponse = Schema.Struct({
 // -------------------------------------------------------------------------------------------------
 // Verification
 
-const Envelope = Schema.Unknown.annotations({ description: "a signed envelope (verified, not decoded)" })
+const Envelope = JsonValue.annotations({ description: "a signed envelope (verified, not decoded)" })
 
 export const VerifyRequest = Schema.Struct({
   envelope: Envelope,
