@@ -1,0 +1,64 @@
+import { PgTestDatabase, Postgres } from "@clawbounties/adapter-postgres"
+import { SqlClient } from "@effect/sql"
+import { SqlError } from "@effect/sql/SqlError"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect, Either, Ref } from "effect"
+
+const pg = await PgTestDatabase.probe()
+
+const failing = (code: string, times: number, attempts: Ref.Ref<number>) =>
+  Effect.gen(function* () {
+    const n = yield* Ref.updateAndGet(attempts, (x) => x + 1)
+    if (n <= times) return yield* new SqlError({ cause: Object.assign(new Error(code), { code }), message: "simulated" })
+    return n
+  })
+
+describe.skipIf(!pg.available)(`Postgres adapter ${pg.reason}`, () => {
+  layer(PgTestDatabase.layer({ prefix: "adapter_pg" }), { excludeTestServices: true })((it) => {
+    it.effect("a fresh database with the ledger tables, at READ COMMITTED", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const tables = yield* sql<{ table_name: string }>`
+          SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE 'ledger_%' ORDER BY table_name`
+        assert.deepStrictEqual(tables.map((t) => t.table_name), [
+          "ledger_accounts", "ledger_balances", "ledger_entries", "ledger_holds", "ledger_idempotency", "ledger_migrations", "ledger_postings"
+        ])
+        const level = yield* sql<{ level: string }>`SELECT current_setting('transaction_isolation') AS level`
+        assert.strictEqual(level[0]!.level, "read committed")
+      }))
+
+    it.effect("withRetry retries serialization failures and deadlocks a bounded number of times, and nothing else", () =>
+      Effect.gen(function* () {
+        const attempts = yield* Ref.make(0)
+        assert.strictEqual(yield* Postgres.withRetry(failing("40001", 2, attempts)), 3)
+        yield* Ref.set(attempts, 0)
+        assert.strictEqual(yield* Postgres.withRetry(failing("40P01", 1, attempts)), 2)
+        yield* Ref.set(attempts, 0)
+        const exhausted = yield* Effect.either(Postgres.withRetry(failing("40001", 100, attempts), { retries: 3 }))
+        assert.isTrue(Either.isLeft(exhausted))
+        assert.strictEqual(yield* Ref.get(attempts), 4)
+        yield* Ref.set(attempts, 0)
+        const other = yield* Effect.either(Postgres.withRetry(failing("23505", 1, attempts)))
+        assert.isTrue(Either.isLeft(other))
+        assert.strictEqual(yield* Ref.get(attempts), 1)
+      }))
+
+    it.effect("inside a caller's transaction it does not retry (the caller retries the whole command)", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const attempts = yield* Ref.make(0)
+        const result = yield* Effect.either(sql.withTransaction(Postgres.withRetry(failing("40001", 1, attempts))))
+        assert.isTrue(Either.isLeft(result))
+        assert.strictEqual(yield* Ref.get(attempts), 1)
+      }))
+  })
+
+  it.live("the test database is dropped when its layer is released", () =>
+    Effect.gen(function* () {
+      const name = yield* Effect.scoped(Effect.map(PgTestDatabase.database("adapter_drop"), (db) => db.name))
+      const rows = yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1 FROM pg_database WHERE datname = ${name}`).pipe(
+        Effect.provide(PgTestDatabase.layer({ prefix: "adapter_check", migrations: [] }))
+      )
+      assert.strictEqual(rows.length, 0)
+    }))
+})

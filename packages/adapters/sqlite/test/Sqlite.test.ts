@@ -1,0 +1,46 @@
+import { Sqlite } from "@clawbounties/adapter-sqlite"
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+describe("Sqlite.layer", () => {
+  it.live("a file database gets WAL, synchronous=FULL, foreign keys, a busy timeout and the ledger tables; reopening migrates nothing twice", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "adapter-sqlite-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const filename = join(dir, "db.sqlite")
+      const inspect = Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const pragma = (name: string) => Effect.map(sql.unsafe<Record<string, unknown>>(`PRAGMA ${name}`), (rows) => Object.values(rows[0]!)[0])
+        return {
+          journal: yield* pragma("journal_mode"),
+          synchronous: yield* pragma("synchronous"),
+          foreignKeys: yield* pragma("foreign_keys"),
+          busyTimeout: yield* pragma("busy_timeout"),
+          migrations: (yield* sql<{ name: string }>`SELECT name FROM ledger_migrations ORDER BY migration_id`).map((r) => r.name),
+          tables: (yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'ledger_%' ORDER BY name`).map((r) => r.name)
+        }
+      })
+      const first = yield* inspect.pipe(Effect.provide(Sqlite.layer({ filename })))
+      assert.deepStrictEqual(first, {
+        journal: "wal",
+        synchronous: 2,
+        foreignKeys: 1,
+        busyTimeout: 5000,
+        migrations: ["ledger"],
+        tables: ["ledger_accounts", "ledger_balances", "ledger_entries", "ledger_holds", "ledger_idempotency", "ledger_migrations", "ledger_postings"]
+      })
+      const second = yield* inspect.pipe(Effect.provide(Sqlite.layer({ filename })))
+      assert.deepStrictEqual(second.migrations, ["ledger"])
+    }).pipe(Effect.scoped))
+
+  it.live("the migration list is a parameter: an empty list creates no tables", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const tables = yield* sql`SELECT name FROM sqlite_master WHERE type = 'table'`
+      assert.strictEqual(tables.length, 0)
+    }).pipe(Effect.provide(Sqlite.layerMemory([]))))
+})
