@@ -1,0 +1,188 @@
+/**
+ * The OpenAPI document is structurally valid OpenAPI 3.1 (checked by a small validator against the
+ * 3.1 shape), lists exactly the routes the app serves (compared with Hono's router) and every error
+ * code each route can return; `/docs` renders it with no network access. Plus the edge's own
+ * answers: 404/405, idempotency header rules, and a defect that never leaks.
+ */
+import { ErrorCatalogue } from "@clawbounties/domain"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Exit } from "effect"
+import * as App from "../src/App.js"
+import * as Config from "../src/Config.js"
+import * as OpenApi from "../src/OpenApi.js"
+import { errorsOf, route } from "../src/Route.js"
+import { routes } from "../src/Routes.js"
+import * as Schemas from "../src/Schemas.js"
+import * as H from "./helpers.js"
+
+type Json = Record<string, any>
+const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
+
+/** Problems with `doc` as an OpenAPI 3.1 document (the parts of the 3.1 shape we produce and rely on). */
+const validate = (doc: Json): Array<string> => {
+  const problems: Array<string> = []
+  const check = (ok: boolean, what: string) => { if (!ok) problems.push(what) }
+  check(typeof doc.openapi === "string" && /^3\.1\.\d+$/.test(doc.openapi), "openapi must be 3.1.x")
+  check(typeof doc.info?.title === "string" && typeof doc.info?.version === "string", "info.title and info.version are required strings")
+  check(typeof doc.paths === "object" && doc.paths !== null, "paths must be an object")
+  const schemas: Json = doc.components?.schemas ?? {}
+  const operationIds = new Set<string>()
+  const refs: Array<string> = []
+  const collectRefs = (value: unknown) => {
+    if (Array.isArray(value)) value.forEach(collectRefs)
+    else if (typeof value === "object" && value !== null) {
+      for (const [k, v] of Object.entries(value)) {
+        if (k === "$ref") refs.push(String(v))
+        else collectRefs(v)
+      }
+    }
+  }
+  for (const [path, item] of Object.entries<Json>(doc.paths ?? {})) {
+    check(path.startsWith("/"), `path ${path} must start with /`)
+    const templated = Array.from(path.matchAll(/\{([^}]+)\}/g), (m) => m[1])
+    for (const key of Object.keys(item)) check(METHODS.includes(key) || ["parameters", "summary", "description"].includes(key), `${path}: unknown key ${key}`)
+    for (const method of METHODS.filter((m) => m in item)) {
+      const op = item[method]
+      const at = `${method.toUpperCase()} ${path}`
+      check(typeof op.operationId === "string" && !operationIds.has(op.operationId), `${at}: operationId missing or duplicated`)
+      operationIds.add(op.operationId)
+      check(typeof op.responses === "object" && Object.keys(op.responses).length > 0, `${at}: responses required`)
+      for (const [status, response] of Object.entries<Json>(op.responses ?? {})) {
+        check(/^[1-5](\d\d|XX)$/.test(status) || status === "default", `${at}: bad status ${status}`)
+        check(typeof response.description === "string", `${at} ${status}: description required`)
+        for (const [media, content] of Object.entries<Json>(response.content ?? {})) check(typeof content.schema === "object", `${at} ${status} ${media}: schema`)
+      }
+      const params: Array<Json> = op.parameters ?? []
+      for (const p of params) {
+        check(typeof p.name === "string" && ["path", "query", "header", "cookie"].includes(p.in), `${at}: bad parameter ${JSON.stringify(p)}`)
+        check(typeof p.schema === "object", `${at}: parameter ${p.name} needs a schema`)
+        if (p.in === "path") check(p.required === true && templated.includes(p.name), `${at}: path parameter ${p.name} must be required and templated`)
+      }
+      for (const name of templated) check(params.some((p) => p.in === "path" && p.name === name), `${at}: {${name}} is not declared`)
+      if (op.requestBody !== undefined) check(typeof op.requestBody.content?.["application/json"]?.schema === "object", `${at}: requestBody needs application/json content`)
+      for (const requirement of op.security ?? []) {
+        for (const scheme of Object.keys(requirement)) check(scheme in (doc.components?.securitySchemes ?? {}), `${at}: unknown security scheme ${scheme}`)
+      }
+      collectRefs(op)
+    }
+  }
+  collectRefs(schemas)
+  for (const ref of refs) {
+    const name = ref.replace(/^#\/components\/schemas\//, "")
+    check(ref.startsWith("#/components/schemas/") && name in schemas, `unresolved $ref ${ref}`)
+  }
+  return problems
+}
+
+describe("OpenAPI and the edge", () => {
+  let server: H.TestServer
+  let call: H.Call
+  beforeAll(async () => {
+    server = await H.startSqlite()
+    call = H.client(server.url)
+  })
+  afterAll(async () => {
+    await server?.cleanup()
+  })
+
+  it("serves a valid OpenAPI 3.1 document", async () => {
+    const reply = await call("GET", OpenApi.DOCUMENT_PATH)
+    assert.strictEqual(reply.status, 200)
+    assert.deepStrictEqual(validate(reply.body), [])
+    // The validator catches what it checks.
+    assert.isNotEmpty(validate({ ...reply.body, openapi: "3.0.3" }))
+    assert.isNotEmpty(validate({ ...reply.body, paths: { "/x/{id}": { get: { operationId: "x", responses: { 200: { description: "ok" } } } } } }))
+    assert.isNotEmpty(validate({ ...reply.body, paths: { "/x": { get: { operationId: "x", responses: { 200: { description: "ok", content: { "application/json": { schema: { $ref: "#/components/schemas/Nope" } } } } } } } } }))
+  })
+
+  it("lists exactly the routes the router serves, with every error code each can return", async () => {
+    const doc = (await call("GET", OpenApi.DOCUMENT_PATH)).body as Json
+    const documented = Object.entries<Json>(doc.paths).flatMap(([path, item]) =>
+      Object.keys(item).filter((m) => METHODS.includes(m)).map((m) => `${m.toUpperCase()} ${path.replace(/\{([a-z_]+)\}/g, ":$1")}`))
+    const app = App.make(server.runtime, { bodyLimitBytes: 1024 })
+    const served = app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path}`)
+    const describing = [`GET ${OpenApi.DOCUMENT_PATH}`, `GET ${OpenApi.DOCS_PATH}`]
+    assert.deepStrictEqual([...documented, ...describing].sort(), [...new Set(served)].sort())
+    for (const r of routes) {
+      const op = doc.paths[r.path][r.method.toLowerCase()]
+      const listed = Object.values<Json>(op.responses).flatMap((response) => response["x-error-codes"] ?? [])
+      const expected = errorsOf(r).map((tag) => ErrorCatalogue.entries[tag].code)
+      assert.deepStrictEqual([...new Set(listed)].sort(), [...new Set(expected)].sort(), r.operationId)
+      for (const [status, response] of Object.entries<Json>(op.responses)) {
+        for (const code of response["x-error-codes"] ?? []) {
+          assert.strictEqual(String(ErrorCatalogue.table.find((row) => row.code === code)!.status), status, `${r.operationId} ${code}`)
+        }
+      }
+    }
+  })
+
+  it("renders /docs from the document without any network reference", async () => {
+    const reply = await call("GET", OpenApi.DOCS_PATH)
+    assert.strictEqual(reply.status, 200)
+    assert.match(reply.headers.get("content-type") ?? "", /text\/html/)
+    const html = String(reply.body)
+    assert.notMatch(html, /<script|<link|https?:\/\/|@import/i)
+    for (const r of routes) assert.include(html, r.path.replace(/&/g, "&amp;"), r.operationId)
+    for (const row of ErrorCatalogue.table) assert.include(html, row.code)
+  })
+
+  it("answers unknown paths with 404 and known paths with other methods with 405 and Allow", async () => {
+    const missing = await call("GET", "/v1/nothing-here")
+    assert.deepStrictEqual([missing.status, missing.body.error], [404, "NOT_FOUND"])
+    const wrong = await call("DELETE", "/v1/bounties/bty_x")
+    assert.deepStrictEqual([wrong.status, wrong.body.error], [405, "METHOD_NOT_ALLOWED"])
+    assert.strictEqual(wrong.headers.get("allow"), "GET")
+    const health = await call("GET", "/health")
+    assert.deepStrictEqual([health.status, health.body], [200, { status: "ok" }])
+    const ready = await call("GET", "/ready")
+    assert.deepStrictEqual([ready.status, ready.body.status], [200, "ready"])
+  })
+
+  it("takes the idempotency key from the header when the body has none, and refuses two different keys", async () => {
+    const requester = H.signer(91)
+    const token = await H.registerRequester(call, requester)
+    const credit = { did: requester.did, amount_minor: "700", currency: "USD", reason: "header key" }
+    const first = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body: credit, headers: { "idempotency-key": "hdr-1" } })
+    assert.strictEqual(first.status, 201, JSON.stringify(first.body))
+    const replay = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body: { ...credit, idempotency_key: "hdr-1" } })
+    assert.deepStrictEqual([replay.status, replay.body], [201, first.body])
+    const both = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body: { ...credit, idempotency_key: "a" }, headers: { "idempotency-key": "b" } })
+    assert.deepStrictEqual([both.status, both.body.error], [400, "INVALID_REQUEST"])
+    const balances = await call("GET", `/v1/balances?did=${encodeURIComponent(requester.did)}`, { token })
+    assert.strictEqual(balances.body.buckets.A, "700")
+  })
+
+  it("answers a defect with INTERNAL_ERROR and no internals", async () => {
+    const boom = route({
+      method: "GET",
+      path: "/boom",
+      operationId: "boom",
+      tag: "Test",
+      summary: "dies",
+      auth: "public",
+      status: 200,
+      response: Schemas.Health,
+      errors: [],
+      handler: () => Effect.dieMessage("secret internal detail")
+    })
+    const app = App.make(server.runtime, { bodyLimitBytes: 1024, routes: [boom] })
+    const response = await app.request("/boom")
+    const text = await response.text()
+    assert.strictEqual(response.status, 500)
+    assert.deepStrictEqual(JSON.parse(text), { error: "INTERNAL_ERROR", message: "An unexpected error occurred; it has been logged.", details: {} })
+    assert.notInclude(text, "secret")
+  })
+
+  it("stops start-up on a bad setting with a message naming it", async () => {
+    const read = (env: Record<string, string>) =>
+      Effect.runPromiseExit(Effect.withConfigProvider(Config.config, ConfigProvider.fromMap(new Map(Object.entries(env)))))
+    const ok = await read({})
+    assert.isTrue(Exit.isSuccess(ok))
+    if (Exit.isSuccess(ok)) assert.deepInclude(ok.value, { port: 8787, host: "127.0.0.1", sqliteFile: "./data/clawbounties.db" })
+    for (const [name, value] of [["PORT", "eighty"], ["PORT", "70000"], ["BODY_LIMIT_BYTES", "12"], ["SWEEP_INTERVAL", "0 seconds"], ["DATABASE_URL", "mysql://x"]] as const) {
+      const exit = await read({ [name]: value })
+      assert.isTrue(Exit.isFailure(exit), name)
+      if (Exit.isFailure(exit)) assert.match(Config.configErrorsOf(exit.cause).join("\n"), new RegExp(name), name)
+    }
+  })
+})
