@@ -1,0 +1,29 @@
+/**
+ * One call for the common case: a simulation against a fresh in-process engine (SQLite
+ * `:memory:` or a file), with the engine's own invariant checks after the run.
+ */
+import { Effect } from "effect"
+import * as InProcess from "./InProcess.js"
+import * as Invariants from "./Invariants.js"
+import * as Runner from "./Runner.js"
+import type * as Simulation from "./Simulation.js"
+
+export interface Options {
+  readonly config: Simulation.Config
+  /** A SQLite file instead of `:memory:`. */
+  readonly file?: string | undefined
+  readonly onProgress?: Runner.Options["onProgress"]
+}
+
+export const inProcess = (options: Options) =>
+  Effect.scoped(Effect.gen(function* () {
+    const faults = options.config.faults.share > 0 && options.config.faults.kinds.some((k) => k !== "server_restart")
+    const engine = yield* InProcess.make({ file: options.file, seed: options.config.seed, faults })
+    const engineChecks = Invariants.check({ afterSweep: true }).pipe(
+      Effect.provide(engine.context),
+      Effect.withClock(engine.clock),
+      Effect.catchAll((error) => Effect.succeed([{ name: "engine_checks", ok: false, violations: [String(error)] } satisfies Invariants.Result]))
+    )
+    const result = yield* Runner.run({ config: options.config, target: engine.target, engineChecks, onProgress: options.onProgress })
+    return { ...result, engine }
+  }))
