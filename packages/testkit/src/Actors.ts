@@ -126,8 +126,11 @@ export const worker = (key: Key, profile: Record<string, unknown> = {}) =>
       submit: (bountyId: string, options: Builders.ProofBundleOptions & { readonly code?: boolean; readonly idempotencyKey?: string } = {}) =>
         Effect.flatMap(Deterministic.nowIso, (issuedAt) =>
           Submissions.submit(actor, bountyId, {
-            proof_bundle_envelope: Builders.proofBundle(key, { issuedAt, runId: `run_${bountyId}`, ...options }),
-            ...(options.code === true ? { commit_proof_envelope: Builders.commitProof(key, { issuedAt }) } : {}),
+            // Envelopes are passed as the JSON a client sends; the command verifies them itself.
+            proof_bundle_envelope: Builders.proofBundle(key, { issuedAt, runId: `run_${bountyId}`, ...options }) as unknown as Requests.Submit["proof_bundle_envelope"],
+            ...(options.code === true
+              ? { commit_proof_envelope: Builders.commitProof(key, { issuedAt }) as unknown as Requests.Submit["proof_bundle_envelope"] }
+              : {}),
             ...(options.idempotencyKey === undefined ? {} : { idempotency_key: options.idempotencyKey }),
             artifacts: []
           })),
