@@ -1,0 +1,275 @@
+/**
+ * The gate pack (spec CBT-US-025): deterministic readiness checks against a deployment, through its
+ * public API only, ending in a recommendation with explicit blockers:
+ *
+ * - routes and health: `/health`, `/ready`, `/openapi.json` listing every route a client needs;
+ * - auth refusals: no token, a malformed token, a wrong-role token, a participant on an operator
+ *   route: each refused with the catalogue's status and code (fail-closed);
+ * - one requester-closure job end to end (register, fund, post, accept, submit, review, approve)
+ *   with the exact money moved;
+ * - an invalid (tampered) submission refused fail-closed, the bounty left as it was;
+ * - the test lane, once the engine has it (a post with `closure_type: "test"` is expected to be
+ *   refused with CLOSURE_TYPE_NOT_SUPPORTED until then: reported, not a blocker);
+ * - cleanup: every bounty the gate opened is terminal and its requester holds nothing.
+ */
+import { DateTime, Effect, Either } from "effect"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import * as Artifacts from "./Artifacts.js"
+import * as Builders from "./Builders.js"
+import * as Http from "./Http.js"
+import * as Keys from "./Keys.js"
+import type { Principal, Target, TargetError } from "./Target.js"
+
+export interface Options {
+  readonly url: string
+  readonly operatorToken?: string | undefined
+  /** Prefix of the gate's key derivation and idempotency keys; the start time by default. */
+  readonly namespace?: string | undefined
+  readonly timeoutMs?: number | undefined
+}
+
+export type CheckStatus = "pass" | "fail" | "skip"
+
+export interface Check {
+  readonly id: string
+  readonly title: string
+  /** A failed required check is a blocker. */
+  readonly required: boolean
+  readonly status: CheckStatus
+  readonly ms: number
+  readonly detail: string
+}
+
+export interface Report {
+  readonly schema: "clawbounties.gate.report.v1"
+  readonly target: string
+  readonly started_at: string
+  readonly duration_ms: number
+  readonly recommendation: "READY_FOR_PROD_GOVERNANCE_REVIEW" | "BLOCKED"
+  readonly blockers: ReadonlyArray<{ readonly id: string; readonly detail: string }>
+  readonly checks: ReadonlyArray<Check>
+  readonly cleanup: { readonly bounties: ReadonlyArray<{ readonly bounty_id: string; readonly status: string | null }>; readonly requester_held_minor: string | null; readonly ok: boolean }
+}
+
+/** Routes a client of this engine depends on (OpenAPI paths). */
+export const requiredPaths = [
+  "/health", "/ready", "/v1/auth/challenge", "/v1/requesters/register", "/v1/workers/register",
+  "/v1/bounties", "/v1/bounties/{bounty_id}", "/v1/bounties/{bounty_id}/accept", "/v1/bounties/{bounty_id}/submit",
+  "/v1/bounties/{bounty_id}/approve", "/v1/bounties/{bounty_id}/reject", "/v1/bounties/{bounty_id}/cancel",
+  "/v1/bounties/{bounty_id}/submissions", "/v1/submissions/{submission_id}", "/v1/escrows/{escrow_id}", "/v1/balances",
+  "/v1/operator/credits", "/v1/operator/reconcile", "/v1/operator/sweep"
+] as const
+
+class CheckFailed {
+  readonly _tag = "CheckFailed"
+  constructor(readonly detail: string) {}
+}
+
+const fail = (detail: string) => Effect.fail(new CheckFailed(detail))
+const expect = (condition: boolean, detail: string) => (condition ? Effect.void : fail(detail))
+const fromTarget = <A>(effect: Effect.Effect<A, TargetError>, what: string) =>
+  Effect.mapError(effect, (e) => new CheckFailed(`${what}: ${e.code} (${e.status ?? "no reply"}) ${e.message}`))
+
+const nowMs = Effect.map(DateTime.now, DateTime.toEpochMillis)
+
+export const run = (options: Options): Effect.Effect<Report> =>
+  Effect.gen(function* () {
+    const startedAt = yield* nowMs
+    const startedIso = new Date(startedAt).toISOString()
+    const ns = options.namespace ?? `gate-${startedIso}`
+    const target: Target = Http.make({ url: options.url, operatorToken: options.operatorToken, timeoutMs: options.timeoutMs })
+    const base = options.url.endsWith("/") ? options.url : `${options.url}/`
+    const raw = (method: "GET" | "POST", path: string, token?: string | null, body?: unknown) =>
+      Effect.mapError(Http.request(base, method, path.replace(/^\//, ""), { token, body, timeoutMs: options.timeoutMs }), (e) => new CheckFailed(`${method} ${path}: ${e.code} ${e.message}`))
+    const checks: Array<Check> = []
+    const opened: Array<string> = []
+
+    const check = <A>(id: string, title: string, required: boolean, body: Effect.Effect<A, CheckFailed>) =>
+      Effect.gen(function* () {
+        const t0 = yield* nowMs
+        const outcome = yield* Effect.either(body)
+        const ms = (yield* nowMs) - t0
+        checks.push({ id, title, required, status: Either.isRight(outcome) ? "pass" : "fail", ms, detail: Either.isRight(outcome) ? describe(outcome.right) : outcome.left.detail })
+        return Either.getRight(outcome)
+      })
+    const skip = (id: string, title: string, detail: string) => Effect.sync(() => void checks.push({ id, title, required: false, status: "skip", ms: 0, detail }))
+
+    // Routes and health ---------------------------------------------------------------------------
+    yield* check("routes.health", "GET /health answers 200", true, Effect.flatMap(raw("GET", "/health"), (r) => expect(r.status === 200, `status ${r.status}`)))
+    yield* check("routes.ready", "GET /ready answers 200 (database reachable)", true, Effect.flatMap(raw("GET", "/ready"), (r) => expect(r.status === 200, `status ${r.status}: ${JSON.stringify(r.body).slice(0, 200)}`)))
+    yield* check("routes.openapi", "GET /openapi.json lists every route clients need", true, Effect.gen(function* () {
+      const r = yield* raw("GET", "/openapi.json")
+      yield* expect(r.status === 200, `status ${r.status}`)
+      const paths = Object.keys((r.body.paths ?? {}) as Record<string, unknown>)
+      const missing = requiredPaths.filter((p) => !paths.includes(p))
+      yield* expect(missing.length === 0, `missing: ${missing.join(", ")}`)
+      return `${paths.length} paths`
+    }))
+
+    // Auth refusals ---------------------------------------------------------------------------------
+    const refusal = (id: string, title: string, method: "GET" | "POST", path: string, token: string | null, status: number, code: string, body?: unknown) =>
+      check(id, title, true, Effect.flatMap(raw(method, path, token, body), (r) =>
+        expect(r.status === status && r.body.error === code, `expected ${status} ${code}, got ${r.status} ${String(r.body.error)}`)))
+    yield* refusal("auth.missing_token", "POST /v1/bounties without a token is refused", "POST", "/v1/bounties", null, 401, "UNAUTHORIZED", {})
+    yield* refusal("auth.malformed_token", "A malformed bearer token is refused", "GET", "/v1/bounties", "not-a-token", 401, "UNAUTHORIZED")
+
+    // Principals for the rest -----------------------------------------------------------------------
+    const parties = yield* check("auth.register", "A requester and a worker register by signed DID challenges", true, Effect.gen(function* () {
+      const requester = yield* fromTarget(target.register(Keys.derive(ns, "requester"), "requester"), "register requester")
+      const worker = yield* fromTarget(target.register(Keys.derive(ns, "worker"), "worker"), "register worker")
+      return { requester, worker, workerKey: Keys.derive(ns, "worker") }
+    }))
+    if (parties._tag === "Some") {
+      const { requester, worker } = parties.value
+      yield* refusal("auth.wrong_role", "A worker token cannot post a bounty", "POST", "/v1/bounties", worker.token, 403, "FORBIDDEN", bountyBody(ns, "wrong-role"))
+      yield* refusal("auth.operator_route", "A requester token cannot reconcile the ledger", "GET", "/v1/operator/reconcile", requester.token, 403, "FORBIDDEN")
+    }
+
+    // One job end to end ---------------------------------------------------------------------------
+    const operator = options.operatorToken === undefined ? undefined : ({ did: "operator", role: "operator", token: options.operatorToken } satisfies Principal)
+    if (parties._tag === "None") {
+      yield* check("job.requester_closure", "A requester-closure job end to end", true, fail("registration failed"))
+    } else if (operator === undefined) {
+      yield* check("job.requester_closure", "A requester-closure job end to end", true, fail("no operator token: the gate cannot fund its requester"))
+    } else {
+      const { requester, worker, workerKey } = parties.value
+      yield* check("job.requester_closure", "A requester-closure job end to end, with the exact money moved", true, Effect.gen(function* () {
+        yield* fromTarget(target.credit(operator, requester.did, 20_000n, `${ns}:fund`), "fund")
+        const posted = yield* fromTarget(target.post(requester, bountyBody(ns, "job")), "post")
+        const bountyId = String(posted.bounty_id)
+        opened.push(bountyId)
+        const netMinor = BigInt(String(posted.worker_net_minor))
+        yield* fromTarget(target.accept(worker, bountyId, { idempotency_key: `${ns}:job:accept` }), "accept")
+        const issuedAt = yield* target.now
+        const submitted = yield* fromTarget(target.submit(worker, bountyId, {
+          proof_bundle_envelope: Builders.proofBundle(workerKey, { runId: `${ns}-job`, issuedAt }),
+          artifacts: [],
+          idempotency_key: `${ns}:job:submit`
+        }), "submit")
+        const submissionId = String(submitted.submission_id)
+        const listed = yield* fromTarget(target.listSubmissions(requester, bountyId), "list submissions")
+        yield* expect(((listed.submissions ?? []) as Array<{ submission_id: string }>).some((s) => s.submission_id === submissionId), "the submission is not listed for the requester")
+        yield* fromTarget(target.getSubmission(requester, submissionId), "get submission")
+        const approved = yield* fromTarget(target.approve(requester, bountyId, { submission_id: submissionId, idempotency_key: `${ns}:job:approve` }), "approve")
+        yield* expect(BigInt(String(approved.worker_paid_minor)) === netMinor, `worker paid ${String(approved.worker_paid_minor)}, the snapshot says ${netMinor}`)
+        const workerBalance = yield* fromTarget(target.balances(worker, worker.did), "worker balance")
+        yield* expect(workerBalance.A === netMinor, `worker A ${workerBalance.A}, expected ${netMinor}`)
+        return `bounty ${bountyId} approved, worker paid ${netMinor}`
+      }))
+
+      // An invalid submission refused fail-closed ------------------------------------------------------
+      yield* check("verify.invalid_submission", "A tampered proof bundle is refused fail-closed and changes nothing", true, Effect.gen(function* () {
+        const posted = yield* fromTarget(target.post(requester, bountyBody(ns, "invalid")), "post")
+        const bountyId = String(posted.bounty_id)
+        opened.push(bountyId)
+        yield* fromTarget(target.accept(worker, bountyId, { idempotency_key: `${ns}:invalid:accept` }), "accept")
+        const issuedAt = yield* target.now
+        const refused = yield* Effect.either(target.submit(worker, bountyId, {
+          proof_bundle_envelope: Builders.proofBundle(workerKey, { runId: `${ns}-forged`, issuedAt, tamper: true }),
+          artifacts: [],
+          idempotency_key: `${ns}:invalid:forged`
+        }))
+        yield* expect(Either.isLeft(refused), "the tampered bundle was accepted")
+        const error = (refused as Either.Left<TargetError, unknown>).left
+        yield* expect(error.code === "SUBMISSION_INVALID" && error.status === 422, `expected 422 SUBMISSION_INVALID, got ${error.status} ${error.code}`)
+        const bounty = yield* fromTarget(target.getBounty(requester, bountyId), "get bounty")
+        yield* expect(bounty.status === "accepted", `bounty is ${String(bounty.status)} after the refusal`)
+        // Cleanup: the worker delivers properly and the requester approves, so the job ends terminal.
+        const ok = yield* fromTarget(target.submit(worker, bountyId, {
+          proof_bundle_envelope: Builders.proofBundle(workerKey, { runId: `${ns}-honest`, issuedAt }),
+          artifacts: [],
+          idempotency_key: `${ns}:invalid:honest`
+        }), "valid resubmission")
+        yield* fromTarget(target.approve(requester, bountyId, { submission_id: String(ok.submission_id), idempotency_key: `${ns}:invalid:approve` }), "approve")
+        const reasons = (error.details as { reasons?: ReadonlyArray<{ code: string }> } | undefined)?.reasons?.map((r) => r.code).join(",") ?? ""
+        return `refused 422 SUBMISSION_INVALID (${reasons}); bounty stayed accepted`
+      }))
+
+      // Test lane --------------------------------------------------------------------------------------
+      const lane = yield* Effect.either(target.post(requester, { ...bountyBody(ns, "test-lane"), closure_type: "test", is_code_bounty: true }))
+      if (Either.isLeft(lane) && lane.left.code === "CLOSURE_TYPE_NOT_SUPPORTED") {
+        yield* skip("lane.test", "Test-lane (harness) closure", "not available on this engine yet: posting closure_type=test is refused with CLOSURE_TYPE_NOT_SUPPORTED, as it must be")
+      } else if (Either.isRight(lane)) {
+        const bountyId = String(lane.right.bounty_id)
+        opened.push(bountyId)
+        // The lane exists but the gate does not drive harnesses yet: release the hold at once.
+        yield* Effect.ignore(target.cancel(requester, bountyId, { reason: "gate cleanup", idempotency_key: `${ns}:test-lane:cancel` }))
+        yield* check("lane.test", "Test-lane (harness) closure", true, fail("the engine accepts test-lane bounties but this gate does not check harness decisions yet"))
+      } else {
+        yield* check("lane.test", "Test-lane (harness) closure", true, fail(`unexpected refusal: ${lane.left.code}`))
+      }
+    }
+
+    // Cleanup ----------------------------------------------------------------------------------------
+    let cleanup: Report["cleanup"] = { bounties: [], requester_held_minor: null, ok: opened.length === 0 }
+    if (parties._tag === "Some") {
+      const { requester } = parties.value
+      const bounties = yield* Effect.forEach(opened, (id) =>
+        Effect.map(Effect.either(target.getBounty(requester, id)), (b) => ({ bounty_id: id, status: Either.isRight(b) ? String(b.right.status) : null })))
+      const held = yield* Effect.either(target.balances(requester, requester.did))
+      const terminal = new Set(["approved", "rejected", "resolved", "cancelled", "expired"])
+      cleanup = {
+        bounties,
+        requester_held_minor: Either.isRight(held) ? held.right.H.toString() : null,
+        ok: bounties.every((b) => b.status !== null && terminal.has(b.status)) && Either.isRight(held) && held.right.H === 0n
+      }
+      yield* check("cleanup", "Every bounty the gate opened is terminal and no hold is left", true, expect(cleanup.ok, `bounties ${JSON.stringify(bounties)}, held ${cleanup.requester_held_minor}`))
+    }
+    if (operator !== undefined) {
+      yield* check("ledger.reconcile", "The ledger reconciles after the gate", true, Effect.flatMap(fromTarget(target.reconcile(operator), "reconcile"), (r) =>
+        expect(r.ok, r.discrepancies.slice(0, 3).map((d) => `${d.kind}: ${d.detail}`).join("; "))))
+    }
+
+    const blockers = checks.filter((c) => c.required && c.status === "fail").map((c) => ({ id: c.id, detail: c.detail }))
+    return {
+      schema: "clawbounties.gate.report.v1",
+      target: options.url,
+      started_at: startedIso,
+      duration_ms: (yield* nowMs) - startedAt,
+      recommendation: blockers.length === 0 ? "READY_FOR_PROD_GOVERNANCE_REVIEW" : "BLOCKED",
+      blockers,
+      checks,
+      cleanup
+    } satisfies Report
+  })
+
+const describe = (value: unknown): string => (typeof value === "string" ? value : "ok")
+
+const bountyBody = (ns: string, label: string) => ({
+  title: `Gate check ${label}`,
+  description: `Readiness gate ${ns}: ${label}.`,
+  reward: { amount_minor: "1000", currency: "USD" },
+  closure_type: "requester",
+  difficulty_scalar: 1,
+  is_code_bounty: false,
+  min_proof_tier: "self",
+  tags: ["research", "gate"],
+  idempotency_key: `${ns}:${label}:post`
+})
+
+export const markdown = (report: Report): string => [
+  `# Gate report: ${report.recommendation}`,
+  "",
+  `Target: ${report.target}. Started ${report.started_at}, ${report.duration_ms} ms.`,
+  "",
+  report.blockers.length === 0 ? "No blockers." : `## Blockers\n\n${report.blockers.map((b) => `- **${b.id}**: ${b.detail}`).join("\n")}`,
+  "",
+  "## Checks",
+  "",
+  "| check | required | status | ms | detail |",
+  "|---|---|---|---|---|",
+  ...report.checks.map((c) => `| ${c.id} | ${c.required ? "yes" : "no"} | ${c.status} | ${c.ms} | ${c.detail.replace(/\|/g, "\\|")} |`),
+  "",
+  `Cleanup: ${report.cleanup.ok ? "every opened bounty is terminal, nothing held" : "INCOMPLETE"} (${report.cleanup.bounties.map((b) => `${b.bounty_id} ${b.status}`).join(", ") || "no bounties"}).`,
+  ""
+].join("\n")
+
+/** Writes `gate-report.json` and `gate-report.md` under `<root>/<timestamp>-gate/`; returns the directory. */
+export const write = (report: Report, root: string = Artifacts.DEFAULT_ROOT): string => {
+  const dir = join(root, `${Artifacts.stamp(report.started_at)}-gate`)
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, "gate-report.json"), Artifacts.json(report, 2) + "\n")
+  writeFileSync(join(dir, "gate-report.md"), markdown(report))
+  return dir
+}
