@@ -59,14 +59,23 @@ export const Cancel = Schema.Struct({
 })
 export type Cancel = typeof Cancel.Type
 
-/** `POST /v1/bounties/:id/submit` (spec B3). Envelopes are verified, not decoded, here. */
+/**
+ * A signed envelope as received: any JSON object. It is verified, not decoded, here: its payload
+ * hash is over `JSON.stringify` of the parsed payload, so it must reach the verifier untouched.
+ */
+const EnvelopeObject = Schema.Object.annotations({
+  identifier: "SignedEnvelope",
+  description: "a signed envelope (verified in strict mode)"
+})
+
+/** `POST /v1/bounties/:id/submit` (spec B3). */
 export const Submit = Schema.Struct({
   idempotency_key: Schema.optional(IdempotencyKey),
   worker_did: Schema.optional(Schema.String),
-  proof_bundle_envelope: Schema.Unknown,
-  commit_proof_envelope: Schema.optional(Schema.Unknown),
+  proof_bundle_envelope: EnvelopeObject,
+  commit_proof_envelope: Schema.optional(EnvelopeObject),
   artifacts: Schema.optionalWith(
-    Schema.Array(Schema.Struct({ envelope: Schema.Unknown, download_url: Schema.optional(Text(2048)) })).pipe(Schema.maxItems(20)),
+    Schema.Array(Schema.Struct({ envelope: EnvelopeObject, download_url: Schema.optional(Text(2048)) })).pipe(Schema.maxItems(20)),
     { default: () => [] }
   ),
   result_summary: Schema.optional(Text(10_000)),

@@ -151,11 +151,8 @@ export const RegisterWorkerRequest = Schema.Struct({
   proof: JsonValue.annotations({ description: "a message_signature envelope answering the challenge" })
 }).annotations({ identifier: "RegisterWorkerRequest", ...strict })
 
-/** `POST /v1/bounties/:id/submit` (spec B3), with the proof bundle required to be present. */
-export const SubmitRequest = Schema.Struct({
-  ...Requests.Submit.fields,
-  proof_bundle_envelope: JsonValue.annotations({ description: "a SignedEnvelope<ProofBundlePayload>" })
-}).annotations({ identifier: "SubmitRequest", ...strict })
+/** `POST /v1/bounties/:id/submit` (spec B3). */
+export const SubmitRequest = Requests.Submit.annotations({ identifier: "SubmitRequest", ...strict })
 
 export const TokenInfo = Schema.Struct({
   token_id: Schema.String,
