@@ -1,0 +1,124 @@
+/**
+ * The command lines: `clawbounties-sim` (a batch simulation against the in-process engine or a
+ * running server, writing its artifacts) and `clawbounties-gate` (the readiness gate against a
+ * server). Each exits non-zero when the run is not clean (a failed or stuck job, a violated
+ * invariant) or the gate is blocked, so CI can use them directly.
+ */
+import { Command, Options } from "@effect/cli"
+import { Config, Console, Effect, Option, Redacted } from "effect"
+import * as Artifacts from "./Artifacts.js"
+import * as Faults from "./Faults.js"
+import * as Gate from "./Gate.js"
+import * as Http from "./Http.js"
+import * as Runner from "./Runner.js"
+import * as Simulate from "./Simulate.js"
+import * as Simulation from "./Simulation.js"
+
+const operatorToken = Options.redacted("operator-token").pipe(
+  Options.withFallbackConfig(Config.redacted("OPERATOR_TOKEN")),
+  Options.withDescription("operator token of the target (or OPERATOR_TOKEN): funding, disputes, sweeps, reconcile"),
+  Options.optional
+)
+const out = Options.directory("out").pipe(Options.withDefault(Artifacts.DEFAULT_ROOT), Options.withDescription("where the artifacts go"))
+
+/** A progress bar on a terminal, a plain line per 10% otherwise (CI logs). */
+export const progressReporter = (stream: NodeJS.WriteStream = process.stderr) => {
+  const tty = stream.isTTY === true
+  let lastPhase = ""
+  let lastDecile = -1
+  return (p: Runner.Progress) => {
+    if (tty) {
+      const width = 30
+      const filled = Math.round((p.done / Math.max(1, p.total)) * width)
+      stream.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${p.done}/${p.total} ok ${p.succeeded} failed ${p.failed} limit ${p.limit} ${p.phase.padEnd(10)}`)
+      if (p.phase === "done") stream.write("\n")
+      return
+    }
+    const decile = Math.floor((p.done / Math.max(1, p.total)) * 10)
+    if (p.phase !== lastPhase || (p.phase === "wave" && decile !== lastDecile)) {
+      stream.write(`${p.phase} ${p.done}/${p.total} ok ${p.succeeded} failed ${p.failed} limit ${p.limit}\n`)
+      lastPhase = p.phase
+      lastDecile = decile
+    }
+  }
+}
+
+const share = (name: string, fallback: number, description: string) =>
+  Options.float(name).pipe(Options.withDefault(fallback), Options.withDescription(description))
+
+export const sim = Command.make("clawbounties-sim", {
+  total: Options.integer("total").pipe(Options.withDefault(Simulation.defaults.total)),
+  maxConcurrency: Options.integer("max-concurrency").pipe(Options.withDefault(Simulation.defaults.maxConcurrency)),
+  seed: Options.integer("seed").pipe(Options.withDefault(Simulation.defaults.seed)),
+  target: Options.text("target").pipe(Options.withDescription("a server URL; the in-process engine when absent"), Options.optional),
+  sqliteFile: Options.text("sqlite-file").pipe(Options.withDescription("in-process on this SQLite file instead of :memory:"), Options.optional),
+  operatorToken,
+  out,
+  requesters: Options.integer("requesters").pipe(Options.withDefault(Simulation.defaults.requesters)),
+  workers: Options.integer("workers").pipe(Options.withDefault(Simulation.defaults.workers)),
+  approve: share("approve-share", Simulation.defaults.decisions.approve, "weight of requesters that approve"),
+  reject: share("reject-share", Simulation.defaults.decisions.reject, "weight of requesters that reject (an operator resolves the dispute)"),
+  silent: share("silent-share", Simulation.defaults.decisions.silent, "weight of silent requesters (the review deadline approves)"),
+  invalid: share("invalid-share", Simulation.defaults.invalidShare, "share of jobs whose first submission is a tampered proof"),
+  abandon: share("abandon-share", Simulation.defaults.abandonShare, "share of jobs whose worker never submits"),
+  faults: Options.text("faults").pipe(Options.withDefault(""), Options.withDescription(`comma-separated: ${Faults.kinds.join(", ")}`)),
+  faultShare: share("fault-share", 0.2, "share of jobs that get a database fault (when --faults has one)"),
+  fundingPolicy: Options.choice("funding-policy", ["abort", "continue"]).pipe(Options.withDefault("abort" as const)),
+  fundingFactor: share("funding-factor", 1, "funding as a multiple of what the plan needs (below 1 underfunds)"),
+  noFunding: Options.boolean("no-funding").pipe(Options.withDescription("do not credit requesters (they must already hold funds)")),
+  deadlineSeconds: Options.integer("deadline-seconds").pipe(Options.withDefault(Simulation.defaults.deadlineSeconds)),
+  latencyTarget: Options.integer("backpressure-latency-ms").pipe(Options.withDefault(Simulation.defaults.backpressure.latencyTargetMs)),
+  noBackpressure: Options.boolean("no-backpressure")
+}, (o) => Effect.gen(function* () {
+  const kinds = o.faults.split(",").map((k) => k.trim()).filter((k) => k.length > 0)
+  const unknown = kinds.filter((k) => !(Faults.kinds as ReadonlyArray<string>).includes(k))
+  if (unknown.length > 0) return yield* Effect.fail(new Error(`unknown fault kinds: ${unknown.join(", ")}`))
+  const config: Simulation.Config = {
+    ...Simulation.defaults,
+    total: o.total,
+    maxConcurrency: o.maxConcurrency,
+    seed: o.seed,
+    requesters: o.requesters,
+    workers: o.workers,
+    decisions: { approve: o.approve, reject: o.reject, silent: o.silent },
+    invalidShare: o.invalid,
+    abandonShare: o.abandon,
+    faults: { share: kinds.length > 0 ? o.faultShare : 0, kinds: kinds as Array<Faults.Kind> },
+    funding: { enabled: !o.noFunding, factor: o.fundingFactor, policy: o.fundingPolicy },
+    deadlineSeconds: o.deadlineSeconds,
+    backpressure: { ...Simulation.defaults.backpressure, enabled: !o.noBackpressure, latencyTargetMs: o.latencyTarget }
+  }
+  const onProgress = progressReporter()
+  const url = Option.getOrUndefined(o.target)
+  const result: Runner.Result = url !== undefined
+    ? yield* Effect.gen(function* () {
+      const startedAt = yield* Effect.map(Effect.clockWith((c) => c.currentTimeMillis), (ms) => new Date(ms).toISOString())
+      const target = Http.make({ url, operatorToken: Option.getOrUndefined(Option.map(o.operatorToken, Redacted.value)) })
+      // A long-lived server keeps earlier runs' principals: a run-unique namespace avoids replays.
+      return yield* Runner.run({ config, target, namespace: `seed-${o.seed}@${startedAt}`, onProgress })
+    })
+    : yield* Simulate.inProcess({ config, file: Option.getOrUndefined(o.sqliteFile), onProgress })
+  const dir = Artifacts.write(result, { root: o.out })
+  const s = result.summary
+  yield* Console.log([
+    `${s.totals.jobs} jobs on ${s.run.target.label} (seed ${s.run.seed}): ${s.totals.succeeded} succeeded, ${s.totals.failed} failed, ${s.totals.skipped} skipped`,
+    `${s.throughput.jobs_per_second} jobs/s (wave ${s.throughput.wave_jobs_per_second} jobs/s), job latency p50 ${s.job_latency_ms.p50} ms p95 ${s.job_latency_ms.p95} ms`,
+    `stuck: ${s.stuck.jobs} jobs, ${s.stuck.escrows} escrows; invariants ${s.invariants.ok ? "hold" : "VIOLATED"}; retries ${s.retries.total}; faults fired ${s.faults.fired}, restarts ${s.faults.restarts.length}`,
+    `artifacts: ${dir}`
+  ].join("\n"))
+  const clean = s.invariants.ok && s.totals.failed === 0 && s.totals.skipped === 0 && s.stuck.jobs === 0 && s.stuck.escrows === 0
+  if (!clean) return yield* Effect.fail(new Error("the run was not clean (see summary.md)"))
+}))
+
+export const gate = Command.make("clawbounties-gate", {
+  target: Options.text("target").pipe(Options.withDescription("the server URL to check")),
+  operatorToken,
+  out
+}, (o) => Effect.gen(function* () {
+  const report = yield* Gate.run({ url: o.target, operatorToken: Option.getOrUndefined(Option.map(o.operatorToken, Redacted.value)) })
+  const dir = Gate.write(report, o.out)
+  yield* Console.log(`${report.recommendation}: ${report.checks.filter((c) => c.status === "pass").length}/${report.checks.length} checks passed, ${report.blockers.length} blockers`)
+  for (const b of report.blockers) yield* Console.log(`  blocker ${b.id}: ${b.detail}`)
+  yield* Console.log(`report: ${dir}`)
+  if (report.recommendation !== "READY_FOR_PROD_GOVERNANCE_REVIEW") return yield* Effect.fail(new Error("the gate is blocked"))
+}))
