@@ -4,9 +4,9 @@
  * with `IDEMPOTENCY_CONFLICT` naming the first field that differs. Keys are scoped to the caller, so
  * one requester can never replay (or read) another's result with a guessed key.
  *
- * It runs inside the command's transaction: the key is reserved first (`ON CONFLICT DO NOTHING`, so a
- * concurrent duplicate on PostgreSQL waits for the first to commit), and the response is written
- * before commit. A command that fails rolls back its reservation, so it can be retried.
+ * It runs inside the command's transaction: the key is reserved first (`ON CONFLICT DO NOTHING`), and
+ * the response is written before commit. A command that fails rolls back its reservation, so it can
+ * be retried.
  */
 import { SqlClient } from "@effect/sql"
 import { ErrorCatalogue } from "@clawbounties/domain"
@@ -45,18 +45,16 @@ export const once = <A, I>(scope: Scope<A, I>) =>
           }))
           : Effect.orDie(Schema.decodeUnknown(Schema.parseJson(scope.response))(row.response ?? ""))
 
-      const existing = yield* select
-      if (existing[0] !== undefined) return yield* replay(existing[0])
-
+      // Reserve first: the common case (a new key) costs one statement, and on PostgreSQL a
+      // concurrent duplicate waits here for the first to commit, then finds its row.
       const now = DateTime.formatIso(yield* DateTime.now)
       const reserved = yield* sql`INSERT INTO command_idempotency
           (principal, command, idempotency_key, request_hash, request, response, created_at)
         VALUES (${scope.principal}, ${scope.command}, ${scope.key}, ${requestHash}, ${Json.canonical(scope.request)}, NULL, ${now})
         ON CONFLICT DO NOTHING RETURNING idempotency_key`
       if (reserved.length === 0) {
-        // A concurrent duplicate committed between our read and our insert.
-        const winner = yield* select
-        return yield* replay(winner[0]!)
+        const existing = yield* select
+        return yield* replay(existing[0]!)
       }
 
       const result = yield* command

@@ -36,9 +36,8 @@ export const append = Effect.fn("Outbox.append")(function* (event: NewEvent) {
   const rows = yield* sql<{ seq: string | number | bigint }>`INSERT INTO outbox (event_id, type, subject_type, subject_id, payload, created_at)
     VALUES (${eventId}, ${event.type}, ${event.subjectType}, ${event.subjectId}, ${Json.canonical(event.payload)}, ${now})
     RETURNING seq`
-  for (const did of new Set(event.recipients)) {
-    yield* sql`INSERT INTO outbox_recipients (event_seq, did) VALUES (${rows[0]!.seq}, ${did})`
-  }
+  const recipients = [...new Set(event.recipients)].map((did) => ({ event_seq: rows[0]!.seq, did }))
+  if (recipients.length > 0) yield* sql`INSERT INTO outbox_recipients ${sql.insert(recipients)}`
   return eventId
 })
 
