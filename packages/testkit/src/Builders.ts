@@ -12,6 +12,8 @@ import { gzipSync } from "node:zlib"
 import type { Key } from "./Keys.js"
 
 export const DEFAULT_ISSUED_AT = "2026-01-01T00:00:00.000Z"
+/** The repository of commit proofs unless one is given; its claim id is `Sign.defaultRepoClaimId` of it. */
+export const DEFAULT_REPOSITORY = "github.com/clawbounties/example"
 
 // -------------------------------------------------------------------------------------------------
 // Proof bundles
@@ -94,7 +96,7 @@ export interface CommitProofOptions {
 
 /** A signed `commit_proof` envelope (what a code bounty's submission must carry). */
 export const commitProof = (worker: Key, options: CommitProofOptions = {}) => {
-  const repository = options.repository ?? "github.com/clawbounties/example"
+  const repository = options.repository ?? DEFAULT_REPOSITORY
   const envelope = Sign.commitProof(worker.signer, {
     repo_claim_id: Sign.defaultRepoClaimId(repository),
     commit_sha: options.commitSha ?? "0123456789abcdef0123456789abcdef01234567",

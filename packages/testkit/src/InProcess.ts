@@ -22,7 +22,8 @@ import {
   Wire
 } from "@clawbounties/marketplace"
 import type { Actor } from "@clawbounties/marketplace/Actor"
-import { Cause, type Context, Effect, Exit, Layer, Option, ParseResult, Schema, type Scope } from "effect"
+import { Cause, type Context, Effect, Exit, Layer, Logger, LogLevel, Option, ParseResult, Schema, type Scope } from "effect"
+import { identity } from "effect/Function"
 import * as Builders from "./Builders.js"
 import * as Deterministic from "./Deterministic.js"
 import * as Faults from "./Faults.js"
@@ -43,6 +44,8 @@ export interface Options {
   readonly faults?: boolean | undefined
   /** Simulated start time (ms since epoch). */
   readonly startMillis?: number | undefined
+  /** Show the engine's info logs (deadline sweeps, ...); off by default, the runner reports instead. */
+  readonly engineLogs?: boolean | undefined
 }
 
 export interface InProcess {
@@ -101,6 +104,7 @@ export const make = (options: Options = {}): Effect.Effect<InProcess, never, Sco
       effect.pipe(
         Effect.provide(context),
         Effect.withClock(clock),
+        options.engineLogs === true ? identity : Logger.withMinimumLogLevel(LogLevel.Warning),
         Effect.catchAllCause((cause) => Effect.fail(toTargetError(cause)))
       )
 
