@@ -44,9 +44,15 @@ export const canonicalJson = (value: unknown): string => {
 export const hash = (policy: Policy): string =>
   createHash("sha256").update(canonicalJson(policy), "utf8").digest("base64url")
 
+/** Policies are immutable values, so each one's hash is computed once (every quote needs it). */
+const hashes = new WeakMap<Policy, string>()
+
 /** The policy reference returned with every quote and stored on every bounty. */
-export const reference = (policy: Policy): { readonly id: string; readonly version: string; readonly hash_b64u: string } => ({
-  id: policy.id,
-  version: policy.version,
-  hash_b64u: hash(policy)
-})
+export const reference = (policy: Policy): { readonly id: string; readonly version: string; readonly hash_b64u: string } => {
+  let hashB64u = hashes.get(policy)
+  if (hashB64u === undefined) {
+    hashB64u = hash(policy)
+    hashes.set(policy, hashB64u)
+  }
+  return { id: policy.id, version: policy.version, hash_b64u: hashB64u }
+}
