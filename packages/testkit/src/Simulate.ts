@@ -24,6 +24,7 @@ export const inProcess = (options: Options) =>
       Effect.withClock(engine.clock),
       Effect.catchAll((error) => Effect.succeed([{ name: "engine_checks", ok: false, violations: [String(error)] } satisfies Invariants.Result]))
     )
-    const result = yield* Runner.run({ config: options.config, target: engine.target, engineChecks, onProgress: options.onProgress })
-    return { ...result, engine }
+    // The engine lives only for the run: inspect its records through `engineChecks` or build your
+    // own with `InProcess.make` (as the tests do) to query it afterwards.
+    return yield* Runner.run({ config: options.config, target: engine.target, engineChecks, onProgress: options.onProgress })
   }))
