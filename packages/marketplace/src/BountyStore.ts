@@ -133,9 +133,19 @@ export const DisputeRow = Schema.Struct({
 })
 export type DisputeRow = typeof DisputeRow.Type
 
-/** A row that does not decode is a corrupt store: a defect, not a caller's error. */
-const decodeRows = <A, I>(schema: Schema.Schema<A, I>) => (rows: ReadonlyArray<unknown>) =>
-  Effect.orDie(Schema.decodeUnknown(Schema.Array(schema))(rows))
+/**
+ * A row decoder, built once per row schema (building a decoder is not free and reads are hot).
+ * A row that does not decode is a corrupt store: a defect, not a caller's error.
+ */
+const rowDecoder = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknown(Schema.Array(schema))
+  return (rows: ReadonlyArray<unknown>) => Effect.orDie(decode(rows))
+}
+
+const decodeBounties = rowDecoder(BountyRow)
+const decodeEscrows = rowDecoder(EscrowRow)
+const decodeSubmissions = rowDecoder(SubmissionRow)
+const decodeDisputes = rowDecoder(DisputeRow)
 
 /** `FOR UPDATE` on PostgreSQL; SQLite has one writer, so the transaction already excludes others. */
 export const forUpdate = (sql: SqlClient.SqlClient) =>
@@ -155,7 +165,7 @@ const withTags = (sql: SqlClient.SqlClient, rows: ReadonlyArray<typeof BountyRow
 export const findBounty = Effect.fn("BountyStore.findBounty")(function* (bountyId: string, options?: { readonly lock?: boolean }) {
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql`SELECT * FROM bounties WHERE bounty_id = ${bountyId} ${options?.lock ? forUpdate(sql) : sql.literal("")}`
-    .pipe(Effect.flatMap(decodeRows(BountyRow)))
+    .pipe(Effect.flatMap(decodeBounties))
   const [bounty] = yield* withTags(sql, rows)
   return Option.fromNullable(bounty)
 })
@@ -184,19 +194,19 @@ export const listBounties = Effect.fn("BountyStore.listBounties")(function* (fil
       : sql`(b.created_at > ${filter.after.createdAt} OR (b.created_at = ${filter.after.createdAt} AND b.bounty_id > ${filter.after.bountyId}))`
   ].filter((clause) => clause !== undefined)
   const rows = yield* sql`SELECT b.* FROM bounties b WHERE ${sql.and(clauses)}
-    ORDER BY b.created_at, b.bounty_id LIMIT ${filter.limit}`.pipe(Effect.flatMap(decodeRows(BountyRow)))
+    ORDER BY b.created_at, b.bounty_id LIMIT ${filter.limit}`.pipe(Effect.flatMap(decodeBounties))
   return yield* withTags(sql, rows)
 })
 
 export const findEscrow = Effect.fn("BountyStore.findEscrow")(function* (escrowId: string) {
   const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql`SELECT * FROM escrows WHERE escrow_id = ${escrowId}`.pipe(Effect.flatMap(decodeRows(EscrowRow)))
+  const rows = yield* sql`SELECT * FROM escrows WHERE escrow_id = ${escrowId}`.pipe(Effect.flatMap(decodeEscrows))
   return Option.fromNullable(rows[0])
 })
 
 export const escrowOfBounty = Effect.fn("BountyStore.escrowOfBounty")(function* (bountyId: string) {
   const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql`SELECT * FROM escrows WHERE bounty_id = ${bountyId}`.pipe(Effect.flatMap(decodeRows(EscrowRow)))
+  const rows = yield* sql`SELECT * FROM escrows WHERE bounty_id = ${bountyId}`.pipe(Effect.flatMap(decodeEscrows))
   // Every bounty is created with its escrow in one transaction; a bounty without one is corrupt.
   if (rows[0] === undefined) return yield* Effect.dieMessage(`bounty ${bountyId} has no escrow`)
   return rows[0]
@@ -205,19 +215,19 @@ export const escrowOfBounty = Effect.fn("BountyStore.escrowOfBounty")(function* 
 export const findSubmission = Effect.fn("BountyStore.findSubmission")(function* (submissionId: string) {
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql`SELECT * FROM submissions WHERE submission_id = ${submissionId}`
-    .pipe(Effect.flatMap(decodeRows(SubmissionRow)))
+    .pipe(Effect.flatMap(decodeSubmissions))
   return Option.fromNullable(rows[0])
 })
 
 export const submissionsOfBounty = Effect.fn("BountyStore.submissionsOfBounty")(function* (bountyId: string) {
   const sql = yield* SqlClient.SqlClient
   return yield* sql`SELECT * FROM submissions WHERE bounty_id = ${bountyId} ORDER BY created_at, submission_id`
-    .pipe(Effect.flatMap(decodeRows(SubmissionRow)))
+    .pipe(Effect.flatMap(decodeSubmissions))
 })
 
 export const findDispute = Effect.fn("BountyStore.findDispute")(function* (disputeId: string) {
   const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql`SELECT * FROM disputes WHERE dispute_id = ${disputeId}`.pipe(Effect.flatMap(decodeRows(DisputeRow)))
+  const rows = yield* sql`SELECT * FROM disputes WHERE dispute_id = ${disputeId}`.pipe(Effect.flatMap(decodeDisputes))
   return Option.fromNullable(rows[0])
 })
 
@@ -225,12 +235,12 @@ export const listDisputes = Effect.fn("BountyStore.listDisputes")(function* (opt
   const sql = yield* SqlClient.SqlClient
   const where = options.status === undefined ? sql`1 = 1` : sql`status = ${options.status}`
   return yield* sql`SELECT * FROM disputes WHERE ${where} ORDER BY escalated DESC, created_at, dispute_id LIMIT ${options.limit}`
-    .pipe(Effect.flatMap(decodeRows(DisputeRow)))
+    .pipe(Effect.flatMap(decodeDisputes))
 })
 
 export const openDisputeOfBounty = Effect.fn("BountyStore.openDisputeOfBounty")(function* (bountyId: string) {
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql`SELECT * FROM disputes WHERE bounty_id = ${bountyId} AND status = 'open'`
-    .pipe(Effect.flatMap(decodeRows(DisputeRow)))
+    .pipe(Effect.flatMap(decodeDisputes))
   return Option.fromNullable(rows[0])
 })

@@ -29,6 +29,19 @@ interface StoredRow {
   readonly response: string | null
 }
 
+/** Response codecs, built once per response schema: every command stores and may replay one. */
+const codecs = new WeakMap<Schema.Schema<any, any>, { readonly encode: (a: any) => Effect.Effect<string, unknown>; readonly decode: (u: unknown) => Effect.Effect<any, unknown> }>()
+
+const codecFor = <A, I>(schema: Schema.Schema<A, I>) => {
+  let codec = codecs.get(schema)
+  if (codec === undefined) {
+    const json = Schema.parseJson(schema)
+    codec = { encode: Schema.encode(json), decode: Schema.decodeUnknown(json) }
+    codecs.set(schema, codec)
+  }
+  return codec as { readonly encode: (a: A) => Effect.Effect<string, unknown>; readonly decode: (u: unknown) => Effect.Effect<A, unknown> }
+}
+
 export const once = <A, I>(scope: Scope<A, I>) =>
   <E, R>(command: Effect.Effect<A, E, R>) =>
     Effect.gen(function* () {
@@ -43,7 +56,7 @@ export const once = <A, I>(scope: Scope<A, I>) =>
             key: scope.key,
             field: Json.firstDifference(JSON.parse(row.request), JSON.parse(Json.canonical(scope.request)))
           }))
-          : Effect.orDie(Schema.decodeUnknown(Schema.parseJson(scope.response))(row.response ?? ""))
+          : Effect.orDie(codecFor(scope.response).decode(row.response ?? ""))
 
       // Reserve first: the common case (a new key) costs one statement, and on PostgreSQL a
       // concurrent duplicate waits here for the first to commit, then finds its row.
@@ -58,7 +71,7 @@ export const once = <A, I>(scope: Scope<A, I>) =>
       }
 
       const result = yield* command
-      const encoded = yield* Effect.orDie(Schema.encode(Schema.parseJson(scope.response))(result))
+      const encoded = yield* Effect.orDie(codecFor(scope.response).encode(result))
       yield* sql`UPDATE command_idempotency SET response = ${encoded}
         WHERE principal = ${scope.principal} AND command = ${scope.command} AND idempotency_key = ${scope.key}`
       return result
