@@ -3,10 +3,8 @@
  * at start, and every service the commands need. The server builds a `ManagedRuntime` from it once.
  */
 import { SqlClient } from "@effect/sql"
-import { Ids } from "@clawbounties/domain"
-import { Limits } from "@clawbounties/fees"
-import { Ledger, Migrations } from "@clawbounties/ledger"
-import { Entropy, Identities, MarketplaceConfig, Migrations as MarketplaceMigrations, Tokens } from "@clawbounties/marketplace"
+import type { Ids } from "@clawbounties/domain"
+import { Engine, type Tokens } from "@clawbounties/marketplace"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { Postgres } from "@clawbounties/adapter-postgres"
 import { Effect, Layer, Option } from "effect"
@@ -14,18 +12,9 @@ import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 
 /** Every service an engine command may require. */
-export type Services =
-  | SqlClient.SqlClient
-  | Ledger.Ledger
-  | Ids.IdGen
-  | MarketplaceConfig.MarketplaceConfig
-  | Limits.Limits
-  | Entropy.Entropy
-  | Tokens.OperatorToken
-  | Identities.IdentitySettings
+export type Services = Engine.Services
 
-/** The tables of every package, in dependency order. */
-export const migrations: ReadonlyArray<Migrations.MigrationSet> = [Migrations.ledger, MarketplaceMigrations.marketplace]
+const migrations = Engine.migrations
 
 export type Store =
   | { readonly _tag: "sqlite"; readonly filename: string }
@@ -56,22 +45,15 @@ export interface Options {
 }
 
 /** The services over a `SqlClient`: each reads its settings from `Config`. */
-export const servicesLayer = (options: Pick<Options, "operatorToken" | "ids"> = {}) => {
-  const ids = options.ids ?? Ids.IdGen.layer
-  return Layer.mergeAll(
-    Ledger.layer.pipe(Layer.provide(ids)),
-    ids,
-    MarketplaceConfig.MarketplaceConfig.layerConfig,
-    Limits.Limits.layerConfig,
-    Entropy.Entropy.layer,
-    options.operatorToken ?? Tokens.layer,
-    Identities.layer
-  )
-}
+export const servicesLayer = <SE, SR>(store: Layer.Layer<SqlClient.SqlClient, SE, SR>, options: Pick<Options, "operatorToken" | "ids"> = {}) =>
+  Engine.layer(store, {
+    ...Engine.liveParts,
+    ids: options.ids ?? Engine.liveParts.ids,
+    operatorToken: options.operatorToken ?? Engine.liveParts.operatorToken
+  })
 
 /** The whole engine on one store. */
-export const layer = (options: Options) =>
-  servicesLayer(options).pipe(Layer.provideMerge(storeLayer(options.store)))
+export const layer = (options: Options) => servicesLayer(storeLayer(options.store), options)
 
 /** Whether the database answers (readiness). */
 export const ping = Effect.gen(function* () {

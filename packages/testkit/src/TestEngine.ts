@@ -6,28 +6,19 @@
  * it.effect("...", () => Effect.gen(function* () { ... }).pipe(Effect.provide(TestEngine.layer())))
  * ```
  */
-import { SqlClient } from "@effect/sql"
+import type { SqlClient } from "@effect/sql"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
-import { Ids } from "@clawbounties/domain"
 import { Limits } from "@clawbounties/fees"
-import { Ledger, Migrations as LedgerMigrations } from "@clawbounties/ledger"
-import { Entropy, Identities, MarketplaceConfig, Migrations, Tokens } from "@clawbounties/marketplace"
+import type { Migrations as LedgerMigrations } from "@clawbounties/ledger"
+import { Engine, Identities, MarketplaceConfig, Tokens } from "@clawbounties/marketplace"
 import { Layer } from "effect"
 import * as Deterministic from "./Deterministic.js"
 
 /** The tables of every package, in dependency order. */
-export const migrations: ReadonlyArray<LedgerMigrations.MigrationSet> = [LedgerMigrations.ledger, Migrations.marketplace]
+export const migrations: ReadonlyArray<LedgerMigrations.MigrationSet> = Engine.migrations
 
 /** Every service an engine command may require. */
-export type Services =
-  | SqlClient.SqlClient
-  | Ledger.Ledger
-  | Ids.IdGen
-  | MarketplaceConfig.MarketplaceConfig
-  | Limits.Limits
-  | Entropy.Entropy
-  | Tokens.OperatorToken
-  | Identities.IdentitySettings
+export type Services = Engine.Services
 
 export interface Options {
   /** A migrated `SqlClient`; a fresh SQLite `:memory:` database by default. */
@@ -48,14 +39,13 @@ export const fileStore = (filename: string): Layer.Layer<SqlClient.SqlClient> =>
 
 /** The engine's services over a store (a fresh `:memory:` database unless `options.store`). */
 export const layer = (options: Options = {}): Layer.Layer<Services> =>
-  Layer.mergeAll(
-    Ledger.layer,
-    MarketplaceConfig.MarketplaceConfig.layer(options.settings ?? {}),
-    Limits.Limits.layer,
-    Deterministic.layerEntropy,
-    Identities.layerWith(),
-    options.operatorToken ?? Tokens.layerNoOperator
-  ).pipe(
-    Layer.provideMerge(Layer.merge(options.store ?? memoryStore(), Deterministic.layerIds)),
+  Engine.layer(options.store ?? memoryStore(), {
+    ids: Deterministic.layerIds,
+    entropy: Deterministic.layerEntropy,
+    settings: MarketplaceConfig.MarketplaceConfig.layer(options.settings ?? {}),
+    limits: Limits.Limits.layer,
+    identities: Identities.layerWith(),
+    operatorToken: options.operatorToken ?? Tokens.layerNoOperator
+  }).pipe(
     Layer.provideMerge(Deterministic.layerRandom(options.seed ?? 0))
   )

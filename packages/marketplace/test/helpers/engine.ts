@@ -5,7 +5,7 @@
 import { SqlClient } from "@effect/sql"
 import { Did, Ids } from "@clawbounties/domain"
 import { Limits } from "@clawbounties/fees"
-import { Ledger, Migrations as LedgerMigrations } from "@clawbounties/ledger"
+import { Ledger } from "@clawbounties/ledger"
 import { Base64Url, Ed25519, EventChain, Hash } from "@clawbounties/verify"
 import { Effect, Layer } from "effect"
 import type { Actor } from "../../src/Actor.js"
@@ -13,7 +13,7 @@ import * as Bounties from "../../src/Bounties.js"
 import { Entropy } from "../../src/Entropy.js"
 import * as Identities from "../../src/Identities.js"
 import { MarketplaceConfig, type Settings } from "../../src/MarketplaceConfig.js"
-import * as Migrations from "../../src/Migrations.js"
+import * as Engine from "../../src/Engine.js"
 import * as Operators from "../../src/Operators.js"
 import type * as Requests from "../../src/Requests.js"
 import * as Tokens from "../../src/Tokens.js"
@@ -22,18 +22,18 @@ import { answer, key, type Key } from "./identity.js"
 
 export { key, type Key }
 
-export const migrationSets = [LedgerMigrations.ledger, Migrations.marketplace]
+export const migrationSets = Engine.migrations
 
-/** The engine's services over a given `SqlClient` layer (already migrated). */
+/** The engine's services over a given `SqlClient` layer (already migrated), deterministic parts. */
 export const engineOver = <E, R>(sqlLayer: Layer.Layer<SqlClient.SqlClient, E, R>, settings: Partial<Settings> = {}) =>
-  Layer.mergeAll(
-    Ledger.layer,
-    MarketplaceConfig.layer(settings),
-    Limits.Limits.layer,
-    Entropy.layerSeeded,
-    Identities.layerWith(),
-    Tokens.layerNoOperator
-  ).pipe(Layer.provideMerge(Layer.merge(sqlLayer, Ids.IdGen.layerCounter)))
+  Engine.layer(sqlLayer, {
+    ids: Ids.IdGen.layerCounter,
+    entropy: Entropy.layerSeeded,
+    settings: MarketplaceConfig.layer(settings),
+    limits: Limits.Limits.layer,
+    identities: Identities.layerWith(),
+    operatorToken: Tokens.layerNoOperator
+  })
 
 export const operator: Actor = { did: Tokens.OPERATOR_DID, role: "operator" }
 
