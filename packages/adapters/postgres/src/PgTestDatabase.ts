@@ -12,6 +12,7 @@
  * then `probe` throws, so a CI run never passes by skipping. The server is `PG_TEST_URL`
  * (default `postgres://postgres@127.0.0.1:5432/postgres`, trust auth as on the project machines).
  */
+import { randomBytes } from "node:crypto"
 import { SqlClient } from "@effect/sql"
 import type { MigrationError } from "@effect/sql/Migrator"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -55,7 +56,7 @@ const admin = (statement: string): Effect.Effect<void, SqlError> =>
 export const database = (prefix = "test") =>
   Effect.acquireRelease(
     Effect.gen(function* () {
-      const name = `${prefix.replace(/[^a-z0-9_]/gi, "_").toLowerCase()}_${Math.random().toString(36).slice(2, 10)}`
+      const name = `${prefix.replace(/[^a-z0-9_]/gi, "_").toLowerCase()}_${randomBytes(5).toString("hex")}`
       yield* admin(`CREATE DATABASE ${name}`)
       return { name, url: withDatabase(adminUrl(), name) }
     }),
