@@ -4,10 +4,16 @@
  * `SECONDS`, printing jobs/s and per-step latency percentiles, beside a baseline measured in the same
  * run: a bare Hono route returning a constant on @hono/node-server.
  *
- * Env: BENCH_SECONDS (10), BENCH_CLIENTS (8), BENCH_SQLITE_SYNCHRONOUS (unset: the adapter's FULL;
- * NORMAL shows what the per-commit fsync costs).
+ * The server runs as its own process (`npm start`'s entry point), as in production, so the load
+ * generator does not take its event loop; `BENCH_SERVER=in-process` runs both in one process.
+ *
+ * Env: BENCH_SECONDS (10), BENCH_CLIENTS (8), BENCH_SERVER (`process` | `in-process`),
+ * BENCH_SQLITE_SYNCHRONOUS (in-process only; unset: the adapter's FULL; NORMAL shows what the
+ * per-commit fsync costs).
  */
 import { serve } from "@hono/node-server"
+import { spawn } from "node:child_process"
+import { createServer } from "node:net"
 import { Hono } from "hono"
 import { mkdtempSync, rmSync } from "node:fs"
 import type { Server as HttpServer } from "node:http"
@@ -50,6 +56,58 @@ const baseline = async () => {
   return { latencies, seconds: Math.min(SECONDS, 5) }
 }
 
+interface BenchServer {
+  readonly url: string
+  readonly mode: string
+  readonly close: () => Promise<void>
+}
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const probe = createServer()
+    probe.once("error", reject)
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
+
+/** `npm start`'s entry point in a child process, on a SQLite file in `dir`. */
+const startProcess = async (dir: string): Promise<BenchServer> => {
+  const port = await freePort()
+  const child = spawn(process.execPath, ["--import", "tsx", "packages/server/src/main.ts"], {
+    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dir, OPERATOR_TOKEN: H.OPERATOR_TOKEN, SWEEP_INTERVAL: "1 hour" },
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  await new Promise<void>((resolve, reject) => {
+    let output = ""
+    child.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+      if (output.includes("listening on")) resolve()
+    })
+    child.once("exit", (code) => reject(new Error(`server exited with ${code} before listening`)))
+  })
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+  return {
+    url: `http://127.0.0.1:${port}`,
+    mode: "server in its own process",
+    close: async () => {
+      child.kill("SIGTERM")
+      await exited
+    }
+  }
+}
+
+const startInProcess = async (dir: string): Promise<BenchServer> => {
+  const server = await H.start({ _tag: "sqlite", filename: join(dir, "bench.db") })
+  const synchronous = process.env.BENCH_SQLITE_SYNCHRONOUS
+  if (synchronous !== undefined && /^(FULL|NORMAL|OFF)$/.test(synchronous)) {
+    // The SQLite client has one connection, so this applies to every command that follows.
+    await server.runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`PRAGMA synchronous = ${synchronous}`)))
+  }
+  return { url: server.url, mode: `server in the load generator's process, synchronous=${synchronous ?? "FULL"}`, close: server.close }
+}
+
 const main = async () => {
   const base = await baseline()
   console.log(`baseline: bare Hono constant route, ${CLIENTS} clients, ${base.seconds}s`)
@@ -57,13 +115,8 @@ const main = async () => {
   console.log(row("GET", base.latencies))
 
   const dir = mkdtempSync(join(tmpdir(), "cbt-bench-"))
-  const server = await H.start({ _tag: "sqlite", filename: join(dir, "bench.db") })
+  const server = process.env.BENCH_SERVER === "in-process" ? await startInProcess(dir) : await startProcess(dir)
   const call = H.client(server.url)
-  const synchronous = process.env.BENCH_SQLITE_SYNCHRONOUS
-  if (synchronous !== undefined && /^(FULL|NORMAL|OFF)$/.test(synchronous)) {
-    // The SQLite client has one connection, so this applies to every command that follows.
-    await server.runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`PRAGMA synchronous = ${synchronous}`)))
-  }
   try {
     // One requester (funded for every job), one worker per client (a worker holds one job at a time here).
     const requester = H.signer(201)
@@ -114,7 +167,7 @@ const main = async () => {
     }))
     const elapsed = (performance.now() - started) / 1000
 
-    console.log(`\njob loop: post -> accept -> submit -> approve over HTTP on SQLite (synchronous=${synchronous ?? "FULL"}), ${CLIENTS} clients, ${elapsed.toFixed(1)}s`)
+    console.log(`\njob loop: post -> accept -> submit -> approve over HTTP on a SQLite file (${server.mode}), ${CLIENTS} clients, ${elapsed.toFixed(1)}s`)
     console.log(`  ${(jobs / elapsed).toFixed(1)} jobs/s (${jobs} jobs, ${failures} failures)  target >= 150 jobs/s, p95 job < 100 ms`)
     for (const step of ["post", "accept", "submit", "approve", "job"] as const) console.log(row(step, steps[step]))
 
