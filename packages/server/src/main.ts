@@ -5,7 +5,7 @@
  * is printed, never the token.
  */
 import { Tokens } from "@clawbounties/marketplace"
-import { Cause, ConfigError, Effect, Exit, Layer, Option } from "effect"
+import { Cause, Config as EffectConfig, ConfigError, Effect, Exit, Layer, Option } from "effect"
 import { randomBytes } from "node:crypto"
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
@@ -21,7 +21,9 @@ const fail = (lines: ReadonlyArray<string>): never => {
 
 /** The configured token, or the one kept under the data directory (created on first start). */
 const operatorToken = (dataDir: string): { readonly layer: Layer.Layer<Tokens.OperatorToken, unknown>; readonly where: string } => {
-  if (process.env.OPERATOR_TOKEN !== undefined) return { layer: Tokens.layer, where: "from OPERATOR_TOKEN" }
+  // Only whether it is set: `Tokens.layer` reads and checks the value itself.
+  const configured = Effect.runSync(Effect.option(EffectConfig.string("OPERATOR_TOKEN")))
+  if (Option.isSome(configured)) return { layer: Tokens.layer, where: "from OPERATOR_TOKEN" }
   const file = resolve(join(dataDir, "operator-token"))
   let token: string
   if (existsSync(file)) {

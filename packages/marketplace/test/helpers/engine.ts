@@ -6,7 +6,7 @@ import { SqlClient } from "@effect/sql"
 import { Did, Ids } from "@clawbounties/domain"
 import { Limits } from "@clawbounties/fees"
 import { Ledger } from "@clawbounties/ledger"
-import { Base64Url, Ed25519, EventChain, Hash } from "@clawbounties/verify"
+import { EventChain, Hash, Sign } from "@clawbounties/verify"
 import { Effect, Layer } from "effect"
 import type { Actor } from "../../src/Actor.js"
 import * as Bounties from "../../src/Bounties.js"
@@ -92,33 +92,16 @@ export const researchBounty = (overrides: Partial<Requests.PostBounty> = {}): Re
   ...overrides
 })
 
-/** A signed envelope of `type` over `payload` by `k` (SHA-256 of JSON.stringify, Ed25519 over the hash). */
-export const signEnvelope = (k: Key, type: string, payload: Record<string, unknown>, issuedAt: string) => {
-  const payloadHash = Hash.jsonHashB64u(payload)!
-  return {
-    envelope_version: "1",
-    envelope_type: type,
-    payload,
-    payload_hash_b64u: payloadHash,
-    hash_algorithm: "SHA-256",
-    signature_b64u: Base64Url.encode(Ed25519.sign(k.keyPair, Hash.utf8(payloadHash))),
-    algorithm: "Ed25519",
-    signer_did: k.did,
-    issued_at: issuedAt
-  }
-}
-
-/** A signed `proof_bundle` envelope for a run by `k`, with a two-event chain. */
+/** A signed `proof_bundle` envelope for a run by `k`, with a two-event chain (verify's own builder). */
 export const proofBundle = (k: Key, options: { readonly runId?: string; readonly issuedAt?: string; readonly tamper?: boolean } = {}) => {
   const issuedAt = options.issuedAt ?? "1970-01-01T00:00:00.000Z"
   const runId = options.runId ?? "run_1"
-  const chain = EventChain.build(runId, [
+  const event_chain = EventChain.build(runId, [
     { event_id: "evt_1", event_type: "run_start", timestamp: issuedAt, payload_hash_b64u: Hash.sha256B64uOfString("start") },
     { event_id: "evt_2", event_type: "run_end", timestamp: issuedAt, payload_hash_b64u: Hash.sha256B64uOfString("end") }
   ])
-  const payload = { bundle_version: "1", bundle_id: `bundle_${runId}`, agent_did: k.did, event_chain: chain }
-  const envelope = signEnvelope(k, "proof_bundle", payload, issuedAt)
-  return options.tamper ? { ...envelope, payload: { ...payload, bundle_id: "tampered" } } : envelope
+  const envelope = Sign.proofBundle({ ...k.keyPair, did: k.did }, { bundle_id: `bundle_${runId}`, event_chain }, { issuedAt })
+  return options.tamper ? { ...envelope, payload: { ...envelope.payload, bundle_id: "tampered" } } : envelope
 }
 
 /** Posts a bounty, accepts it and submits a valid proof: the bounty ends under review. */
