@@ -12,6 +12,7 @@
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option } from "effect"
+import { WriteGate } from "./WriteGate.js"
 
 /** SQLSTATEs / codes worth retrying: serialization failure, deadlock, SQLite busy. */
 const retryableCodes = new Set(["40001", "40P01", "SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT"])
@@ -39,7 +40,7 @@ export interface RunOptions {
 
 /**
  * `sql.withTransaction(effect)`, retried on serialization failures and deadlocks when it is the
- * outermost transaction.
+ * outermost transaction, and queued behind the store's `WriteGate` when it provides one.
  */
 export const run = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
@@ -49,8 +50,10 @@ export const run = <A, E, R>(
     const sql = yield* SqlClient.SqlClient
     const transaction = sql.withTransaction(effect)
     if (yield* isNested) return yield* transaction
-    return yield* Effect.retry(transaction, {
+    const retried = Effect.retry(transaction, {
       times: options?.retries ?? 8,
       while: (error) => isRetryable(error)
     })
+    const gate = yield* Effect.serviceOption(WriteGate)
+    return yield* (gate._tag === "Some" ? gate.value.withPermit(retried) : retried)
   })

@@ -1,3 +1,5 @@
+export * as DirectExecution from "./DirectExecution.js"
 export * as Ledger from "./Ledger.js"
 export * as Migrations from "./Migrations.js"
 export * as Transaction from "./Transaction.js"
+export * as WriteGate from "./WriteGate.js"

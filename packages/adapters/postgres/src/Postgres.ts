@@ -12,7 +12,7 @@ import { SqlClient } from "@effect/sql"
 import type { MigrationError } from "@effect/sql/Migrator"
 import type { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
-import { Migrations, Transaction } from "@clawbounties/ledger"
+import { DirectExecution, Migrations, Transaction } from "@clawbounties/ledger"
 import { Config, type ConfigError, Effect, Layer, Redacted } from "effect"
 
 export interface Options {
@@ -50,6 +50,7 @@ export const layer = (
       yield* Migrations.run(options.migrations ?? defaultMigrations)
     })
   ).pipe(
+    Layer.provideMerge(DirectExecution.layer),
     Layer.provideMerge(PgClient.layer({
       url: typeof options.url === "string" ? Redacted.make(options.url) : options.url,
       maxConnections: options.maxConnections ?? 10,

@@ -6,7 +6,7 @@
  * - `foreign_keys=ON`: postings reference real entries and balances.
  * - `busy_timeout`: another process holding the write lock makes us wait, not fail at once.
  * - One process, one writer: @effect/sql-sqlite-node serialises transactions on its single
- *   connection. Two writer processes on one file would need `BEGIN IMMEDIATE`, which the client does
+ *   connection, and the layer's `WriteGate` admits them in arrival order. Two writer processes on one file would need `BEGIN IMMEDIATE`, which the client does
  *   not issue, so run one engine process per database file.
  * - Money columns are read with `SqlClient.SafeIntegers` by the packages that own them.
  */
@@ -14,7 +14,7 @@ import { SqlClient } from "@effect/sql"
 import type { MigrationError } from "@effect/sql/Migrator"
 import type { SqlError } from "@effect/sql/SqlError"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Migrations } from "@clawbounties/ledger"
+import { DirectExecution, Migrations, WriteGate } from "@clawbounties/ledger"
 import { Config, type ConfigError, Effect, Layer } from "effect"
 
 export interface Options {
@@ -25,6 +25,9 @@ export interface Options {
   /** How long to wait for another process's write lock, 5 s by default. */
   readonly busyTimeoutMillis?: number | undefined
 }
+
+/** What the layers provide. */
+export type Services = SqlClient.SqlClient | SqliteClient.SqliteClient | WriteGate.WriteGate
 
 /** The tables every deployment needs, in dependency order. */
 export const defaultMigrations: ReadonlyArray<Migrations.MigrationSet> = [Migrations.ledger]
@@ -42,24 +45,27 @@ export const configure = (options?: { readonly busyTimeoutMillis?: number | unde
 /** `SqlClient` (and `SqliteClient`) on `filename`, configured and migrated. */
 export const layer = (
   options: Options
-): Layer.Layer<SqlClient.SqlClient | SqliteClient.SqliteClient, ConfigError.ConfigError | SqlError | MigrationError> =>
+): Layer.Layer<Services, ConfigError.ConfigError | SqlError | MigrationError> =>
   Layer.effectDiscard(
     Effect.gen(function* () {
       yield* configure(options)
       yield* Migrations.run(options.migrations ?? defaultMigrations)
     })
-  ).pipe(Layer.provideMerge(SqliteClient.layer({ filename: options.filename })))
+  ).pipe(
+    Layer.provideMerge(DirectExecution.layer),
+    Layer.provideMerge(Layer.merge(SqliteClient.layer({ filename: options.filename }), WriteGate.layer))
+  )
 
 /** A fresh in-memory database: the fast, real store for tests. */
 export const layerMemory = (
   migrations: ReadonlyArray<Migrations.MigrationSet> = defaultMigrations
-): Layer.Layer<SqlClient.SqlClient | SqliteClient.SqliteClient, ConfigError.ConfigError | SqlError | MigrationError> =>
+): Layer.Layer<Services, ConfigError.ConfigError | SqlError | MigrationError> =>
   layer({ filename: ":memory:", migrations })
 
 /** Reads the file name from `DATABASE_FILE` (default `clawbounties.db`). */
 export const layerConfig = (
   migrations: ReadonlyArray<Migrations.MigrationSet> = defaultMigrations
-): Layer.Layer<SqlClient.SqlClient | SqliteClient.SqliteClient, ConfigError.ConfigError | SqlError | MigrationError> =>
+): Layer.Layer<Services, ConfigError.ConfigError | SqlError | MigrationError> =>
   Layer.unwrapEffect(
     Effect.map(
       Config.string("DATABASE_FILE").pipe(Config.withDefault("clawbounties.db")),

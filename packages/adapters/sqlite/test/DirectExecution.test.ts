@@ -1,0 +1,77 @@
+/**
+ * Statements that skip @effect/sql's per-statement span still behave as statements: inside a
+ * transaction they run on its connection (a rollback undoes them, a savepoint scopes them), they
+ * nest as fragments, and outside a transaction they run as usual.
+ */
+import { Sqlite } from "@clawbounties/adapter-sqlite"
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Tracer } from "effect"
+
+const setup = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)`
+  return sql
+})
+
+const bodies = (sql: SqlClient.SqlClient) =>
+  Effect.map(sql<{ body: string }>`SELECT body FROM notes ORDER BY id`, (rows) => rows.map((r) => r.body))
+
+/** Runs `effect` under a tracer that records the names of the spans it opens. */
+const recordingSpans = (names: Array<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.tracer, (base) =>
+    Effect.withTracer(effect, Tracer.make({
+      span: (name, ...rest) => {
+        names.push(name)
+        return base.span(name, ...rest)
+      },
+      context: base.context
+    })))
+
+describe("DirectExecution", () => {
+  it.effect("inside a transaction no statement opens a span of its own; outside, each does", () =>
+    Effect.gen(function* () {
+      const sql = yield* setup
+      const names: Array<string> = []
+      yield* sql.withTransaction(Effect.gen(function* () {
+        yield* sql`INSERT INTO notes (body) VALUES ('one')`
+        yield* sql.unsafe("INSERT INTO notes (body) VALUES (?)", ["two"])
+      })).pipe(recordingSpans(names))
+      assert.deepStrictEqual(names, ["sql.transaction"])
+      yield* bodies(sql).pipe(recordingSpans(names))
+      assert.deepStrictEqual(names, ["sql.transaction", "sql.execute"])
+    }).pipe(Effect.provide(Sqlite.layerMemory([]))))
+
+  it.effect("a rollback undoes statements run directly on the transaction's connection", () =>
+    Effect.gen(function* () {
+      const sql = yield* setup
+      yield* sql`INSERT INTO notes (body) VALUES ('outside')`
+      const failed = yield* Effect.either(sql.withTransaction(Effect.gen(function* () {
+        yield* sql`INSERT INTO notes (body) VALUES (${"inside"})`
+        yield* sql.unsafe("INSERT INTO notes (body) VALUES (?)", ["unsafe inside"])
+        assert.deepStrictEqual(yield* bodies(sql), ["outside", "inside", "unsafe inside"])
+        return yield* Effect.fail("abort")
+      })))
+      assert.strictEqual(failed._tag, "Left")
+      assert.deepStrictEqual(yield* bodies(sql), ["outside"])
+    }).pipe(Effect.provide(Sqlite.layerMemory([]))))
+
+  it.effect("a failed savepoint undoes only its own statements", () =>
+    Effect.gen(function* () {
+      const sql = yield* setup
+      yield* sql.withTransaction(Effect.gen(function* () {
+        yield* sql`INSERT INTO notes (body) VALUES ('kept')`
+        yield* Effect.either(sql.withTransaction(Effect.zipRight(sql`INSERT INTO notes (body) VALUES ('undone')`, Effect.fail("inner"))))
+      }))
+      assert.deepStrictEqual(yield* bodies(sql), ["kept"])
+    }).pipe(Effect.provide(Sqlite.layerMemory([]))))
+
+  it.effect("statements nest as fragments and helpers keep working", () =>
+    Effect.gen(function* () {
+      const sql = yield* setup
+      yield* sql.withTransaction(sql`INSERT INTO notes ${sql.insert([{ body: "a" }, { body: "b" }, { body: "c" }])}`)
+      const where = sql`body IN ${sql.in(["a", "c"])}`
+      const rows = yield* sql.withTransaction(sql<{ body: string }>`SELECT body FROM notes WHERE ${where} ORDER BY id`)
+      assert.deepStrictEqual(rows.map((r) => r.body), ["a", "c"])
+    }).pipe(Effect.provide(Sqlite.layerMemory([]))))
+})
