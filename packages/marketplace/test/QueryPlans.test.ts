@@ -1,0 +1,39 @@
+/**
+ * The lookups every command makes are index searches on SQLite, never a scan of a whole table: a
+ * scan costs nothing in a test database and grows with every job in a real one (reading a bounty's
+ * tags scanned `bounty_tags` until an index was added).
+ */
+import { Sqlite } from "@clawbounties/adapter-sqlite"
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Engine from "../src/Engine.js"
+
+const lookups: ReadonlyArray<string> = [
+  "SELECT bounty_id, tag FROM bounty_tags WHERE bounty_id IN ('b1', 'b2') ORDER BY tag",
+  "SELECT * FROM bounties WHERE bounty_id = 'b'",
+  "SELECT * FROM escrows WHERE bounty_id = 'b'",
+  "SELECT * FROM escrows WHERE escrow_id = 'e'",
+  "SELECT * FROM submissions WHERE bounty_id = 'b' ORDER BY created_at, submission_id",
+  "SELECT * FROM submissions WHERE submission_id = 's'",
+  "SELECT * FROM disputes WHERE bounty_id = 'b' AND status = 'open'",
+  "SELECT request_hash FROM command_idempotency WHERE principal = 'p' AND command = 'c' AND idempotency_key = 'k'",
+  "SELECT token_id FROM auth_tokens WHERE token_hash = 'h'",
+  "SELECT worker_id FROM workers WHERE worker_did = 'd'",
+  "SELECT seq FROM outbox WHERE subject_id = 's' ORDER BY seq",
+  "SELECT amount FROM ledger_balances WHERE (account, currency, bucket) IN (VALUES ('a', 'USD', 'A'))",
+  "SELECT result FROM ledger_idempotency WHERE key IN ('k')",
+  "SELECT status FROM ledger_holds WHERE id IN ('h')"
+]
+
+describe("query plans", () => {
+  it.effect("every per-command lookup searches an index", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      for (const query of lookups) {
+        const plan = yield* sql.unsafe<{ detail: string }>(`EXPLAIN QUERY PLAN ${query}`)
+        const scans = plan.map((step) => step.detail).filter((detail) => /^SCAN (?!CONSTANT)/.test(detail) && !/VALUES|LIST SUBQUERY/.test(detail))
+        assert.deepStrictEqual(scans, [], query)
+      }
+    }).pipe(Effect.provide(Sqlite.layerMemory(Engine.migrations))))
+})
