@@ -70,11 +70,12 @@ export type AuditId = typeof AuditId.Type
 /** Crockford base32, lower case: sortable and unambiguous. */
 const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
 
-const base32 = (value: bigint, length: number): string => {
+/** `length` base32 digits of `value` (a non-negative integer below 2^53), most significant first. */
+const base32 = (value: number, length: number): string => {
   let out = ""
   for (let i = 0; i < length; i++) {
-    out = alphabet[Number(value & 31n)] + out
-    value >>= 5n
+    out = alphabet[value % 32]! + out
+    value = Math.floor(value / 32)
   }
   return out
 }
@@ -97,8 +98,8 @@ export class IdGen extends Context.Tag("@clawbounties/domain/IdGen")<
         const high = yield* Random.nextIntBetween(0, 2 ** 30)
         const mid = yield* Random.nextIntBetween(0, 2 ** 30)
         const low = yield* Random.nextIntBetween(0, 2 ** 20)
-        const random = (BigInt(high) << 50n) | (BigInt(mid) << 20n) | BigInt(low)
-        return `${prefixes[kind]}_${base32(BigInt(millis), 10)}${base32(random, 16)}`
+        // 80 random bits as 30 + 30 + 20: each part fills whole base32 digits (6, 6 and 4).
+        return `${prefixes[kind]}_${base32(millis, 10)}${base32(high, 6)}${base32(mid, 6)}${base32(low, 4)}`
       })
   })
 

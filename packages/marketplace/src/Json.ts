@@ -1,5 +1,5 @@
 /** Canonical JSON and request hashing, shared by idempotency and audit. */
-import { createHash } from "node:crypto"
+import { hash as digest } from "node:crypto"
 
 /** JSON with object keys sorted at every depth and bigints as digit strings: equal data, equal text. */
 export const canonical = (value: unknown): string => JSON.stringify(sortKeys(value))
@@ -19,7 +19,7 @@ const sortKeys = (value: unknown): unknown => {
 }
 
 /** SHA-256 of the canonical JSON, base64url without padding. */
-export const hash = (value: unknown): string => createHash("sha256").update(canonical(value)).digest("base64url")
+export const hash = (value: unknown): string => digest("sha256", canonical(value), "base64url")
 
 /** The first top-level field whose canonical value differs between two requests, for error messages. */
 export const firstDifference = (a: unknown, b: unknown): string => {

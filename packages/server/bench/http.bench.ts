@@ -9,7 +9,8 @@
  *
  * Env: BENCH_SECONDS (10), BENCH_CLIENTS (8), BENCH_SERVER (`process` | `in-process`),
  * BENCH_SQLITE_SYNCHRONOUS (in-process only; unset: the adapter's FULL; NORMAL shows what the
- * per-commit fsync costs).
+ * per-commit fsync costs), BENCH_SERVER_NODE_ARGS (extra node flags for the server process, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { serve } from "@hono/node-server"
 import { spawn } from "node:child_process"
@@ -75,7 +76,8 @@ const freePort = () =>
 /** `npm start`'s entry point in a child process, on a SQLite file in `dir`. */
 const startProcess = async (dir: string): Promise<BenchServer> => {
   const port = await freePort()
-  const child = spawn(process.execPath, ["--import", "tsx", "packages/server/src/main.ts"], {
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "")
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "packages/server/src/main.ts"], {
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dir, OPERATOR_TOKEN: H.OPERATOR_TOKEN, SWEEP_INTERVAL: "1 hour" },
     stdio: ["ignore", "pipe", "inherit"]
   })
