@@ -7,8 +7,8 @@
  * waited a second (a 500-job simulation: p50 26 ms, p95 926 ms). Behind this gate the permit is
  * handed to the longest waiter, so waiting is bounded by the queue ahead of you.
  *
- * The holder also runs without yielding to other fibers between operations (Effect yields every
- * 2048 by default). A synchronous driver gives it nothing to wait for, so a yield only let other
+ * The holder also runs without yielding to other fibers (Effect otherwise yields every 2048
+ * operations). A synchronous driver gives it nothing to wait for, so a yield only let other
  * fibers' work run while the one writer's lock stayed held.
  *
  * The SQLite adapter provides the gate; PostgreSQL, with a pool and row locks, does without.
