@@ -10,7 +10,8 @@
  *
  * Each statement stays the object @effect/sql built (so it still nests as a fragment in another);
  * only its `commit`, the method the runtime calls to execute it, is replaced. Rows come back
- * without the client's name transforms, which our tables do not use.
+ * without the client's name transforms, which our tables do not use, and a statement transformer
+ * (`Statement.withTransformer`) does not see statements inside a transaction.
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
