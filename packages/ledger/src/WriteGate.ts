@@ -12,7 +12,8 @@
  * fibers' work run while the one writer's lock stayed held.
  *
  * The SQLite adapter provides the gate; PostgreSQL, with a pool and row locks, does without.
- * `Transaction.run` passes through it when it is present.
+ * `Transaction.run` passes through it when it is present. An integrator who brings their own
+ * single-writer `SqlClient` should provide `WriteGate.layer` beside it.
  */
 import { Context, Effect, Layer } from "effect"
 
