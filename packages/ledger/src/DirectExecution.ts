@@ -38,9 +38,7 @@ const direct = <A>(value: A): A => {
 /** Wraps `sql` so the statements it makes (tagged or `unsafe`) execute directly in a transaction. */
 export const wrap = (sql: SqlClient.SqlClient): SqlClient.SqlClient => {
   const client = Object.assign(
-    function (this: unknown, ...args: Array<unknown>) {
-      return direct((sql as unknown as (...args: Array<unknown>) => unknown)(...args))
-    },
+    (...args: Array<unknown>) => direct((sql as unknown as (...args: Array<unknown>) => unknown)(...args)),
     sql,
     {
       unsafe: (text: string, params?: ReadonlyArray<unknown>) => direct(sql.unsafe(text, params))

@@ -6,8 +6,10 @@
  * - `foreign_keys=ON`: postings reference real entries and balances.
  * - `busy_timeout`: another process holding the write lock makes us wait, not fail at once.
  * - One process, one writer: @effect/sql-sqlite-node serialises transactions on its single
- *   connection, and the layer's `WriteGate` admits them in arrival order. Two writer processes on one file would need `BEGIN IMMEDIATE`, which the client does
- *   not issue, so run one engine process per database file.
+ *   connection, and the layer's `WriteGate` admits them in arrival order. Two writer processes on
+ *   one file would need `BEGIN IMMEDIATE`, which the client does not issue, so run one engine
+ *   process per database file.
+ * - Statements inside a transaction run on its connection directly (`DirectExecution`).
  * - Money columns are read with `SqlClient.SafeIntegers` by the packages that own them.
  */
 import { SqlClient } from "@effect/sql"
