@@ -1,12 +1,17 @@
 /**
- * Statements that skip @effect/sql's per-statement span still behave as statements: inside a
- * transaction they run on its connection (a rollback undoes them, a savepoint scopes them), they
- * nest as fragments, and outside a transaction they run as usual.
+ * Transactions on the SQLite adapter.
+ *
+ * - Statements that skip @effect/sql's per-statement span (`DirectExecution`) still behave as
+ *   statements: inside a transaction they run on its connection (a rollback undoes them, a savepoint
+ *   scopes them), they nest as fragments, and outside a transaction they run as usual.
+ * - `Transaction.run` queues behind the adapter's `WriteGate`: without the gate, the late arrival
+ *   in the last test overtakes the waiters.
  */
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Tracer } from "effect"
+import { Transaction } from "@clawbounties/ledger"
+import { Deferred, Effect, Fiber, Tracer } from "effect"
 
 const setup = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
@@ -73,5 +78,26 @@ describe("DirectExecution", () => {
       const where = sql`body IN ${sql.in(["a", "c"])}`
       const rows = yield* sql.withTransaction(sql<{ body: string }>`SELECT body FROM notes WHERE ${where} ORDER BY id`)
       assert.deepStrictEqual(rows.map((r) => r.body), ["a", "c"])
+    }).pipe(Effect.provide(Sqlite.layerMemory([]))))
+})
+
+describe("Transaction.run on SQLite", () => {
+  it.effect("queues outermost transactions behind the adapter's WriteGate, in arrival order", () =>
+    Effect.gen(function* () {
+      const sql = yield* setup
+      const release = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(Transaction.run(Effect.zipRight(Deferred.await(release), sql`INSERT INTO notes (body) VALUES ('first')`)))
+      yield* Effect.yieldNow()
+      const waiting = []
+      for (const body of ["second", "third", "fourth"]) {
+        waiting.push(yield* Effect.fork(Transaction.run(sql`INSERT INTO notes (body) VALUES (${body})`)))
+        yield* Effect.yieldNow()
+      }
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(first)
+      const late = yield* Effect.fork(Transaction.run(sql`INSERT INTO notes (body) VALUES ('late')`))
+      for (const fiber of waiting) yield* Fiber.join(fiber)
+      yield* Fiber.join(late)
+      assert.deepStrictEqual(yield* bodies(sql), ["first", "second", "third", "fourth", "late"])
     }).pipe(Effect.provide(Sqlite.layerMemory([]))))
 })
