@@ -11,7 +11,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Option } from "effect"
+import { Context, Effect } from "effect"
 import { WriteGate } from "./WriteGate.js"
 
 /** SQLSTATEs / codes worth retrying: serialization failure, deadlock, SQLite busy. */
@@ -27,12 +27,6 @@ export const isRetryable = (error: unknown): boolean =>
   typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "SqlError" &&
   retryableCodes.has(errorCode(error as SqlError) ?? "")
 
-/** True when running inside a caller's transaction. */
-export const isNested: Effect.Effect<boolean> = Effect.map(
-  Effect.serviceOption(SqlClient.TransactionConnection),
-  Option.isSome
-)
-
 export interface RunOptions {
   /** Attempts after the first, 8 by default. */
   readonly retries?: number | undefined
@@ -41,19 +35,22 @@ export interface RunOptions {
 /**
  * `sql.withTransaction(effect)`, retried on serialization failures and deadlocks when it is the
  * outermost transaction, and queued behind the store's `WriteGate` when it provides one.
+ *
+ * Every command runs through here, so it reads its context once and retries with a plain loop:
+ * `Effect.retry` with a schedule cost about 50 µs per call (measured), a tenth of a ledger transfer.
  */
 export const run = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   options?: RunOptions
 ): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
-  Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    const transaction = sql.withTransaction(effect)
-    if (yield* isNested) return yield* transaction
-    const retried = Effect.retry(transaction, {
-      times: options?.retries ?? 8,
-      while: (error) => isRetryable(error)
-    })
-    const gate = yield* Effect.serviceOption(WriteGate)
-    return yield* (gate._tag === "Some" ? gate.value.withPermit(retried) : retried)
+  Effect.contextWithEffect((context: Context.Context<SqlClient.SqlClient>) => {
+    const transaction = Context.get(context, SqlClient.SqlClient).withTransaction(effect)
+    if (Context.getOption(context, SqlClient.TransactionConnection)._tag === "Some") return transaction
+    const attempt = (retriesLeft: number): Effect.Effect<A, E | SqlError, R> =>
+      retriesLeft <= 0
+        ? transaction
+        : Effect.catchIf(transaction, isRetryable, () => attempt(retriesLeft - 1))
+    const retried = attempt(options?.retries ?? 8)
+    const gate = Context.getOption(context, WriteGate)
+    return gate._tag === "Some" ? gate.value.withPermit(retried) : retried
   })

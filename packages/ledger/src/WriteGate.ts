@@ -1,21 +1,21 @@
 /**
  * Outermost transactions, one at a time, in arrival order: for stores with a single writer.
  *
- * @effect/sql-sqlite-node guards its one connection with an Effect semaphore. That semaphore lets
- * a newcomer take a just-released permit ahead of the fiber the release woke, and the woken fiber
- * goes to the back of the queue again. Under load most commands took milliseconds while a few
- * waited a second (a 500-job simulation: p50 26 ms, p95 926 ms). Behind this gate the permit is
- * handed to the longest waiter, so waiting is bounded by the queue ahead of you.
+ * A single connection guarded by an Effect semaphore is unfair: the semaphore lets a newcomer take
+ * a just-released permit ahead of the fiber the release woke, and the woken fiber goes to the back
+ * of the queue again. Under load most commands took milliseconds while a few waited a second (a
+ * 500-job simulation on @effect/sql-sqlite-node: p50 26 ms, p95 926 ms). Behind this gate the
+ * permit is handed to the longest waiter, so waiting is bounded by the queue ahead of you.
  *
  * The holder also runs without yielding to other fibers (Effect otherwise yields every 2048
  * operations). A synchronous driver gives it nothing to wait for, so a yield only let other
  * fibers' work run while the one writer's lock stayed held.
  *
- * The SQLite adapter provides the gate; PostgreSQL, with a pool and row locks, does without.
- * `Transaction.run` passes through it when it is present. An integrator who brings their own
- * single-writer `SqlClient` should provide `WriteGate.layer` beside it.
+ * The SQLite adapter's client holds its connection with `makeFifo`, so it needs no gate beside it.
+ * `Transaction.run` passes through the `WriteGate` service when one is present: an integrator who
+ * brings their own single-writer `SqlClient` should provide `WriteGate.layer` beside it.
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, type Scope } from "effect"
 
 export interface WriteGateService {
   readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
@@ -30,8 +30,13 @@ interface Waiter {
 
 const UNBOUNDED_OPS = Number.MAX_SAFE_INTEGER
 
+/** The gate as a lock: `withPermit` for a region, `take` for a scope (released when it closes). */
+export interface FifoLock extends WriteGateService {
+  readonly take: Effect.Effect<void, never, Scope.Scope>
+}
+
 /** A first-in, first-out mutex that hands ownership straight to the next waiter on release. */
-export const makeFifo = (): WriteGateService => {
+export const makeFifo = (): FifoLock => {
   let held = false
   const queue: Array<Waiter> = []
 
@@ -46,7 +51,7 @@ export const makeFifo = (): WriteGateService => {
   }
 
   /** Waits for the permit; `waiter` records whether it was granted, for the interrupt handler. */
-  const acquire = (waiter: Waiter): Effect.Effect<void> =>
+  const wait = (waiter: Waiter): Effect.Effect<void> =>
     Effect.async<void>((resume) => {
       if (!held) {
         held = true
@@ -61,15 +66,23 @@ export const makeFifo = (): WriteGateService => {
       })
     })
 
+  /** Takes the permit (at once when it is free, the common case, without suspending the fiber). */
+  const acquire = (restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
+    Effect.suspend(() => {
+      if (!held) {
+        held = true
+        return Effect.void
+      }
+      const waiter: Waiter = { granted: false, resume: () => {} }
+      return restore(wait(waiter)).pipe(Effect.onInterrupt(() => Effect.sync(() => { if (waiter.granted) release() })))
+    })
+
   return {
     withPermit: (effect) =>
-      Effect.uninterruptibleMask((restore) => {
-        const waiter: Waiter = { granted: false, resume: () => {} }
-        return restore(acquire(waiter)).pipe(
-          Effect.onInterrupt(() => Effect.sync(() => { if (waiter.granted) release() })),
-          Effect.zipRight(Effect.ensuring(restore(Effect.withMaxOpsBeforeYield(effect, UNBOUNDED_OPS)), Effect.sync(release)))
-        )
-      })
+      Effect.uninterruptibleMask((restore) =>
+        Effect.zipRight(acquire(restore), Effect.ensuring(restore(Effect.withMaxOpsBeforeYield(effect, UNBOUNDED_OPS)), Effect.sync(release)))
+      ),
+    take: Effect.uninterruptibleMask((restore) => Effect.zipRight(acquire(restore), Effect.addFinalizer(() => Effect.sync(release))))
   }
 }
 

@@ -1,23 +1,21 @@
 /**
- * SQLite storage, the embedded default: the `SqlClient` layer from @effect/sql-sqlite-node, tuned
+ * SQLite storage, the embedded default: our `SqlClient` over better-sqlite3 (`SqliteClient`), tuned
  * for money, with the migrations of every package that has tables.
  *
  * - WAL (set by the client), `synchronous=FULL`: a committed transfer survives a power loss.
  * - `foreign_keys=ON`: postings reference real entries and balances.
  * - `busy_timeout`: another process holding the write lock makes us wait, not fail at once.
- * - One process, one writer: @effect/sql-sqlite-node serialises transactions on its single
- *   connection, and the layer's `WriteGate` admits them in arrival order. Two writer processes on
- *   one file would need `BEGIN IMMEDIATE`, which the client does not issue, so run one engine
- *   process per database file.
+ * - One connection per process. Its transactions queue in arrival order and begin with
+ *   `BEGIN IMMEDIATE`, so other processes writing the same file wait for the lock up front.
  * - Statements inside a transaction run on its connection directly (`DirectExecution`).
  * - Money columns are read with `SqlClient.SafeIntegers` by the packages that own them.
  */
 import { SqlClient } from "@effect/sql"
 import type { MigrationError } from "@effect/sql/Migrator"
 import type { SqlError } from "@effect/sql/SqlError"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import { DirectExecution, Migrations, WriteGate } from "@clawbounties/ledger"
+import { DirectExecution, Migrations } from "@clawbounties/ledger"
 import { Config, type ConfigError, Effect, Layer } from "effect"
+import * as SqliteClient from "./SqliteClient.js"
 
 export interface Options {
   /** A file path, or `:memory:` for tests. */
@@ -29,7 +27,7 @@ export interface Options {
 }
 
 /** What the layers provide. */
-export type Services = SqlClient.SqlClient | SqliteClient.SqliteClient | WriteGate.WriteGate
+export type Services = SqlClient.SqlClient
 
 /** The tables every deployment needs, in dependency order. */
 export const defaultMigrations: ReadonlyArray<Migrations.MigrationSet> = [Migrations.ledger]
@@ -44,7 +42,7 @@ export const configure = (options?: { readonly busyTimeoutMillis?: number | unde
     yield* sql.unsafe("PRAGMA foreign_keys = ON")
   })
 
-/** `SqlClient` (and `SqliteClient`) on `filename`, configured and migrated. */
+/** `SqlClient` on `filename`, configured and migrated. */
 export const layer = (
   options: Options
 ): Layer.Layer<Services, ConfigError.ConfigError | SqlError | MigrationError> =>
@@ -55,7 +53,7 @@ export const layer = (
     })
   ).pipe(
     Layer.provideMerge(DirectExecution.layer),
-    Layer.provideMerge(Layer.merge(SqliteClient.layer({ filename: options.filename }), WriteGate.layer))
+    Layer.provideMerge(SqliteClient.layer({ filename: options.filename }))
   )
 
 /** A fresh in-memory database: the fast, real store for tests. */

@@ -4,8 +4,8 @@
  * - Statements that skip @effect/sql's per-statement span (`DirectExecution`) still behave as
  *   statements: inside a transaction they run on its connection (a rollback undoes them, a savepoint
  *   scopes them), they nest as fragments, and outside a transaction they run as usual.
- * - `Transaction.run` queues behind the adapter's `WriteGate`: without the gate, the late arrival
- *   in the last test overtakes the waiters.
+ * - `Transaction.run` queues behind the client's first-in, first-out lock: with an Effect
+ *   semaphore instead, the late arrival in the last test overtakes the waiters.
  */
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { SqlClient } from "@effect/sql"
@@ -34,7 +34,7 @@ const recordingSpans = (names: Array<string>) => <A, E, R>(effect: Effect.Effect
     })))
 
 describe("DirectExecution", () => {
-  it.effect("inside a transaction no statement opens a span of its own; outside, each does", () =>
+  it.effect("inside a transaction no statement (nor the transaction) opens a span; outside, each does", () =>
     Effect.gen(function* () {
       const sql = yield* setup
       const names: Array<string> = []
@@ -42,9 +42,9 @@ describe("DirectExecution", () => {
         yield* sql`INSERT INTO notes (body) VALUES ('one')`
         yield* sql.unsafe("INSERT INTO notes (body) VALUES (?)", ["two"])
       })).pipe(recordingSpans(names))
-      assert.deepStrictEqual(names, ["sql.transaction"])
+      assert.deepStrictEqual(names, [])
       yield* bodies(sql).pipe(recordingSpans(names))
-      assert.deepStrictEqual(names, ["sql.transaction", "sql.execute"])
+      assert.deepStrictEqual(names, ["sql.execute"])
     }).pipe(Effect.provide(Sqlite.layerMemory([]))))
 
   it.effect("a rollback undoes statements run directly on the transaction's connection", () =>
@@ -82,7 +82,7 @@ describe("DirectExecution", () => {
 })
 
 describe("Transaction.run on SQLite", () => {
-  it.effect("queues outermost transactions behind the adapter's WriteGate, in arrival order", () =>
+  it.effect("queues outermost transactions in arrival order", () =>
     Effect.gen(function* () {
       const sql = yield* setup
       const release = yield* Deferred.make<void>()

@@ -48,7 +48,7 @@ const failed = (error: LedgerFailure): Outcome => ({ _tag: "Failed", error })
 // ---------------------------------------------------------------------------------------------
 // SQL text with dialect placeholders. The statements are built by hand (not with the tagged
 // template) because their shape depends on the number of rows; the text is stable per shape, so
-// SQLite's prepared-statement cache in @effect/sql-sqlite-node reuses it.
+// the SQLite client's prepared-statement cache reuses it.
 // ---------------------------------------------------------------------------------------------
 
 class Builder {
