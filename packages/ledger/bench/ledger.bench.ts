@@ -4,6 +4,10 @@
  * PostgreSQL, each beside a raw baseline measured in the same run: the same rows written by hand
  * with better-sqlite3 / pg in a tight loop (idempotency row, two balance updates, two postings).
  *
+ * A fourth mode, "8 callers", sends single transfers from 8 concurrent callers, each its own command,
+ * as a server's clients would. On SQLite their transactions share COMMITs (`GroupCommit`); its raw
+ * column is the one-per-transaction loop, which has no callers to share with.
+ *
  * Options (env): BENCH_SINGLE (transfers one per tx, 2000), BENCH_BATCHED (transfers per batch size,
  * 5000), BENCH_ACCOUNTS (1000), BENCH_PG=0 to skip PostgreSQL.
  */
@@ -60,7 +64,8 @@ const rate = (count: number, millis: number) => Math.round((count / millis) * 10
 
 type Plan = ReadonlyArray<readonly [number, number]>
 interface Runner {
-  readonly run: (plan: Plan, size: number, run: string) => Effect.Effect<number>
+  /** `callers` > 1: single transfers from that many concurrent callers (the engine only). */
+  readonly run: (plan: Plan, size: number, run: string, callers?: number) => Effect.Effect<number>
 }
 
 const transferOp = (run: string, i: number, [from, to]: readonly [number, number]) => ({
@@ -82,10 +87,15 @@ const engineRunner = Effect.gen(function* () {
   }
   yield* ledger.batch(seedOps)
   const runner: Runner = {
-    run: (plan, size, run) =>
+    run: (plan, size, run, callers = 1) =>
       Effect.gen(function* () {
         const start = performance.now()
-        if (size === 1) {
+        if (callers > 1) {
+          yield* Effect.forEach(plan, (pair, i) => {
+            const { op: _, ...input } = transferOp(run, i, pair)
+            return ledger.transfer(input)
+          }, { concurrency: callers, discard: true })
+        } else if (size === 1) {
           for (let i = 0; i < plan.length; i++) {
             const { op: _, ...input } = transferOp(run, i, plan[i]!)
             yield* ledger.transfer(input)
@@ -188,13 +198,14 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 
 const compare = (backend: string, engine: Runner, raw: Runner) =>
   Effect.gen(function* () {
-    for (const [mode, size, count] of [["single", 1, SINGLE], ["batch 100", 100, BATCHED], ["batch 1000", 1000, BATCHED]] as const) {
+    const modes = [["single", 1, SINGLE, 1], ["8 callers", 1, SINGLE, 8], ["batch 100", 100, BATCHED, 1], ["batch 1000", 1000, BATCHED, 1]] as const
+    for (const [mode, size, count, callers] of modes) {
       let bestEngine = 0
       let bestRaw = 0
       for (let round = 0; round < ROUNDS; round++) {
-        const plan = pairs(count, 1 + round * 7 + size)
+        const plan = pairs(count, 1 + round * 7 + size + callers)
         bestRaw = Math.max(bestRaw, rate(count, yield* raw.run(plan, size, `${mode}-${round}`)))
-        bestEngine = Math.max(bestEngine, rate(count, yield* engine.run(plan, size, `${mode}-${round}`)))
+        bestEngine = Math.max(bestEngine, rate(count, yield* engine.run(plan, size, `${mode}-${round}`, callers)))
       }
       rows.push({ backend, mode, engine: bestEngine, raw: bestRaw })
     }

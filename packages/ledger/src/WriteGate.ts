@@ -33,17 +33,32 @@ const UNBOUNDED_OPS = Number.MAX_SAFE_INTEGER
 /** The gate as a lock: `withPermit` for a region, `take` for a scope (released when it closes). */
 export interface FifoLock extends WriteGateService {
   readonly take: Effect.Effect<void, never, Scope.Scope>
+  /** Whether a fiber holds the lock now. */
+  readonly isHeld: () => boolean
+}
+
+export interface FifoOptions {
+  /**
+   * Runs on release when no one is waiting, before the lock is free: the SQLite client commits the
+   * transaction its queued callers shared here (`GroupCommit`).
+   */
+  readonly onIdle?: (() => void) | undefined
 }
 
 /** A first-in, first-out mutex that hands ownership straight to the next waiter on release. */
-export const makeFifo = (): FifoLock => {
+export const makeFifo = (options?: FifoOptions): FifoLock => {
   let held = false
   const queue: Array<Waiter> = []
+  const onIdle = options?.onIdle
 
   const release = () => {
     const next = queue.shift()
     if (next === undefined) {
-      held = false
+      try {
+        onIdle?.()
+      } finally {
+        held = false
+      }
       return
     }
     next.granted = true
@@ -86,7 +101,8 @@ export const makeFifo = (): FifoLock => {
       Effect.uninterruptibleMask((restore) =>
         Effect.zipRight(acquire(restore), Effect.ensuring(restore(Effect.withMaxOpsBeforeYield(effect, UNBOUNDED_OPS)), Effect.sync(release)))
       ),
-    take: Effect.uninterruptibleMask((restore) => Effect.zipRight(acquire(restore), Effect.addFinalizer(() => Effect.sync(release))))
+    take: Effect.uninterruptibleMask((restore) => Effect.zipRight(acquire(restore), Effect.addFinalizer(() => Effect.sync(release)))),
+    isHeld: () => held
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * The write gate admits waiters in arrival order, hands the permit on when a holder finishes, fails
- * or is interrupted, and drops a waiter that is interrupted before its turn. (Effect's own semaphore
+ * or is interrupted, drops a waiter that is interrupted before its turn, and tells its owner when
+ * the last holder leaves. (Effect's own semaphore
  * fails the first test: the newcomer takes the permit ahead of the waiters.)
  */
 import { WriteGate } from "@clawbounties/ledger"
@@ -56,5 +57,22 @@ describe("WriteGate", () => {
       yield* Fiber.join(next)
       assert.deepStrictEqual(ran, ["next"])
       assert.strictEqual(yield* gate.withPermit(Effect.succeed("free")), "free")
+    }))
+
+  it.effect("runs onIdle when the last holder leaves with no one waiting, not on a hand-over", () =>
+    Effect.gen(function* () {
+      const events: Array<string> = []
+      const gate = WriteGate.makeFifo({ onIdle: () => events.push(`idle, held: ${gate.isHeld()}`) })
+      const release = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(gate.withPermit(Deferred.await(release)))
+      yield* Effect.yieldNow()
+      const second = yield* Effect.fork(gate.withPermit(Effect.sync(() => events.push("second"))))
+      yield* Effect.yieldNow()
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(first)
+      yield* Fiber.join(second)
+      // Still held while onIdle runs, so no one can slip in before it finishes.
+      assert.deepStrictEqual(events, ["second", "idle, held: true"])
+      assert.isFalse(gate.isHeld())
     }))
 })

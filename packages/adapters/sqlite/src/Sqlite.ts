@@ -6,7 +6,8 @@
  * - `foreign_keys=ON`: postings reference real entries and balances.
  * - `busy_timeout`: another process holding the write lock makes us wait, not fail at once.
  * - One connection per process. Its transactions queue in arrival order and begin with
- *   `BEGIN IMMEDIATE`, so other processes writing the same file wait for the lock up front.
+ *   `BEGIN IMMEDIATE`, so other processes writing the same file wait for the lock up front; those
+ *   that queue behind one share its COMMIT (`GroupCommit`).
  * - Statements inside a transaction run on its connection directly (`DirectExecution`).
  * - Money columns are read with `SqlClient.SafeIntegers` by the packages that own them.
  */
@@ -24,6 +25,8 @@ export interface Options {
   readonly migrations?: ReadonlyArray<Migrations.MigrationSet> | undefined
   /** How long to wait for another process's write lock, 5 s by default. */
   readonly busyTimeoutMillis?: number | undefined
+  /** Transactions that may share one COMMIT, 32 by default; 1 commits each on its own. */
+  readonly maxGroupSize?: number | undefined
 }
 
 /** What the layers provide. */
@@ -53,7 +56,7 @@ export const layer = (
     })
   ).pipe(
     Layer.provideMerge(DirectExecution.layer),
-    Layer.provideMerge(SqliteClient.layer({ filename: options.filename }))
+    Layer.provideMerge(SqliteClient.layer({ filename: options.filename, maxGroupSize: options.maxGroupSize }))
   )
 
 /** A fresh in-memory database: the fast, real store for tests. */

@@ -8,9 +8,9 @@
  *   looked each one up through an Effect `Cache`.
  * - `BEGIN IMMEDIATE`, `COMMIT` and `ROLLBACK` are prepared once; upstream prepared them anew for
  *   every transaction.
- * - `withTransaction` holds the connection through a first-in, first-out lock (`WriteGate.makeFifo`)
- *   and runs BEGIN / SAVEPOINT, the body and COMMIT / ROLLBACK without a span or a scope of its own:
- *   an empty transaction cost 65 µs upstream. The commands that open transactions carry the spans.
+ * - Outermost transactions take the connection in arrival order and share COMMITs with the ones
+ *   queued behind them (`GroupCommit`). No transaction opens a span or a scope of its own: an empty
+ *   transaction cost 65 µs upstream. The commands that open transactions carry the spans.
  * - `BEGIN IMMEDIATE` takes the file's write lock up front, so a second process writing the same
  *   file waits (up to the busy timeout) instead of failing half-way through its transaction.
  * - `SafeIntegers` is read per statement and set both ways; upstream only ever switched it on, so a
@@ -23,15 +23,19 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient, Statement } from "@effect/sql"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
-import { WriteGate } from "@clawbounties/ledger"
 import Database from "better-sqlite3"
 import { Context, Effect, Exit, Layer, type Scope, Stream } from "effect"
+import * as GroupCommit from "./GroupCommit.js"
 
 export interface Options {
   /** A file path, or `:memory:`. */
   readonly filename: string
   /** Prepared statements kept, 500 by default; the oldest is dropped beyond that. */
   readonly statementCacheSize?: number | undefined
+  /** Transactions that may share one COMMIT (`GroupCommit`), 32 by default; 1 turns sharing off. */
+  readonly maxGroupSize?: number | undefined
+  /** Called after each COMMIT with the number of transactions it made durable (for metrics). */
+  readonly onCommit?: ((transactions: number) => void) | undefined
 }
 
 type Rows = ReadonlyArray<Record<string, unknown>>
@@ -104,41 +108,43 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, SqlEr
     )
     yield* Effect.try({ try: () => db.pragma("journal_mode = WAL"), catch: sqlError("Failed to enable WAL") })
     const { connection, control } = makeConnection(db, Math.max(16, options.statementCacheSize ?? 500))
-    const lock = WriteGate.makeFifo()
+    const group = GroupCommit.make({
+      control,
+      inTransaction: () => db.inTransaction,
+      maxMembers: options.maxGroupSize ?? 32,
+      onCommit: options.onCommit
+    })
+    // Runs before the connection closes: work its members finished is committed, not dropped.
+    yield* Effect.addFinalizer(() => Effect.sync(group.flush))
 
     const client = yield* SqlClient.make({
-      // A statement outside a transaction waits for the transaction in progress to finish.
-      acquirer: lock.withPermit(Effect.succeed(connection)),
-      transactionAcquirer: Effect.as(lock.take, connection),
+      // A statement outside a transaction runs with the connection to itself, after the open
+      // transaction (if any) has committed.
+      acquirer: Effect.as(group.exclusive, connection),
+      transactionAcquirer: Effect.as(group.exclusive, connection),
       compiler: Statement.makeCompilerSqlite(),
       spanAttributes: [["db.system.name", "sqlite"]]
     })
 
     const attempt = (text: string) => Effect.try({ try: () => control(text), catch: sqlError(`Failed to execute ${text}`) })
-    // SQLite rolls a transaction back by itself after some errors (a full disk, for one); then
-    // there is nothing left to roll back.
-    const rollback = (text: string) => Effect.suspend(() => db.inTransaction ? Effect.orDie(attempt(text)) : Effect.void)
-    // A COMMIT that fails (a deferred constraint, a busy file) leaves the transaction open: roll it
-    // back so the connection is usable, then die with the commit's error.
-    const commit = Effect.catchAll(attempt("COMMIT"), (error) => Effect.zipRight(rollback("ROLLBACK"), Effect.die(error)))
 
     const withTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.contextWithEffect((context: Context.Context<never>) => {
           const outer = Context.getOption(context, SqlClient.TransactionConnection)
           const depth = outer._tag === "Some" ? outer.value[1] + 1 : 0
-          const savepoint = `effect_sql_${depth}`
           const body = restore(Effect.provideService(effect, SqlClient.TransactionConnection, [connection, depth]))
-          if (depth > 0) {
-            return Effect.zipRight(
-              attempt(`SAVEPOINT ${savepoint}`),
-              Effect.onExit(body, (exit) => Exit.isSuccess(exit) ? Effect.void : rollback(`ROLLBACK TO SAVEPOINT ${savepoint}`))
-            )
-          }
-          return lock.withPermit(Effect.zipRight(
-            attempt("BEGIN IMMEDIATE"),
-            Effect.onExit(body, (exit) => Exit.isSuccess(exit) ? commit : rollback("ROLLBACK"))
-          ))
+          if (depth === 0) return group.transaction(body)
+          const savepoint = `effect_sql_${depth}`
+          // SQLite may have rolled the whole transaction back by itself (a full disk, for one);
+          // then there is no savepoint left to roll back to.
+          const rollback = Effect.suspend(() =>
+            db.inTransaction ? Effect.orDie(attempt(`ROLLBACK TO SAVEPOINT ${savepoint}`)) : Effect.void
+          )
+          return Effect.zipRight(
+            attempt(`SAVEPOINT ${savepoint}`),
+            Effect.onExit(body, (exit) => Exit.isSuccess(exit) ? Effect.void : rollback)
+          )
         })
       )
 

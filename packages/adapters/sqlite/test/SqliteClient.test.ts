@@ -8,18 +8,11 @@ import { assert, describe, it } from "@effect/vitest"
 import * as SqliteClient from "@clawbounties/adapter-sqlite/SqliteClient"
 import { Chunk, Context, Effect, Exit, Layer, Stream } from "effect"
 import { spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { tempDir } from "./helpers.js"
 
 const memory = SqliteClient.layer({ filename: ":memory:" })
-
-/** A temporary directory, removed when the test's scope closes. */
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "sqlite-client-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
 
 /**
  * Another process that takes the file's write lock, says so on stdout, holds it for `millis` and
