@@ -11,6 +11,8 @@
  * - Outermost transactions take the connection in arrival order and share COMMITs with the ones
  *   queued behind them (`GroupCommit`). No transaction opens a span or a scope of its own: an empty
  *   transaction cost 65 µs upstream. The commands that open transactions carry the spans.
+ * - On a file, reads outside a transaction run on a second connection (`openReader`), so they
+ *   neither wait for the writer nor force its open group to commit early.
  * - `BEGIN IMMEDIATE` takes the file's write lock up front, so a second process writing the same
  *   file waits (up to the busy timeout) instead of failing half-way through its transaction.
  * - `SafeIntegers` is read per statement and set both ways; upstream only ever switched it on, so a
@@ -96,8 +98,66 @@ const makeConnection = (db: Database.Database, cacheSize: number) => {
 
   /** Runs a transaction-control statement (prepared once); throws on failure. */
   const control = (text: string) => prepare(text).run()
-  return { connection, control }
+
+  /** Whether `text` is a query that writes nothing (one that fails to prepare is not). */
+  const isReadOnlyQuery = (text: string): boolean => {
+    if (!QUERY.test(text)) return false
+    try {
+      const statement = prepare(text)
+      return statement.reader && statement.readonly
+    } catch {
+      return false
+    }
+  }
+  return { connection, control, isReadOnlyQuery }
 }
+
+const QUERY = /^\s*(SELECT|WITH)\b/i
+
+/**
+ * The connection statements outside a transaction get. A read-only query runs on the reader, which
+ * sees committed work only and never waits for the writer; anything else holds the writer to itself,
+ * after the open group (if any) has committed. Without a reader (`:memory:`), everything does.
+ */
+const outsideTransactions = (
+  writer: Connection,
+  reader: ReturnType<typeof makeConnection> | undefined,
+  exclusive: Effect.Effect<void, never, Scope.Scope>
+): Connection => {
+  const onWriter = <A>(effect: Effect.Effect<A, SqlError>) => Effect.scoped(Effect.zipRight(exclusive, effect))
+  const read = reader === undefined ? () => false : reader.isReadOnlyQuery
+  const to = (text: string) => read(text) ? reader!.connection : undefined
+  return {
+    execute: (text, params, transformRows) =>
+      to(text)?.execute(text, params, transformRows) ?? onWriter(writer.execute(text, params, transformRows)),
+    executeRaw: (text, params) => to(text)?.executeRaw(text, params) ?? onWriter(writer.executeRaw(text, params)),
+    executeValues: (text, params) => to(text)?.executeValues(text, params) ?? onWriter(writer.executeValues(text, params)),
+    executeUnprepared: (text, params, transformRows) =>
+      to(text)?.executeUnprepared(text, params, transformRows) ??
+        onWriter(writer.executeUnprepared(text, params, transformRows)),
+    executeStream: (text, params, transformRows) =>
+      to(text)?.executeStream(text, params, transformRows) ??
+        Stream.unwrapScoped(Effect.as(exclusive, writer.executeStream(text, params, transformRows)))
+  }
+}
+
+/**
+ * A second connection to the file for reads outside transactions: WAL lets it read the last
+ * committed state while the writer works. `query_only` makes sure nothing is ever written on it.
+ */
+const openReader = (filename: string) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        const db = new Database(filename, { fileMustExist: true })
+        db.pragma("query_only = ON")
+        db.pragma("busy_timeout = 5000")
+        return db
+      },
+      catch: sqlError(`Failed to open a reader on ${filename}`)
+    }),
+    (db) => Effect.sync(() => db.close())
+  )
 
 /** The client on `options.filename`, closed with the scope. */
 export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, SqlError, Scope.Scope | Reactivity.Reactivity> =>
@@ -107,7 +167,9 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, SqlEr
       (db) => Effect.sync(() => db.close())
     )
     yield* Effect.try({ try: () => db.pragma("journal_mode = WAL"), catch: sqlError("Failed to enable WAL") })
-    const { connection, control } = makeConnection(db, Math.max(16, options.statementCacheSize ?? 500))
+    const cacheSize = Math.max(16, options.statementCacheSize ?? 500)
+    const { connection, control } = makeConnection(db, cacheSize)
+    const reader = db.memory ? undefined : makeConnection(yield* openReader(options.filename), cacheSize)
     const group = GroupCommit.make({
       control,
       inTransaction: () => db.inTransaction,
@@ -118,9 +180,8 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, SqlEr
     yield* Effect.addFinalizer(() => Effect.sync(group.flush))
 
     const client = yield* SqlClient.make({
-      // A statement outside a transaction runs with the connection to itself, after the open
-      // transaction (if any) has committed.
-      acquirer: Effect.as(group.exclusive, connection),
+      acquirer: Effect.succeed(outsideTransactions(connection, reader, group.exclusive)),
+      // A reserved connection is the writer, held to itself with no transaction open on it.
       transactionAcquirer: Effect.as(group.exclusive, connection),
       compiler: Statement.makeCompilerSqlite(),
       spanAttributes: [["db.system.name", "sqlite"]]

@@ -1,14 +1,15 @@
 /**
  * Group commit: transactions queued behind one share its COMMIT, yet each behaves as if it ran
  * alone. Its result arrives only once another connection can see its work; a member that fails or
- * is interrupted undoes only its own work; a failed COMMIT fails only the member that caused it; a
- * statement outside a transaction never runs inside an uncommitted group.
+ * is interrupted undoes only its own work; a failed COMMIT fails only the member that caused it. Outside
+ * a transaction, a read runs on a reader connection that sees committed work only, and a write
+ * never runs inside an uncommitted group.
  */
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import * as SqliteClient from "@clawbounties/adapter-sqlite/SqliteClient"
 import Database from "better-sqlite3"
-import { Context, Deferred, Effect, Exit, Fiber, Layer } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { join } from "node:path"
 import { tempDir } from "./helpers.js"
 
@@ -97,7 +98,28 @@ describe("group commit", () => {
       assert.deepStrictEqual(commits, [1, 1])
     }))
 
-  it.scoped("a statement outside a transaction commits the open group before it runs", () =>
+  it.scoped("a read outside a transaction sees committed work only, without waiting for the writer", () =>
+    Effect.gen(function* () {
+      const { commits, sql } = yield* fileClient()
+      const go = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(sql.withTransaction(Effect.zipRight(sql`INSERT INTO notes (id, body) VALUES (1, 'a')`, Deferred.await(go))))
+      yield* Effect.yieldNow()
+      const second = yield* Effect.fork(sql.withTransaction(sql`INSERT INTO notes (id, body) VALUES (2, 'b')`))
+      yield* Effect.yieldNow()
+      // The writer is held by the first transaction: the read neither waits for it nor sees its work.
+      const read = yield* Effect.fork(ids(sql))
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow()
+      const early = yield* Fiber.poll(read)
+      assert.isTrue(Option.isSome(early) && Exit.isSuccess(early.value), "the read waited for the writer")
+      assert.deepStrictEqual(yield* Fiber.join(read), [])
+      yield* Deferred.succeed(go, undefined)
+      yield* Fiber.join(first)
+      yield* Fiber.join(second)
+      assert.deepStrictEqual(yield* ids(sql), [1, 2])
+      assert.deepStrictEqual(commits, [2])
+    }))
+
+  it.scoped("a write outside a transaction commits the open group before it runs", () =>
     Effect.gen(function* () {
       const { commits, sql } = yield* fileClient()
       const events: Array<string> = []
@@ -105,13 +127,18 @@ describe("group commit", () => {
       const first = yield* Effect.fork(sql.withTransaction(Effect.zipRight(sql`INSERT INTO notes (id, body) VALUES (1, 'a')`, Deferred.await(go))))
       yield* Effect.yieldNow()
       const second = yield* Effect.fork(sql.withTransaction(sql`INSERT INTO notes (id, body) VALUES (2, 'b')`))
-      const read = yield* Effect.fork(Effect.tap(ids(sql), (seen) => Effect.sync(() => events.push(`read ${seen.join(",")} after ${commits.length} commit(s)`))))
+      // A write that reads like a query: it must still take the writer.
+      const write = yield* Effect.fork(Effect.tap(
+        sql`WITH next AS (SELECT MAX(id) + 1 AS id FROM notes) INSERT INTO notes (id, body) SELECT id, 'c' FROM next`,
+        () => Effect.sync(() => events.push(`write after ${commits.length} commit(s)`))
+      ))
       yield* Effect.yieldNow()
       yield* Deferred.succeed(go, undefined)
       yield* Fiber.join(first)
       yield* Fiber.join(second)
-      yield* Fiber.join(read)
-      assert.deepStrictEqual(events, ["read 1,2 after 1 commit(s)"])
+      yield* Fiber.join(write)
+      assert.deepStrictEqual(events, ["write after 1 commit(s)"])
       assert.deepStrictEqual(commits, [2])
+      assert.deepStrictEqual(yield* ids(sql), [1, 2, 3])
     }))
 })
