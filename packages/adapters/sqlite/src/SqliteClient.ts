@@ -169,7 +169,8 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, SqlEr
     yield* Effect.try({ try: () => db.pragma("journal_mode = WAL"), catch: sqlError("Failed to enable WAL") })
     const cacheSize = Math.max(16, options.statementCacheSize ?? 500)
     const { connection, control } = makeConnection(db, cacheSize)
-    const reader = db.memory ? undefined : makeConnection(yield* openReader(options.filename), cacheSize)
+    // An in-memory or temporary database has no file a second connection could open.
+    const reader = db.memory || options.filename === "" ? undefined : makeConnection(yield* openReader(options.filename), cacheSize)
     const group = GroupCommit.make({
       control,
       inTransaction: () => db.inTransaction,
