@@ -1,19 +1,20 @@
 /**
- * Group commit: transactions that queue while one runs share its COMMIT.
+ * Group commit: transactions that start while one is open share its COMMIT.
  *
  * On a file with `synchronous=FULL` each COMMIT writes the transaction's pages to the WAL and waits
- * for an fsync. For a marketplace command that took 0.7 ms at the median and 1.6 ms at p90 on this
- * machine: more than the command's twenty statements together. Commands wait their turn for the one
- * connection anyway, so when the holder finishes and others are already queued, it hands them the
- * open transaction instead of committing it. Each runs in a savepoint of its own, in arrival order,
- * and the transaction commits when the queue is empty or the group is full. A page several members
- * touch is written once, and the fsync is paid once.
+ * for an fsync. For a marketplace command that took about 0.7 ms at the median and up to 1.6 ms at
+ * p90 on this machine: more than the command's twenty statements together. So a transaction is not
+ * committed the moment its body finishes. It stays open until every fiber that can run now has had
+ * its turn (one `setImmediate`), and the transactions those fibers start meanwhile run inside it,
+ * each in a savepoint of its own, in arrival order. It commits then, or as soon as it holds
+ * `maxMembers`. A page several members touch is written once, and the fsync is paid once. With no
+ * one else about, the wait is one turn of the event loop.
  *
  * What each member sees is unchanged: it runs alone on the connection, after everything that
  * arrived before it, and its result is returned only after the COMMIT that makes it durable. A
- * member that fails rolls back to its savepoint and leaves the others' work in place. A statement
+ * member that fails rolls back to its savepoint and leaves the others' work in place. A write
  * outside a transaction, or a reserved connection, commits the open group before it runs, so it
- * never sees uncommitted work.
+ * never sees uncommitted work (reads outside a transaction go to the client's reader connection).
  *
  * If the COMMIT fails, nothing of the group was written. A group of one dies with the error, as a
  * single transaction's failed COMMIT always has: the caller cannot tell whether it committed, and a

@@ -7,7 +7,7 @@
  * - `busy_timeout`: another process holding the write lock makes us wait, not fail at once.
  * - One connection per process. Its transactions queue in arrival order and begin with
  *   `BEGIN IMMEDIATE`, so other processes writing the same file wait for the lock up front; those
- *   that queue behind one share its COMMIT (`GroupCommit`). Reads outside a transaction use a
+ *   started while one is open share its COMMIT (`GroupCommit`). Reads outside a transaction use a
  *   second, read-only connection.
  * - Statements inside a transaction run on its connection directly (`DirectExecution`).
  * - Money columns are read with `SqlClient.SafeIntegers` by the packages that own them.

@@ -9,7 +9,7 @@
  * - `BEGIN IMMEDIATE`, `COMMIT` and `ROLLBACK` are prepared once; upstream prepared them anew for
  *   every transaction.
  * - Outermost transactions take the connection in arrival order and share COMMITs with the ones
- *   queued behind them (`GroupCommit`). No transaction opens a span or a scope of its own: an empty
+ *   started while they are open (`GroupCommit`). No transaction opens a span or a scope of its own: an empty
  *   transaction cost 65 µs upstream. The commands that open transactions carry the spans.
  * - On a file, reads outside a transaction run on a second connection (`openReader`), so they
  *   neither wait for the writer nor force its open group to commit early.
