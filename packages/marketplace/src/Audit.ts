@@ -13,7 +13,7 @@ export interface AuditRecord {
   readonly after: unknown
 }
 
-export const record = Effect.fn("Audit.record")(function* (entry: AuditRecord) {
+export const record = Effect.fnUntraced(function* (entry: AuditRecord) {
   const sql = yield* SqlClient.SqlClient
   const ids = yield* Ids.IdGen
   const auditId = yield* ids.make("audit")

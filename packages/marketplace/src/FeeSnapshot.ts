@@ -21,7 +21,7 @@ export interface Snapshot {
 }
 
 /** Checks the lane minimum, then quotes `bounties_v1` for the bounty. */
-export const forBounty = Effect.fn("FeeSnapshot.forBounty")(function* (input: Requests.PostBounty) {
+export const forBounty = Effect.fnUntraced(function* (input: Requests.PostBounty) {
   const limits = yield* Limits.Limits
   const minimum = Limits.minimumReward(limits, input)
   if (input.reward.amount_minor < minimum) {

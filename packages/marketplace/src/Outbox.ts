@@ -28,7 +28,7 @@ export interface StoredEvent {
   readonly created_at: string
 }
 
-export const append = Effect.fn("Outbox.append")(function* (event: NewEvent) {
+export const append = Effect.fnUntraced(function* (event: NewEvent) {
   const sql = yield* SqlClient.SqlClient
   const ids = yield* Ids.IdGen
   const eventId = yield* ids.make("event")
@@ -42,7 +42,7 @@ export const append = Effect.fn("Outbox.append")(function* (event: NewEvent) {
 })
 
 /** Events about one subject, in order (for tests, audit views and the feed). */
-export const forSubject = Effect.fn("Outbox.forSubject")(function* (subjectId: string) {
+export const forSubject = Effect.fnUntraced(function* (subjectId: string) {
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql<Omit<StoredEvent, "payload" | "seq"> & { seq: unknown; payload: string }>`
     SELECT seq, event_id, type, subject_type, subject_id, payload, created_at

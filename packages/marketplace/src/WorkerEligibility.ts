@@ -13,7 +13,7 @@ export type JobType = "code" | "research" | "agent_pack"
 export const jobTypeOf = (bounty: Pick<BountyRow, "is_code_bounty" | "tags">): JobType =>
   bounty.is_code_bounty ? "code" : bounty.tags.includes("agent_pack") ? "agent_pack" : "research"
 
-export const check = Effect.fn("WorkerEligibility.check")(function* (workerDid: string, bounty: BountyRow) {
+export const check = Effect.fnUntraced(function* (workerDid: string, bounty: BountyRow) {
   const fail = (reason: ErrorCatalogue.WorkerNotEligible["reason"]) =>
     Effect.fail(new ErrorCatalogue.WorkerNotEligible({ bounty_id: bounty.bounty_id, reason }))
   if (workerDid === bounty.requester_did) return yield* fail("self_dealing")

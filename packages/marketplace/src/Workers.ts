@@ -348,7 +348,7 @@ export const get = Effect.fn("Workers.get")(function* (workerId: string) {
 })
 
 /** The worker profile of a DID, if any (acceptance checks status, job types and the price floor). */
-export const findByDid = Effect.fn("Workers.findByDid")(function* (did: string) {
+export const findByDid = Effect.fnUntraced(function* (did: string) {
   return yield* selectBy("worker_did", did)
 })
 
