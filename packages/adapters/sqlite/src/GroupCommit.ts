@@ -64,6 +64,8 @@ export interface GroupCommit {
   readonly transaction: <A, E, R>(body: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
   /** Holds the connection for the scope, with no transaction open on it. */
   readonly exclusive: Effect.Effect<void, never, Scope.Scope>
+  /** Runs `effect` holding the connection, with no transaction open on it (no scope needed). */
+  readonly exclusively: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** Commits the open transaction, if there is one (before the connection closes). */
   readonly flush: () => void
 }
@@ -202,6 +204,7 @@ export const make = (options: Options): GroupCommit => {
   return {
     transaction: (body) => transaction(body),
     exclusive: Effect.zipRight(lock.take, Effect.sync(commit)),
+    exclusively: (effect) => lock.withPermit(Effect.zipRight(Effect.sync(commit), effect)),
     flush: commit
   }
 }

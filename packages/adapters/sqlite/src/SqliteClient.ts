@@ -122,9 +122,9 @@ const QUERY = /^\s*(SELECT|WITH)\b/i
 const outsideTransactions = (
   writer: Connection,
   reader: ReturnType<typeof makeConnection> | undefined,
-  exclusive: Effect.Effect<void, never, Scope.Scope>
+  group: GroupCommit.GroupCommit
 ): Connection => {
-  const onWriter = <A>(effect: Effect.Effect<A, SqlError>) => Effect.scoped(Effect.zipRight(exclusive, effect))
+  const onWriter = group.exclusively
   const read = reader === undefined ? () => false : reader.isReadOnlyQuery
   const to = (text: string) => read(text) ? reader!.connection : undefined
   return {
@@ -137,7 +137,7 @@ const outsideTransactions = (
         onWriter(writer.executeUnprepared(text, params, transformRows)),
     executeStream: (text, params, transformRows) =>
       to(text)?.executeStream(text, params, transformRows) ??
-        Stream.unwrapScoped(Effect.as(exclusive, writer.executeStream(text, params, transformRows)))
+        Stream.unwrapScoped(Effect.as(group.exclusive, writer.executeStream(text, params, transformRows)))
   }
 }
 
@@ -181,7 +181,7 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, SqlEr
     yield* Effect.addFinalizer(() => Effect.sync(group.flush))
 
     const client = yield* SqlClient.make({
-      acquirer: Effect.succeed(outsideTransactions(connection, reader, group.exclusive)),
+      acquirer: Effect.succeed(outsideTransactions(connection, reader, group)),
       // A reserved connection is the writer, held to itself with no transaction open on it.
       transactionAcquirer: Effect.as(group.exclusive, connection),
       compiler: Statement.makeCompilerSqlite(),
