@@ -25,6 +25,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient, Statement } from "@effect/sql"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
+import { DirectExecution } from "@clawbounties/ledger"
 import Database from "better-sqlite3"
 import { Context, Effect, Exit, Layer, type Scope, Stream } from "effect"
 import * as GroupCommit from "./GroupCommit.js"
@@ -180,8 +181,9 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, SqlEr
     // Runs before the connection closes: work its members finished is committed, not dropped.
     yield* Effect.addFinalizer(() => Effect.sync(group.flush))
 
+    const outside = outsideTransactions(connection, reader, group)
     const client = yield* SqlClient.make({
-      acquirer: Effect.succeed(outsideTransactions(connection, reader, group)),
+      acquirer: Effect.succeed(outside),
       // A reserved connection is the writer, held to itself with no transaction open on it.
       transactionAcquirer: Effect.as(group.exclusive, connection),
       compiler: Statement.makeCompilerSqlite(),
@@ -210,7 +212,8 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, SqlEr
         })
       )
 
-    return Object.assign(client, { withTransaction })
+    // `outside` needs no scope, so `DirectExecution` may run statements on it without one.
+    return Object.assign(client, { withTransaction, [DirectExecution.OutsideTransactions]: outside })
   })
 
 /** `SqlClient` on `options.filename`. */

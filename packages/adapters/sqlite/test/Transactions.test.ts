@@ -3,14 +3,16 @@
  *
  * - Statements that skip @effect/sql's per-statement span (`DirectExecution`) still behave as
  *   statements: inside a transaction they run on its connection (a rollback undoes them, a savepoint
- *   scopes them), they nest as fragments, and outside a transaction they run as usual.
+ *   scopes them), they nest as fragments, and outside a transaction they run on the connection the
+ *   client hands out, or as @effect/sql runs them when it hands out none.
  * - `Transaction.run` queues behind the client's first-in, first-out lock: with an Effect
  *   semaphore instead, the late arrival in the last test overtakes the waiters.
  */
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Transaction } from "@clawbounties/ledger"
+import * as SqliteClient from "@clawbounties/adapter-sqlite/SqliteClient"
+import { DirectExecution, Transaction } from "@clawbounties/ledger"
 import { Deferred, Effect, Fiber, Tracer } from "effect"
 
 const setup = Effect.gen(function* () {
@@ -34,7 +36,7 @@ const recordingSpans = (names: Array<string>) => <A, E, R>(effect: Effect.Effect
     })))
 
 describe("DirectExecution", () => {
-  it.effect("inside a transaction no statement (nor the transaction) opens a span; outside, each does", () =>
+  it.effect("no statement (nor the transaction) opens a span, inside a transaction or outside", () =>
     Effect.gen(function* () {
       const sql = yield* setup
       const names: Array<string> = []
@@ -42,10 +44,21 @@ describe("DirectExecution", () => {
         yield* sql`INSERT INTO notes (body) VALUES ('one')`
         yield* sql.unsafe("INSERT INTO notes (body) VALUES (?)", ["two"])
       })).pipe(recordingSpans(names))
+      // Outside a transaction the SQLite client hands out its connection (`OutsideTransactions`).
+      assert.deepStrictEqual(yield* bodies(sql).pipe(recordingSpans(names)), ["one", "two"])
       assert.deepStrictEqual(names, [])
-      yield* bodies(sql).pipe(recordingSpans(names))
-      assert.deepStrictEqual(names, ["sql.execute"])
     }).pipe(Effect.provide(Sqlite.layerMemory([]))))
+
+  it.effect("outside a transaction, a client that hands out no connection keeps @effect/sql's span", () =>
+    Effect.gen(function* () {
+      const inner = yield* SqlClient.SqlClient
+      const call = inner as unknown as (...args: Array<unknown>) => unknown
+      const bare = Object.assign((...args: Array<unknown>) => call(...args), inner, { [DirectExecution.OutsideTransactions]: undefined })
+      const sql = yield* setup.pipe(Effect.provideService(SqlClient.SqlClient, DirectExecution.wrap(bare as unknown as SqlClient.SqlClient)))
+      const names: Array<string> = []
+      yield* sql`INSERT INTO notes (body) VALUES ('one')`.pipe(recordingSpans(names))
+      assert.deepStrictEqual(names, ["sql.execute"])
+    }).pipe(Effect.provide(SqliteClient.layer({ filename: ":memory:" }))))
 
   it.effect("a rollback undoes statements run directly on the transaction's connection", () =>
     Effect.gen(function* () {
