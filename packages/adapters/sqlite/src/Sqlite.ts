@@ -9,7 +9,7 @@
  *   `BEGIN IMMEDIATE`, so other processes writing the same file wait for the lock up front; those
  *   started while one is open share its COMMIT (`GroupCommit`). Reads outside a transaction use a
  *   second, read-only connection.
- * - Statements inside a transaction run on its connection directly (`DirectExecution`).
+ * - Statements run on their connection directly, inside a transaction or not (`DirectExecution`).
  * - Money columns are read with `SqlClient.SafeIntegers` by the packages that own them.
  */
 import { SqlClient } from "@effect/sql"
