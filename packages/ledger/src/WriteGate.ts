@@ -39,8 +39,8 @@ export interface FifoLock extends WriteGateService {
 
 export interface FifoOptions {
   /**
-   * Runs on release when no one is waiting, before the lock is free: the SQLite client commits the
-   * transaction its queued callers shared here (`GroupCommit`).
+   * Runs on release when no one is waiting, before the lock is free: the SQLite client schedules
+   * the COMMIT of the transaction its callers shared there (`GroupCommit`).
    */
   readonly onIdle?: (() => void) | undefined
 }

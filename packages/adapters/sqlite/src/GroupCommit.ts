@@ -55,7 +55,7 @@ export interface Options {
   readonly inTransaction: () => boolean
   /** Members per transaction at most; 1 turns grouping off. */
   readonly maxMembers: number
-  /** Called after each successful COMMIT with the number of transactions it made durable. */
+  /** Called after each successful COMMIT with the number of transactions that shared it. */
   readonly onCommit?: ((transactions: number) => void) | undefined
 }
 

@@ -9,8 +9,9 @@
  * - `BEGIN IMMEDIATE`, `COMMIT` and `ROLLBACK` are prepared once; upstream prepared them anew for
  *   every transaction.
  * - Outermost transactions take the connection in arrival order and share COMMITs with the ones
- *   started while they are open (`GroupCommit`). No transaction opens a span or a scope of its own: an empty
- *   transaction cost 65 µs upstream. The commands that open transactions carry the spans.
+ *   started while they are open (`GroupCommit`). No transaction opens a span or a scope of its
+ *   own: an empty transaction cost 65 µs upstream. The commands that open transactions carry the
+ *   spans.
  * - On a file, reads outside a transaction run on a second connection (`openReader`), so they
  *   neither wait for the writer nor force its open group to commit early.
  * - `BEGIN IMMEDIATE` takes the file's write lock up front, so a second process writing the same
@@ -37,7 +38,7 @@ export interface Options {
   readonly statementCacheSize?: number | undefined
   /** Transactions that may share one COMMIT (`GroupCommit`), 32 by default; 1 turns sharing off. */
   readonly maxGroupSize?: number | undefined
-  /** Called after each COMMIT with the number of transactions it made durable (for metrics). */
+  /** Called after each COMMIT with the number of transactions that shared it (for metrics). */
   readonly onCommit?: ((transactions: number) => void) | undefined
 }
 
@@ -125,17 +126,16 @@ const outsideTransactions = (
   reader: ReturnType<typeof makeConnection> | undefined,
   group: GroupCommit.GroupCommit
 ): Connection => {
-  const onWriter = group.exclusively
   const read = reader === undefined ? () => false : reader.isReadOnlyQuery
   const to = (text: string) => read(text) ? reader!.connection : undefined
   return {
     execute: (text, params, transformRows) =>
-      to(text)?.execute(text, params, transformRows) ?? onWriter(writer.execute(text, params, transformRows)),
-    executeRaw: (text, params) => to(text)?.executeRaw(text, params) ?? onWriter(writer.executeRaw(text, params)),
-    executeValues: (text, params) => to(text)?.executeValues(text, params) ?? onWriter(writer.executeValues(text, params)),
+      to(text)?.execute(text, params, transformRows) ?? group.exclusively(writer.execute(text, params, transformRows)),
+    executeRaw: (text, params) => to(text)?.executeRaw(text, params) ?? group.exclusively(writer.executeRaw(text, params)),
+    executeValues: (text, params) => to(text)?.executeValues(text, params) ?? group.exclusively(writer.executeValues(text, params)),
     executeUnprepared: (text, params, transformRows) =>
       to(text)?.executeUnprepared(text, params, transformRows) ??
-        onWriter(writer.executeUnprepared(text, params, transformRows)),
+        group.exclusively(writer.executeUnprepared(text, params, transformRows)),
     executeStream: (text, params, transformRows) =>
       to(text)?.executeStream(text, params, transformRows) ??
         Stream.unwrapScoped(Effect.as(group.exclusive, writer.executeStream(text, params, transformRows)))
