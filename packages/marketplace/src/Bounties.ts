@@ -173,14 +173,16 @@ export const post = Effect.fn("Bounties.post")(function* (actor: Actor, input: R
       expires_at: expiresAt
     }
     const recipients = [actor.did, ...(input.metadata.requested_worker_did ? [input.metadata.requested_worker_did] : [])]
-    yield* Outbox.append({ type: "bounty.posted", subjectType: "bounty", subjectId: bountyId, recipients, payload: response })
-    yield* Outbox.append({
-      type: "escrow.held",
-      subjectType: "escrow",
-      subjectId: escrowId,
-      recipients: [actor.did],
-      payload: { escrow_id: escrowId, bounty_id: bountyId, amount_minor: snapshot.buyerTotal.toString(), hold_id: held.hold.id }
-    })
+    yield* Outbox.append(
+      { type: "bounty.posted", subjectType: "bounty", subjectId: bountyId, recipients, payload: response },
+      {
+        type: "escrow.held",
+        subjectType: "escrow",
+        subjectId: escrowId,
+        recipients: [actor.did],
+        payload: { escrow_id: escrowId, bounty_id: bountyId, amount_minor: snapshot.buyerTotal.toString(), hold_id: held.hold.id }
+      }
+    )
     yield* Audit.record({ actor: actor.did, action: "bounty.post", entityType: "bounty", entityId: bountyId, before: null, after: response })
     return response
   })
@@ -285,8 +287,10 @@ export const cancel = Effect.fn("Bounties.cancel")(function* (actor: Actor, boun
       escrow_status: "cancelled",
       refunded_minor: voided.returned.toString()
     }
-    yield* Outbox.append({ type: "bounty.cancelled", subjectType: "bounty", subjectId: bountyId, recipients: [actor.did], payload: { ...response, reason: input.reason ?? null } })
-    yield* Outbox.append({ type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [actor.did], payload: response })
+    yield* Outbox.append(
+      { type: "bounty.cancelled", subjectType: "bounty", subjectId: bountyId, recipients: [actor.did], payload: { ...response, reason: input.reason ?? null } },
+      { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [actor.did], payload: response }
+    )
     yield* Audit.record({ actor: actor.did, action: "bounty.cancel", entityType: "bounty", entityId: bountyId, before: { status: bounty.status }, after: { status: "cancelled", reason: input.reason ?? null } })
     return response
   })
@@ -343,8 +347,10 @@ export const accept = Effect.fn("Bounties.accept")(function* (actor: Actor, boun
       deadline_at: deadlineAt
     }
     const recipients = [bounty.requester_did, actor.did]
-    yield* Outbox.append({ type: "bounty.accepted", subjectType: "bounty", subjectId: bountyId, recipients, payload: response })
-    yield* Outbox.append({ type: "escrow.assigned", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, worker_did: actor.did } })
+    yield* Outbox.append(
+      { type: "bounty.accepted", subjectType: "bounty", subjectId: bountyId, recipients, payload: response },
+      { type: "escrow.assigned", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, worker_did: actor.did } }
+    )
     return response
   })
   const key = input.idempotency_key ?? `bounty:${bountyId}:accept:${actor.did}`

@@ -76,9 +76,11 @@ export const approveUnderReview = (
       approved_at: now
     }
     const recipients = [bounty.requester_did, submission.worker_did]
-    yield* Outbox.append({ type: "bounty.approved", subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: { ...response, auto: event === "review_timeout" } })
-    yield* Outbox.append({ type: "submission.approved", subjectType: "submission", subjectId: submission.submission_id, recipients, payload: { submission_id: submission.submission_id, bounty_id: bounty.bounty_id } })
-    yield* Outbox.append({ type: "escrow.released", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, worker_paid_minor: response.worker_paid_minor, platform_fee_minor: response.platform_fee_minor, ledger_entry_id: paid.entryId } })
+    yield* Outbox.append(
+      { type: "bounty.approved", subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: { ...response, auto: event === "review_timeout" } },
+      { type: "submission.approved", subjectType: "submission", subjectId: submission.submission_id, recipients, payload: { submission_id: submission.submission_id, bounty_id: bounty.bounty_id } },
+      { type: "escrow.released", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, worker_paid_minor: response.worker_paid_minor, platform_fee_minor: response.platform_fee_minor, ledger_entry_id: paid.entryId } }
+    )
     yield* Audit.record({
       actor: approvedBy,
       action: event === "approve" ? "bounty.approve" : "bounty.auto_approve",
@@ -165,9 +167,11 @@ export const reject = Effect.fn("Closure.reject")(function* (actor: Actor, bount
       dispute_deadline_at: deadlineAt
     }
     const recipients = [bounty.requester_did, submission.worker_did]
-    yield* Outbox.append({ type: "bounty.rejected", subjectType: "bounty", subjectId: bountyId, recipients, payload: { ...response, reason: input.reason } })
-    yield* Outbox.append({ type: "dispute.opened", subjectType: "dispute", subjectId: disputeId, recipients, payload: response })
-    yield* Outbox.append({ type: "escrow.frozen", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, dispute_id: disputeId } })
+    yield* Outbox.append(
+      { type: "bounty.rejected", subjectType: "bounty", subjectId: bountyId, recipients, payload: { ...response, reason: input.reason } },
+      { type: "dispute.opened", subjectType: "dispute", subjectId: disputeId, recipients, payload: response },
+      { type: "escrow.frozen", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, dispute_id: disputeId } }
+    )
     yield* Audit.record({
       actor: actor.did,
       action: "bounty.reject",

@@ -49,8 +49,10 @@ const expire = (bounty: BountyStore.BountyRow) =>
     yield* Transitions.bounty(bounty, "expire", { deadline_at: null })
     yield* Transitions.escrow(escrow, "void")
     const payload = { bounty_id: bounty.bounty_id, escrow_id: escrow.escrow_id, refunded_minor: refunded.refund.toString() }
-    yield* Outbox.append({ type: "bounty.expired", subjectType: "bounty", subjectId: bounty.bounty_id, recipients: [bounty.requester_did], payload })
-    yield* Outbox.append({ type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [bounty.requester_did], payload })
+    yield* Outbox.append(
+      { type: "bounty.expired", subjectType: "bounty", subjectId: bounty.bounty_id, recipients: [bounty.requester_did], payload },
+      { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [bounty.requester_did], payload }
+    )
     return "expired" as const
   })
 

@@ -106,9 +106,11 @@ export const resolve = Effect.fn("Disputes.resolve")(function* (actor: Actor, di
       resolved_at: now
     }
     const recipients = [bounty.requester_did, submission.worker_did]
-    yield* Outbox.append({ type: "dispute.resolved", subjectType: "dispute", subjectId: disputeId, recipients, payload: response })
-    yield* Outbox.append({ type: `bounty.${bountyStatus}`, subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: response })
-    yield* Outbox.append({ type: `escrow.${escrowStatus}`, subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: response })
+    yield* Outbox.append(
+      { type: "dispute.resolved", subjectType: "dispute", subjectId: disputeId, recipients, payload: response },
+      { type: `bounty.${bountyStatus}`, subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: response },
+      { type: `escrow.${escrowStatus}`, subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: response }
+    )
     yield* Audit.record({
       actor: actor.did,
       action: "dispute.resolve",

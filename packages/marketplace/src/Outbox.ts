@@ -28,17 +28,32 @@ export interface StoredEvent {
   readonly created_at: string
 }
 
-export const append = Effect.fnUntraced(function* (event: NewEvent) {
+/**
+ * Appends `events`, in order, with two statements whatever their number (the events, then their
+ * recipients): a command that records three events saves four statements over one at a time.
+ * Returns the events' ids.
+ */
+export const append = Effect.fnUntraced(function* (...events: ReadonlyArray<NewEvent>) {
+  if (events.length === 0) return []
   const sql = yield* SqlClient.SqlClient
   const ids = yield* Ids.IdGen
-  const eventId = yield* ids.make("event")
   const now = DateTime.formatIso(yield* DateTime.now)
-  const rows = yield* sql<{ seq: string | number | bigint }>`INSERT INTO outbox (event_id, type, subject_type, subject_id, payload, created_at)
-    VALUES (${eventId}, ${event.type}, ${event.subjectType}, ${event.subjectId}, ${Json.canonical(event.payload)}, ${now})
-    RETURNING seq`
-  const recipients = [...new Set(event.recipients)].map((did) => ({ event_seq: rows[0]!.seq, did }))
+  const eventIds: Array<string> = []
+  for (let i = 0; i < events.length; i++) eventIds.push(yield* ids.make("event"))
+  const rows = yield* sql<{ seq: string | number | bigint; event_id: string }>`INSERT INTO outbox ${sql.insert(events.map((event, i) => ({
+    event_id: eventIds[i]!,
+    type: event.type,
+    subject_type: event.subjectType,
+    subject_id: event.subjectId,
+    payload: Json.canonical(event.payload),
+    created_at: now
+  })))} RETURNING seq, event_id`
+  const seqOf = new Map(rows.map((row) => [row.event_id, row.seq]))
+  const recipients = events.flatMap((event, i) =>
+    [...new Set(event.recipients)].map((did) => ({ event_seq: seqOf.get(eventIds[i]!)!, did }))
+  )
   if (recipients.length > 0) yield* sql`INSERT INTO outbox_recipients ${sql.insert(recipients)}`
-  return eventId
+  return eventIds
 })
 
 /** Events about one subject, in order (for tests, audit views and the feed). */

@@ -93,10 +93,12 @@ export const submit = Effect.fn("Submissions.submit")(function* (actor: Actor, b
       attempts_remaining: Math.max(config.maxSubmissionAttempts - attempts, 0)
     }
     const recipients = [bounty.requester_did, actor.did]
-    yield* Outbox.append({ type: "submission.created", subjectType: "submission", subjectId: submissionId, recipients, payload: response })
-    yield* Outbox.append(valid
-      ? { type: "bounty.pending_review", subjectType: "bounty", subjectId: bountyId, recipients, payload: { bounty_id: bountyId, submission_id: submissionId, review_deadline_at: reviewDeadline } }
-      : { type: "submission.invalid", subjectType: "submission", subjectId: submissionId, recipients, payload: response })
+    yield* Outbox.append(
+      { type: "submission.created", subjectType: "submission", subjectId: submissionId, recipients, payload: response },
+      valid
+        ? { type: "bounty.pending_review", subjectType: "bounty", subjectId: bountyId, recipients, payload: { bounty_id: bountyId, submission_id: submissionId, review_deadline_at: reviewDeadline } }
+        : { type: "submission.invalid", subjectType: "submission", subjectId: submissionId, recipients, payload: response }
+    )
     return response
   })
   const key = input.idempotency_key ?? `bounty:${bountyId}:submit:${Json.hash(input.proof_bundle_envelope)}`

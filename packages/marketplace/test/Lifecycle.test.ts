@@ -59,6 +59,13 @@ const suite = (store: Store) => {
         assert.deepStrictEqual(events.map((e) => e.type), ["bounty.posted"])
         const escrowEvents = yield* Outbox.forSubject(posted.escrow_id)
         assert.deepStrictEqual(escrowEvents.map((e) => e.type), ["escrow.held"])
+        // Both events went in one statement: in the order given, each with its own recipients.
+        assert.isTrue(BigInt(events[0]!.seq) < BigInt(escrowEvents[0]!.seq))
+        const sql = yield* SqlClient.SqlClient
+        const recipients = yield* sql<{ type: string; did: string }>`SELECT o.type, r.did FROM outbox o
+          JOIN outbox_recipients r ON r.event_seq = o.seq
+          WHERE o.subject_id IN (${posted.bounty_id}, ${posted.escrow_id}) ORDER BY o.seq`
+        assert.deepStrictEqual(recipients.map((r) => [r.type, r.did]), [["bounty.posted", actor.did], ["escrow.held", actor.did]])
       })))
 
     it.effect("refuses insufficient funds and writes nothing", () =>
