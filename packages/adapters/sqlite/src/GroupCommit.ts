@@ -119,6 +119,8 @@ export const make = (options: Options): GroupCommit => {
    * The holder is done and no one is queued: commit once everything runnable now has run
    * (`setImmediate` comes after the pending microtasks and I/O callbacks), so the transactions
    * other fibers are about to open join this one. A holder in the lock then commits on its release.
+   * Waiting longer made bigger groups but fewer jobs per second: with 8 HTTP clients, two turns or a
+   * 1 ms timer gave 90-107 jobs/s against 115-117 for one turn (callers that wait send no work).
    */
   let commitScheduled = false
   const scheduleCommit = () => {
