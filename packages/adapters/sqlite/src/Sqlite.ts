@@ -5,10 +5,10 @@
  * - WAL (set by the client), `synchronous=FULL`: a committed transfer survives a power loss.
  * - `foreign_keys=ON`: postings reference real entries and balances.
  * - `busy_timeout`: another process holding the write lock makes us wait, not fail at once.
- * - One connection per process. Its transactions queue in arrival order and begin with
+ * - One writer connection per process. Its transactions queue in arrival order and begin with
  *   `BEGIN IMMEDIATE`, so other processes writing the same file wait for the lock up front; those
- *   started while one is open share its COMMIT (`GroupCommit`). Reads outside a transaction use a
- *   second, read-only connection.
+ *   started while one is open share its COMMIT (`GroupCommit`). On a file, reads outside a
+ *   transaction use a second, read-only connection.
  * - Statements run on their connection directly, inside a transaction or not (`DirectExecution`).
  * - Money columns are read with `SqlClient.SafeIntegers` by the packages that own them.
  */
