@@ -9,7 +9,9 @@
 import { ErrorCatalogue } from "@clawbounties/domain"
 import { Tokens } from "@clawbounties/marketplace"
 import { Effect, type ManagedRuntime, Schema } from "effect"
+import type { HttpBindings } from "@hono/node-server"
 import { Hono } from "hono"
+import type { IncomingMessage } from "node:http"
 import * as Docs from "./Docs.js"
 import * as Http from "./Http.js"
 import * as OpenApi from "./OpenApi.js"
@@ -48,8 +50,13 @@ const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
   const decodeQuery = route.query === undefined ? undefined : Http.decoder(route.query, "query")
   const encode = Schema.encode(route.response)
 
-  return async (request: Request, params: Record<string, string>, queryOf: () => Record<string, string>): Promise<Response> => {
-    const raw = route.body === undefined ? undefined : await Http.readBody(request, options.bodyLimitBytes)
+  return async (
+    request: Request,
+    params: Record<string, string>,
+    queryOf: () => Record<string, string>,
+    incoming: IncomingMessage | undefined
+  ): Promise<Response> => {
+    const raw = route.body === undefined ? undefined : await Http.readBody(request, options.bodyLimitBytes, incoming)
     const program = Effect.gen(function* () {
       const actor = yield* authenticate(route, request.headers.get("authorization") ?? undefined)
       const query = decodeQuery === undefined ? undefined : yield* decodeQuery(queryOf())
@@ -70,7 +77,9 @@ const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
       Effect.withSpan(`http ${route.operationId}`)
     )
     const exit = await runtime.runPromiseExit(program, { signal: request.signal })
-    return exit._tag === "Success" ? Http.json(route.status, exit.value) : Http.failureResponse(exit.cause).response
+    const response = exit._tag === "Success" ? Http.json(route.status, exit.value) : Http.failureResponse(exit.cause).response
+    if (Http.closesConnection(raw)) response.headers.set("connection", "close")
+    return response
   }
 }
 
@@ -89,7 +98,9 @@ export const make = (runtime: Runtime, options: Options): Hono => {
 
   for (const route of routes) {
     const handle = handlerFor(runtime, route, options)
-    app.on(route.method, honoPath(route.path), (c) => handle(c.req.raw, c.req.param() as Record<string, string>, () => c.req.query()))
+    app.on(route.method, honoPath(route.path), (c) =>
+      // Served by @hono/node-server, `c.env.incoming` is Node's request; under `app.request` there is none.
+      handle(c.req.raw, c.req.param() as Record<string, string>, () => c.req.query(), (c.env as Partial<HttpBindings> | undefined)?.incoming))
   }
 
   // A path the API serves with other methods is 405 (with Allow); anything else is 404.
