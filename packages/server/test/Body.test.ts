@@ -58,7 +58,7 @@ describe("request bodies", () => {
     }
     const tooLarge = await post([`{"purpose":"register","pad":"`, "x".repeat(600), "x".repeat(600), `"}`])
     assert.strictEqual(tooLarge.status, 413)
-    assert.strictEqual((await tooLarge.json()).error, "PAYLOAD_TOO_LARGE")
+    assert.strictEqual(((await tooLarge.json()) as { error: string }).error, "PAYLOAD_TOO_LARGE")
     const fits = await post([`{"did":"${H.signer(2).did}",`, `"purpose":"register"}`])
     assert.strictEqual(fits.status, 201)
   })
