@@ -5,6 +5,10 @@
  * - WAL (set by the client), `synchronous=FULL`: a committed transfer survives a power loss.
  * - `foreign_keys=ON`: postings reference real entries and balances.
  * - `busy_timeout`: another process holding the write lock makes us wait, not fail at once.
+ * - `temp_store=MEMORY`: every command runs in a savepoint (`GroupCommit`), and SQLite keeps the
+ *   pages a savepoint may roll back in a statement journal. On disk that was a temporary file per
+ *   transaction and two thirds of all writes (239k of the 371k `pwrite` calls of a 1000-job simulation);
+ *   it is never needed after a crash, so memory is the right place for it.
  * - One writer connection per process. Its transactions queue in arrival order and begin with
  *   `BEGIN IMMEDIATE`, so other processes writing the same file wait for the lock up front; those
  *   started while one is open share its COMMIT (`GroupCommit`). On a file, reads outside a
@@ -44,6 +48,7 @@ export const configure = (options?: { readonly busyTimeoutMillis?: number | unde
     yield* sql.unsafe(`PRAGMA busy_timeout = ${timeout}`)
     yield* sql.unsafe("PRAGMA synchronous = FULL")
     yield* sql.unsafe("PRAGMA foreign_keys = ON")
+    yield* sql.unsafe("PRAGMA temp_store = MEMORY")
   })
 
 /** `SqlClient` on `filename`, configured and migrated. */

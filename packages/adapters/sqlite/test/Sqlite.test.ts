@@ -7,7 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 
 describe("Sqlite.layer", () => {
-  it.live("a file database gets WAL, synchronous=FULL, foreign keys, a busy timeout and the ledger tables; reopening migrates nothing twice", () =>
+  it.live("a file database gets WAL, synchronous=FULL, foreign keys, a busy timeout, in-memory temp files and the ledger tables; reopening migrates nothing twice", () =>
     Effect.gen(function* () {
       const dir = mkdtempSync(join(tmpdir(), "adapter-sqlite-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
@@ -20,6 +20,7 @@ describe("Sqlite.layer", () => {
           synchronous: yield* pragma("synchronous"),
           foreignKeys: yield* pragma("foreign_keys"),
           busyTimeout: yield* pragma("busy_timeout"),
+          tempStore: yield* pragma("temp_store"),
           migrations: (yield* sql<{ name: string }>`SELECT name FROM ledger_migrations ORDER BY migration_id`).map((r) => r.name),
           tables: (yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'ledger_%' ORDER BY name`).map((r) => r.name)
         }
@@ -30,6 +31,7 @@ describe("Sqlite.layer", () => {
         synchronous: 2,
         foreignKeys: 1,
         busyTimeout: 5000,
+        tempStore: 2,
         migrations: ["ledger"],
         tables: ["ledger_accounts", "ledger_balances", "ledger_entries", "ledger_holds", "ledger_idempotency", "ledger_migrations", "ledger_postings"]
       })
