@@ -11,6 +11,8 @@ export interface Settings {
   /** `postgres://...` switches to PostgreSQL; absent means the SQLite file {@link Settings.sqliteFile}. */
   readonly databaseUrl: Option.Option<string>
   readonly sqliteFile: string
+  /** Statement texts each PostgreSQL connection prepares once; 0 for a pooler in transaction mode. */
+  readonly pgPreparedStatements: number
   /** Largest request body accepted, in bytes. */
   readonly bodyLimitBytes: number
   /** How often the deadline sweep runs. */
@@ -24,6 +26,7 @@ export const DEFAULT_HOST = "127.0.0.1"
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
 export const DEFAULT_SWEEP_INTERVAL = Duration.seconds(15)
 export const DEFAULT_DATA_DIR = "./data"
+export const DEFAULT_PG_PREPARED_STATEMENTS = 256
 
 const between = (min: number, max: number) => (n: number) => n >= min && n <= max
 
@@ -46,6 +49,10 @@ export const config: Config.Config<Settings> = Config.all({
   ),
   dataDir: Config.string("DATA_DIR").pipe(Config.withDefault(DEFAULT_DATA_DIR)),
   sqliteFile: Config.option(Config.string("SQLITE_FILE")),
+  pgPreparedStatements: Config.integer("PG_PREPARED_STATEMENTS").pipe(
+    Config.validate({ message: "PG_PREPARED_STATEMENTS must be between 0 and 10000", validation: between(0, 10_000) }),
+    Config.withDefault(DEFAULT_PG_PREPARED_STATEMENTS)
+  ),
   bodyLimitBytes: Config.integer("BODY_LIMIT_BYTES").pipe(
     Config.validate({
       message: "BODY_LIMIT_BYTES must be between 1024 and 67108864",

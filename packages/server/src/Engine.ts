@@ -18,19 +18,21 @@ const migrations = Engine.migrations
 
 export type Store =
   | { readonly _tag: "sqlite"; readonly filename: string }
-  | { readonly _tag: "postgres"; readonly url: string }
+  | { readonly _tag: "postgres"; readonly url: string; readonly preparedStatements?: number | undefined }
 
 /** Which store a `DATABASE_URL` (or its absence) means. */
-export const storeOf = (databaseUrl: Option.Option<string>, sqliteFile: string): Store =>
-  Option.match(databaseUrl, {
-    onNone: () => ({ _tag: "sqlite", filename: sqliteFile }),
-    onSome: (url) => ({ _tag: "postgres", url })
+export const storeOf = (
+  settings: { readonly databaseUrl: Option.Option<string>; readonly sqliteFile: string; readonly pgPreparedStatements?: number | undefined }
+): Store =>
+  Option.match(settings.databaseUrl, {
+    onNone: () => ({ _tag: "sqlite", filename: settings.sqliteFile }),
+    onSome: (url) => ({ _tag: "postgres", url, preparedStatements: settings.pgPreparedStatements })
   })
 
 /** A store's `SqlClient`, migrated. A SQLite file's directory is created first. */
 export const storeLayer = (store: Store) =>
   store._tag === "postgres"
-    ? Postgres.layer({ url: store.url, migrations })
+    ? Postgres.layer({ url: store.url, migrations, preparedStatements: store.preparedStatements })
     : Layer.unwrapEffect(Effect.sync(() => {
       if (store.filename !== ":memory:") mkdirSync(dirname(store.filename), { recursive: true })
       return Sqlite.layer({ filename: store.filename, migrations })

@@ -47,7 +47,7 @@ const main = async () => {
   }
   const config = settings.value
   const operator = operatorToken(config.dataDir)
-  const store = Engine.storeOf(config.databaseUrl, config.sqliteFile)
+  const store = Engine.storeOf(config)
 
   let running: Server.Running
   try {

@@ -67,6 +67,8 @@ export interface LayerOptions {
   readonly prefix?: string | undefined
   readonly migrations?: ReadonlyArray<Migrations.MigrationSet> | undefined
   readonly maxConnections?: number | undefined
+  /** See `Postgres.Options.preparedStatements`. */
+  readonly preparedStatements?: number | undefined
 }
 
 /** A migrated `SqlClient` on a database of its own, dropped when the layer is released. */
@@ -75,5 +77,10 @@ export const layer = (
 ): Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, ConfigError.ConfigError | SqlError | MigrationError> =>
   Layer.unwrapScoped(
     Effect.map(database(options.prefix), ({ url }) =>
-      Postgres.layer({ url, migrations: options.migrations, maxConnections: options.maxConnections ?? 20 }))
+      Postgres.layer({
+        url,
+        migrations: options.migrations,
+        maxConnections: options.maxConnections ?? 20,
+        preparedStatements: options.preparedStatements
+      }))
   )

@@ -10,10 +10,12 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { MigrationError } from "@effect/sql/Migrator"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
 import { DirectExecution, Migrations, Transaction } from "@clawbounties/ledger"
-import { Config, type ConfigError, Effect, Layer, Redacted } from "effect"
+import { Config, type ConfigError, Duration, Effect, Layer, Redacted } from "effect"
+import pg from "pg"
+import * as PreparedStatements from "./PreparedStatements.js"
 
 export interface Options {
   /** `postgres://user@host:5432/db`. */
@@ -23,6 +25,13 @@ export interface Options {
   /** Pool size, 10 by default. */
   readonly maxConnections?: number | undefined
   readonly applicationName?: string | undefined
+  /**
+   * Statement texts each connection prepares once and reuses (`PreparedStatements`), 256 by
+   * default; 0 sends every statement unnamed, as a pooler in transaction mode needs.
+   */
+  readonly preparedStatements?: number | undefined
+  /** How long to wait for the first connection at start-up, 5 s by default. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
 }
 
 /** The tables every deployment needs, in dependency order. */
@@ -40,6 +49,34 @@ const checkIsolation = Effect.gen(function* () {
   }
 })
 
+/**
+ * The pool, checked with one query so a wrong URL fails at start-up, and ended with the scope.
+ * Its clients prepare statements unless `preparedStatements` is 0.
+ */
+const pool = (options: Options) =>
+  Effect.acquireRelease(
+    Effect.suspend(() => {
+      const maxStatements = options.preparedStatements ?? 256
+      const created = new pg.Pool({
+        connectionString: Redacted.value(typeof options.url === "string" ? Redacted.make(options.url) : options.url),
+        max: options.maxConnections ?? 10,
+        application_name: options.applicationName ?? "clawbounties",
+        connectionTimeoutMillis: Duration.toMillis(options.connectTimeout ?? Duration.seconds(5)),
+        ...(maxStatements > 0 ? { Client: PreparedStatements.clientClass(maxStatements) } : {})
+      })
+      // An idle client's error (the server restarted) is the pool's to handle: it drops the client.
+      created.on("error", () => {})
+      return Effect.tryPromise({
+        try: () => created.query("SELECT 1").then(() => created),
+        catch: (cause) => {
+          void created.end()
+          return new SqlError({ cause, message: "Failed to connect to PostgreSQL" })
+        }
+      })
+    }),
+    (created) => Effect.promise(() => created.end()).pipe(Effect.timeoutOption(1000))
+  )
+
 /** `SqlClient` (and `PgClient`) on `url`, migrated. */
 export const layer = (
   options: Options
@@ -51,11 +88,7 @@ export const layer = (
     })
   ).pipe(
     Layer.provideMerge(DirectExecution.layer),
-    Layer.provideMerge(PgClient.layer({
-      url: typeof options.url === "string" ? Redacted.make(options.url) : options.url,
-      maxConnections: options.maxConnections ?? 10,
-      applicationName: options.applicationName ?? "clawbounties"
-    }))
+    Layer.provideMerge(PgClient.layerFromPool({ acquire: pool(options), applicationName: options.applicationName ?? "clawbounties" }))
   )
 
 /** Reads `DATABASE_URL`. */

@@ -8,6 +8,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
 import { afterAll, beforeAll } from "vitest"
+import { Postgres } from "@clawbounties/adapter-postgres"
 import * as SqliteClient from "@clawbounties/adapter-sqlite/SqliteClient"
 import { Did, Ids } from "@clawbounties/domain"
 import { Base64Url, Ed25519, Hash } from "@clawbounties/verify"
@@ -178,7 +179,8 @@ export const postgresDatabase = (prefix: string): Layer.Layer<SqlClient.SqlClien
   const name = `${prefix}_${Math.random().toString(36).slice(2, 10)}`
   const parsed = new URL(pgAdminUrl())
   parsed.pathname = `/${name}`
-  const client = PgClient.layer({ url: Redacted.make(parsed.toString()), maxConnections: 4 })
+  // The production client (prepared statements, direct execution), with this file's own migrations.
+  const client = Postgres.layer({ url: parsed.toString(), migrations: [], maxConnections: 4 })
   // One pool for the whole file, built in beforeAll and closed in afterAll.
   let pool: { readonly scope: Scope.CloseableScope; readonly context: Context.Context<SqlClient.SqlClient> } | undefined
   beforeAll(() => Effect.runPromise(Effect.gen(function* () {
