@@ -132,6 +132,13 @@ const escalate = (disputeId: string) =>
     return "escalated" as const
   }))
 
+/**
+ * Due records applied at once. Each is its own transaction either way; side by side, on SQLite
+ * they share COMMITs (`GroupCommit`) and on PostgreSQL they use a few of the pool's connections,
+ * leaving the rest to requests.
+ */
+const SWEEP_CONCURRENCY = 4
+
 /** Applies every transition that is due now, at most `sweepBatchSize` of each kind per call. */
 export const sweep = Effect.fn("Deadlines.sweep")(function* () {
   const sql = yield* SqlClient.SqlClient
@@ -143,15 +150,12 @@ export const sweep = Effect.fn("Deadlines.sweep")(function* () {
   const dueDisputes = yield* sql<{ dispute_id: string }>`SELECT dispute_id FROM disputes
     WHERE status = 'open' AND escalated = 0 AND deadline_at <= ${now}
     ORDER BY deadline_at LIMIT ${config.sweepBatchSize}`
+  const applied: ReadonlyArray<Applied> = [
+    ...yield* Effect.forEach(dueBounties, ({ bounty_id }) => applyBounty(bounty_id), { concurrency: SWEEP_CONCURRENCY }),
+    ...yield* Effect.forEach(dueDisputes, ({ dispute_id }) => escalate(dispute_id), { concurrency: SWEEP_CONCURRENCY })
+  ]
   const report: Record<Applied, number> = { expired: 0, reopened: 0, cancelled: 0, autoApproved: 0, escalated: 0, skipped: 0 }
-  for (const { bounty_id } of dueBounties) {
-    const applied: Applied = yield* applyBounty(bounty_id)
-    report[applied]++
-  }
-  for (const { dispute_id } of dueDisputes) {
-    const applied: Applied = yield* escalate(dispute_id)
-    report[applied]++
-  }
+  for (const kind of applied) report[kind]++
   const challengesPurged = yield* Identities.purgeExpired(config.sweepBatchSize)
   if (dueBounties.length + dueDisputes.length + challengesPurged > 0) {
     yield* Effect.logInfo("deadline sweep", { ...report, challengesPurged })
