@@ -46,7 +46,8 @@ export const once = <A, I>(scope: Scope<A, I>) =>
   <E, R>(command: Effect.Effect<A, E, R>) =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      const requestHash = Json.hash(scope.request)
+      const requestJson = Json.canonical(scope.request)
+      const requestHash = Json.hashCanonical(requestJson)
       const select = sql<StoredRow>`SELECT request_hash, request, response FROM command_idempotency
         WHERE principal = ${scope.principal} AND command = ${scope.command} AND idempotency_key = ${scope.key}`
 
@@ -54,7 +55,7 @@ export const once = <A, I>(scope: Scope<A, I>) =>
         row.request_hash !== requestHash
           ? Effect.fail(new ErrorCatalogue.IdempotencyConflict({
             key: scope.key,
-            field: Json.firstDifference(JSON.parse(row.request), JSON.parse(Json.canonical(scope.request)))
+            field: Json.firstDifference(JSON.parse(row.request), JSON.parse(requestJson))
           }))
           : Effect.orDie(codecFor(scope.response).decode(row.response ?? ""))
 
@@ -63,7 +64,7 @@ export const once = <A, I>(scope: Scope<A, I>) =>
       const now = DateTime.formatIso(yield* DateTime.now)
       const reserved = yield* sql`INSERT INTO command_idempotency
           (principal, command, idempotency_key, request_hash, request, response, created_at)
-        VALUES (${scope.principal}, ${scope.command}, ${scope.key}, ${requestHash}, ${Json.canonical(scope.request)}, NULL, ${now})
+        VALUES (${scope.principal}, ${scope.command}, ${scope.key}, ${requestHash}, ${requestJson}, NULL, ${now})
         ON CONFLICT DO NOTHING RETURNING idempotency_key`
       if (reserved.length === 0) {
         const existing = yield* select

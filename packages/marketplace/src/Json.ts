@@ -19,7 +19,10 @@ const sortKeys = (value: unknown): unknown => {
 }
 
 /** SHA-256 of the canonical JSON, base64url without padding. */
-export const hash = (value: unknown): string => digest("sha256", canonical(value), "base64url")
+export const hash = (value: unknown): string => hashCanonical(canonical(value))
+
+/** {@link hash} of a value whose canonical JSON is already at hand. */
+export const hashCanonical = (canonicalJson: string): string => digest("sha256", canonicalJson, "base64url")
 
 /** The first top-level field whose canonical value differs between two requests, for error messages. */
 export const firstDifference = (a: unknown, b: unknown): string => {
