@@ -372,6 +372,33 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* balances(w.actor.did)).A, 5000n)
       })))
 
+    const manyDue = (sweep: Effect.Effect<Deadlines.SweepReport, unknown, any>) =>
+      Effect.gen(function* () {
+        const { actor } = yield* requester(1, 100_000n)
+        const posts = (n: number, prefix: string) =>
+          Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) =>
+            Bounties.post(actor, researchBounty({ title: `${prefix} ${i}`, deadlines: { accept_within_seconds: 3600 } })))
+        const expiring = yield* posts(5, "nobody takes")
+        const abandoned = yield* posts(3, "taken, then dropped")
+        for (const [i, bounty] of abandoned.entries()) yield* Bounties.accept((yield* worker(10 + i)).actor, bounty.bounty_id, {})
+        const reviewers = yield* Effect.forEach([20, 21], (n) => worker(n))
+        const unreviewed = yield* Effect.forEach(reviewers, (w, i) => underReview(actor, w.key, researchBounty({ title: `never reviewed ${i}` })))
+        yield* TestClock.adjust("4 days")
+        assert.deepStrictEqual(yield* sweep, { expired: 5, reopened: 3, cancelled: 0, autoApproved: 2, escalated: 0, skipped: 0, challengesPurged: 0 })
+        for (const bounty of expiring) assert.strictEqual((yield* Bounties.get(actor, bounty.bounty_id)).status, "expired")
+        for (const bounty of abandoned) assert.strictEqual((yield* Bounties.get(actor, bounty.bounty_id)).status, "open")
+        for (const { posted } of unreviewed) assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "approved")
+        for (const w of reviewers) assert.strictEqual((yield* balances(w.actor.did)).A, 5000n)
+        // Five refunded, three still held (open again), two paid out: 5375 each held at posting.
+        assert.deepStrictEqual(yield* balances(actor.did), { A: 100_000n - 5n * 5375n, H: 3n * 5375n, B: 0n, F: 0n, P: 0n })
+        assert.strictEqual((yield* Deadlines.sweep()).expired, 0)
+      })
+
+    it.effect("one sweep applies many due records of every kind, each once", () => run(manyDue(Deadlines.sweep())))
+
+    it.effect("inside a caller's transaction, the sweep applies them one at a time, with the same result", () =>
+      run(Effect.flatMap(SqlClient.SqlClient, (sql) => manyDue(sql.withTransaction(Deadlines.sweep())))))
+
     it.effect("an unresolved dispute is escalated to operators, funds still held", () =>
       run(Effect.gen(function* () {
         const { actor } = yield* requester(1)
