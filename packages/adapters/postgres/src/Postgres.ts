@@ -70,7 +70,9 @@ const pool = (options: Options) =>
         try: () => created.query("SELECT 1").then(() => created),
         catch: (cause) => {
           void created.end()
-          return new SqlError({ cause, message: "Failed to connect to PostgreSQL" })
+          // pg's messages name the host and the user, never the password.
+          const reason = cause instanceof Error && cause.message !== "" ? `: ${cause.message}` : ""
+          return new SqlError({ cause, message: `Failed to connect to PostgreSQL${reason}` })
         }
       })
     }),

@@ -2,7 +2,7 @@ import { PgTestDatabase, Postgres } from "@clawbounties/adapter-postgres"
 import { SqlClient } from "@effect/sql"
 import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Either, Ref } from "effect"
+import { Effect, Either, Layer, Ref } from "effect"
 
 const pg = await PgTestDatabase.probe()
 
@@ -60,5 +60,20 @@ describe.skipIf(!pg.available)(`Postgres adapter ${pg.reason}`, () => {
         Effect.provide(PgTestDatabase.layer({ prefix: "adapter_check", migrations: [] }))
       )
       assert.strictEqual(rows.length, 0)
+    }))
+})
+
+describe("Postgres.layer start-up", () => {
+  it.live("a server that cannot be reached fails the layer with the reason, never the password", () =>
+    Effect.gen(function* () {
+      const result = yield* Effect.either(Effect.scoped(Layer.build(
+        Postgres.layer({ url: "postgres://someone:sekrit-password@127.0.0.1:1/nowhere", connectTimeout: "2 seconds", migrations: [] })
+      )))
+      assert.isTrue(Either.isLeft(result))
+      if (Either.isLeft(result)) {
+        assert.strictEqual(result.left._tag, "SqlError")
+        assert.match(result.left.message, /^Failed to connect to PostgreSQL: .*ECONNREFUSED/)
+        assert.notInclude(result.left.message, "sekrit")
+      }
     }))
 })
