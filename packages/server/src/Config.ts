@@ -3,6 +3,7 @@
  * a default that suits a local run; a setting that is present but wrong stops start-up with a
  * message naming it (see {@link describeConfigError}).
  */
+import { Postgres } from "@clawbounties/adapter-postgres"
 import { Cause, Config, ConfigError, Duration, Option } from "effect"
 
 export interface Settings {
@@ -26,7 +27,6 @@ export const DEFAULT_HOST = "127.0.0.1"
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
 export const DEFAULT_SWEEP_INTERVAL = Duration.seconds(15)
 export const DEFAULT_DATA_DIR = "./data"
-export const DEFAULT_PG_PREPARED_STATEMENTS = 256
 
 const between = (min: number, max: number) => (n: number) => n >= min && n <= max
 
@@ -51,7 +51,7 @@ export const config: Config.Config<Settings> = Config.all({
   sqliteFile: Config.option(Config.string("SQLITE_FILE")),
   pgPreparedStatements: Config.integer("PG_PREPARED_STATEMENTS").pipe(
     Config.validate({ message: "PG_PREPARED_STATEMENTS must be between 0 and 10000", validation: between(0, 10_000) }),
-    Config.withDefault(DEFAULT_PG_PREPARED_STATEMENTS)
+    Config.withDefault(Postgres.DEFAULT_PREPARED_STATEMENTS)
   ),
   bodyLimitBytes: Config.integer("BODY_LIMIT_BYTES").pipe(
     Config.validate({

@@ -26,13 +26,16 @@ export interface Options {
   readonly maxConnections?: number | undefined
   readonly applicationName?: string | undefined
   /**
-   * Statement texts each connection prepares once and reuses (`PreparedStatements`), 256 by
-   * default; 0 sends every statement unnamed, as a pooler in transaction mode needs.
+   * Statement texts each connection prepares once and reuses (`PreparedStatements`),
+   * {@link DEFAULT_PREPARED_STATEMENTS} by default; 0 sends every statement unnamed, as a pooler in
+   * transaction mode needs.
    */
   readonly preparedStatements?: number | undefined
   /** How long to wait for the first connection at start-up, 5 s by default. */
   readonly connectTimeout?: Duration.DurationInput | undefined
 }
+
+export const DEFAULT_PREPARED_STATEMENTS = 256
 
 /** The tables every deployment needs, in dependency order. */
 export const defaultMigrations: ReadonlyArray<Migrations.MigrationSet> = [Migrations.ledger]
@@ -56,9 +59,9 @@ const checkIsolation = Effect.gen(function* () {
 const pool = (options: Options) =>
   Effect.acquireRelease(
     Effect.suspend(() => {
-      const maxStatements = options.preparedStatements ?? 256
+      const maxStatements = options.preparedStatements ?? DEFAULT_PREPARED_STATEMENTS
       const created = new pg.Pool({
-        connectionString: Redacted.value(typeof options.url === "string" ? Redacted.make(options.url) : options.url),
+        connectionString: typeof options.url === "string" ? options.url : Redacted.value(options.url),
         max: options.maxConnections ?? 10,
         application_name: options.applicationName ?? "clawbounties",
         connectionTimeoutMillis: Duration.toMillis(options.connectTimeout ?? Duration.seconds(5)),
