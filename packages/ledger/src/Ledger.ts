@@ -490,6 +490,11 @@ export const make: Effect.Effect<LedgerService, never, SqlClient.SqlClient | Ids
     if (typeof input.currency !== "string" || !/^[A-Z]{3}$/.test(input.currency)) {
       return yield* new ErrorCatalogue.UnsupportedCurrency({ currency: String(input.currency) })
     }
+    // Commands open their parties' accounts every time (opening is idempotent): the common case, an
+    // open account, is one read, without the transaction (a savepoint in a command) the write needs.
+    if (yield* safe(Queries.accountIsOpen(sql, input.account, input.currency))) {
+      return { account: input.account, currency: input.currency, created: false }
+    }
     const now = yield* Clock.currentTimeMillis
     const created = yield* safe(Transaction.run(
       Queries.openAccount(sql, input.account, input.currency, isWorldAccount(input.account), now)

@@ -244,6 +244,13 @@ export const reconcile = (sql: SqlClient.SqlClient): Effect.Effect<ReconcileRepo
     }
   })
 
+/** Whether the account is open in `currency` (as the transaction, or the last commit, sees it). */
+export const accountIsOpen = (sql: SqlClient.SqlClient, account: string, currency: string): Effect.Effect<boolean, SqlError> =>
+  Effect.map(
+    sql`SELECT 1 AS open FROM ledger_accounts WHERE account = ${account} AND currency = ${currency}`,
+    (rows) => rows.length > 0
+  )
+
 export const openAccount = (
   sql: SqlClient.SqlClient,
   account: string,
