@@ -77,9 +77,11 @@ export const BountyRow = Schema.Struct({
   resolution: Nullable(JsonText(Resolution)),
   created_at: Schema.String,
   accepted_at: Nullable(Schema.String),
-  updated_at: Schema.String
+  updated_at: Schema.String,
+  /** Not a column: the bounty's tags in order, read with the row as a JSON array ({@link bountyColumns}). */
+  tags: JsonText(Schema.Array(Schema.String))
 })
-export type BountyRow = typeof BountyRow.Type & { readonly tags: ReadonlyArray<string> }
+export type BountyRow = typeof BountyRow.Type
 
 export const EscrowRow = Schema.Struct({
   escrow_id: Schema.String,
@@ -155,23 +157,21 @@ const decodeDisputes = rowDecoder(DisputeRow)
 export const forUpdate = (sql: SqlClient.SqlClient) =>
   sql.onDialectOrElse({ pg: () => sql.literal("FOR UPDATE"), orElse: () => sql.literal("") })
 
-const withTags = (sql: SqlClient.SqlClient, rows: ReadonlyArray<typeof BountyRow.Type>) =>
-  Effect.gen(function* () {
-    if (rows.length === 0) return [] as Array<BountyRow>
-    const tags = yield* sql<{ bounty_id: string; tag: string }>`SELECT bounty_id, tag FROM bounty_tags
-      WHERE ${sql.in("bounty_id", rows.map((row) => row.bounty_id))} ORDER BY tag`
-    return rows.map((row): BountyRow => ({
-      ...row,
-      tags: tags.filter((tag) => tag.bounty_id === row.bounty_id).map((tag) => tag.tag)
-    }))
+/**
+ * The columns of `bounties b`, and its tags as a JSON array: every view of a bounty shows them, and
+ * a second query for them cost a statement (a round trip on PostgreSQL) per read.
+ */
+const bountyColumns = (sql: SqlClient.SqlClient) =>
+  sql.onDialectOrElse({
+    pg: () => sql.literal(`b.*, COALESCE((SELECT json_agg(t.tag ORDER BY t.tag) FROM bounty_tags t WHERE t.bounty_id = b.bounty_id), '[]')::text AS tags`),
+    orElse: () => sql.literal(`b.*, (SELECT json_group_array(t.tag ORDER BY t.tag) FROM bounty_tags t WHERE t.bounty_id = b.bounty_id) AS tags`)
   })
 
 export const findBounty = Effect.fnUntraced(function* (bountyId: string, options?: { readonly lock?: boolean }) {
   const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql`SELECT * FROM bounties WHERE bounty_id = ${bountyId} ${options?.lock ? forUpdate(sql) : sql.literal("")}`
+  const rows = yield* sql`SELECT ${bountyColumns(sql)} FROM bounties b WHERE b.bounty_id = ${bountyId} ${options?.lock ? forUpdate(sql) : sql.literal("")}`
     .pipe(Effect.flatMap(decodeBounties))
-  const [bounty] = yield* withTags(sql, rows)
-  return Option.fromNullable(bounty)
+  return Option.fromNullable(rows[0])
 })
 
 export interface BountyFilter {
@@ -197,9 +197,8 @@ export const listBounties = Effect.fnUntraced(function* (filter: BountyFilter) {
       ? undefined
       : sql`(b.created_at > ${filter.after.createdAt} OR (b.created_at = ${filter.after.createdAt} AND b.bounty_id > ${filter.after.bountyId}))`
   ].filter((clause) => clause !== undefined)
-  const rows = yield* sql`SELECT b.* FROM bounties b WHERE ${sql.and(clauses)}
+  return yield* sql`SELECT ${bountyColumns(sql)} FROM bounties b WHERE ${sql.and(clauses)}
     ORDER BY b.created_at, b.bounty_id LIMIT ${filter.limit}`.pipe(Effect.flatMap(decodeBounties))
-  return yield* withTags(sql, rows)
 })
 
 export const findEscrow = Effect.fnUntraced(function* (escrowId: string) {

@@ -10,8 +10,8 @@ import { Effect } from "effect"
 import * as Engine from "../src/Engine.js"
 
 const lookups: ReadonlyArray<string> = [
-  "SELECT bounty_id, tag FROM bounty_tags WHERE bounty_id IN ('b1', 'b2') ORDER BY tag",
-  "SELECT * FROM bounties WHERE bounty_id = 'b'",
+  // A bounty with its tags (BountyStore.findBounty).
+  "SELECT b.*, (SELECT json_group_array(t.tag ORDER BY t.tag) FROM bounty_tags t WHERE t.bounty_id = b.bounty_id) AS tags FROM bounties b WHERE b.bounty_id = 'b'",
   "SELECT * FROM escrows WHERE bounty_id = 'b'",
   "SELECT * FROM escrows WHERE escrow_id = 'e'",
   "SELECT * FROM submissions WHERE bounty_id = 'b' ORDER BY created_at, submission_id",
@@ -34,6 +34,7 @@ describe("query plans", () => {
         const plan = yield* sql.unsafe<{ detail: string }>(`EXPLAIN QUERY PLAN ${query}`)
         const scans = plan.map((step) => step.detail).filter((detail) => /^SCAN (?!CONSTANT)/.test(detail) && !/VALUES|LIST SUBQUERY/.test(detail))
         assert.deepStrictEqual(scans, [], query)
+        if (query.includes("bounty_tags")) assert.isTrue(plan.some((step) => /SEARCH t USING (COVERING )?INDEX bounty_tags_by_bounty/.test(step.detail)), query)
       }
     }).pipe(Effect.provide(Sqlite.layerMemory(Engine.migrations))))
 })
