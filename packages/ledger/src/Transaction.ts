@@ -6,6 +6,10 @@
  * a bounded number of times, at once (the losing transaction is already rolled back). SQLite's
  * `SQLITE_BUSY` (another process holds the write lock past the busy timeout) is retried too.
  *
+ * A PostgreSQL unique violation of a ledger idempotency key is retried too: two transactions applied
+ * the same new key at once, and the one that lost finds the key stored on its retry and replays it
+ * (see `internal/engine.ts`).
+ *
  * A retry is only safe for the outermost transaction. Inside a caller's transaction (a savepoint)
  * the failure is returned to the caller, whose own `run` retries the whole command.
  */
@@ -23,9 +27,15 @@ export const errorCode = (error: SqlError): string | undefined => {
   return typeof cause?.code === "string" ? cause.code : undefined
 }
 
-export const isRetryable = (error: unknown): boolean =>
-  typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "SqlError" &&
-  retryableCodes.has(errorCode(error as SqlError) ?? "")
+/** The ledger idempotency key a concurrent transaction stored first (pg `unique_violation`). */
+const isIdempotencyKeyTaken = (error: SqlError): boolean =>
+  errorCode(error) === "23505" && (error.cause as { readonly constraint?: unknown }).constraint === "ledger_idempotency_pkey"
+
+export const isRetryable = (error: unknown): boolean => {
+  if (typeof error !== "object" || error === null || (error as { _tag?: unknown })._tag !== "SqlError") return false
+  const sqlError = error as SqlError
+  return retryableCodes.has(errorCode(sqlError) ?? "") || isIdempotencyKeyTaken(sqlError)
+}
 
 export interface RunOptions {
   /** Attempts after the first, 8 by default. */

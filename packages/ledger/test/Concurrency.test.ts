@@ -84,6 +84,34 @@ describe.skipIf(!pg.available)(`concurrency on PostgreSQL ${pg.reason}`, () => {
         assert.strictEqual((yield* ledger.balances(alice)).USD!.A, 93n)
       }))
 
+    it.effect("one new key sent at once with two different requests: one applies, the other is a conflict", () =>
+      Effect.gen(function* () {
+        const ledger = yield* Ledger.Ledger
+        const [alice, bob, carol] = [did("alice"), did("bob"), did("carol")]
+        yield* funded([[alice, 100n], [bob, 0n], [carol, 0n]])
+        const key = uniqueKey("split")
+        // Different accounts, so neither request waits on the other's balance locks: only the key
+        // orders them, and the loser's INSERT of the key fails, is retried, and finds the key stored.
+        const results = yield* Effect.all(
+          Arr.makeBy(12, (i) =>
+            Effect.either(ledger.transfer({ idempotencyKey: key, from: A(alice), to: A(i % 2 === 0 ? bob : carol), currency: "USD", amount: 7n }))),
+          { concurrency: "unbounded" }
+        )
+        const succeeded = results.filter(Either.isRight).map((r) => r.right)
+        const conflicts = results.filter(Either.isLeft).map((r) => r.left)
+        assert.strictEqual(new Set(succeeded.map((r) => r.entryId)).size, 1)
+        assert.strictEqual(succeeded.length, 6)
+        assert.strictEqual(conflicts.length, 6)
+        for (const error of conflicts) {
+          assert.strictEqual(error._tag, "IdempotencyConflict")
+          if (error._tag === "IdempotencyConflict") assert.strictEqual(error.field, "to.account")
+        }
+        const paid = (yield* ledger.balances(bob)).USD!.A + (yield* ledger.balances(carol)).USD!.A
+        assert.strictEqual(paid, 7n)
+        assert.strictEqual((yield* ledger.balances(alice)).USD!.A, 93n)
+        assert.isTrue((yield* ledger.reconcile).ok)
+      }))
+
     it.effect("many workers moving money both ways between hot accounts: balances net out, no update lost", () =>
       Effect.gen(function* () {
         const ledger = yield* Ledger.Ledger

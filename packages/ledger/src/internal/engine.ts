@@ -2,12 +2,12 @@
  * The write path: a list of operations applied in one (caller-provided) transaction.
  *
  * 1. Validate and canonicalise every operation (no database access).
- * 2. Idempotency: PostgreSQL *claims* each new key first (`INSERT ... ON CONFLICT DO NOTHING`, keys in
- *    sorted order): a concurrent request with the same key waits on that row until the first commits,
- *    then finds it and replays it, so exactly one of them writes. SQLite has one writer, so a plain
- *    lookup suffices and the row is inserted with its result at the end.
- * 3. Read and lock what the operations touch, in a fixed order: holds by id, then balance rows by
- *    (account, bucket, currency) with `FOR UPDATE` on PostgreSQL.
+ * 2. Read and lock what the operations touch, in a fixed order: holds by id, then balance rows by
+ *    (account, bucket, currency) with `FOR UPDATE` on PostgreSQL, in the same statement as the stored
+ *    idempotency rows of their keys. An operation whose key is stored replays its stored result.
+ * 3. Idempotency under concurrency: the key's primary key decides. Two transactions with one new key
+ *    both apply it in memory; the second one's INSERT of the key waits for the first and then fails,
+ *    and `Transaction.run` retries it, and the retry replays. (SQLite has one writer: no such race.)
  * 4. Apply the operations in memory, in order, against the locked rows: every check (account open,
  *    currency, hold state, funds, ranges) happens here, so a rejected operation writes nothing but
  *    its idempotency record.
@@ -143,8 +143,31 @@ const replay = (prepared: Prepared, row: StoredRow): Outcome => {
       field: firstDifference(row.request, prepared.requestJson)
     }))
   }
-  // A pending row is one this transaction claimed; it cannot be seen here by another transaction.
   return row.outcome === "ok" ? ok(Codec.decodeResult(row.result)) : failed(Codec.decodeFailure(row.result))
+}
+
+/**
+ * One statement that reads (and on PostgreSQL locks, in a fixed order) the balance rows `triples`
+ * and reads the stored idempotency rows of `keys`. A balance row has a null `key`.
+ */
+const lockAndLookup = (b: Builder, triples: ReadonlyArray<readonly [string, string, Bucket]>, keys: ReadonlyArray<string>): string => {
+  const columns = "account, currency, bucket, amount, may_go_negative"
+  let prefix = ""
+  const parts: Array<string> = []
+  if (triples.length > 0) {
+    const where = `WHERE (account, currency, bucket) IN (VALUES ${b.rows(triples)})`
+    let from = `ledger_balances ${where}`
+    if (b.dialect === "pg") {
+      prefix = `WITH locked AS (SELECT ${columns} FROM ledger_balances ${where} ORDER BY account, bucket, currency FOR UPDATE) `
+      from = "locked"
+    }
+    parts.push(`SELECT ${columns}, NULL AS key, NULL AS request_hash, NULL AS request, NULL AS outcome, NULL AS result FROM ${from}`)
+  }
+  if (keys.length > 0) {
+    const list = keys.map((key) => b.p(key)).join(",")
+    parts.push(`SELECT NULL, NULL, NULL, NULL, NULL, key, request_hash, request, outcome, result FROM ledger_idempotency WHERE key IN (${list})`)
+  }
+  return prefix + parts.join(" UNION ALL ")
 }
 
 export interface EngineDeps {
@@ -177,50 +200,20 @@ export const apply = (deps: EngineDeps, operations: ReadonlyArray<Operation>): E
       else duplicates.push([i, first])
     }
 
-    // --- 2. idempotency ------------------------------------------------------------------------
+    // --- 2. read and lock, holds first, then balances, with the stored idempotency rows ----------
+    // Every operation with a fresh key is read for, replays included: a replay's rows are known only
+    // once its key is read, and reading the key with the balances saves a round trip for the common
+    // case, a new key. On PostgreSQL the keys are read from the statement's snapshot, before any lock
+    // wait: a concurrent request with the same key that commits meanwhile is not seen, and this
+    // transaction's INSERT of the key then fails on its primary key, which `Transaction.run` retries
+    // (`isRetryable`), and the retry replays the stored result. So exactly one of them writes.
     const fresh = [...firstIndex.values()]
     const stored = new Map<string, StoredRow>()
+    const holds = new Map<string, HoldState>()
+    const balances = new Map<string, BalanceState>()
+    let triples: Array<readonly [string, string, Bucket]> = []
     if (fresh.length > 0) {
-      const keys = fresh.map((i) => prepared[i]!.key).sort()
-      let unclaimed: ReadonlyArray<string> = keys
-      if (pg) {
-        const claimed = new Set<string>()
-        for (const part of chunk(fresh.slice().sort((a, b) => (prepared[a]!.key < prepared[b]!.key ? -1 : 1)), ROWS_PER_STATEMENT)) {
-          const b = new Builder(dialect)
-          const values = b.rows(part.map((i) => {
-            const p = prepared[i]!
-            return [p.key, p.op, p.hash, p.requestJson, "pending", "", now]
-          }))
-          const rows = yield* sql.unsafe<{ key: string }>(
-            `INSERT INTO ledger_idempotency (key, op, request_hash, request, outcome, result, created_at) VALUES ${values} ON CONFLICT (key) DO NOTHING RETURNING key`,
-            b.params
-          )
-          for (const row of rows) claimed.add(row.key)
-        }
-        unclaimed = keys.filter((key) => !claimed.has(key))
-      }
-      for (const part of chunk(unclaimed, ROWS_PER_STATEMENT)) {
-        const b = new Builder(dialect)
-        const list = part.map((key) => b.p(key)).join(",")
-        const rows = yield* sql.unsafe<{ key: string; request_hash: string; request: string; outcome: string; result: string }>(
-          `SELECT key, request_hash, request, outcome, result FROM ledger_idempotency WHERE key IN (${list})`,
-          b.params
-        )
-        for (const row of rows) stored.set(row.key, { hash: row.request_hash, request: row.request, outcome: row.outcome, result: row.result })
-      }
-    }
-
-    const toApply: Array<number> = []
-    for (const i of fresh) {
-      const row = stored.get(prepared[i]!.key)
-      if (row !== undefined) outcomes[i] = replay(prepared[i]!, row)
-      else toApply.push(i)
-    }
-
-    if (toApply.length > 0) {
-      // --- 3. read and lock, holds first, then balances ---------------------------------------
-      const holds = new Map<string, HoldState>()
-      const holdIds = [...new Set(toApply.flatMap((i) => {
+      const holdIds = [...new Set(fresh.flatMap((i) => {
         const plan = prepared[i]!.plan
         return plan._tag === "Release" || plan._tag === "Void" ? [plan.holdId] : []
       }))].sort()
@@ -252,7 +245,7 @@ export const apply = (deps: EngineDeps, operations: ReadonlyArray<Operation>): E
         const key = tripleKey(account, currency, bucket)
         if (!wanted.has(key)) wanted.set(key, [account, currency, bucket])
       }
-      for (const i of toApply) {
+      for (const i of fresh) {
         const p = prepared[i]!
         const plan = p.plan
         switch (plan._tag) {
@@ -274,18 +267,24 @@ export const apply = (deps: EngineDeps, operations: ReadonlyArray<Operation>): E
           }
         }
       }
-      const balances = new Map<string, BalanceState>()
-      const triples = [...wanted.values()].sort((x, y) =>
+      triples = [...wanted.values()].sort((x, y) =>
         x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[2] < y[2] ? -1 : x[2] > y[2] ? 1 : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0
       )
-      for (const part of chunk(triples, ROWS_PER_STATEMENT)) {
+      const keyParts = chunk(fresh.map((i) => prepared[i]!.key).sort(), ROWS_PER_STATEMENT)
+      const tripleParts = chunk(triples, ROWS_PER_STATEMENT)
+      for (let n = 0; n < Math.max(keyParts.length, tripleParts.length); n++) {
         const b = new Builder(dialect)
-        const values = b.rows(part)
-        const rows = yield* sql.unsafe<Record<string, unknown>>(
-          `SELECT account, currency, bucket, amount, may_go_negative FROM ledger_balances WHERE (account, currency, bucket) IN (VALUES ${values}) ORDER BY account, bucket, currency${pg ? " FOR UPDATE" : ""}`,
-          b.params
-        )
+        const rows = yield* sql.unsafe<Record<string, unknown>>(lockAndLookup(b, tripleParts[n] ?? [], keyParts[n] ?? []), b.params)
         for (const row of rows) {
+          if (row.key !== null) {
+            stored.set(row.key as string, {
+              hash: row.request_hash as string,
+              request: row.request as string,
+              outcome: row.outcome as string,
+              result: row.result as string
+            })
+            continue
+          }
           balances.set(tripleKey(row.account as string, row.currency as string, row.bucket as string), {
             account: row.account as string,
             currency: row.currency as string,
@@ -296,6 +295,16 @@ export const apply = (deps: EngineDeps, operations: ReadonlyArray<Operation>): E
           })
         }
       }
+    }
+
+    const toApply: Array<number> = []
+    for (const i of fresh) {
+      const row = stored.get(prepared[i]!.key)
+      if (row !== undefined) outcomes[i] = replay(prepared[i]!, row)
+      else toApply.push(i)
+    }
+
+    if (toApply.length > 0) {
       // Accounts behind missing balance rows: unknown, or open in another currency.
       const accountCurrencies = new Map<string, Array<string>>()
       const missingAccounts = [...new Set(triples.filter(([a, c, k]) => !balances.has(tripleKey(a, c, k))).map(([a]) => a))]
@@ -499,12 +508,10 @@ export const apply = (deps: EngineDeps, operations: ReadonlyArray<Operation>): E
             : `WITH v (id, status, entry) AS (VALUES ${values}) UPDATE ledger_holds SET remaining = 0, status = v.status, resolved_entry_id = v.entry FROM v WHERE ledger_holds.id = v.id`
         })
       }
+      // In key order, so two transactions inserting overlapping keys wait on each other in one order.
+      idempotency.sort((x, y) => (prepared[x.index]!.key < prepared[y.index]!.key ? -1 : 1))
       for (const part of chunk(idempotency, ROWS_PER_STATEMENT)) {
         statements.push((b) => {
-          if (pg) {
-            const values = b.rows(part.map((r) => [prepared[r.index]!.key, r.outcome, r.result, r.entryId]))
-            return `UPDATE ledger_idempotency AS t SET outcome = v.outcome, result = v.result, entry_id = v.entry_id FROM (VALUES ${values}) AS v (key, outcome, result, entry_id) WHERE t.key = v.key`
-          }
           const values = b.rows(part.map((r) => {
             const p = prepared[r.index]!
             return [p.key, p.op, p.hash, p.requestJson, r.outcome, r.result, r.entryId, now]
