@@ -38,8 +38,11 @@ export interface Options {
   readonly statementCacheSize?: number | undefined
   /** Transactions that may share one COMMIT (`GroupCommit`), 32 by default; 1 turns sharing off. */
   readonly maxGroupSize?: number | undefined
-  /** Called after each COMMIT with the number of transactions that shared it (for metrics). */
-  readonly onCommit?: ((transactions: number) => void) | undefined
+  /**
+   * Called after each COMMIT with the number of transactions that shared it, and whether it waited a
+   * turn of the event loop for them (a lone writer does not wait): for metrics.
+   */
+  readonly onCommit?: ((transactions: number, waited: boolean) => void) | undefined
 }
 
 type Rows = ReadonlyArray<Record<string, unknown>>

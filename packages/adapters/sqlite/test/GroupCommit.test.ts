@@ -18,10 +18,18 @@ const fileClient = (options?: { readonly maxGroupSize?: number }) =>
   Effect.gen(function* () {
     const filename = join(yield* tempDir, "group.db")
     const commits: Array<number> = []
-    const context = yield* Layer.build(SqliteClient.layer({ filename, ...options, onCommit: (n) => commits.push(n) }))
+    const waited: Array<boolean> = []
+    const context = yield* Layer.build(SqliteClient.layer({
+      filename,
+      ...options,
+      onCommit: (n, wait) => {
+        commits.push(n)
+        waited.push(wait)
+      }
+    }))
     const sql = Context.get(context, SqlClient.SqlClient)
     yield* sql`CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)`
-    return { sql, filename, commits }
+    return { sql, filename, commits, waited }
   })
 
 const ids = (sql: SqlClient.SqlClient) =>
@@ -43,6 +51,21 @@ describe("group commit", () => {
       yield* twentyCallers(sql, (id) => (count.get(id) as { n: number }).n === 1)
       assert.strictEqual(commits.reduce((a, b) => a + b, 0), 20)
       assert.isBelow(commits.length, 5, `commits: ${commits.join(", ")}`)
+    }))
+
+  it.scoped("a lone writer commits at once; a second writer turns waiting for others back on", () =>
+    Effect.gen(function* () {
+      const { commits, sql, waited } = yield* fileClient()
+      const insert = (id: number) => sql.withTransaction(sql`INSERT INTO notes (id, body) VALUES (${id}, 'note')`)
+      // One fiber, twelve transactions in a row: the first eight wait a turn, then it is the lone writer.
+      for (let id = 1; id <= 12; id++) yield* insert(id)
+      assert.deepStrictEqual(waited, [...Array(8).fill(true), ...Array(4).fill(false)])
+      // Another fiber writes: the next COMMITs wait for others to join again.
+      yield* Effect.fork(insert(13)).pipe(Effect.flatMap(Fiber.join))
+      yield* insert(14)
+      assert.deepStrictEqual(waited.slice(12), [true, true])
+      assert.deepStrictEqual(commits, Array(14).fill(1))
+      assert.deepStrictEqual(yield* ids(sql), Array.from({ length: 14 }, (_, i) => i + 1))
     }))
 
   it.scoped("with a group size of 1 every transaction commits on its own", () =>
