@@ -320,6 +320,42 @@ export const ledgerSuite = (it: It) => {
       assert.deepStrictEqual(replay[0], items[0])
     }))
 
+  it.effect("a batch past one statement's rows (2,000) reads, locks and writes in parts, each item once", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const sql = yield* SqlClient.SqlClient
+      const size = 513
+      const accounts = Array.from({ length: size }, () => did("many"))
+      yield* sql.withTransaction(funded(accounts.map((account) => [account, 0n] as const)))
+      const minted = yield* ledger.batch(accounts.map((account) =>
+        ({ op: "mint", idempotencyKey: uniqueKey("m"), world: "world:test", account, currency: "USD", amount: 10n }) as const))
+      assert.isTrue(minted.every(Either.isRight))
+      // Each account moves 1 from A to its B, F and P, and 1 to the next account's A: 2,052 keys
+      // over 2,052 balance rows, both past one part.
+      const transfers = accounts.flatMap((account, i) =>
+        (["B", "F", "P", "next"] as const).map((to) => ({
+          op: "transfer",
+          idempotencyKey: uniqueKey("t"),
+          from: A(account),
+          to: to === "next" ? A(accounts[(i + 1) % size]!) : { account, bucket: to },
+          currency: "USD",
+          amount: 1n
+        }) as const))
+      const moved = yield* ledger.batch(transfers)
+      assert.isTrue(moved.every(Either.isRight))
+      const count = sql<{ n: number }>`SELECT COUNT(*) AS n FROM ledger_entries`
+      const entriesBefore = Number((yield* count)[0]!.n)
+      // The same operations again, and one new one after them: replays, then one new entry.
+      const again = yield* ledger.batch([...transfers, { ...transfers[3]!, idempotencyKey: uniqueKey("t") }])
+      assert.deepStrictEqual(again.slice(0, transfers.length), moved)
+      assert.isTrue(Either.isRight(again[transfers.length]!))
+      assert.strictEqual(Number((yield* count)[0]!.n), entriesBefore + 1)
+      assert.deepStrictEqual((yield* ledger.balances(accounts[0]!)).USD, { A: 6n, H: 0n, B: 1n, F: 1n, P: 1n })
+      assert.deepStrictEqual((yield* ledger.balances(accounts[1]!)).USD, { A: 8n, H: 0n, B: 1n, F: 1n, P: 1n })
+      assert.deepStrictEqual((yield* ledger.balances(accounts[2]!)).USD, { A: 7n, H: 0n, B: 1n, F: 1n, P: 1n })
+      assert.isTrue((yield* ledger.reconcile).ok)
+    }))
+
   it.effect("history pages newest first with a cursor", () =>
     Effect.gen(function* () {
       const ledger = yield* Ledger.Ledger
