@@ -84,6 +84,23 @@ describe.skipIf(!pg.available)(`concurrency on PostgreSQL ${pg.reason}`, () => {
         assert.strictEqual((yield* ledger.balances(alice)).USD!.A, 93n)
       }))
 
+    it.effect("20 concurrent opens of one new account: one creates it, all succeed", () =>
+      Effect.gen(function* () {
+        const ledger = yield* Ledger.Ledger
+        // World accounts among them: the name sets may_go_negative, which has a unique key of its own.
+        // The race is lost only sometimes, so it is run on sixteen new accounts.
+        const accounts = Arr.makeBy(16, (i) => (i % 2 === 0 ? `world:race${uniqueKey("w").replace(/[^A-Za-z0-9]/g, "")}` : did("fresh")))
+        for (const account of accounts) {
+          const opened = yield* Effect.all(
+            Arr.makeBy(20, () => ledger.openAccount({ account, currency: "USD" })),
+            { concurrency: "unbounded" }
+          )
+          assert.strictEqual(opened.filter((r) => r.created).length, 1)
+          assert.deepStrictEqual((yield* ledger.balances(account)).USD, { A: 0n, H: 0n, B: 0n, F: 0n, P: 0n })
+        }
+        assert.isTrue((yield* ledger.reconcile).ok)
+      }))
+
     it.effect("one new key sent at once with two different requests: one applies, the other is a conflict", () =>
       Effect.gen(function* () {
         const ledger = yield* Ledger.Ledger
