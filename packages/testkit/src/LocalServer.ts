@@ -1,6 +1,6 @@
 /**
- * A real `@clawbounties/server` on loopback for tests and local runs: a SQLite file, a known
- * operator token, the background scheduler off (runs drive sweeps through the operator route), and
+ * A real `@clawbounties/server` on loopback for tests and local runs: a SQLite file or a PostgreSQL
+ * database, a known operator token, the background scheduler off (runs drive sweeps through the operator route), and
  * a restart that cuts connections in flight (no grace) and serves the same database on the same
  * port again, which is what the `server_restart` fault needs.
  *
@@ -11,13 +11,17 @@ import { Tokens } from "@clawbounties/marketplace"
 import { Server } from "@clawbounties/server"
 import { Layer, Option } from "effect"
 
-export interface Options {
-  readonly file: string
+export type Options = {
   /** At least 32 characters. */
   readonly operatorToken: string
   /** 0 (default) picks a free port on the first start; restarts reuse it. */
   readonly port?: number | undefined
-}
+} & (
+  /** A SQLite file, created and migrated if missing. */
+  | { readonly file: string }
+  /** A PostgreSQL URL; the database must exist, and is migrated. */
+  | { readonly databaseUrl: string }
+)
 
 export interface LocalServer {
   readonly url: string
@@ -36,7 +40,10 @@ export const start = async (options: Options): Promise<LocalServer> => {
       host: "127.0.0.1",
       port,
       bodyLimitBytes: 1024 * 1024,
-      engine: { store: { _tag: "sqlite", filename: options.file }, operatorToken },
+      engine: {
+        store: "databaseUrl" in options ? { _tag: "postgres", url: options.databaseUrl } : { _tag: "sqlite", filename: options.file },
+        operatorToken
+      },
       scheduler: { interval: "1 hour", enabled: false },
       shutdownGrace: 0
     })

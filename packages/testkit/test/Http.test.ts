@@ -1,8 +1,10 @@
 /**
  * Against a real server on loopback (started here on a SQLite file): the gate pack is green and
  * cleans up after itself, names its blockers when it cannot do its job, and a batch over HTTP
- * survives a server restart in the middle with every invariant intact.
+ * survives a server restart in the middle with every invariant intact. On PostgreSQL, a batch runs
+ * from an empty database, as on a fresh deployment.
  */
+import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -82,4 +84,26 @@ describe("Runner over HTTP", () => {
       assert.isTrue(summary.decisions.silent > 0 && summary.decisions.abandon > 0, "the deadline phase ran over real time")
       assert.strictEqual(summary.terminal_states.cancelled, summary.decisions.abandon)
     }))
+})
+
+const pg = await PgTestDatabase.probe()
+describe.skipIf(!pg.available)(`Runner over HTTP on PostgreSQL ${pg.reason}`, () => {
+  it.live("a batch from an empty database: every job reaches its plan, and every invariant holds", () =>
+    Effect.gen(function* () {
+      const db = yield* PgTestDatabase.database("testkit_http")
+      const pgServer = yield* Effect.acquireRelease(
+        Effect.promise(() => LocalServer.start({ databaseUrl: db.url, operatorToken: server.operatorToken })),
+        (started) => Effect.promise(() => started.close())
+      )
+      const target = Http.make({ url: pgServer.url, operatorToken: pgServer.operatorToken })
+      const { summary, jobs } = yield* Runner.run({
+        config: { ...Simulation.defaults, total: 40, seed: 13, maxConcurrency: 8, deadlineSeconds: 2 },
+        target,
+        namespace: "http-pg"
+      })
+      assert.isTrue((summary.funding_preflight as { readonly ok: boolean }).ok, JSON.stringify(summary.funding_preflight))
+      assert.strictEqual(summary.totals.succeeded, 40, JSON.stringify(jobs.filter((j) => j.outcome.status !== "succeeded").slice(0, 2)))
+      assert.isTrue(summary.invariants.ok, JSON.stringify(summary.invariants.results.filter((r) => !r.ok)))
+      assert.strictEqual(summary.stuck.jobs + summary.stuck.escrows, 0)
+    }).pipe(Effect.scoped))
 })
