@@ -8,8 +8,12 @@
  * as a server's clients would. On SQLite their transactions share COMMITs (`GroupCommit`); its raw
  * column is the one-per-transaction loop, which has no callers to share with.
  *
- * Options (env): BENCH_SINGLE (transfers one per tx, 2000), BENCH_BATCHED (transfers per batch size,
- * 5000), BENCH_ACCOUNTS (1000), BENCH_PG=0 to skip PostgreSQL.
+ * Each mode runs BENCH_ROUNDS rounds; a round runs the engine and the baseline back to back and
+ * yields their ratio. The table prints medians, and the median ratio with the range of the rounds'.
+ *
+ * Options (env): BENCH_SINGLE (transfers one per tx per round, 1000), BENCH_BATCHED (transfers per
+ * batch size per round, 5000), BENCH_ACCOUNTS (1000), BENCH_ROUNDS (7), BENCH_PG=0 to skip
+ * PostgreSQL, BENCH_SQLITE=0 to skip SQLite.
  */
 import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
@@ -23,7 +27,7 @@ import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import pg from "pg"
 
-const SINGLE = Number(process.env.BENCH_SINGLE ?? 2000)
+const SINGLE = Number(process.env.BENCH_SINGLE ?? 1000)
 const BATCHED = Number(process.env.BENCH_BATCHED ?? 5000)
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 1000)
 
@@ -50,6 +54,10 @@ interface Row {
   readonly mode: string
   readonly engine: number
   readonly raw: number
+  /** The median of the rounds' paired ratios, and their range. */
+  readonly ratio: number
+  readonly low: number
+  readonly high: number
 }
 const rows: Array<Row> = []
 
@@ -57,9 +65,7 @@ const rate = (count: number, millis: number) => Math.round((count / millis) * 10
 
 // ---------------------------------------------------------------------------------------------
 // Runners: each writes `plan` (one per transaction, or in batches of `size`) with keys of `run`,
-// and returns the elapsed milliseconds. Engine and baseline alternate, round by round, and the
-// best round of each is reported: other processes on a shared 2-core machine add noise that
-// interleaving spreads evenly and best-of-N filters out.
+// and returns the elapsed milliseconds. `compare` pairs them round by round.
 // ---------------------------------------------------------------------------------------------
 
 type Plan = ReadonlyArray<readonly [number, number]>
@@ -194,20 +200,45 @@ const pgRaw = async (url: string): Promise<Runner & { close: () => Promise<void>
   }
 }
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
 
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+/**
+ * Each round runs the engine and the baseline back to back on the same plan, the first of the two
+ * alternating, and yields one paired ratio. The VM's fsync latency drifts from minute to minute: a
+ * ratio of rounds run side by side cancels that drift, and the median of those ratios (printed with
+ * their range) ignores the odd round disturbed by another process.
+ */
 const compare = (backend: string, engine: Runner, raw: Runner) =>
   Effect.gen(function* () {
     const modes = [["single", 1, SINGLE, 1], ["8 callers", 1, SINGLE, 8], ["batch 100", 100, BATCHED, 1], ["batch 1000", 1000, BATCHED, 1]] as const
     for (const [mode, size, count, callers] of modes) {
-      let bestEngine = 0
-      let bestRaw = 0
+      const engineRates: Array<number> = []
+      const rawRates: Array<number> = []
+      const ratios: Array<number> = []
       for (let round = 0; round < ROUNDS; round++) {
         const plan = pairs(count, 1 + round * 7 + size + callers)
-        bestRaw = Math.max(bestRaw, rate(count, yield* raw.run(plan, size, `${mode}-${round}`)))
-        bestEngine = Math.max(bestEngine, rate(count, yield* engine.run(plan, size, `${mode}-${round}`, callers)))
+        const runRaw = Effect.map(raw.run(plan, size, `${mode}-${round}`), (ms) => rate(count, ms))
+        const runEngine = Effect.map(engine.run(plan, size, `${mode}-${round}`, callers), (ms) => rate(count, ms))
+        let rawRate: number
+        let engineRate: number
+        if (round % 2 === 0) {
+          rawRate = yield* runRaw
+          engineRate = yield* runEngine
+        } else {
+          engineRate = yield* runEngine
+          rawRate = yield* runRaw
+        }
+        rawRates.push(rawRate)
+        engineRates.push(engineRate)
+        ratios.push(engineRate / rawRate)
       }
-      rows.push({ backend, mode, engine: bestEngine, raw: bestRaw })
+      rows.push({ backend, mode, engine: median(engineRates), raw: median(rawRates), ratio: median(ratios), low: Math.min(...ratios), high: Math.max(...ratios) })
     }
   })
 
@@ -216,19 +247,21 @@ const compare = (backend: string, engine: Runner, raw: Runner) =>
 const main = Effect.gen(function* () {
   const dir = mkdtempSync(join(tmpdir(), "ledger-bench-"))
   yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
-  console.log(`ledger bench: best of ${ROUNDS} interleaved rounds; ${SINGLE} single transfers, ${BATCHED} per batch size, ${ACCOUNTS} accounts`)
+  console.log(`ledger bench: ${ROUNDS} paired rounds per mode; ${SINGLE} single transfers, ${BATCHED} per batch size, ${ACCOUNTS} accounts, a round each`)
 
-  yield* Effect.gen(function* () {
-    const raw = sqliteRaw(join(dir, "raw.db"))
-    const { reconcile, runner } = yield* engineRunner
-    yield* compare("SQLite (WAL, FULL)", runner, raw)
-    raw.close()
-    const report = yield* reconcile
-    if (!report.ok) return yield* Effect.dieMessage(`sqlite: reconcile found ${report.discrepancies.length} discrepancies`)
-  }).pipe(
-    Effect.provide(Ledger.layer.pipe(Layer.provideMerge(Sqlite.layer({ filename: join(dir, "engine.db") })), Layer.provide(Ids.IdGen.layer))),
-    Effect.orDie
-  )
+  if (process.env.BENCH_SQLITE !== "0") {
+    yield* Effect.gen(function* () {
+      const raw = sqliteRaw(join(dir, "raw.db"))
+      const { reconcile, runner } = yield* engineRunner
+      yield* compare("SQLite (WAL, FULL)", runner, raw)
+      raw.close()
+      const report = yield* reconcile
+      if (!report.ok) return yield* Effect.dieMessage(`sqlite: reconcile found ${report.discrepancies.length} discrepancies`)
+    }).pipe(
+      Effect.provide(Ledger.layer.pipe(Layer.provideMerge(Sqlite.layer({ filename: join(dir, "engine.db") })), Layer.provide(Ids.IdGen.layer))),
+      Effect.orDie
+    )
+  }
 
   if (process.env.BENCH_PG !== "0") {
     const probe = yield* Effect.promise(() => PgTestDatabase.probe())
@@ -251,9 +284,11 @@ const main = Effect.gen(function* () {
   }
 
   const pad = (s: string | number, n: number) => String(s).padStart(n)
-  console.log(`\n${"backend".padEnd(20)}${"mode".padEnd(12)}${pad("engine tx/s", 13)}${pad("raw tx/s", 11)}${pad("ratio", 8)}`)
+  console.log(`\nmedians of ${ROUNDS} rounds; ratio: the median of the rounds' paired engine/raw ratios, and their range`)
+  console.log(`${"backend".padEnd(20)}${"mode".padEnd(12)}${pad("engine tx/s", 13)}${pad("raw tx/s", 11)}${pad("ratio", 8)}  range`)
   for (const row of rows) {
-    console.log(`${row.backend.padEnd(20)}${row.mode.padEnd(12)}${pad(row.engine, 13)}${pad(row.raw, 11)}${pad((row.engine / row.raw).toFixed(2), 8)}`)
+    const range = `${row.low.toFixed(2)}-${row.high.toFixed(2)}`
+    console.log(`${row.backend.padEnd(20)}${row.mode.padEnd(12)}${pad(Math.round(row.engine), 13)}${pad(Math.round(row.raw), 11)}${pad(row.ratio.toFixed(2), 8)}  ${range}`)
   }
 })
 
