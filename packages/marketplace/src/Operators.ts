@@ -10,7 +10,7 @@ import { type Actor, requireRole } from "./Actor.js"
 import * as Audit from "./Audit.js"
 import { transaction } from "./Command.js"
 import * as Idempotency from "./Idempotency.js"
-import { IdempotencyKey } from "./Requests.js"
+import { IdempotencyKey, Text } from "./Requests.js"
 
 /** The world account that manual adjustments come from and go to. */
 export const WORLD_MANUAL = "world:manual"
@@ -19,7 +19,7 @@ export const Adjustment = Schema.Struct({
   did: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
   amount_minor: Money.PositiveAmountMinor,
   currency: Money.Currency,
-  reason: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)),
+  reason: Text(1000),
   idempotency_key: IdempotencyKey
 })
 export type Adjustment = typeof Adjustment.Type

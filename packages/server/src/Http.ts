@@ -161,6 +161,36 @@ export const decoder = <A, I>(schema: Schema.Schema<A, I, never>, where: "body" 
   return (input: unknown) => Effect.mapError(decode(input), (error) => invalidRequest(where, error))
 }
 
+/** U+0000, or a UTF-16 surrogate without its pair. */
+const unstorableText = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/** The path of the first string (key or value) in `value` that {@link unstorableText} matches. */
+const findUnstorable = (value: unknown, path: ReadonlyArray<string>): ReadonlyArray<string> | undefined => {
+  if (typeof value === "string") return unstorableText.test(value) ? path : undefined
+  if (typeof value !== "object" || value === null) return undefined
+  for (const [key, item] of Object.entries(value)) {
+    const itemPath = [...path, key]
+    if (unstorableText.test(key)) return itemPath
+    const found = findUnstorable(item, itemPath)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+/**
+ * Refuses U+0000 and unpaired surrogates anywhere in a request's path parameters, query or body:
+ * PostgreSQL refuses U+0000 in text and both stores silently replace an unpaired surrogate, so such
+ * a value could not be stored, or even looked up, as sent. (JSON depth is bounded before this runs.)
+ */
+export const refuseUnstorableText = (where: "path" | "query" | "body", value: unknown): Effect.Effect<void, ErrorCatalogue.InvalidRequest> => {
+  const found = findUnstorable(value, [])
+  if (found === undefined) return Effect.void
+  return Effect.fail(new ErrorCatalogue.InvalidRequest({
+    message: `the request ${where} contains text that cannot be stored`,
+    issues: [{ path: clip(found.join("."), MAX_ISSUE_MESSAGE), message: "must not contain U+0000 or an unpaired UTF-16 surrogate" }]
+  }))
+}
+
 /** The body's idempotency key and the header's, reconciled (the header fills a missing body key). */
 export const withIdempotencyKey = (
   body: unknown,

@@ -115,7 +115,7 @@ export const errorsOf = (route: Route): ReadonlyArray<ErrorTag> => {
     tags.add("PayloadTooLarge")
     tags.add("InvalidRequest")
   }
-  if (route.query !== undefined || route.idempotent) tags.add("InvalidRequest")
+  if (route.query !== undefined || route.idempotent || pathParams(route.path).length > 0) tags.add("InvalidRequest")
   tags.add("InternalError")
   return Array.from(tags)
 }

@@ -3,11 +3,7 @@
  * huge strings, negative and fractional amounts, deep nesting, arbitrary JSON, non-JSON, a wrong
  * content type, an oversized body. Every answer is a 4xx whose code is in the catalogue with the
  * catalogue's status (or a 2xx only for a body the route's Schema accepts, on a route that writes
- * nothing), never a 5xx; and the database is unchanged.
- *
- * Each route is aimed at a record in a state where even a valid request is refused (a terminal
- * bounty, a resolved dispute, an unfunded requester), so a body that slipped through decoding
- * still cannot write.
+ * nothing), never a 5xx; and the database is unchanged. The bodies start from `targets.ts`.
  */
 import { ErrorCatalogue } from "@clawbounties/domain"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
@@ -16,76 +12,7 @@ import * as fc from "fast-check"
 import type { Route } from "../src/Route.js"
 import { routes } from "../src/Routes.js"
 import * as H from "./helpers.js"
-
-interface Target {
-  readonly token: (f: H.Fixture) => string | undefined
-  readonly path: (f: H.Fixture) => string
-  /** A well-formed body; mutations of it are what the fuzz sends. */
-  readonly template: (f: H.Fixture) => Record<string, unknown>
-}
-
-const targets: Record<string, Target> = {
-  createChallenge: { token: () => undefined, path: () => "/v1/auth/challenge", template: (f) => ({ did: f.requesterB.did, purpose: "register" }) },
-  registerRequester: {
-    token: () => undefined,
-    path: () => "/v1/requesters/register",
-    template: (f) => ({ requester_did: f.requesterB.did, challenge_id: "chl_unknown", proof: {} })
-  },
-  registerWorker: {
-    token: () => undefined,
-    path: () => "/v1/workers/register",
-    template: (f) => ({ worker_did: f.worker2.did, challenge_id: "chl_unknown", proof: {}, ...H.workerProfile(9) })
-  },
-  rotateToken: { token: (f) => f.worker2.token, path: () => "/v1/auth/tokens/rotate", template: () => ({}) },
-  revokeToken: { token: (f) => f.requesterB.token, path: () => "/v1/auth/tokens/tok_unknown/revoke", template: () => ({ reason: "lost" }) },
-  updateWorkerSelf: { token: (f) => f.worker2.token, path: () => "/v1/workers/self", template: () => ({ status: "offline" }) },
-  postBounty: {
-    token: (f) => f.requesterPoor.token,
-    path: () => "/v1/bounties",
-    template: () => ({ ...H.researchBounty(), metadata: { note: "x" }, deadlines: { accept_within_seconds: 3600 }, idempotency_key: "fuzz-post" })
-  },
-  cancelBounty: { token: (f) => f.requesterA.token, path: (f) => `/v1/bounties/${f.approved.bountyId}/cancel`, template: () => ({ reason: "changed my mind" }) },
-  acceptBounty: { token: (f) => f.worker2.token, path: (f) => `/v1/bounties/${f.approved.bountyId}/accept`, template: (f) => ({ worker_did: f.worker2.did }) },
-  submitWork: {
-    token: (f) => f.worker1.token,
-    path: (f) => `/v1/bounties/${f.review.bountyId}/submit`,
-    template: (f) => ({ proof_bundle_envelope: H.proofBundle(f.worker1.signer), result_summary: "done", artifacts: [] })
-  },
-  approveSubmission: {
-    token: (f) => f.requesterA.token,
-    path: (f) => `/v1/bounties/${f.approved.bountyId}/approve`,
-    template: (f) => ({ submission_id: f.approved.submissionId, requester_did: f.requesterA.did, idempotency_key: "fuzz-approve" })
-  },
-  rejectSubmission: {
-    token: (f) => f.requesterA.token,
-    path: (f) => `/v1/bounties/${f.approved.bountyId}/reject`,
-    template: (f) => ({ submission_id: f.approved.submissionId, reason: "late" })
-  },
-  simulateFees: {
-    token: (f) => f.worker1.token,
-    path: () => "/v1/fees/simulate",
-    template: () => ({ product: "clawbounties", policy_id: "bounties_v1", amount_minor: "5000", currency: "USD", params: { is_code_bounty: true, closure_type: "test" } })
-  },
-  verifyEnvelope: { token: (f) => f.worker1.token, path: () => "/v1/verify", template: (f) => ({ envelope: H.proofBundle(f.worker1.signer), expected_type: "proof_bundle" }) },
-  verifyProofBundle: { token: (f) => f.worker1.token, path: () => "/v1/verify/bundle", template: (f) => ({ envelope: H.proofBundle(f.worker1.signer) }) },
-  verifyCommitProof: { token: (f) => f.worker1.token, path: () => "/v1/verify/commit-proof", template: () => ({ envelope: { envelope_type: "commit_proof" } }) },
-  resolveDispute: {
-    token: () => H.OPERATOR_TOKEN,
-    path: (f) => `/v1/operator/disputes/${f.resolved.disputeId}/resolve`,
-    template: () => ({ outcome: "split", worker_share_bps: 5000, note: "half", idempotency_key: "fuzz-resolve" })
-  },
-  manualCredit: {
-    token: () => H.OPERATOR_TOKEN,
-    path: () => "/v1/operator/credits",
-    template: (f) => ({ did: f.requesterB.did, amount_minor: "100", currency: "USD", reason: "fuzz", idempotency_key: "fuzz-credit" })
-  },
-  manualDebit: {
-    token: () => H.OPERATOR_TOKEN,
-    path: () => "/v1/operator/debits",
-    template: (f) => ({ did: f.requesterB.did, amount_minor: "100", currency: "USD", reason: "fuzz", idempotency_key: "fuzz-debit" })
-  },
-  runSweep: { token: () => H.OPERATOR_TOKEN, path: () => "/v1/operator/sweep", template: () => ({}) }
-}
+import { targets } from "./targets.js"
 
 /** Routes that change nothing even when they succeed. */
 const readOnly = new Set(["simulateFees", "verifyEnvelope", "verifyProofBundle", "verifyCommitProof"])
