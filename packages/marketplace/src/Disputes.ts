@@ -56,8 +56,11 @@ export const resolve = Effect.fn("Disputes.resolve")(function* (actor: Actor, di
   }
   const command = Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
+    // Lock the bounty first (every command's lock order), then read the dispute again: a resolution
+    // that committed while this one waited for the lock must be seen before any money moves.
+    const { bounty_id } = yield* requireDispute(disputeId)
+    const bounty = yield* requireBounty(bounty_id, { lock: true })
     const dispute = yield* requireDispute(disputeId)
-    const bounty = yield* requireBounty(dispute.bounty_id, { lock: true })
     if (dispute.status !== "open") return yield* new ErrorCatalogue.DisputeNotOpen({ dispute_id: disputeId, status: dispute.status })
     const submission = Option.getOrThrow(yield* BountyStore.findSubmission(dispute.submission_id))
     const escrow = yield* BountyStore.escrowOfBounty(bounty.bounty_id)

@@ -11,8 +11,10 @@ import { Effect, Either, Layer, TestClock } from "effect"
 import * as Bounties from "../src/Bounties.js"
 import * as Closure from "../src/Closure.js"
 import * as Deadlines from "../src/Deadlines.js"
+import * as Disputes from "../src/Disputes.js"
+import type * as Requests from "../src/Requests.js"
 import * as Submissions from "../src/Submissions.js"
-import { balances, engineOver, migrationSets, proofBundle, reconcileClean, requester, researchBounty, underReview, worker } from "./helpers/engine.js"
+import { balances, engineOver, migrationSets, operator, proofBundle, reconcileClean, requester, researchBounty, underReview, worker } from "./helpers/engine.js"
 
 const pg = await PgTestDatabase.probe()
 
@@ -79,6 +81,32 @@ const suite = (store: () => Layer.Layer<SqlClient.SqlClient>) => {
       assert.strictEqual(sweep.autoApproved + (Either.isRight(rejected) ? 1 : 0), 1)
       const status = (yield* Bounties.get(actor, posted.bounty_id)).status
       assert.strictEqual(status, Either.isRight(rejected) ? "disputed" : "approved")
+    })))
+
+  it.effect("two resolutions of one dispute with different keys: one resolves, the other finds it resolved", () =>
+    run(Effect.gen(function* () {
+      const { actor } = yield* requester(1, 100_000n)
+      const w = yield* worker(2)
+      const pairs: ReadonlyArray<readonly [Requests.ResolveDispute, Requests.ResolveDispute]> = [
+        [{ outcome: "split", worker_share_bps: 3000 }, { outcome: "split", worker_share_bps: 7000 }],
+        [{ outcome: "split", worker_share_bps: 5000 }, { outcome: "requester_refund" }]
+      ]
+      for (const [i, [first, second]] of pairs.entries()) {
+        const { posted, submitted } = yield* underReview(actor, w.key, researchBounty({ title: `disputed ${i}` }))
+        const { dispute_id } = yield* Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "no" })
+        const workerBefore = (yield* balances(w.actor.did)).A
+        const results = yield* concurrently([
+          Disputes.resolve(operator, dispute_id, { ...first, idempotency_key: `resolve-${i}-a` }),
+          Disputes.resolve(operator, dispute_id, { ...second, idempotency_key: `resolve-${i}-b` })
+        ])
+        assert.strictEqual(winners(results), 1)
+        const loser = results.find(Either.isLeft)!.left
+        assert.strictEqual(loser._tag, "DisputeNotOpen", JSON.stringify(loser))
+        const won = results.find(Either.isRight)!.right
+        assert.strictEqual((yield* balances(w.actor.did)).A - workerBefore, BigInt(won.worker_amount_minor))
+        assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, won.bounty_status)
+      }
+      assert.strictEqual((yield* balances(actor.did)).H, 0n)
     })))
 
   it.effect("several sweepers at once apply each due transition once", () =>
