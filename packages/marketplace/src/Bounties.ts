@@ -314,7 +314,23 @@ export const AcceptResponse = Schema.Struct({
 })
 export type AcceptResponse = typeof AcceptResponse.Type
 
-/** Accept an open bounty. Eligibility is checked against the worker's profile; one worker wins a race. */
+const acceptance = (bounty: BountyStore.BountyRow, escrowId: string, workerDid: string, acceptedAt: string, deadlineAt: string): AcceptResponse => ({
+  bounty_id: bounty.bounty_id,
+  escrow_id: escrowId,
+  worker_did: workerDid,
+  status: "accepted",
+  accepted_at: acceptedAt,
+  worker_net_minor: bounty.worker_net_minor.toString(),
+  currency: bounty.currency,
+  deadline_at: deadlineAt
+})
+
+/**
+ * Accept an open bounty. Eligibility is checked against the worker's profile; one worker wins a race.
+ * The assigned worker accepting again is answered with the acceptance in force, so accept is
+ * idempotent by state and needs no derived key: one would replay an earlier round's acceptance
+ * after the bounty reopens. A key the caller sends is honoured as usual.
+ */
 export const accept = Effect.fn("Bounties.accept")(function* (actor: Actor, bountyId: string, input: Requests.Accept) {
   yield* requireRole(actor, "worker")
   if (input.worker_did !== undefined && input.worker_did !== actor.did) {
@@ -323,6 +339,12 @@ export const accept = Effect.fn("Bounties.accept")(function* (actor: Actor, boun
   const command = Effect.gen(function* () {
     const ledger = yield* Ledger.Ledger
     const bounty = yield* requireBounty(bountyId, { lock: true })
+    if (bounty.status === "accepted" && bounty.worker_did === actor.did) {
+      const escrow = yield* BountyStore.escrowOfBounty(bountyId)
+      // Both are set by the transition to `accepted`; without them the row is corrupt.
+      if (bounty.accepted_at === null || bounty.deadline_at === null) return yield* Effect.dieMessage(`accepted bounty ${bountyId} has no acceptance time or deadline`)
+      return acceptance(bounty, escrow.escrow_id, actor.did, bounty.accepted_at, bounty.deadline_at)
+    }
     if (bounty.status === "accepted" || (bounty.worker_did !== null && bounty.worker_did !== actor.did)) {
       return yield* new ErrorCatalogue.BountyAlreadyAccepted({ bounty_id: bountyId })
     }
@@ -336,16 +358,7 @@ export const accept = Effect.fn("Bounties.accept")(function* (actor: Actor, boun
     yield* Transitions.bounty(bounty, "accept", { worker_did: actor.did, accepted_at: now, deadline_at: deadlineAt, submission_attempts: 0 })
     yield* Transitions.escrow(escrow, "assign", { worker_did: actor.did })
 
-    const response: AcceptResponse = {
-      bounty_id: bountyId,
-      escrow_id: escrow.escrow_id,
-      worker_did: actor.did,
-      status: "accepted",
-      accepted_at: now,
-      worker_net_minor: bounty.worker_net_minor.toString(),
-      currency: bounty.currency,
-      deadline_at: deadlineAt
-    }
+    const response = acceptance(bounty, escrow.escrow_id, actor.did, now, deadlineAt)
     const recipients = [bounty.requester_did, actor.did]
     yield* Outbox.append(
       { type: "bounty.accepted", subjectType: "bounty", subjectId: bountyId, recipients, payload: response },
@@ -353,8 +366,10 @@ export const accept = Effect.fn("Bounties.accept")(function* (actor: Actor, boun
     )
     return response
   })
-  const key = input.idempotency_key ?? `bounty:${bountyId}:accept:${actor.did}`
+  const key = input.idempotency_key
   return yield* transaction(
-    Idempotency.once({ principal: actor.did, command: "bounty.accept", key, request: { bountyId, ...input }, response: AcceptResponse })(command)
+    key === undefined
+      ? command
+      : Idempotency.once({ principal: actor.did, command: "bounty.accept", key, request: { bountyId, ...input }, response: AcceptResponse })(command)
   )
 })

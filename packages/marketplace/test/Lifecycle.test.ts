@@ -349,6 +349,23 @@ const suite = (store: Store) => {
         yield* Bounties.accept(next.actor, posted.bounty_id, {})
       })))
 
+    it.effect("the same worker can accept a reopened bounty again, without a key, and deliver", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const w = yield* worker(2)
+        const posted = yield* Bounties.post(actor, researchBounty())
+        const first = yield* Bounties.accept(w.actor, posted.bounty_id, {})
+        yield* TestClock.adjust("25 hours")
+        assert.strictEqual((yield* Deadlines.sweep()).reopened, 1)
+        const second = yield* Bounties.accept(w.actor, posted.bounty_id, {})
+        assert.isAbove(Date.parse(second.deadline_at), Date.parse(first.deadline_at))
+        assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "accepted")
+        // Accepting again within the round answers with the acceptance in force.
+        assert.deepStrictEqual(yield* Bounties.accept(w.actor, posted.bounty_id, {}), second)
+        const submitted = yield* Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key), artifacts: [] })
+        assert.strictEqual(submitted.status, "pending_review")
+      })))
+
     it.effect("with the cancel policy, a missed work deadline refunds the requester", () =>
       Effect.provide(Effect.gen(function* () {
         const { actor } = yield* requester(1, 10_000n)
