@@ -187,9 +187,8 @@ export const post = Effect.fn("Bounties.post")(function* (actor: Actor, input: R
     return response
   })
 
-  const key = input.idempotency_key ?? `bounty:auto:${Json.hash(input)}`
   return yield* transaction(
-    Idempotency.once({ principal: actor.did, command: "bounty.post", key, request: input, response: PostResponse })(command)
+    Idempotency.once({ principal: actor.did, command: "bounty.post", key: input.idempotency_key, request: input, response: PostResponse })(command)
   )
 })
 

@@ -54,7 +54,11 @@ export const PostBounty = Schema.Struct({
     work_within_seconds: Schema.optional(Seconds),
     review_within_seconds: Schema.optional(Seconds)
   })),
-  idempotency_key: Schema.optional(IdempotencyKey)
+  /**
+   * Required: posting moves the reward into escrow, and a key derived from the body would make two
+   * identical posts one bounty forever (the spec: every money call carries a key).
+   */
+  idempotency_key: IdempotencyKey
 })
 export type PostBounty = typeof PostBounty.Type
 

@@ -1,6 +1,7 @@
 /**
- * Free text in command inputs: what PostgreSQL could not store (U+0000) or either store would
- * silently change (an unpaired surrogate) is refused when decoding, so both stores answer alike.
+ * Command inputs: a post carries its idempotency key, and free text that PostgreSQL could not store
+ * (U+0000) or either store would silently change (an unpaired surrogate) is refused when decoding,
+ * so both stores answer alike.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
@@ -18,10 +19,15 @@ const post = {
 }
 const decodes = <A, I>(schema: Schema.Schema<A, I>, input: unknown) => Either.isRight(Schema.decodeUnknownEither(schema)(input))
 
-describe("free text in command inputs", () => {
+describe("command inputs", () => {
   it("keeps tabs, newlines and paired surrogates", () => {
     assert.isTrue(decodes(Requests.PostBounty, post))
     assert.isTrue(decodes(Requests.PostBounty, { ...post, title: "Fix the parser 🦀" }))
+  })
+
+  it("a post needs an idempotency key: it moves the reward into escrow", () => {
+    const { idempotency_key: _key, ...keyless } = post
+    assert.isFalse(decodes(Requests.PostBounty, keyless))
   })
 
   it("refuses U+0000, other control characters and unpaired surrogates in every text field", () => {

@@ -35,8 +35,15 @@ const journey = (name: string, startServer: () => Promise<H.TestServer>) =>
       const feesBefore = await balances("platform:fees")
       assert.deepStrictEqual(await balances(requester.did, requesterToken), { A: "100000", H: "0", B: "0", F: "0", P: "0" })
 
-      const posted = await call("POST", "/v1/bounties", { token: requesterToken, body: H.researchBounty("5000") })
+      // Posting moves money, so it needs a key (in the body or the Idempotency-Key header).
+      const { idempotency_key: postKey, ...keyless } = H.researchBounty("5000")
+      const unkeyed = await call("POST", "/v1/bounties", { token: requesterToken, body: keyless })
+      assert.strictEqual(unkeyed.status, 400, JSON.stringify(unkeyed.body))
+      assert.deepStrictEqual(unkeyed.body.details.issues.map((i: { path: string }) => i.path), ["idempotency_key"])
+      const posted = await call("POST", "/v1/bounties", { token: requesterToken, body: keyless, headers: { "idempotency-key": postKey } })
       assert.strictEqual(posted.status, 201, JSON.stringify(posted.body))
+      const again = await call("POST", "/v1/bounties", { token: requesterToken, body: { ...keyless, idempotency_key: postKey } })
+      assert.deepStrictEqual([again.status, again.body.bounty_id], [201, posted.body.bounty_id])
       // Research, requester closure: 7.5% (750 bps) paid by the buyer.
       assert.deepStrictEqual(posted.body.all_in_cost, { principal_minor: "5000", platform_fee_minor: "375", total_minor: "5375", currency: "USD" })
       const bountyId: string = posted.body.bounty_id

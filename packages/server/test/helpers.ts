@@ -135,7 +135,10 @@ export const proofBundle = (who: Sign.Signer) => {
   return Sign.proofBundle(who, { bundle_id: `bundle_${runId}`, event_chain: chain }, { issuedAt: at })
 }
 
+let researchPosts = 0
+/** A research bounty's body under a fresh idempotency key. */
 export const researchBounty = (amountMinor = "5000") => ({
+  idempotency_key: `post-${++researchPosts}`,
   title: "Research best approach for X",
   description: "Summarize options, tradeoffs, and recommend a path.",
   reward: { amount_minor: amountMinor, currency: "USD" },
@@ -215,7 +218,6 @@ export const buildFixture = async (call: Call, seed: number): Promise<Fixture> =
   await fund(call, requesterB.did, "100000", `fixture-${seed}-B`)
 
   let posts = 0
-  // Distinct keys: without one, identical bodies are one bounty (the engine derives the key from the content).
   const post = async () =>
     expectStatus(await call("POST", "/v1/bounties", { token: requesterA.token, body: { ...researchBounty(), idempotency_key: `fixture-${seed}-${++posts}` } }), 201, "post")
   const toReview = async () => {

@@ -34,8 +34,8 @@ import { defaultWorkerProfile, emptyBuckets } from "./Target.js"
 
 export const operatorActor: Actor = { did: "operator", role: "operator" }
 
-/** A research bounty with a 50.00 reward and requester closure; override any field. */
-export const bountyInput = (overrides: Partial<Requests.PostBounty> = {}): Requests.PostBounty => ({
+/** A research bounty with a 50.00 reward and requester closure, posted under `idempotency_key`; override any field. */
+export const bountyInput = (overrides: Partial<Requests.PostBounty> & Pick<Requests.PostBounty, "idempotency_key">): Requests.PostBounty => ({
   title: "Research best approach",
   description: "Summarise the options and recommend one.",
   reward: { amount_minor: 5000n, currency: "USD" },
@@ -87,11 +87,14 @@ export const requester = (key: Key, options: { readonly fund?: bigint } = {}) =>
     const token = yield* registerIdentity(key, "requester")
     const actor: Actor = { did: key.did, role: "requester" }
     if (options.fund !== undefined && options.fund > 0n) yield* operator.credit(key.did, options.fund)
+    let posts = 0
     return {
       key,
       actor,
       token,
-      post: (overrides: Partial<Requests.PostBounty> = {}) => Bounties.post(actor, bountyInput(overrides)),
+      /** Each call is a new bounty (keys `post-1`, `post-2`, ...); running its effect again replays it. */
+      post: (overrides: Partial<Requests.PostBounty> = {}) =>
+        Bounties.post(actor, bountyInput({ idempotency_key: `post-${++posts}`, ...overrides })),
       get: (bountyId: string) => Bounties.get(actor, bountyId),
       cancel: (bountyId: string, reason?: string) => Bounties.cancel(actor, bountyId, reason === undefined ? {} : { reason }),
       submissions: (bountyId: string) => Submissions.listForBounty(actor, bountyId),

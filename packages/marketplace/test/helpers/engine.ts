@@ -79,7 +79,10 @@ export const worker = (n: number, profile: Partial<{ priceFloor: string; jobType
     return { key: k, actor: { did: k.did as string, role: "worker" } satisfies Actor }
   })
 
+let posts = 0
+/** A research bounty under a fresh idempotency key (each call is a new post unless a key is given). */
 export const researchBounty = (overrides: Partial<Requests.PostBounty> = {}): Requests.PostBounty => ({
+  idempotency_key: `post-${++posts}`,
   title: "Research best approach",
   description: "Summarise the options and recommend one.",
   reward: { amount_minor: 5000n, currency: "USD" },
