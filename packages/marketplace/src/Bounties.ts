@@ -192,7 +192,10 @@ export const post = Effect.fn("Bounties.post")(function* (actor: Actor, input: R
   )
 })
 
-/** Open bounties are public to every authenticated caller; the rest only to their parties and operators. */
+/**
+ * Open bounties are public to every authenticated caller; the rest only to their parties and
+ * operators. `BountyStore.listBounties`' `visibleTo` is the same rule in SQL.
+ */
 export const canSee = (actor: Actor, bounty: BountyStore.BountyRow): boolean =>
   actor.role === "operator" || bounty.status === "open" || bounty.requester_did === actor.did ||
   bounty.worker_did === actor.did
@@ -216,17 +219,27 @@ export interface ListInput {
 }
 
 const encodeCursor = (row: BountyStore.BountyRow) => Buffer.from(`${row.created_at}|${row.bounty_id}`).toString("base64url")
+
+const isoTimestamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/
+
+/** Only a cursor this API returned: a timestamp and a bounty id, encoded as it encodes them. */
 const decodeCursor = (cursor: string) => {
-  const [createdAt, bountyId] = Buffer.from(cursor, "base64url").toString("utf8").split("|")
-  return createdAt && bountyId
+  const [createdAt, bountyId, ...rest] = Buffer.from(cursor, "base64url").toString("utf8").split("|")
+  const valid = createdAt !== undefined && isoTimestamp.test(createdAt) && Schema.is(Ids.BountyId)(bountyId) && rest.length === 0 &&
+    Buffer.from(`${createdAt}|${bountyId}`).toString("base64url") === cursor
+  return valid
     ? Effect.succeed({ createdAt, bountyId })
-    : Effect.fail(new ErrorCatalogue.InvalidRequest({ message: "invalid cursor", issues: [{ path: "cursor", message: "invalid" }] }))
+    : Effect.fail(new ErrorCatalogue.InvalidRequest({
+      message: "cursor is not one this API returned",
+      issues: [{ path: "cursor", message: "invalid cursor" }]
+    }))
 }
 
 /**
  * Workers see open bounties (filters `is_code_bounty`, `tag`); a requester with `mine` sees its own
  * bounties of any status; operators see everything. Anyone else asking for a non-open status gets
- * only the bounties they are a party to.
+ * only the bounties they are a party to. Visibility is part of the query, so neither a page nor its
+ * cursor says anything about a bounty the caller may not see.
  */
 export const list = Effect.fn("Bounties.list")(function* (actor: Actor, input: ListInput) {
   const limit = Math.min(Math.max(input.limit ?? 50, 1), 200)
@@ -236,14 +249,14 @@ export const list = Effect.fn("Bounties.list")(function* (actor: Actor, input: L
   const rows = yield* BountyStore.listBounties({
     ...(status === undefined ? {} : { status }),
     ...(requesterDid === undefined ? {} : { requesterDid }),
+    ...(actor.role === "operator" ? {} : { visibleTo: actor.did }),
     ...(input.isCodeBounty === undefined ? {} : { isCodeBounty: input.isCodeBounty }),
     ...(input.tag === undefined ? {} : { tag: input.tag }),
     ...(after === undefined ? {} : { after }),
     limit
   })
-  const visible = rows.filter((row) => canSee(actor, row))
   return {
-    bounties: visible.map(Wire.bounty),
+    bounties: rows.map(Wire.bounty),
     next_cursor: rows.length === limit ? encodeCursor(rows[rows.length - 1]!) : null
   }
 })

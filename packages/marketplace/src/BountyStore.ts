@@ -177,6 +177,8 @@ export const findBounty = Effect.fnUntraced(function* (bountyId: string, options
 export interface BountyFilter {
   readonly status?: string
   readonly requesterDid?: string
+  /** Only bounties this DID may see: open ones and those it is a party to (see `Bounties.canSee`). */
+  readonly visibleTo?: string
   readonly isCodeBounty?: boolean
   readonly tag?: string
   /** Exclusive cursor: the `created_at|bounty_id` of the last row of the previous page. */
@@ -189,6 +191,9 @@ export const listBounties = Effect.fnUntraced(function* (filter: BountyFilter) {
   const clauses = [
     filter.status === undefined ? undefined : sql`b.status = ${filter.status}`,
     filter.requesterDid === undefined ? undefined : sql`b.requester_did = ${filter.requesterDid}`,
+    filter.visibleTo === undefined
+      ? undefined
+      : sql`(b.status = 'open' OR b.requester_did = ${filter.visibleTo} OR b.worker_did = ${filter.visibleTo})`,
     filter.isCodeBounty === undefined ? undefined : sql`b.is_code_bounty = ${filter.isCodeBounty ? 1 : 0}`,
     filter.tag === undefined
       ? undefined

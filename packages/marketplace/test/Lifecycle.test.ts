@@ -135,6 +135,40 @@ const suite = (store: Store) => {
         const audit = yield* Audit.list({ entityId: cancelled.bounty_id, limit: 10 })
         assert.deepStrictEqual(audit.map((row) => [row.action, row.actor]), [["bounty.cancel", actor.did], ["bounty.post", actor.did]])
       })))
+
+    it.effect("a page and its cursor show nothing of bounties the caller may not see", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const outsider = yield* requester(3)
+        const w = yield* worker(2)
+        const hidden = yield* Bounties.post(actor, researchBounty({ title: "hidden" }))
+        yield* Bounties.cancel(actor, hidden.bounty_id, {})
+        const own = yield* Bounties.post(outsider.actor, researchBounty({ title: "own" }))
+        yield* Bounties.cancel(outsider.actor, own.bounty_id, {})
+        // One page at a time, the outsider walks the cancelled bounties: only its own, and no cursor
+        // naming another's bounty.
+        const seen: Array<string> = []
+        let cursor: string | undefined
+        do {
+          const page = yield* Bounties.list(outsider.actor, { status: "cancelled", limit: 1, ...(cursor === undefined ? {} : { cursor }) })
+          seen.push(...page.bounties.map((b) => b.bounty_id))
+          if (page.next_cursor !== null) assert.notInclude(Buffer.from(page.next_cursor, "base64url").toString(), hidden.bounty_id)
+          cursor = page.next_cursor ?? undefined
+        } while (cursor !== undefined)
+        assert.deepStrictEqual(seen, [own.bounty_id])
+        assert.deepStrictEqual((yield* Bounties.list(w.actor, { status: "cancelled" })).bounties, [])
+      })))
+
+    it.effect("a cursor the API did not return is refused", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const forged = ["\u0000|x", "x|\u0000", "a|b", "2026-01-01T00:00:00.000Z|bty_000001|x", "not base64 !"]
+        for (const text of forged) {
+          const cursor = Buffer.from(text).toString("base64url")
+          assert.strictEqual(yield* failureCode(Bounties.list(actor, { mine: true, cursor })), "InvalidRequest", text)
+        }
+        assert.strictEqual(yield* failureCode(Bounties.list(actor, { mine: true, cursor: "not base64 !" })), "InvalidRequest")
+      })))
   })
 
   describe("cancel", () => {
