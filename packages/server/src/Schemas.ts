@@ -198,7 +198,9 @@ export const CancelResponse = Schema.Struct({
 // -------------------------------------------------------------------------------------------------
 // Money
 
-export const Buckets = Schema.Struct({ A: Digits, H: Digits, B: Digits, F: Digits, P: Digits })
+/** Never negative, except on `world:*` accounts: money enters the system from there. */
+const Bucket = SignedDigits.annotations({ description: "an amount in minor units, as a digit string; negative only on a world:* account" })
+export const Buckets = Schema.Struct({ A: Bucket, H: Bucket, B: Bucket, F: Bucket, P: Bucket })
 
 export const BalancesQuery = Schema.Struct({
   did: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256)),

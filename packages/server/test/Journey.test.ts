@@ -33,6 +33,8 @@ const journey = (name: string, startServer: () => Promise<H.TestServer>) =>
         return reply.body.buckets as Record<"A" | "H" | "B" | "F" | "P", string>
       }
       const feesBefore = await balances("platform:fees")
+      // The funding came from a world account, the one kind that goes negative.
+      assert.strictEqual(BigInt((await balances("world:manual")).A) <= -100000n, true)
       assert.deepStrictEqual(await balances(requester.did, requesterToken), { A: "100000", H: "0", B: "0", F: "0", P: "0" })
 
       // Posting moves money, so it needs a key (in the body or the Idempotency-Key header).
