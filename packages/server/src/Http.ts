@@ -16,6 +16,8 @@ export type RawBody =
   | { readonly _tag: "Text"; readonly text: string }
   | { readonly _tag: "TooLarge" }
   | { readonly _tag: "NotUtf8" }
+  /** The client went away before the body ended: nobody is left to answer. */
+  | { readonly _tag: "Aborted" }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false })
 
@@ -36,7 +38,9 @@ const readStream = async (request: Request, limit: number): Promise<RawBody> => 
   const chunks: Array<Uint8Array> = []
   let size = 0
   for (;;) {
-    const { done, value } = await reader.read()
+    const read = await reader.read().catch(() => undefined)
+    if (read === undefined) return { _tag: "Aborted" }
+    const { done, value } = read
     if (done) break
     size += value.byteLength
     if (size > limit) {
@@ -48,9 +52,8 @@ const readStream = async (request: Request, limit: number): Promise<RawBody> => 
   return text(chunks, size)
 }
 
-/** Rejects if the client goes away before the body ends (no one is left to answer). */
 const readIncoming = (incoming: IncomingMessage, limit: number): Promise<RawBody> =>
-  new Promise((resolve, reject) => {
+  new Promise((resolve) => {
     const chunks: Array<Uint8Array> = []
     let size = 0
     const settle = (finish: () => void) => {
@@ -64,8 +67,8 @@ const readIncoming = (incoming: IncomingMessage, limit: number): Promise<RawBody
       else chunks.push(chunk)
     }
     const onEnd = () => settle(() => resolve(text(chunks, size)))
-    const onError = (error: Error) => settle(() => reject(error))
-    const onClose = () => settle(() => reject(new Error("the client closed the connection before the body ended")))
+    const onError = () => settle(() => resolve({ _tag: "Aborted" }))
+    const onClose = () => settle(() => resolve({ _tag: "Aborted" }))
     incoming.on("data", onData).on("end", onEnd).on("error", onError).on("close", onClose)
   })
 
@@ -111,10 +114,15 @@ export const parseJson = (
   body: RawBody,
   contentType: string | null,
   limit: number
-): Effect.Effect<unknown, ErrorCatalogue.MalformedJson | ErrorCatalogue.UnsupportedMediaType | ErrorCatalogue.PayloadTooLarge | ErrorCatalogue.InvalidRequest> => {
+): Effect.Effect<
+  unknown,
+  ErrorCatalogue.MalformedJson | ErrorCatalogue.UnsupportedMediaType | ErrorCatalogue.PayloadTooLarge | ErrorCatalogue.InvalidRequest | ErrorCatalogue.ServiceUnavailable
+> => {
   switch (body._tag) {
     case "Empty":
       return Effect.succeed({})
+    case "Aborted":
+      return Effect.fail(new ErrorCatalogue.ServiceUnavailable({ reason: "the client closed the connection before the body ended" }))
     case "TooLarge":
       return Effect.fail(new ErrorCatalogue.PayloadTooLarge({ limit_bytes: limit }))
     case "NotUtf8":

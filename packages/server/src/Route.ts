@@ -114,6 +114,7 @@ export const errorsOf = (route: Route): ReadonlyArray<ErrorTag> => {
     tags.add("UnsupportedMediaType")
     tags.add("PayloadTooLarge")
     tags.add("InvalidRequest")
+    tags.add("ServiceUnavailable")
   }
   if (route.query !== undefined || route.idempotent || pathParams(route.path).length > 0) tags.add("InvalidRequest")
   tags.add("InternalError")

@@ -1,11 +1,14 @@
 /**
  * Reading request bodies: a body sent in chunks with no `Content-Length` is read as it arrives and
  * refused once it passes the limit, with a catalogued 413, nothing written and the connection closed
- * (the unread rest must not hold it); a body in many small chunks reads whole. Over a real socket the
- * app reads Node's request stream; through `app.request` (no Node request) it reads the Fetch body.
+ * (the unread rest must not hold it); a body in many small chunks reads whole; a client that goes
+ * away mid-body is an interruption, not a server error to log. Over a real socket the app reads
+ * Node's request stream; through `app.request` (no Node request) it reads the Fetch body.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import { request } from "node:http"
+import { connect } from "node:net"
+import { setTimeout as sleep } from "node:timers/promises"
 import * as App from "../src/App.js"
 import * as H from "./helpers.js"
 
@@ -61,6 +64,36 @@ describe("request bodies", () => {
     assert.strictEqual(((await tooLarge.json()) as { error: string }).error, "PAYLOAD_TOO_LARGE")
     const fits = await post([`{"did":"${H.signer(2).did}",`, `"purpose":"register"}`])
     assert.strictEqual(fits.status, 201)
+  })
+
+  it("a client that goes away mid-body is not logged as a server error", async () => {
+    const logged = vi.spyOn(console, "log")
+    const errors = vi.spyOn(console, "error")
+    try {
+      const { port } = new URL(server.url)
+      const socket = connect(Number(port), "127.0.0.1")
+      await new Promise((resolve) => socket.once("connect", resolve))
+      socket.write("POST /v1/auth/challenge HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{")
+      await sleep(50)
+      socket.destroy()
+
+      const app = App.make(server.runtime, { bodyLimitBytes: 1024 })
+      const broken = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("{"))
+          controller.error(new Error("connection reset"))
+        }
+      })
+      const reply = await app.request("/v1/auth/challenge", { method: "POST", headers: { "content-type": "application/json" }, body: broken, duplex: "half" } as RequestInit)
+      assert.strictEqual(reply.status, 503)
+      assert.strictEqual(((await reply.json()) as { error: string }).error, "SERVICE_UNAVAILABLE")
+      await sleep(200)
+      const lines = [...logged.mock.calls, ...errors.mock.calls].map((call) => call.map(String).join(" "))
+      assert.deepStrictEqual(lines.filter((line) => /level=ERROR|unhandled|INTERNAL/.test(line)), [])
+    } finally {
+      logged.mockRestore()
+      errors.mockRestore()
+    }
   })
 
   it("a body in many small chunks is read whole", async () => {
