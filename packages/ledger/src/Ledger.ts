@@ -437,7 +437,7 @@ export interface LedgerService {
   /** All balances of an account, read in one statement. */
   readonly balances: (account: AccountName) => Effect.Effect<Balances, ErrorCatalogue.UnknownAccount | SqlError>
   readonly getHold: (holdId: string) => Effect.Effect<Hold, ErrorCatalogue.HoldNotFound | SqlError>
-  readonly history: (input: HistoryInput) => Effect.Effect<HistoryPage, SqlError>
+  readonly history: (input: HistoryInput) => Effect.Effect<HistoryPage, SqlError | ErrorCatalogue.InvalidRequest>
   readonly statement: (input: StatementInput) => Effect.Effect<Statement, ErrorCatalogue.InvalidRequest | SqlError>
   /** Recomputes every balance from the postings and checks every invariant of ARCHITECTURE §3. */
   readonly reconcile: Effect.Effect<ReconcileReport, SqlError>

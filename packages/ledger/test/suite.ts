@@ -377,6 +377,11 @@ export const ledgerSuite = (it: It) => {
       assert.strictEqual(pages, 3)
       const latest = (yield* ledger.history({ account: alice, limit: 1 })).items[0]!
       assert.deepStrictEqual([latest.balanceAfter, latest.metadata], [90n, { n: 4 }])
+      // A cursor it did not return is refused: silently restarting at page 1 would loop a client forever.
+      for (const forged of ["abc", "-1", "0", "01", "1.5", "9".repeat(19), ""]) {
+        const error = yield* Effect.flip(ledger.history({ account: alice, cursor: forged }))
+        assert.strictEqual(error._tag, "InvalidRequest", forged)
+      }
     }))
 
   it.effect("monthly statement: earned, fees, tips, payouts, ending balance, line items (spec A3.6)", () =>

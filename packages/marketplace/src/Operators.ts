@@ -3,7 +3,7 @@
  * journal entry against `world:manual` with a mandatory reason, audited with the operator as actor.
  * (Deposits through payment rails will use their own world account; this is for corrections.)
  */
-import { Money } from "@clawbounties/domain"
+import { Did, Money } from "@clawbounties/domain"
 import { Ledger } from "@clawbounties/ledger"
 import { Effect, Schema } from "effect"
 import { type Actor, requireRole } from "./Actor.js"
@@ -16,7 +16,8 @@ import { IdempotencyKey, Text } from "./Requests.js"
 export const WORLD_MANUAL = "world:manual"
 
 export const Adjustment = Schema.Struct({
-  did: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+  /** A participant: system accounts (`platform:*`, `clearing:*`, `world:*`) are not adjusted by hand. */
+  did: Schema.String.pipe(Schema.filter((did) => Schema.is(Did.DidKey)(did) || "must be a participant's did:key DID")),
   amount_minor: Money.PositiveAmountMinor,
   currency: Money.Currency,
   reason: Text(1000),

@@ -26,6 +26,13 @@ export const IdempotencyKey = Schema.String.pipe(
   Schema.pattern(/^[\x21-\x7e]+$/, { message: () => "an idempotency key is printable ASCII without spaces" })
 )
 
+/**
+ * A page size in a query string: plain decimal digits only (`Schema.NumberFromString` alone also
+ * reads `0x10`, `1e2`, `+2` and ` 5`), from 1 to `max`.
+ */
+export const PageLimit = (max: number) =>
+  Schema.compose(Schema.String.pipe(Schema.pattern(/^[1-9][0-9]{0,5}$/)), Schema.NumberFromString).pipe(Schema.between(1, max))
+
 export const ProofTierFloor = Schema.Literal("self", "gateway", "sandbox")
 export type ProofTierFloor = typeof ProofTierFloor.Type
 

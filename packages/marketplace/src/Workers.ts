@@ -17,6 +17,7 @@ import * as Audit from "./Audit.js"
 import * as Identities from "./Identities.js"
 import * as Json from "./Json.js"
 import * as Outbox from "./Outbox.js"
+import { PageLimit } from "./Requests.js"
 import type * as Tokens from "./Tokens.js"
 
 // -------------------------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ export const ListWorkersQuery = Schema.Struct({
   job_type: Schema.optional(JobType),
   tag: Schema.optional(Text(MAX_TAG_LENGTH)),
   status: Schema.optional(Status),
-  limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, MAX_LIST_LIMIT))),
+  limit: Schema.optional(PageLimit(MAX_LIST_LIMIT)),
   cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(200)))
 }).annotations({ identifier: "ListWorkersQuery", ...strict })
 export type ListWorkersQuery = typeof ListWorkersQuery.Type

@@ -450,7 +450,7 @@ const getHistory = route({
   query: Schemas.HistoryQuery,
   status: 200,
   response: Schemas.HistoryResponse,
-  errors: ["NotFound"],
+  errors: ["NotFound", "InvalidRequest"],
   handler: ({ actor, query }) =>
     Effect.gen(function* () {
       yield* requireAccountAccess(actor, query.did)

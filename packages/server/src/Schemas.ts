@@ -23,7 +23,6 @@ export const JsonValue = Schema.Unknown.pipe(Schema.filter((value) => value !== 
   .annotations({ description: "any JSON value" })
 /** A body with no fields (`Schema.Struct({})` would accept any value at all). */
 export const Empty = Schema.Record({ key: Schema.String, value: Schema.Never }).annotations({ identifier: "Empty", description: "an empty object" })
-const limitBetween = (min: number, max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(min, max))
 
 export const ErrorBody = Schema.Struct({
   error: Schema.String.annotations({ description: "a stable code from the error catalogue" }),
@@ -184,7 +183,7 @@ export const ListBountiesQuery = Schema.Struct({
   /** Only the caller's own bounties (as requester), of any status. */
   mine: Schema.optional(BooleanString),
   cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(400))),
-  limit: Schema.optional(limitBetween(1, 200))
+  limit: Schema.optional(Requests.PageLimit(200))
 }).annotations({ identifier: "ListBountiesQuery", ...strict })
 
 export const CancelResponse = Schema.Struct({
@@ -219,7 +218,7 @@ export const HistoryQuery = Schema.Struct({
   did: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256)),
   currency: Schema.optional(Money.Currency),
   cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(400))),
-  limit: Schema.optional(limitBetween(1, 500))
+  limit: Schema.optional(Requests.PageLimit(500))
 }).annotations({ identifier: "HistoryQuery", ...strict })
 
 export const HistoryItem = Schema.Struct({
@@ -276,12 +275,12 @@ export const VerificationResult = Schema.Struct(
 
 export const DisputeQueueQuery = Schema.Struct({
   status: Schema.optional(Schema.Literal("open", "resolved")),
-  limit: Schema.optional(limitBetween(1, 500))
+  limit: Schema.optional(Requests.PageLimit(500))
 }).annotations({ identifier: "DisputeQueueQuery", ...strict })
 
 export const AuditQuery = Schema.Struct({
   entity_id: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))),
-  limit: Schema.optional(limitBetween(1, 500))
+  limit: Schema.optional(Requests.PageLimit(500))
 }).annotations({ identifier: "AuditQuery", ...strict })
 
 export const AuditEntry = Schema.Struct({

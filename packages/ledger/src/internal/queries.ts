@@ -62,10 +62,17 @@ export const getHold = (sql: SqlClient.SqlClient, holdId: string): Effect.Effect
 
 const parseMetadata = (json: unknown): Metadata => JSON.parse(String(json)) as Metadata
 
-export const history = (sql: SqlClient.SqlClient, input: HistoryInput): Effect.Effect<HistoryPage, SqlError> =>
+export const history = (sql: SqlClient.SqlClient, input: HistoryInput): Effect.Effect<HistoryPage, SqlError | ErrorCatalogue.InvalidRequest> =>
   Effect.gen(function* () {
     const limit = Math.min(Math.max(Math.trunc(input.limit ?? 50), 1), 500)
-    const cursor = input.cursor !== undefined && /^[0-9]{1,18}$/.test(input.cursor) ? BigInt(input.cursor) : undefined
+    // A cursor is a posting id this query returned; anything else would silently restart at page 1.
+    if (input.cursor !== undefined && !/^[1-9][0-9]{0,17}$/.test(input.cursor)) {
+      return yield* new ErrorCatalogue.InvalidRequest({
+        message: "cursor is not one this API returned",
+        issues: [{ path: "cursor", message: "invalid cursor" }]
+      })
+    }
+    const cursor = input.cursor === undefined ? undefined : BigInt(input.cursor)
     const rows = yield* sql<Record<string, unknown>>`
       SELECT p.id, p.entry_id, e.kind, e.created_at, p.bucket, p.currency, p.amount, p.balance_after, e.metadata
       FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id
