@@ -10,9 +10,11 @@
  * - an invalid (tampered) submission refused fail-closed, the bounty left as it was;
  * - the test lane, once the engine has it (a post with `closure_type: "test"` is expected to be
  *   refused with CLOSURE_TYPE_NOT_SUPPORTED until then: reported, not a blocker);
- * - cleanup: every bounty the gate opened is terminal and its requester holds nothing.
+ * - cleanup: a check that failed part-way leaves its bounty open, accepted or under review; the gate
+ *   settles each (cancel, deliver, approve) and then checks that every bounty it opened is
+ *   terminal and its requester holds nothing.
  */
-import { DateTime, Effect, Either } from "effect"
+import { DateTime, Effect, Either, Schedule } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as Artifacts from "./Artifacts.js"
@@ -49,7 +51,13 @@ export interface Report {
   readonly recommendation: "READY_FOR_PROD_GOVERNANCE_REVIEW" | "BLOCKED"
   readonly blockers: ReadonlyArray<{ readonly id: string; readonly detail: string }>
   readonly checks: ReadonlyArray<Check>
-  readonly cleanup: { readonly bounties: ReadonlyArray<{ readonly bounty_id: string; readonly status: string | null }>; readonly requester_held_minor: string | null; readonly ok: boolean }
+  readonly cleanup: {
+    readonly bounties: ReadonlyArray<{ readonly bounty_id: string; readonly status: string | null }>
+    /** Bounties a failed check left part-way, and the state the gate settled each from. */
+    readonly settled: ReadonlyArray<{ readonly bounty_id: string; readonly from: string }>
+    readonly requester_held_minor: string | null
+    readonly ok: boolean
+  }
 }
 
 /** Routes a client of this engine depends on (OpenAPI paths). */
@@ -68,8 +76,16 @@ class CheckFailed {
 
 const fail = (detail: string) => Effect.fail(new CheckFailed(detail))
 const expect = (condition: boolean, detail: string) => (condition ? Effect.void : fail(detail))
+/**
+ * A target call as a check step. A server that answered 5xx or 429 is asked again, twice, with the
+ * same request (every gate mutation carries an idempotency key); no reply at all is not retried, so
+ * an unreachable target is reported at once.
+ */
 const fromTarget = <A>(effect: Effect.Effect<A, TargetError>, what: string) =>
-  Effect.mapError(effect, (e) => new CheckFailed(`${what}: ${e.code} (${e.status ?? "no reply"}) ${e.message}`))
+  effect.pipe(
+    Effect.retry({ while: (e) => e.retryable && e.status !== null, schedule: Schedule.exponential("200 millis"), times: 2 }),
+    Effect.mapError((e) => new CheckFailed(`${what}: ${e.code} (${e.status ?? "no reply"}) ${e.message}`))
+  )
 
 const nowMs = Effect.map(DateTime.now, DateTime.toEpochMillis)
 
@@ -202,15 +218,42 @@ export const run = (options: Options): Effect.Effect<Report> =>
     }
 
     // Cleanup ----------------------------------------------------------------------------------------
-    let cleanup: Report["cleanup"] = { bounties: [], requester_held_minor: null, ok: opened.length === 0 }
+    let cleanup: Report["cleanup"] = { bounties: [], settled: [], requester_held_minor: null, ok: opened.length === 0 }
     if (parties._tag === "Some") {
-      const { requester } = parties.value
+      const { requester, worker, workerKey } = parties.value
+      // Each step moves the bounty one state on, the way its parties would: cancel an open bounty,
+      // deliver an accepted one, approve what is under review. Failures are left to the check below.
+      const settled: Array<{ bounty_id: string; from: string }> = []
+      const settle = (bountyId: string) => Effect.gen(function* () {
+        for (let step = 0; step < 3; step++) {
+          const status = String((yield* fromTarget(target.getBounty(requester, bountyId), "get bounty")).status)
+          if (step === 0 && ["open", "accepted", "pending_review"].includes(status)) settled.push({ bounty_id: bountyId, from: status })
+          const key = `${ns}:cleanup:${bountyId}:${status}`
+          if (status === "open") {
+            yield* fromTarget(target.cancel(requester, bountyId, { reason: "gate cleanup", idempotency_key: key }), "cancel")
+          } else if (status === "accepted") {
+            const issuedAt = yield* target.now
+            yield* fromTarget(target.submit(worker, bountyId, {
+              proof_bundle_envelope: Builders.proofBundle(workerKey, { runId: `${ns}-cleanup-${bountyId}`, issuedAt }),
+              artifacts: [],
+              idempotency_key: key
+            }), "submit")
+          } else if (status === "pending_review") {
+            const listed = yield* fromTarget(target.listSubmissions(requester, bountyId), "list submissions")
+            const pending = ((listed.submissions ?? []) as Array<{ submission_id: string; status: string }>).find((s) => s.status === "pending_review")
+            if (pending === undefined) return
+            yield* fromTarget(target.approve(requester, bountyId, { submission_id: pending.submission_id, idempotency_key: key }), "approve")
+          } else return
+        }
+      })
+      yield* Effect.forEach(opened, (id) => Effect.ignore(settle(id)), { discard: true })
       const bounties = yield* Effect.forEach(opened, (id) =>
         Effect.map(Effect.either(target.getBounty(requester, id)), (b) => ({ bounty_id: id, status: Either.isRight(b) ? String(b.right.status) : null })))
       const held = yield* Effect.either(target.balances(requester, requester.did))
       const terminal = new Set(["approved", "rejected", "resolved", "cancelled", "expired"])
       cleanup = {
         bounties,
+        settled,
         requester_held_minor: Either.isRight(held) ? held.right.H.toString() : null,
         ok: bounties.every((b) => b.status !== null && terminal.has(b.status)) && Either.isRight(held) && held.right.H === 0n
       }
@@ -262,6 +305,7 @@ export const markdown = (report: Report): string => [
   ...report.checks.map((c) => `| ${c.id} | ${c.required ? "yes" : "no"} | ${c.status} | ${c.ms} | ${c.detail.replace(/\|/g, "\\|")} |`),
   "",
   `Cleanup: ${report.cleanup.ok ? "every opened bounty is terminal, nothing held" : "INCOMPLETE"} (${report.cleanup.bounties.map((b) => `${b.bounty_id} ${b.status}`).join(", ") || "no bounties"}).`,
+  ...(report.cleanup.settled.length === 0 ? [] : [`Settled after a failed check: ${report.cleanup.settled.map((b) => `${b.bounty_id} from ${b.from}`).join(", ")}.`]),
   ""
 ].join("\n")
 

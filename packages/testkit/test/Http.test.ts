@@ -1,6 +1,7 @@
 /**
  * Against a real server on loopback (started here on a SQLite file): the gate pack is green and
- * cleans up after itself, names its blockers when it cannot do its job, and a batch over HTTP
+ * cleans up after itself, names its blockers when it cannot do its job, rides out a transient
+ * failure and settles what a failed check left open, and a batch over HTTP
  * survives a server restart in the middle with every invariant intact. On PostgreSQL, a batch runs
  * from an empty database, as on a fresh deployment.
  */
@@ -8,6 +9,8 @@ import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Gate, Http, LocalServer, Runner, Simulation } from "../src/index.js"
@@ -25,6 +28,34 @@ afterAll(async () => {
   await server?.close()
   rmSync(dir, { recursive: true, force: true })
 })
+
+/** A proxy in front of the server that answers 503 to the requests `refuse` picks. */
+const refusingProxy = (refuse: (path: string, body: string) => boolean) =>
+  Effect.acquireRelease(
+    Effect.promise(() => new Promise<{ url: string; close: () => void }>((resolve) => {
+      const proxy = createServer(async (req, res) => {
+        const chunks: Array<Buffer> = []
+        for await (const chunk of req) chunks.push(chunk as Buffer)
+        const body = Buffer.concat(chunks).toString("utf8")
+        if (refuse(req.url ?? "", body)) {
+          res.writeHead(503, { "content-type": "application/json" })
+          res.end(JSON.stringify({ error: "SERVICE_UNAVAILABLE", message: "refused by the test proxy", details: {} }))
+          return
+        }
+        const headers: Record<string, string> = {}
+        for (const name of ["authorization", "content-type", "idempotency-key"]) {
+          const value = req.headers[name]
+          if (typeof value === "string") headers[name] = value
+        }
+        const upstream = await fetch(`${server.url}${req.url}`, { method: req.method!, headers, ...(req.method === "GET" ? {} : { body }) })
+        res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/json" })
+        res.end(Buffer.from(await upstream.arrayBuffer()))
+      })
+      proxy.listen(0, "127.0.0.1", () =>
+        resolve({ url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, close: () => proxy.close() }))
+    })),
+    (proxy) => Effect.sync(proxy.close)
+  )
 
 describe("Gate", () => {
   it.live("a healthy server passes every required check, the gate cleans up, and the report is written", () =>
@@ -47,6 +78,28 @@ describe("Gate", () => {
       assert.strictEqual(JSON.parse(readFileSync(join(out, "gate-report.json"), "utf8")).recommendation, "READY_FOR_PROD_GOVERNANCE_REVIEW")
       assert.match(readFileSync(join(out, "gate-report.md"), "utf8"), /No blockers/)
     }))
+
+  it.live("a transient 503 is retried with the same key and the gate stays green", () =>
+    Effect.scoped(Effect.gen(function* () {
+      let refused = 0
+      const proxy = yield* refusingProxy((path) => path.endsWith("/approve") && refused++ === 0)
+      const report = yield* Gate.run({ url: proxy.url, operatorToken: server.operatorToken })
+      assert.strictEqual(refused > 1, true)
+      assert.strictEqual(report.recommendation, "READY_FOR_PROD_GOVERNANCE_REVIEW", JSON.stringify(report.blockers))
+    })))
+
+  it.live("a check that fails part-way is a blocker, and the gate still settles the job it opened", () =>
+    Effect.scoped(Effect.gen(function* () {
+      // Every approval of the end-to-end job fails, so that check stops with its bounty under review.
+      const proxy = yield* refusingProxy((path, body) => path.endsWith("/approve") && body.includes(":job:approve"))
+      const report = yield* Gate.run({ url: proxy.url, operatorToken: server.operatorToken })
+      assert.strictEqual(report.recommendation, "BLOCKED")
+      assert.deepStrictEqual(report.blockers.map((b) => b.id), ["job.requester_closure"])
+      assert.isTrue(report.cleanup.ok, JSON.stringify(report.cleanup))
+      assert.strictEqual(report.cleanup.requester_held_minor, "0")
+      assert.isTrue(report.cleanup.bounties.every((b) => b.status === "approved"), JSON.stringify(report.cleanup.bounties))
+      assert.deepStrictEqual(report.cleanup.settled.map((s) => s.from), ["pending_review"])
+    })))
 
   it.live("without an operator token the gate is blocked and says why", () =>
     Effect.gen(function* () {
