@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import type * as Runner from "./Runner.js"
+import * as Runner from "./Runner.js"
 
 export const DEFAULT_ROOT = "artifacts/simulations"
 
@@ -42,7 +42,7 @@ export const markdown = (summary: Runner.Summary): string => {
     `**${s.totals.succeeded} succeeded, ${s.totals.failed} failed, ${s.totals.skipped} skipped.** ` +
       `${s.throughput.jobs_per_second} jobs/s over ${s.throughput.wall_ms} ms ` +
       `(job latency p50 ${s.job_latency_ms.p50} ms, p95 ${s.job_latency_ms.p95} ms). ` +
-      `Invariants: ${s.invariants.ok ? "all hold" : "VIOLATED"}. Stuck: ${s.stuck.jobs} jobs, ${s.stuck.escrows} escrows.`,
+      `Invariants: ${Runner.invariantsVerdict(s)}. Stuck: ${s.stuck.jobs} jobs, ${s.stuck.escrows} escrows.`,
     "",
     "## Steps",
     "",

@@ -5,7 +5,9 @@
  * invariant) or the gate is blocked, so CI can use them directly.
  */
 import { Command, Options } from "@effect/cli"
-import { Config, Console, Effect, Option, Redacted } from "effect"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Cause, Config, Console, Effect, Logger, LogLevel, Option, Redacted } from "effect"
+import { existsSync } from "node:fs"
 import * as Artifacts from "./Artifacts.js"
 import * as Faults from "./Faults.js"
 import * as Gate from "./Gate.js"
@@ -46,6 +48,59 @@ export const progressReporter = (stream: NodeJS.WriteStream = process.stderr) =>
 const share = (name: string, fallback: number, description: string) =>
   Options.float(name).pipe(Options.withDefault(fallback), Options.withDescription(description))
 
+/** The most jobs one run plans: the plan and the job records are held in memory. */
+export const MAX_TOTAL = 1_000_000
+
+interface SimFlags {
+  readonly total: number
+  readonly maxConcurrency: number
+  readonly requesters: number
+  readonly workers: number
+  readonly approve: number
+  readonly reject: number
+  readonly silent: number
+  readonly invalid: number
+  readonly abandon: number
+  readonly faultShare: number
+  readonly fundingFactor: number
+  readonly deadlineSeconds: number
+  readonly latencyTarget: number
+  readonly faults: ReadonlyArray<string>
+  readonly target: string | undefined
+  readonly sqliteFile: string | undefined
+}
+
+/** What is wrong with the flags, one line each (empty when the run can start). */
+export const simProblems = (f: SimFlags): ReadonlyArray<string> => {
+  const problems: Array<string> = []
+  const between = (flag: string, value: number, min: number, max: number) => {
+    if (!(Number.isFinite(value) && value >= min && value <= max)) problems.push(`--${flag} must be from ${min} to ${max} (got ${value})`)
+  }
+  between("total", f.total, 1, MAX_TOTAL)
+  between("max-concurrency", f.maxConcurrency, 1, 1000)
+  between("requesters", f.requesters, 1, 10_000)
+  between("workers", f.workers, 1, 10_000)
+  for (const [flag, value] of [["approve-share", f.approve], ["reject-share", f.reject], ["silent-share", f.silent]] as const) between(flag, value, 0, 1_000)
+  if (f.approve === 0 && f.reject === 0 && f.silent === 0) problems.push("--approve-share, --reject-share and --silent-share cannot all be 0")
+  for (const [flag, value] of [["invalid-share", f.invalid], ["abandon-share", f.abandon], ["fault-share", f.faultShare]] as const) between(flag, value, 0, 1)
+  between("funding-factor", f.fundingFactor, 0, 1_000)
+  between("deadline-seconds", f.deadlineSeconds, 1, 90 * 24 * 3600)
+  between("backpressure-latency-ms", f.latencyTarget, 1, 3_600_000)
+  const unknown = f.faults.filter((k) => !(Faults.kinds as ReadonlyArray<string>).includes(k))
+  if (unknown.length > 0) problems.push(`unknown fault kinds: ${unknown.join(", ")} (known: ${Faults.kinds.join(", ")})`)
+  if (f.faults.includes("server_restart")) {
+    problems.push("--faults server_restart needs a server the simulator can restart: run it from the testkit API with LocalServer")
+  }
+  if (f.target !== undefined && f.faults.some((k) => k.startsWith("db_"))) {
+    problems.push("database faults (db_*) are injected in-process only: drop --target or the db_* kinds")
+  }
+  if (f.target !== undefined && f.sqliteFile !== undefined) problems.push("--sqlite-file is for in-process runs: drop it or --target")
+  if (f.sqliteFile !== undefined && existsSync(f.sqliteFile)) {
+    problems.push(`--sqlite-file ${f.sqliteFile} already exists: a run starts from an empty database (its ids restart), so pass a new path`)
+  }
+  return problems
+}
+
 export const sim = Command.make("clawbounties-sim", {
   total: Options.integer("total").pipe(Options.withDefault(Simulation.defaults.total)),
   maxConcurrency: Options.integer("max-concurrency").pipe(Options.withDefault(Simulation.defaults.maxConcurrency)),
@@ -71,8 +126,8 @@ export const sim = Command.make("clawbounties-sim", {
   noBackpressure: Options.boolean("no-backpressure")
 }, (o) => Effect.gen(function* () {
   const kinds = o.faults.split(",").map((k) => k.trim()).filter((k) => k.length > 0)
-  const unknown = kinds.filter((k) => !(Faults.kinds as ReadonlyArray<string>).includes(k))
-  if (unknown.length > 0) return yield* Effect.fail(new Error(`unknown fault kinds: ${unknown.join(", ")}`))
+  const problems = simProblems({ ...o, faults: kinds, target: Option.getOrUndefined(o.target), sqliteFile: Option.getOrUndefined(o.sqliteFile) })
+  if (problems.length > 0) return yield* Effect.fail(new Error(problems.join("\n")))
   const config: Simulation.Config = {
     ...Simulation.defaults,
     total: o.total,
@@ -103,7 +158,7 @@ export const sim = Command.make("clawbounties-sim", {
   yield* Console.log([
     `${s.totals.jobs} jobs on ${s.run.target.label} (seed ${s.run.seed}): ${s.totals.succeeded} succeeded, ${s.totals.failed} failed, ${s.totals.skipped} skipped`,
     `${s.throughput.jobs_per_second} jobs/s (wave ${s.throughput.wave_jobs_per_second} jobs/s), job latency p50 ${s.job_latency_ms.p50} ms p95 ${s.job_latency_ms.p95} ms`,
-    `stuck: ${s.stuck.jobs} jobs, ${s.stuck.escrows} escrows; invariants ${s.invariants.ok ? "hold" : "VIOLATED"}; retries ${s.retries.total}; faults fired ${s.faults.fired}, restarts ${s.faults.restarts.length}`,
+    `stuck: ${s.stuck.jobs} jobs, ${s.stuck.escrows} escrows; invariants ${Runner.invariantsVerdict(s)}; retries ${s.retries.total}; faults fired ${s.faults.fired}, restarts ${s.faults.restarts.length}`,
     `artifacts: ${dir}`
   ].join("\n"))
   const clean = s.invariants.ok && s.totals.failed === 0 && s.totals.skipped === 0 && s.stuck.jobs === 0 && s.stuck.escrows === 0
@@ -122,3 +177,21 @@ export const gate = Command.make("clawbounties-gate", {
   yield* Console.log(`report: ${dir}`)
   if (report.recommendation !== "READY_FOR_PROD_GOVERNANCE_REVIEW") return yield* Effect.fail(new Error("the gate is blocked"))
 }))
+
+/**
+ * Runs `command` on `process.argv` as the process's main program. The engine's routine logs (each
+ * deadline sweep) are muted: the run's own output is its summary. An unclean run, a blocked gate or
+ * bad flags print their lines and exit 1; the CLI reports its own parse errors; a defect is printed
+ * whole, never swallowed.
+ */
+export const main = <Name extends string, E, A>(command: Command.Command<Name, never, E, A>, name: string) =>
+  Command.run(command, { name, version: "0.0.0" })(process.argv).pipe(
+    Logger.withMinimumLogLevel(LogLevel.Warning),
+    Effect.tapErrorCause((cause) => {
+      const failure = Cause.failureOption(cause)
+      if (Option.isSome(failure)) return failure.value instanceof Error ? Console.error(failure.value.message) : Effect.void
+      return Console.error(Cause.pretty(cause))
+    }),
+    Effect.provide(NodeContext.layer),
+    NodeRuntime.runMain({ disableErrorReporting: true })
+  )

@@ -87,6 +87,10 @@ export interface Result {
 
 export type Summary = ReturnType<typeof summarise>
 
+/** "hold", "VIOLATED", or "not checked" for a run that stopped before its checks. */
+export const invariantsVerdict = (summary: Summary): string =>
+  !summary.invariants.checked ? "not checked (the run stopped before its checks)" : summary.invariants.ok ? "hold" : "VIOLATED"
+
 const TERMINAL = new Set(["approved", "rejected", "resolved", "cancelled", "expired"])
 const ACTIVE_ESCROW = new Set(["held", "frozen"])
 
@@ -744,6 +748,8 @@ const summarise = (input: {
       restarts: input.restarts
     },
     backpressure: { ...input.gate.stats(), max_concurrency: input.config.maxConcurrency },
-    invariants: { ok: input.invariants.length > 0 && input.invariants.every((r) => r.ok), results: input.invariants }
+    // A run that stopped before its checks (setup failed, funding aborted) checked nothing: not ok,
+    // and not "violated" either.
+    invariants: { checked: input.invariants.length > 0, ok: input.invariants.length > 0 && input.invariants.every((r) => r.ok), results: input.invariants }
   }
 }

@@ -1,0 +1,66 @@
+/**
+ * The simulator's command line refuses flags a run cannot honour, each with a line naming the flag,
+ * and exits 1 without a stack trace.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { execFile } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import * as Cli from "../src/Cli.js"
+
+const good = {
+  total: 200, maxConcurrency: 10, requesters: 10, workers: 20, approve: 0.7, reject: 0.15, silent: 0.15,
+  invalid: 0.1, abandon: 0.1, faultShare: 0.2, fundingFactor: 1, deadlineSeconds: 60, latencyTarget: 250,
+  faults: [] as ReadonlyArray<string>, target: undefined as string | undefined, sqliteFile: undefined as string | undefined
+}
+
+describe("clawbounties-sim flags", () => {
+  it("accepts the defaults and the documented examples", () => {
+    assert.deepStrictEqual(Cli.simProblems(good), [])
+    assert.deepStrictEqual(Cli.simProblems({ ...good, faults: ["db_before_commit", "db_after_commit"] }), [])
+    assert.deepStrictEqual(Cli.simProblems({ ...good, target: "http://127.0.0.1:8787" }), [])
+  })
+
+  it("names each flag out of range", () => {
+    const cases: ReadonlyArray<[Partial<typeof good>, string]> = [
+      [{ total: 0 }, "--total"], [{ total: -5 }, "--total"], [{ total: Cli.MAX_TOTAL + 1 }, "--total"],
+      [{ maxConcurrency: 0 }, "--max-concurrency"], [{ requesters: 0 }, "--requesters"], [{ workers: -1 }, "--workers"],
+      [{ approve: -1 }, "--approve-share"], [{ approve: 0, reject: 0, silent: 0 }, "cannot all be 0"],
+      [{ invalid: 1.5 }, "--invalid-share"], [{ faultShare: 2 }, "--fault-share"], [{ abandon: Number.NaN }, "--abandon-share"],
+      [{ fundingFactor: -1 }, "--funding-factor"], [{ deadlineSeconds: 0 }, "--deadline-seconds"],
+      [{ deadlineSeconds: 100_000_000 }, "--deadline-seconds"], [{ latencyTarget: 0 }, "--backpressure-latency-ms"],
+      [{ faults: ["db_before_comit"] }, "unknown fault kinds"], [{ faults: ["server_restart"] }, "server_restart"],
+      [{ faults: ["db_after_commit"], target: "http://x" }, "in-process only"], [{ target: "http://x", sqliteFile: "/tmp/x.db" }, "--sqlite-file"]
+    ]
+    for (const [flags, named] of cases) {
+      const problems = Cli.simProblems({ ...good, ...flags })
+      assert.strictEqual(problems.length, 1, JSON.stringify(flags))
+      assert.include(problems[0], named)
+    }
+  })
+
+  it("refuses an existing --sqlite-file: a run needs an empty database", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-"))
+    try {
+      const file = join(dir, "sim.db")
+      assert.deepStrictEqual(Cli.simProblems({ ...good, sqliteFile: file }), [])
+      writeFileSync(file, "")
+      assert.include(Cli.simProblems({ ...good, sqliteFile: file })[0], "already exists")
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("exits 1 with the problems on stderr and no stack trace", async () => {
+    const bin = join(import.meta.dirname, "../src/bin/sim.ts")
+    const error = await promisify(execFile)(process.execPath, ["--import", "tsx", bin, "--total", "0", "--workers", "0"])
+      .then(() => undefined, (e: { code: number; stderr: string }) => e)
+    assert.isDefined(error)
+    assert.strictEqual(error!.code, 1)
+    assert.include(error!.stderr, "--total must be from 1")
+    assert.include(error!.stderr, "--workers must be from 1")
+    assert.notInclude(error!.stderr, "    at ")
+  }, 30_000)
+})
