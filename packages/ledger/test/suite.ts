@@ -173,6 +173,13 @@ export const ledgerSuite = (it: It) => {
         ledger.mint({ idempotencyKey: uniqueKey("m"), world: alice, account: bob, currency: "USD", amount: 1n }),
         "InvalidAccount"
       )
+      // Keys a store could not keep as sent: U+0000 (PostgreSQL refuses it), an unpaired surrogate
+      // (stored as U+FFFD, so "s\ud800" and "s\ud801" would be one key), control characters.
+      for (const key of [`${uniqueKey("nul")}\u0000`, `${uniqueKey("lone")}\ud800`, `${uniqueKey("tab")}\t`, "x".repeat(256), ""]) {
+        yield* rejectsUnchanged(ledger.transfer({ idempotencyKey: key, from: A(alice), to: A(bob), currency: "USD", amount: 1n }), "InvalidRequest")
+      }
+      yield* rejectsUnchanged(ledger.voidHold({ idempotencyKey: uniqueKey("v"), holdId: "hld_\u0000" }), "InvalidRequest")
+      assert.strictEqual((yield* ledger.history({ account: alice, limit: Number.NaN })).items.length > 0, true)
       yield* rejectsUnchanged(
         ledger.transfer({ idempotencyKey: uniqueKey("c"), from: A(alice), to: A(bob), currency: "usd", amount: 1n }),
         "UnsupportedCurrency"

@@ -64,7 +64,7 @@ const parseMetadata = (json: unknown): Metadata => JSON.parse(String(json)) as M
 
 export const history = (sql: SqlClient.SqlClient, input: HistoryInput): Effect.Effect<HistoryPage, SqlError | ErrorCatalogue.InvalidRequest> =>
   Effect.gen(function* () {
-    const limit = Math.min(Math.max(Math.trunc(input.limit ?? 50), 1), 500)
+    const limit = input.limit !== undefined && Number.isFinite(input.limit) ? Math.min(Math.max(Math.trunc(input.limit), 1), 500) : 50
     // A cursor is a posting id this query returned; anything else would silently restart at page 1.
     if (input.cursor !== undefined && !/^[1-9][0-9]{0,17}$/.test(input.cursor)) {
       return yield* new ErrorCatalogue.InvalidRequest({

@@ -71,9 +71,15 @@ const fail = (error: ValidationError): never => {
 
 const invalid = (message: string) => fail(new ErrorCatalogue.InvalidRequest({ message }))
 
+/**
+ * Control characters and unpaired surrogates: PostgreSQL refuses U+0000 in text, and both stores
+ * store an unpaired surrogate as U+FFFD, so two different keys would become one.
+ */
+const unstorable = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
 const checkKey = (key: unknown): string => {
-  if (typeof key !== "string" || key.length === 0 || key.length > 255) {
-    return invalid("idempotencyKey must be a string of 1 to 255 characters")
+  if (typeof key !== "string" || key.length === 0 || key.length > 255 || unstorable.test(key)) {
+    return invalid("idempotencyKey must be a string of 1 to 255 characters, without control characters or unpaired surrogates")
   }
   return key
 }
@@ -131,8 +137,8 @@ const checkKind = (kind: unknown, fallback: EntryKind): EntryKind => {
 }
 
 const checkHoldId = (holdId: unknown): string => {
-  if (typeof holdId !== "string" || holdId.length === 0 || holdId.length > 64) {
-    return invalid("holdId must be a string of 1 to 64 characters")
+  if (typeof holdId !== "string" || holdId.length === 0 || holdId.length > 64 || unstorable.test(holdId)) {
+    return invalid("holdId must be a string of 1 to 64 characters, without control characters or unpaired surrogates")
   }
   return holdId
 }
