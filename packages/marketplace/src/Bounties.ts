@@ -16,7 +16,7 @@ import * as Idempotency from "./Idempotency.js"
 import * as Json from "./Json.js"
 import { MarketplaceConfig } from "./MarketplaceConfig.js"
 import * as Outbox from "./Outbox.js"
-import type * as Requests from "./Requests.js"
+import * as Requests from "./Requests.js"
 import * as Transitions from "./Transitions.js"
 import * as Wire from "./Wire.js"
 import * as WorkerEligibility from "./WorkerEligibility.js"
@@ -68,8 +68,11 @@ const deadlinesFor = (input: Requests.PostBounty) =>
     }
   })
 
+const validPost = Requests.validate(Requests.PostBounty)
+
 export const post = Effect.fn("Bounties.post")(function* (actor: Actor, input: Requests.PostBounty) {
   yield* requireRole(actor, "requester")
+  yield* validPost(input)
   if (input.reward.currency !== "USD") {
     return yield* new ErrorCatalogue.UnsupportedCurrency({ currency: input.reward.currency })
   }
@@ -277,8 +280,12 @@ export const CancelResponse = Schema.Struct({
 })
 
 /** Cancel an open bounty (requester only, before anyone accepts): the hold is voided, nothing charged. */
+const validCancel = Requests.validate(Requests.Cancel)
+
 export const cancel = Effect.fn("Bounties.cancel")(function* (actor: Actor, bountyId: string, input: Requests.Cancel) {
   yield* requireRole(actor, "requester")
+  yield* BountyStore.requireIdForm("bounty", bountyId)
+  yield* validCancel(input)
   const command = Effect.gen(function* () {
     const ledger = yield* Ledger.Ledger
     const bounty = yield* requireBounty(bountyId, { lock: true })
@@ -343,8 +350,12 @@ const acceptance = (bounty: BountyStore.BountyRow, escrowId: string, workerDid: 
  * idempotent by state and needs no derived key: one would replay an earlier round's acceptance
  * after the bounty reopens. A key the caller sends is honoured as usual.
  */
+const validAccept = Requests.validate(Requests.Accept)
+
 export const accept = Effect.fn("Bounties.accept")(function* (actor: Actor, bountyId: string, input: Requests.Accept) {
   yield* requireRole(actor, "worker")
+  yield* BountyStore.requireIdForm("bounty", bountyId)
+  yield* validAccept(input)
   if (input.worker_did !== undefined && input.worker_did !== actor.did) {
     return yield* new ErrorCatalogue.Forbidden({ reason: "worker_did must be the caller's own DID" })
   }

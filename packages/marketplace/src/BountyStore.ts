@@ -8,7 +8,7 @@
  * times, against some 20 spans for the commands and ledger operations a trace needs.
  */
 import { SqlClient } from "@effect/sql"
-import { BountyMachine, EscrowMachine, Money, SubmissionMachine } from "@clawbounties/domain"
+import { BountyMachine, ErrorCatalogue, EscrowMachine, Ids, Money, SubmissionMachine } from "@clawbounties/domain"
 import { Effect, Option, Schema } from "effect"
 
 const Bool = Schema.transform(Schema.Union(Schema.Number, Schema.BigIntFromSelf, Schema.Boolean), Schema.Boolean, {
@@ -167,7 +167,17 @@ const bountyColumns = (sql: SqlClient.SqlClient) =>
     orElse: () => sql.literal(`b.*, (SELECT json_group_array(t.tag ORDER BY t.tag) FROM bounty_tags t WHERE t.bounty_id = b.bounty_id) AS tags`)
   })
 
+const idForms = { bounty: Schema.is(Ids.BountyId), submission: Schema.is(Ids.SubmissionId), dispute: Schema.is(Ids.DisputeId) }
+
+/**
+ * A string not of the engine's id form names nothing: it is not found without reaching a query
+ * (PostgreSQL fails on U+0000) or a derived idempotency key (an index entry has a size limit).
+ */
+export const requireIdForm = (entity: keyof typeof idForms, id: string): Effect.Effect<void, ErrorCatalogue.NotFound> =>
+  idForms[entity](id) ? Effect.void : Effect.fail(new ErrorCatalogue.NotFound({ entity, id: id.slice(0, 100) }))
+
 export const findBounty = Effect.fnUntraced(function* (bountyId: string, options?: { readonly lock?: boolean }) {
+  if (!idForms.bounty(bountyId)) return Option.none()
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql`SELECT ${bountyColumns(sql)} FROM bounties b WHERE b.bounty_id = ${bountyId} ${options?.lock ? forUpdate(sql) : sql.literal("")}`
     .pipe(Effect.flatMap(decodeBounties))
@@ -221,6 +231,7 @@ export const escrowOfBounty = Effect.fnUntraced(function* (bountyId: string) {
 })
 
 export const findSubmission = Effect.fnUntraced(function* (submissionId: string) {
+  if (!idForms.submission(submissionId)) return Option.none()
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql`SELECT * FROM submissions WHERE submission_id = ${submissionId}`
     .pipe(Effect.flatMap(decodeSubmissions))
@@ -234,6 +245,7 @@ export const submissionsOfBounty = Effect.fnUntraced(function* (bountyId: string
 })
 
 export const findDispute = Effect.fnUntraced(function* (disputeId: string) {
+  if (!idForms.dispute(disputeId)) return Option.none()
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql`SELECT * FROM disputes WHERE dispute_id = ${disputeId}`.pipe(Effect.flatMap(decodeDisputes))
   return Option.fromNullable(rows[0])

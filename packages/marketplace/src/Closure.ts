@@ -12,7 +12,7 @@ import * as BountyStore from "./BountyStore.js"
 import { addSeconds, nowIso, transaction } from "./Command.js"
 import * as Idempotency from "./Idempotency.js"
 import * as Outbox from "./Outbox.js"
-import type * as Requests from "./Requests.js"
+import * as Requests from "./Requests.js"
 import * as Settlement from "./Settlement.js"
 import * as Transitions from "./Transitions.js"
 
@@ -93,8 +93,12 @@ export const approveUnderReview = (
   })
 
 /** The requester approves a valid submission under review. */
+const validApprove = Requests.validate(Requests.Approve)
+
 export const approve = Effect.fn("Closure.approve")(function* (actor: Actor, bountyId: string, input: Requests.Approve) {
   yield* requireRole(actor, "requester")
+  yield* BountyStore.requireIdForm("bounty", bountyId)
+  yield* validApprove(input)
   if (input.requester_did !== undefined && input.requester_did !== actor.did) {
     return yield* new ErrorCatalogue.Forbidden({ reason: "requester_did must be the caller's own DID" })
   }
@@ -122,8 +126,12 @@ export const RejectResponse = Schema.Struct({
 export type RejectResponse = typeof RejectResponse.Type
 
 /** The requester rejects: a dispute opens, the escrow freezes, the money stays held. */
+const validReject = Requests.validate(Requests.Reject)
+
 export const reject = Effect.fn("Closure.reject")(function* (actor: Actor, bountyId: string, input: Requests.Reject) {
   yield* requireRole(actor, "requester")
+  yield* BountyStore.requireIdForm("bounty", bountyId)
+  yield* validReject(input)
   if (input.requester_did !== undefined && input.requester_did !== actor.did) {
     return yield* new ErrorCatalogue.Forbidden({ reason: "requester_did must be the caller's own DID" })
   }

@@ -13,7 +13,7 @@ import * as BountyStore from "./BountyStore.js"
 import { nowIso, transaction } from "./Command.js"
 import * as Idempotency from "./Idempotency.js"
 import * as Outbox from "./Outbox.js"
-import type * as Requests from "./Requests.js"
+import * as Requests from "./Requests.js"
 import * as Settlement from "./Settlement.js"
 import * as Transitions from "./Transitions.js"
 import * as Wire from "./Wire.js"
@@ -46,8 +46,12 @@ const machineEvents = {
   split: { bounty: "resolve_split", submission: "resolve_split", escrow: "split" }
 } as const
 
+const validResolve = Requests.validate(Requests.ResolveDispute)
+
 export const resolve = Effect.fn("Disputes.resolve")(function* (actor: Actor, disputeId: string, input: Requests.ResolveDispute) {
   yield* requireRole(actor, "operator")
+  yield* BountyStore.requireIdForm("dispute", disputeId)
+  yield* validResolve(input)
   if (input.outcome === "split" && input.worker_share_bps === undefined) {
     return yield* new ErrorCatalogue.InvalidRequest({
       message: "a split needs worker_share_bps",

@@ -10,7 +10,7 @@ import { type Actor, requireRole } from "./Actor.js"
 import * as Audit from "./Audit.js"
 import { transaction } from "./Command.js"
 import * as Idempotency from "./Idempotency.js"
-import { IdempotencyKey, Text } from "./Requests.js"
+import { IdempotencyKey, Text, validate } from "./Requests.js"
 
 /** The world account that manual adjustments come from and go to. */
 export const WORLD_MANUAL = "world:manual"
@@ -35,9 +35,12 @@ export const AdjustmentResponse = Schema.Struct({
 })
 export type AdjustmentResponse = typeof AdjustmentResponse.Type
 
+const validAdjustment = validate(Adjustment)
+
 const adjust = (direction: "credit" | "debit") =>
   Effect.fn(`Operators.${direction}`)(function* (actor: Actor, input: Adjustment) {
     yield* requireRole(actor, "operator")
+    yield* validAdjustment(input)
     const command = Effect.gen(function* () {
       const ledger = yield* Ledger.Ledger
       const metadata = { reason: input.reason, operator: actor.did, adjustment: direction }

@@ -2,8 +2,26 @@
  * Decoded inputs of the marketplace commands. The encoded side is the wire form (snake_case, money
  * as digit strings); decoding rejects unknown fields, so a typo never silently drops a setting.
  */
-import { Did, Money } from "@clawbounties/domain"
-import { Schema } from "effect"
+import { Did, ErrorCatalogue, Money } from "@clawbounties/domain"
+import { Effect, ParseResult, Schema } from "effect"
+
+/**
+ * A command's own check of its input against the rules of its Schema. Commands take decoded types,
+ * but an embedder can build a value of that type that breaks a rule no type expresses (a NaN
+ * deadline, a title with U+0000, a share of 1.5): it is refused here, as the HTTP edge refuses it,
+ * before anything is written.
+ */
+export const validate = <A, I>(schema: Schema.Schema<A, I>) => {
+  const check = Schema.validate(schema, { errors: "all" })
+  return (input: A): Effect.Effect<A, ErrorCatalogue.InvalidRequest> =>
+    Effect.mapError(check(input), (error) => new ErrorCatalogue.InvalidRequest({
+      message: "the command's input breaks its schema",
+      issues: ParseResult.ArrayFormatter.formatErrorSync(error).slice(0, 20).map((issue) => ({
+        path: issue.path.map(String).join("."),
+        message: issue.message.slice(0, 300)
+      }))
+    }))
+}
 
 /** C0 controls other than tab, newline and carriage return; DEL; a UTF-16 surrogate without its pair. */
 const unstorable = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/

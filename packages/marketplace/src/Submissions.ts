@@ -16,7 +16,7 @@ import * as Idempotency from "./Idempotency.js"
 import * as Json from "./Json.js"
 import { MarketplaceConfig } from "./MarketplaceConfig.js"
 import * as Outbox from "./Outbox.js"
-import type * as Requests from "./Requests.js"
+import * as Requests from "./Requests.js"
 import * as Transitions from "./Transitions.js"
 import * as Wire from "./Wire.js"
 
@@ -35,8 +35,12 @@ export const SubmitResponse = Schema.Struct({
 })
 export type SubmitResponse = typeof SubmitResponse.Type
 
+const validSubmit = Requests.validate(Requests.Submit)
+
 export const submit = Effect.fn("Submissions.submit")(function* (actor: Actor, bountyId: string, input: Requests.Submit) {
   yield* requireRole(actor, "worker")
+  yield* BountyStore.requireIdForm("bounty", bountyId)
+  yield* validSubmit(input)
   if (input.worker_did !== undefined && input.worker_did !== actor.did) {
     return yield* new ErrorCatalogue.Forbidden({ reason: "worker_did must be the caller's own DID" })
   }

@@ -12,6 +12,7 @@ import * as Closure from "../src/Closure.js"
 import * as Deadlines from "../src/Deadlines.js"
 import * as Audit from "../src/Audit.js"
 import * as Disputes from "../src/Disputes.js"
+import * as Operators from "../src/Operators.js"
 import * as Outbox from "../src/Outbox.js"
 import * as Submissions from "../src/Submissions.js"
 import { balances, engineOver, key, migrationSets, operator, proofBundle, reconcileClean, requester, researchBounty, underReview, worker } from "./helpers/engine.js"
@@ -350,6 +351,36 @@ const suite = (store: Store) => {
           assert.strictEqual(yield* failureCode(Disputes.resolve(operator, rejected.dispute_id, { outcome: "worker_award", idempotency_key: "second" })), "DisputeNotOpen")
         }
         assert.strictEqual((yield* balances("platform:fees")).F, 525n)
+      })))
+  })
+
+  describe("called directly by an embedder", () => {
+    it.effect("a typed input that breaks its schema's rules, or an id not of the engine's form, is refused and writes nothing", () =>
+      run(Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const { actor } = yield* requester(1, 100_000n)
+        const w = yield* worker(2)
+        const { posted, submitted } = yield* underReview(actor, w.key)
+        const { dispute_id } = yield* Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "no" })
+        const counts = sql<{ n: number }>`SELECT (SELECT COUNT(*) FROM bounties) + (SELECT COUNT(*) FROM command_idempotency) + (SELECT COUNT(*) FROM ledger_entries) AS n`
+        const before = Number((yield* counts)[0]!.n)
+        const refused: ReadonlyArray<readonly [string, Effect.Effect<unknown, { readonly _tag: string }, any>]> = [
+          ["InvalidRequest", Bounties.post(actor, researchBounty({ deadlines: { accept_within_seconds: Number.NaN } }))],
+          ["InvalidRequest", Bounties.post(actor, researchBounty({ title: "nul\u0000" }))],
+          ["InvalidRequest", Bounties.post(actor, researchBounty({ tags: Array.from({ length: 11 }, (_, i) => `t${i}`) }))],
+          ["InvalidRequest", Bounties.post(actor, researchBounty({ idempotency_key: "" }))],
+          ["InvalidRequest", Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "" })],
+          ["InvalidRequest", Disputes.resolve(operator, dispute_id, { outcome: "split", worker_share_bps: 1.5 })],
+          ["InvalidRequest", Disputes.resolve(operator, dispute_id, { outcome: "split", worker_share_bps: 10_000 })],
+          ["InvalidRequest", Operators.credit(operator, { did: "platform:fees", amount_minor: 1n, currency: "USD", reason: "x", idempotency_key: "sys" })],
+          ["InvalidRequest", Operators.credit(operator, { did: actor.did, amount_minor: 1n, currency: "EUR" as never, reason: "x", idempotency_key: "eur" })],
+          ["NotFound", Bounties.cancel(actor, "x".repeat(8000), {})],
+          ["NotFound", Bounties.get(actor, "bty_\u0000")],
+          ["NotFound", Closure.approve(actor, dispute_id, { submission_id: submitted.submission_id })],
+          ["NotFound", Disputes.resolve(operator, posted.bounty_id, { outcome: "requester_refund" })]
+        ]
+        for (const [code, effect] of refused) assert.strictEqual(yield* failureCode(effect), code)
+        assert.strictEqual(Number((yield* counts)[0]!.n), before)
       })))
   })
 

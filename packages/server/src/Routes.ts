@@ -322,7 +322,7 @@ const submitWork = route({
   response: Submissions.SubmitResponse,
   errors: [
     ...bountyErrors, "Forbidden", "BountyNotAssigned", "SubmissionAlreadyUnderReview", "InvalidTransition",
-    "SubmissionLimitReached", "SubmissionInvalid"
+    "SubmissionLimitReached", "SubmissionInvalid", "InvalidRequest"
   ],
   handler: ({ actor, params, body }) => Submissions.submit(actor, params.bounty_id!, body)
 })
@@ -353,7 +353,7 @@ const rejectSubmission = route({
   idempotent: true,
   status: 200,
   response: Closure.RejectResponse,
-  errors: [...bountyErrors, "Forbidden", "SubmissionNotPendingReview", "InvalidTransition"],
+  errors: [...bountyErrors, "Forbidden", "SubmissionNotPendingReview", "InvalidTransition", "InvalidRequest"],
   handler: ({ actor, params, body }) => Closure.reject(actor, params.bounty_id!, body)
 })
 
