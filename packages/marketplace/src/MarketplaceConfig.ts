@@ -53,7 +53,10 @@ export const defaults: Settings = {
 }
 
 const duration = (name: string, fallback: Duration.Duration) =>
-  Config.duration(name).pipe(Config.withDefault(fallback))
+  Config.duration(name).pipe(
+    Config.validate({ message: "must be longer than 0", validation: (d) => Duration.greaterThan(d, Duration.zero) }),
+    Config.withDefault(fallback)
+  )
 
 /** Reads `BOUNTY_OPEN_TTL`, `BOUNTY_WORK_DEADLINE`, ... (Effect duration strings such as "24 hours"). */
 export const config: Config.Config<Settings> = Config.all({
@@ -83,7 +86,10 @@ export const config: Config.Config<Settings> = Config.all({
       Config.withDefault(0)
     )
   })
-})
+}).pipe(Config.validate({
+  message: "BOUNTY_MIN_DEADLINE must not be longer than BOUNTY_MAX_DEADLINE",
+  validation: (settings) => Duration.lessThanOrEqualTo(settings.minDeadline, settings.maxDeadline)
+}))
 
 export class MarketplaceConfig extends Context.Tag("@clawbounties/marketplace/MarketplaceConfig")<
   MarketplaceConfig,

@@ -78,14 +78,17 @@ export const config: Config.Config<Settings> = Config.all({
  * A start-up failure as one line per problem, each naming the setting (`PORT: ...`). Config errors
  * carry the path of the variable; anything else is reported as it is.
  */
+/** `PORT: must be ...`; a check across settings names them in its message and has no path. */
+const named = (path: ReadonlyArray<string>, message: string) => (path.length === 0 ? message : `${path.join(".")}: ${message}`)
+
 export const describeConfigError = (error: ConfigError.ConfigError): ReadonlyArray<string> =>
   ConfigError.reduceWithContext(error, undefined, {
     andCase: (_, left: ReadonlyArray<string>, right: ReadonlyArray<string>) => [...left, ...right],
     orCase: (_, left: ReadonlyArray<string>, right: ReadonlyArray<string>) => [...left, ...right],
-    invalidDataCase: (_, path, message) => [`${path.join(".") || "setting"}: ${message}`],
-    missingDataCase: (_, path, message) => [`${path.join(".") || "setting"}: ${message}`],
-    sourceUnavailableCase: (_, path, message) => [`${path.join(".") || "setting"}: ${message}`],
-    unsupportedCase: (_, path, message) => [`${path.join(".") || "setting"}: ${message}`]
+    invalidDataCase: (_, path, message) => [named(path, message)],
+    missingDataCase: (_, path, message) => [named(path, message)],
+    sourceUnavailableCase: (_, path, message) => [named(path, message)],
+    unsupportedCase: (_, path, message) => [named(path, message)]
   })
 
 /** Config errors found anywhere in a start-up failure's cause. */

@@ -5,7 +5,7 @@
  * is printed, never the token.
  */
 import { Tokens } from "@clawbounties/marketplace"
-import { Cause, Config as EffectConfig, ConfigError, Effect, Exit, Layer, Option } from "effect"
+import { Cause, Config as EffectConfig, ConfigError, Effect, Exit, Layer, Option, Runtime } from "effect"
 import { randomBytes } from "node:crypto"
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
@@ -25,16 +25,20 @@ const operatorToken = (dataDir: string): { readonly layer: Layer.Layer<Tokens.Op
   const configured = Effect.runSync(Effect.option(EffectConfig.string("OPERATOR_TOKEN")))
   if (Option.isSome(configured)) return { layer: Tokens.layer, where: "from OPERATOR_TOKEN" }
   const file = resolve(join(dataDir, "operator-token"))
-  let token: string
-  if (existsSync(file)) {
-    token = readFileSync(file, "utf8").trim()
-    if (token.length < Tokens.MIN_OPERATOR_TOKEN_LENGTH) fail([`${file}: the operator token is shorter than ${Tokens.MIN_OPERATOR_TOKEN_LENGTH} characters`])
-  } else {
-    mkdirSync(dataDir, { recursive: true })
-    token = `cbt_operator_${randomBytes(32).toString("base64url")}`
-    writeFileSync(file, `${token}\n`, { mode: 0o600, flag: "wx" })
+  let token = ""
+  try {
+    if (existsSync(file)) {
+      token = readFileSync(file, "utf8").trim()
+      if (token.length < Tokens.MIN_OPERATOR_TOKEN_LENGTH) fail([`${file}: the operator token is shorter than ${Tokens.MIN_OPERATOR_TOKEN_LENGTH} characters`])
+    } else {
+      mkdirSync(dataDir, { recursive: true })
+      token = `cbt_operator_${randomBytes(32).toString("base64url")}`
+      writeFileSync(file, `${token}\n`, { mode: 0o600, flag: "wx" })
+    }
+    chmodSync(file, 0o600)
+  } catch (error) {
+    fail([`bad setting DATA_DIR: cannot keep the operator token in ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}); set OPERATOR_TOKEN or choose another DATA_DIR`])
   }
-  chmodSync(file, 0o600)
   const hash = Buffer.from(Tokens.hashToken(token), "base64url")
   return { layer: Layer.succeed(Tokens.OperatorToken, { hash: Option.some(hash) }), where: `in ${file}` }
 }
@@ -60,7 +64,7 @@ const main = async () => {
     })
   } catch (error) {
     // A bad engine setting (BOUNTY_*, OPERATOR_TOKEN, ...) arrives as a ConfigError in the cause.
-    const cause = Cause.isCause(error) ? error : (error as { cause?: unknown })?.cause
+    const cause = Runtime.isFiberFailure(error) ? error[Runtime.FiberFailureCauseId] : Cause.isCause(error) ? error : (error as { cause?: unknown })?.cause
     const lines = Cause.isCause(cause) ? Config.configErrorsOf(cause) : ConfigError.isConfigError(error) ? Config.describeConfigError(error) : []
     fail(lines.length > 0 ? lines.map((line) => `bad setting ${line}`) : [`could not start: ${error instanceof Error ? error.message : String(error)}`])
     return

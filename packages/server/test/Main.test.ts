@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
@@ -58,4 +58,31 @@ describe("npm start", () => {
     assert.strictEqual(await run.exited, 1)
     assert.match(run.errors(), /PORT/)
   })
+
+  it("stops on a bad engine setting or an unusable data directory with one line naming it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cbt-main-"))
+    writeFileSync(join(dir, "a-file"), "")
+    writeFileSync(join(dir, "not-a-db"), "this is not a database, but it is long enough to look like one".repeat(100))
+    const unused = join(dir, "unused")
+    const token = { OPERATOR_TOKEN: "cbt_operator_main-test-token-0123456789abcdef" }
+    const cases: ReadonlyArray<readonly [Record<string, string>, RegExp]> = [
+      [{ ...token, DATA_DIR: unused, BOUNTY_OPEN_TTL: "-1 hours" }, /^clawbounties: bad setting BOUNTY_OPEN_TTL: must be longer than 0$/m],
+      [{ ...token, DATA_DIR: unused, BOUNTY_WORK_DEADLINE: "0 seconds" }, /bad setting BOUNTY_WORK_DEADLINE/],
+      [{ ...token, DATA_DIR: unused, BOUNTY_MIN_DEADLINE: "2 days", BOUNTY_MAX_DEADLINE: "1 day" }, /bad setting BOUNTY_MIN_DEADLINE must not be longer than BOUNTY_MAX_DEADLINE/],
+      [{ DATA_DIR: unused, OPERATOR_TOKEN: "short" }, /^clawbounties: bad setting OPERATOR_TOKEN must be at least 32 characters$/m],
+      [{ DATA_DIR: join(dir, "a-file", "sub") }, /bad setting DATA_DIR: cannot keep the operator token .*ENOTDIR/],
+      [{ ...token, DATA_DIR: dir, SQLITE_FILE: join(dir, "not-a-db") }, /not-a-db is not a usable SQLite database/]
+    ]
+    try {
+      const runs = cases.map(([env]) => launch({ PORT: "0", ...env }))
+      const codes = await Promise.all(runs.map((run) => run.exited))
+      cases.forEach(([, expected], i) => {
+        assert.strictEqual(codes[i], 1, runs[i]!.errors())
+        assert.match(runs[i]!.errors(), expected)
+        assert.notMatch(runs[i]!.errors(), /\n\s+at /, "no stack trace")
+      })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
 })

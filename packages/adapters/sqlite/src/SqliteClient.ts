@@ -170,7 +170,11 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, SqlEr
       Effect.try({ try: () => new Database(options.filename), catch: sqlError(`Failed to open ${options.filename}`) }),
       (db) => Effect.sync(() => db.close())
     )
-    yield* Effect.try({ try: () => db.pragma("journal_mode = WAL"), catch: sqlError("Failed to enable WAL") })
+    // The first statement on the file: a file that is not a SQLite database fails here.
+    yield* Effect.try({
+      try: () => db.pragma("journal_mode = WAL"),
+      catch: (cause) => new SqlError({ cause, message: `${options.filename} is not a usable SQLite database: ${cause instanceof Error ? cause.message : String(cause)}` })
+    })
     const cacheSize = Math.max(16, options.statementCacheSize ?? 500)
     const { connection, control } = makeConnection(db, cacheSize)
     // An in-memory or temporary database has no file a second connection could open.
