@@ -79,8 +79,11 @@ const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
       return yield* Effect.orDie(encode(result))
     }).pipe(
       Effect.tapErrorCause((cause) => {
-        const { unexpected } = Http.failureResponse(cause)
-        return unexpected ? Effect.logError(`${route.method} ${route.path} failed unexpectedly`, cause) : Effect.void
+        const { log } = Http.failureResponse(cause)
+        if (log === "unexpected") return Effect.logError(`${route.method} ${route.path} failed unexpectedly`, cause)
+        // A line, not the stack: an outage fails every request the same way.
+        if (log === "unavailable") return Effect.logWarning(`${route.method} ${route.path}: the database is unavailable`)
+        return Effect.void
       }),
       Effect.withSpan(`http ${route.operationId}`)
     )

@@ -231,18 +231,43 @@ export const errorResponse = (error: ErrorCatalogue.EngineError, headers: Record
   return json(wire.status, wire.body, headers)
 }
 
+/** SQLSTATE classes and codes, and socket errors, that mean "the database cannot be reached now". */
+const unavailableCodes = new Set(["57P01", "57P02", "57P03", "53300", "SQLITE_BUSY", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"])
+const unavailableMessage = /connection terminated|connection timeout|connection error|server closed the connection/i
+
+/**
+ * Whether a failure is the database being out of reach (PostgreSQL restarting or refusing
+ * connections, a connection cut, SQLite's file locked past the busy timeout) rather than a fault of
+ * the request or a bug: the client can retry later. Looks through a few levels of `cause`.
+ */
+export const isDatabaseUnavailable = (failure: unknown): boolean => {
+  if ((failure as { _tag?: unknown } | null)?._tag !== "SqlError") return false
+  let cause = (failure as { cause?: unknown }).cause
+  for (let depth = 0; depth < 4 && cause !== undefined && cause !== null; depth++) {
+    const code = (cause as { code?: unknown }).code
+    if (typeof code === "string" && (code.startsWith("08") || unavailableCodes.has(code))) return true
+    if (cause instanceof Error && unavailableMessage.test(cause.message)) return true
+    cause = (cause as { cause?: unknown }).cause
+  }
+  return false
+}
+
 /**
  * The response for a failed request: a catalogued failure is sent as the catalogue says; an
- * interruption (the client went away, or the server is stopping) is `SERVICE_UNAVAILABLE`; anything
- * else is `INTERNAL_ERROR`, whose cause the caller logs and never sends.
+ * interruption (the client went away, or the server is stopping) and a database out of reach are
+ * `SERVICE_UNAVAILABLE`; anything else is `INTERNAL_ERROR`. `log` says what the caller logs: the
+ * whole cause of an unexpected failure, a line for an unavailable database; neither is ever sent.
  */
-export const failureResponse = <E>(cause: Cause.Cause<E>): { readonly response: Response; readonly unexpected: boolean } => {
+export const failureResponse = <E>(cause: Cause.Cause<E>): { readonly response: Response; readonly log?: "unexpected" | "unavailable" } => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure) && isCatalogued(failure.value)) {
-    return { response: errorResponse(failure.value), unexpected: false }
+    return { response: errorResponse(failure.value) }
   }
   if (Cause.isInterruptedOnly(cause)) {
-    return { response: errorResponse(new ErrorCatalogue.ServiceUnavailable({ reason: "the request was interrupted" })), unexpected: false }
+    return { response: errorResponse(new ErrorCatalogue.ServiceUnavailable({ reason: "the request was interrupted" })) }
   }
-  return { response: errorResponse(new ErrorCatalogue.InternalError()), unexpected: true }
+  if (Option.isSome(failure) && isDatabaseUnavailable(failure.value)) {
+    return { response: errorResponse(new ErrorCatalogue.ServiceUnavailable({ reason: "the database is unavailable; retry later" })), log: "unavailable" }
+  }
+  return { response: errorResponse(new ErrorCatalogue.InternalError()), log: "unexpected" }
 }

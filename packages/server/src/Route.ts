@@ -5,7 +5,8 @@
  * derived from these definitions, so they cannot disagree.
  *
  * {@link route} checks at compile time that `errors` names every catalogued error the handler's
- * effect can fail with (`SqlError` and other unexpected failures become `INTERNAL_ERROR`).
+ * effect can fail with (a `SqlError` becomes `SERVICE_UNAVAILABLE` when the database is out of
+ * reach and `INTERNAL_ERROR` otherwise, as every other unexpected failure does).
  */
 import type { ErrorCatalogue } from "@clawbounties/domain"
 import type { Tokens } from "@clawbounties/marketplace"
@@ -114,9 +115,10 @@ export const errorsOf = (route: Route): ReadonlyArray<ErrorTag> => {
     tags.add("UnsupportedMediaType")
     tags.add("PayloadTooLarge")
     tags.add("InvalidRequest")
-    tags.add("ServiceUnavailable")
   }
   if (route.query !== undefined || route.idempotent || pathParams(route.path).length > 0) tags.add("InvalidRequest")
+  // Any request can be interrupted by shutdown or meet the database out of reach.
+  tags.add("ServiceUnavailable")
   tags.add("InternalError")
   return Array.from(tags)
 }

@@ -6,6 +6,7 @@
  */
 import { ErrorCatalogue } from "@clawbounties/domain"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { SqlError } from "@effect/sql/SqlError"
 import { ConfigProvider, Effect, Exit } from "effect"
 import * as App from "../src/App.js"
 import * as Config from "../src/Config.js"
@@ -165,6 +166,40 @@ describe("OpenAPI and the edge", () => {
       })
       assert.deepStrictEqual([reply.status, reply.body.error, reply.body.details.issues[0].path], [400, "INVALID_REQUEST", "did"], did)
     }
+  })
+
+  it("answers SERVICE_UNAVAILABLE while the database cannot be reached, and INTERNAL_ERROR for other SQL failures", async () => {
+    const failing = (path: string, cause: unknown) => route({
+      method: "GET",
+      path,
+      operationId: path.slice(1),
+      tag: "Test",
+      summary: "fails in SQL",
+      auth: "public",
+      status: 200,
+      response: Schemas.Health,
+      errors: [],
+      handler: () => Effect.fail(new SqlError({ cause, message: "failed" }))
+    })
+    const pgError = (code: string, message: string) => Object.assign(new Error(message), { code })
+    const unavailable = [
+      failing("/admin-shutdown", pgError("57P01", "terminating connection due to administrator command")),
+      failing("/starting-up", pgError("57P03", "the database system is starting up")),
+      failing("/refused", Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" })),
+      failing("/terminated", new Error("Connection terminated unexpectedly")),
+      failing("/busy", pgError("SQLITE_BUSY", "database is locked")),
+      failing("/nested", new Error("wrapped", { cause: pgError("08006", "connection failure") }))
+    ]
+    const broken = failing("/syntax", pgError("42601", "syntax error at or near \"SELEC\""))
+    const app = App.make(server.runtime, { bodyLimitBytes: 1024, routes: [...unavailable, broken] })
+    for (const r of unavailable) {
+      const response = await app.request(r.path)
+      assert.strictEqual(response.status, 503, r.path)
+      assert.strictEqual(((await response.json()) as { error: string }).error, "SERVICE_UNAVAILABLE")
+    }
+    const response = await app.request("/syntax")
+    assert.strictEqual(response.status, 500)
+    assert.notInclude(await response.text(), "SELEC")
   })
 
   it("answers a defect with INTERNAL_ERROR and no internals", async () => {
