@@ -23,6 +23,9 @@ export interface Options {
   readonly bodyLimitBytes: number
   /** The routes to serve; all of them by default. */
   readonly routes?: ReadonlyArray<Route> | undefined
+  /** Shutdown (see `Server`): once `closing` is aborted every response asks the client to close
+   * its connection; once `interrupt` is, requests still running are interrupted and answer 503. */
+  readonly shutdown?: { readonly closing: AbortSignal; readonly interrupt: AbortSignal } | undefined
 }
 
 export type Runtime = ManagedRuntime.ManagedRuntime<Services, unknown>
@@ -87,9 +90,10 @@ const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
       }),
       Effect.withSpan(`http ${route.operationId}`)
     )
-    const exit = await runtime.runPromiseExit(program, { signal: request.signal })
+    const signal = options.shutdown === undefined ? request.signal : AbortSignal.any([request.signal, options.shutdown.interrupt])
+    const exit = await runtime.runPromiseExit(program, { signal })
     const response = exit._tag === "Success" ? Http.json(route.status, exit.value) : Http.failureResponse(exit.cause).response
-    if (Http.closesConnection(raw)) response.headers.set("connection", "close")
+    if (Http.closesConnection(raw) || options.shutdown?.closing.aborted) response.headers.set("connection", "close")
     return response
   }
 }

@@ -1,7 +1,9 @@
 /**
  * Serving the app on `@hono/node-server`: build the runtime (storage opened and migrated, the
- * scheduler started), listen, and stop gracefully (stop accepting, let requests in flight finish,
- * then dispose the runtime, which stops the scheduler and closes the database).
+ * scheduler started), listen, and stop gracefully: stop accepting, close idle connections and ask
+ * every later response to close its own, let requests in flight finish within the grace, then
+ * interrupt the rest (they answer 503), and dispose the runtime, which stops the scheduler and
+ * closes the database.
  */
 import { serve } from "@hono/node-server"
 import { Duration, Layer, ManagedRuntime } from "effect"
@@ -43,7 +45,9 @@ export const start = async (options: Options): Promise<Running> => {
     await runtime.dispose().catch(() => undefined)
     throw error
   }
-  const app = App.make(runtime, { bodyLimitBytes: options.bodyLimitBytes })
+  const closing = new AbortController()
+  const interrupt = new AbortController()
+  const app = App.make(runtime, { bodyLimitBytes: options.bodyLimitBytes, shutdown: { closing: closing.signal, interrupt: interrupt.signal } })
   const server = await new Promise<HttpServer>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s as HttpServer)) as HttpServer
     s.once("error", reject)
@@ -52,13 +56,18 @@ export const start = async (options: Options): Promise<Running> => {
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address
   const grace = Duration.toMillis(Duration.decode(options.shutdownGrace ?? "10 seconds"))
 
-  let closing: Promise<void> | undefined
+  let closed: Promise<void> | undefined
   const close = () =>
-    (closing ??= (async () => {
+    (closed ??= (async () => {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => server.closeAllConnections(), grace)
+        closing.abort()
+        // After the grace, what still runs is interrupted and answers 503; a moment later any
+        // connection left (a client that never finished its body) is cut.
+        const interruptTimer = setTimeout(() => interrupt.abort(), grace)
+        const cutTimer = setTimeout(() => server.closeAllConnections(), grace + 1000)
         server.close(() => {
-          clearTimeout(timer)
+          clearTimeout(interruptTimer)
+          clearTimeout(cutTimer)
           resolve()
         })
         server.closeIdleConnections()
