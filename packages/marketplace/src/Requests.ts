@@ -2,7 +2,7 @@
  * Decoded inputs of the marketplace commands. The encoded side is the wire form (snake_case, money
  * as digit strings); decoding rejects unknown fields, so a typo never silently drops a setting.
  */
-import { Did, ErrorCatalogue, Money } from "@clawbounties/domain"
+import { Did, ErrorCatalogue, Money, Text as StoredText } from "@clawbounties/domain"
 import { Effect, ParseResult, Schema } from "effect"
 
 /**
@@ -23,9 +23,6 @@ export const validate = <A, I>(schema: Schema.Schema<A, I>) => {
     }))
 }
 
-/** C0 controls other than tab, newline and carriage return; DEL; a UTF-16 surrogate without its pair. */
-const unstorable = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-
 /**
  * Free text of 1..max characters. Control characters are refused: PostgreSQL cannot store U+0000 at
  * all (SQLite can), and both stores would silently replace an unpaired surrogate.
@@ -34,8 +31,9 @@ export const Text = (max: number) =>
   Schema.String.pipe(
     Schema.minLength(1),
     Schema.maxLength(max),
-    Schema.filter((s) => !unstorable.test(s) || "must not contain control characters (other than tab and newline) or an unpaired surrogate")
+    Schema.filter((s) => StoredText.isProse(s) || "must not contain control characters (other than tab and newline) or an unpaired surrogate")
   )
+
 const Seconds = Schema.Int.pipe(Schema.positive())
 
 export const IdempotencyKey = Schema.String.pipe(

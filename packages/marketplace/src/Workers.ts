@@ -11,7 +11,7 @@
  * tags) have a column or a join table, so `list` is plain indexed SQL on both databases.
  */
 import { SqlClient } from "@effect/sql"
-import { Did, ErrorCatalogue, Ids, Money } from "@clawbounties/domain"
+import { Did, ErrorCatalogue, Ids, Money, Text as StoredText } from "@clawbounties/domain"
 import { DateTime, Effect, Option, Schema } from "effect"
 import * as Audit from "./Audit.js"
 import * as Identities from "./Identities.js"
@@ -25,16 +25,15 @@ import type * as Tokens from "./Tokens.js"
 
 const strict = { parseOptions: { onExcessProperty: "error" } } as const
 
-const noControlCharacters = /^[^\u0000-\u001f\u007f]*$/
 const untrimmed = /^\s|\s$/
 
-/** Text of 1..max characters: no control characters, no leading or trailing whitespace. */
+/** Text of 1..max characters: no control characters or unpaired surrogates, not padded with whitespace. */
 const Text = (max: number) =>
   Schema.String.pipe(
     Schema.minLength(1),
     Schema.maxLength(max),
     Schema.filter((s) =>
-      !noControlCharacters.test(s) ? "must not contain control characters"
+      !StoredText.isPlain(s) ? "must not contain control characters or an unpaired surrogate"
         : untrimmed.test(s) ? "must not start or end with whitespace"
         : true
     )

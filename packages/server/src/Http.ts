@@ -2,7 +2,7 @@
  * The edge's mechanics: reading a body within the size limit, parsing JSON strictly, decoding with a
  * route's Schema, and turning any outcome into a response with the catalogue's code and status.
  */
-import { ErrorCatalogue } from "@clawbounties/domain"
+import { ErrorCatalogue, Text } from "@clawbounties/domain"
 import { Cause, Effect, Option, ParseResult, Schema } from "effect"
 import type { IncomingMessage } from "node:http"
 
@@ -169,16 +169,13 @@ export const decoder = <A, I>(schema: Schema.Schema<A, I, never>, where: "body" 
   return (input: unknown) => Effect.mapError(decode(input), (error) => invalidRequest(where, error))
 }
 
-/** U+0000, or a UTF-16 surrogate without its pair. */
-const unstorableText = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-
-/** The path of the first string (key or value) in `value` that {@link unstorableText} matches. */
+/** The path of the first string (key or value) in `value` that is not `Text.isStorable`. */
 const findUnstorable = (value: unknown, path: ReadonlyArray<string>): ReadonlyArray<string> | undefined => {
-  if (typeof value === "string") return unstorableText.test(value) ? path : undefined
+  if (typeof value === "string") return Text.isStorable(value) ? undefined : path
   if (typeof value !== "object" || value === null) return undefined
   for (const [key, item] of Object.entries(value)) {
     const itemPath = [...path, key]
-    if (unstorableText.test(key)) return itemPath
+    if (!Text.isStorable(key)) return itemPath
     const found = findUnstorable(item, itemPath)
     if (found !== undefined) return found
   }

@@ -5,7 +5,7 @@
  * mismatch the first field that differs is named. Validation failures are decided by the request
  * alone, so they are returned before any write and never stored under the key.
  */
-import { ErrorCatalogue, Money } from "@clawbounties/domain"
+import { ErrorCatalogue, Money, Text } from "@clawbounties/domain"
 import { hash as digest } from "node:crypto"
 import type {
   Bucket,
@@ -71,14 +71,8 @@ const fail = (error: ValidationError): never => {
 
 const invalid = (message: string) => fail(new ErrorCatalogue.InvalidRequest({ message }))
 
-/**
- * Control characters and unpaired surrogates: PostgreSQL refuses U+0000 in text, and both stores
- * store an unpaired surrogate as U+FFFD, so two different keys would become one.
- */
-const unstorable = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-
 const checkKey = (key: unknown): string => {
-  if (typeof key !== "string" || key.length === 0 || key.length > 255 || unstorable.test(key)) {
+  if (typeof key !== "string" || key.length === 0 || key.length > 255 || !Text.isPlain(key)) {
     return invalid("idempotencyKey must be a string of 1 to 255 characters, without control characters or unpaired surrogates")
   }
   return key
@@ -137,7 +131,7 @@ const checkKind = (kind: unknown, fallback: EntryKind): EntryKind => {
 }
 
 const checkHoldId = (holdId: unknown): string => {
-  if (typeof holdId !== "string" || holdId.length === 0 || holdId.length > 64 || unstorable.test(holdId)) {
+  if (typeof holdId !== "string" || holdId.length === 0 || holdId.length > 64 || !Text.isPlain(holdId)) {
     return invalid("holdId must be a string of 1 to 64 characters, without control characters or unpaired surrogates")
   }
   return holdId
