@@ -26,7 +26,7 @@ import * as Manifest from "./Manifest.js"
 import * as ProofBundle from "./ProofBundle.js"
 import * as Tier from "./Tier.js"
 import { validateNamed } from "./internal/JsonSchema.js"
-import { type BaseResult, fail, invalid, isRecord, parseTime, type VerificationError } from "./Result.js"
+import { type BaseResult, fail, invalid, isRecord, parseTime, type VerificationError, shown } from "./Result.js"
 
 export interface Options extends ExportBundle.Options {}
 
@@ -63,12 +63,12 @@ const checkRateLimits = (members: ReadonlyArray<Member>): VerificationError | un
         groups.set(key, g)
       }
       for (const f of fields) {
-        if (c[`max_${f}`] !== g.max[f]) return fail("RATE_LIMIT_CLAIM_INCONSISTENT", `Members disagree on max_${f} for ${String(c.scope)}:${String(c.scope_key)}`, "payload.artifacts.member_bundles")
+        if (c[`max_${f}`] !== g.max[f]) return fail("RATE_LIMIT_CLAIM_INCONSISTENT", `Members disagree on max_${f} for ${shown(c.scope)}:${shown(c.scope_key)}`, "payload.artifacts.member_bundles")
         const observed = c[`observed_${f}`]
         if (typeof observed === "number") g.observed[f]! += observed
         const max = g.max[f]
         if (typeof max === "number" && g.observed[f]! > max) {
-          return fail("RATE_LIMIT_EXCEEDED", `Fleet observed_${f} exceeds max_${f} for ${String(c.scope)}:${String(c.scope_key)}`, "payload.artifacts.member_bundles")
+          return fail("RATE_LIMIT_EXCEEDED", `Fleet observed_${f} exceeds max_${f} for ${shown(c.scope)}:${shown(c.scope_key)}`, "payload.artifacts.member_bundles")
         }
       }
     }
@@ -109,9 +109,20 @@ export const verify = (input: unknown, options: Options): AggregateResult => {
     }
     for (let i = 0; i < list.length; i++) {
       const m = list[i]
-      const result = isRecord(m) && m.envelope_type === "proof_bundle" ? ProofBundle.verify(m, options) : ExportBundle.verify(m, options).proof_bundle
-      if (result === undefined || result.status !== "VALID") {
-        return fail("AGGREGATE_MEMBER_INVALID", `Member ${i} is invalid${result?.error ? `: ${result.error.code}` : ""}`, `payload.artifacts.member_bundles[${i}]`)
+      // An export member must pass as a whole: its proof bundle can be valid while an attestation
+      // around it is forged, and `ExportBundle.verify` still reports that nested result.
+      let result: ProofBundle.ProofBundleResult | undefined
+      let error: VerificationError | undefined
+      if (isRecord(m) && m.envelope_type === "proof_bundle") {
+        result = ProofBundle.verify(m, options)
+        error = result.error
+      } else {
+        const exported = ExportBundle.verify(m, options)
+        result = exported.proof_bundle
+        error = exported.error ?? result?.error
+      }
+      if (result === undefined || result.status !== "VALID" || error !== undefined) {
+        return fail("AGGREGATE_MEMBER_INVALID", `Member ${i} is invalid${error ? `: ${error.code}` : ""}`, `payload.artifacts.member_bundles[${i}]`)
       }
       const pb = memberProofEnvelope(m)!.payload as Record<string, unknown>
       const claims = Array.isArray(pb.rate_limit_claims) ? (pb.rate_limit_claims as Array<Record<string, unknown>>) : []

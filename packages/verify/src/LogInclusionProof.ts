@@ -72,7 +72,7 @@ export const computeRoot = (leaf: Uint8Array, index: number, treeSize: number, p
 }
 
 export interface Options extends Envelope.VerifyOptions {
-  /** Log signers trusted for root signatures; when given, the signer must be one of them. */
+  /** Log signers trusted for root signatures: without one, no proof verifies (fail-closed). */
   readonly logSignerDids?: ReadonlyArray<string>
 }
 
@@ -92,9 +92,9 @@ export const verify = (input: unknown, options: Options): BaseResult => {
     if (computed === undefined || Base64Url.encode(computed) !== Base64Url.encode(root)) return bad("Audit path does not lead to the root", "root_hash_b64u")
     const sig = input.root_signature
     if (!isRecord(sig) || typeof sig.signer_did !== "string" || typeof sig.sig_b64u !== "string") return bad("root_signature is missing", "root_signature")
-    if (options.logSignerDids !== undefined && !options.logSignerDids.includes(sig.signer_did)) {
-      return fail("CLAIM_NOT_FOUND", "Log signer is not allowlisted", "root_signature.signer_did")
-    }
+    // A root anyone can sign proves nothing: as every allowlisted signature here, fail-closed.
+    if (!options.logSignerDids?.length) return fail("DEPENDENCY_NOT_CONFIGURED", "No log signer allowlist is configured", "root_signature.signer_did")
+    if (!options.logSignerDids.includes(sig.signer_did)) return fail("CLAIM_NOT_FOUND", "Log signer is not allowlisted", "root_signature.signer_did")
     return Envelope.checkSignatureOver(sig.signer_did, input.root_hash_b64u as string, sig.sig_b64u, ctx, "root_signature.sig_b64u")
   })()
   return error === undefined ? { status: "VALID", reason: "Inclusion proof verified", verified_at: ctx.verifiedAt } : invalid(ctx.verifiedAt, error)

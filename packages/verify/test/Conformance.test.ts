@@ -16,11 +16,13 @@ import {
   Hash,
   Jcs,
   LogInclusionProof,
+  Manifest,
   ProofBundle,
   ProtocolM,
   Sign,
   WebReceipt
 } from "@clawbounties/verify"
+import { seed } from "./fixtures.js"
 
 const reference = new URL("../../../../shared/reference/", import.meta.url)
 const vectors = new URL("vectors/", reference)
@@ -155,18 +157,25 @@ describe("golden vectors", () => {
     const leaves = (v.leaves as Array<string>).map((l) => Base64Url.decode(l)!)
     assert.strictEqual(Base64Url.encode(LogInclusionProof.rootOf(leaves)), v.proof.root_hash_b64u)
     assert.deepStrictEqual(LogInclusionProof.auditPath(leaves, v.proof.leaf_index).map(Base64Url.encode), v.proof.audit_path)
+    const logSignerDids = [v.inclusion_proof_v1.root_signature.signer_did as string]
     for (const backend of Ed25519.backends) {
-      assert.strictEqual(LogInclusionProof.verify(v.inclusion_proof_v1, { verifyAt: VERIFY_AT, backend }).status, "VALID")
+      assert.strictEqual(LogInclusionProof.verify(v.inclusion_proof_v1, { verifyAt: VERIFY_AT, backend, logSignerDids }).status, "VALID")
     }
+    // Fail-closed: without an allowlist no root verifies, and a signer outside it is refused.
+    assert.strictEqual(LogInclusionProof.verify(v.inclusion_proof_v1, { verifyAt: VERIFY_AT }).error?.code, "DEPENDENCY_NOT_CONFIGURED")
+    assert.strictEqual(LogInclusionProof.verify(v.inclusion_proof_v1, { verifyAt: VERIFY_AT, logSignerDids: [] }).error?.code, "DEPENDENCY_NOT_CONFIGURED")
+    const forger = Sign.signerFromSeed(seed(200))
+    const forged = { ...v.inclusion_proof_v1, root_signature: { signer_did: forger.did, sig_b64u: Sign.signText(forger, v.proof.root_hash_b64u) } }
+    assert.strictEqual(LogInclusionProof.verify(forged, { verifyAt: VERIFY_AT, logSignerDids }).error?.code, "CLAIM_NOT_FOUND")
     // Every leaf of the golden tree proves against the same root.
     for (let i = 0; i < leaves.length; i++) {
       const root = LogInclusionProof.computeRoot(leaves[i]!, i, leaves.length, LogInclusionProof.auditPath(leaves, i))
       assert.strictEqual(Base64Url.encode(root!), v.proof.root_hash_b64u)
     }
     const wrongIndex = { ...v.inclusion_proof_v1, metadata: { leaf_index: 2 } }
-    assert.strictEqual(LogInclusionProof.verify(wrongIndex, { verifyAt: VERIFY_AT }).error?.code, "INCLUSION_PROOF_INVALID")
+    assert.strictEqual(LogInclusionProof.verify(wrongIndex, { verifyAt: VERIFY_AT, logSignerDids }).error?.code, "INCLUSION_PROOF_INVALID")
     const wrongSig = { ...v.inclusion_proof_v1, root_signature: { ...v.inclusion_proof_v1.root_signature, signer_did: "did:key:z6MkneMkZqwqRiU5mJzSG3kDwzt9P8C59N4NGTfBLfSGE7c7" } }
-    assert.strictEqual(LogInclusionProof.verify(wrongSig, { verifyAt: VERIFY_AT }).error?.code, "SIGNATURE_INVALID")
+    assert.strictEqual(LogInclusionProof.verify(wrongSig, { verifyAt: VERIFY_AT, logSignerDids: [wrongSig.root_signature.signer_did] }).error?.code, "SIGNATURE_INVALID")
   })
 
   it("export bundle golden: VALID in both modes with the derivation allowlist, CLAIM_NOT_FOUND outside it", () => {
@@ -178,6 +187,37 @@ describe("golden vectors", () => {
     }
     const r = ExportBundle.verify(v, { ...options(Ed25519.nodeBackend), derivationAttestationSignerDids: ["did:key:z6MkehRgf7yJbgaGfYsdoAsKdBPE3dj2CYhowQdcjqSJgvVd"] })
     assert.strictEqual(r.error?.code, "CLAIM_NOT_FOUND")
+  })
+
+  it("an aggregate refuses an export member that fails its own checks, though its proof bundle is valid", () => {
+    const golden = readJson(new URL("export_bundle_golden.v1.json", vectors)).bundle
+    const o = { ...options(Ed25519.nodeBackend), verifyAt: Date.parse("2026-02-18T00:00:00.000Z") }
+    const artifacts = structuredClone(golden.artifacts)
+    const signature: string = artifacts.derivation_attestation_envelopes[0].signature_b64u
+    artifacts.derivation_attestation_envelopes[0].signature_b64u = (signature[0] === "A" ? "B" : "A") + signature.slice(1)
+    const forged = Sign.exportBundle(Sign.signerFromSeed(seed(55)), { export_id: "exp_forged", created_at: golden.created_at, issued_at: golden.issued_at, artifacts })
+    const exported = ExportBundle.verify(forged, o)
+    assert.strictEqual(exported.error?.code, "SIGNATURE_INVALID")
+    assert.strictEqual(exported.proof_bundle?.status, "VALID")
+
+    const aggregateOf = (member: unknown) => {
+      const issuer = Sign.signerFromSeed(seed(77))
+      const memberArtifacts = { member_bundles: [member] }
+      return Sign.envelope(issuer, "aggregate_bundle", {
+        aggregate_version: "1", aggregate_id: "agg_forged", created_at: "2026-02-17T00:00:00.000Z", issuer_did: issuer.did,
+        manifest: { manifest_version: "1", generated_at: "2026-02-17T00:00:00.000Z", entries: Manifest.expectedEntries(memberArtifacts) },
+        artifacts: memberArtifacts,
+        metadata: { fleet_summary: { total_members: 1, unique_agents: 1, total_runs: 1 } }
+      }, { issuedAt: "2026-02-17T00:00:01.000Z" })
+    }
+    const refused = AggregateBundle.verify(aggregateOf(forged), o)
+    assert.strictEqual(refused.error?.code, "AGGREGATE_MEMBER_INVALID")
+    assert.match(refused.error!.message, /SIGNATURE_INVALID/)
+    // The untouched golden export passes as a member with its allowlist, and not without it.
+    const genuine = Sign.exportBundle(Sign.signerFromSeed(seed(55)), { export_id: "exp_genuine", created_at: golden.created_at, issued_at: golden.issued_at, artifacts: golden.artifacts })
+    assert.strictEqual(AggregateBundle.verify(aggregateOf(genuine), o).status, "VALID")
+    const unconfigured = AggregateBundle.verify(aggregateOf(genuine), { ...o, derivationAttestationSignerDids: undefined })
+    assert.match(unconfigured.error!.message, /DEPENDENCY_NOT_CONFIGURED/)
   })
 
   it("the deterministic seeds (seed[i] = k + i) reproduce the vector DIDs", () => {
