@@ -39,7 +39,7 @@ interface TarEntry {
 const put = (block: Uint8Array, offset: number, length: number, text: string) =>
   block.set(enc.encode(text).subarray(0, length), offset)
 
-const tarHeader = (name: string, type: string, size: number, options: { linkname?: string; gnu?: boolean } = {}) => {
+const tarHeader = (name: string, type: string, size: number, options: { linkname?: string; gnu?: boolean; prefix?: string } = {}) => {
   const h = new Uint8Array(512)
   put(h, 0, 100, name)
   put(h, 100, 8, "0000644\0")
@@ -49,6 +49,7 @@ const tarHeader = (name: string, type: string, size: number, options: { linkname
   put(h, 136, 12, "14567000000\0")
   h[156] = type.charCodeAt(0)
   if (options.linkname !== undefined) put(h, 157, 100, options.linkname)
+  if (options.prefix !== undefined) put(h, 345, 155, options.prefix)
   if (options.gnu === true) put(h, 257, 8, "ustar  \0")
   else {
     put(h, 257, 6, "ustar\0")
@@ -640,6 +641,22 @@ describe("AgentPack: corrupt archives are PACK_CORRUPT", () => {
       badSum[512 + 10] ^= 0x01 // a byte of the second header's name
       yield* corrupt(new Uint8Array(gzipSync(badSum)), "tar.gz")
       yield* corrupt(new Uint8Array(gzipSync(concat([raw, tarHeader("agent-pack/late.md", "0", 0)]))), "tar.gz")
+    }))
+
+  it.effect("tar.gz: a GNU header with bytes in the POSIX prefix field (Python's tarfile reads them as a path)", () =>
+    Effect.gen(function*() {
+      const entries = toTarEntries(packEntries(goodFiles()))
+      const parts = entries.map((e) => {
+        const data = bytesOf(e.data)
+        const prefix = e.name.endsWith("README.md") ? "../../../../tmp/pwned" : undefined
+        return concat([tarHeader(e.name, e.type ?? "0", data.length, { gnu: true, ...(prefix ? { prefix } : {}) }), ...padded(data)])
+      })
+      const bytes = new Uint8Array(gzipSync(concat([...parts, new Uint8Array(1024)])))
+      yield* corrupt(bytes, "tar.gz")
+      // The same archive without the prefix bytes is a good GNU-format pack.
+      const clean = entries.map((e) => concat([tarHeader(e.name, e.type ?? "0", bytesOf(e.data).length, { gnu: true }), ...padded(bytesOf(e.data))]))
+      const result = yield* verify(submission(new Uint8Array(gzipSync(concat([...clean, new Uint8Array(1024)]))), "tar.gz"))
+      assert.strictEqual(result.status, "VALID", result.status === "INVALID" ? result.error.message : "")
     }))
 
   it.effect("zip: CRC mismatch, hidden data between entries, local name differing from the central one, a second Unicode name", () =>

@@ -239,6 +239,12 @@ export class TarParser {
       return this.startPending({ kind: "extended", type, parts: [], size, padding }, size)
     }
 
+    // GNU headers keep times and sparse data where POSIX keeps a name prefix, and extractors differ:
+    // GNU tar ignores those bytes, Python's tarfile prepends them to the name. Bytes there would
+    // make the path we check differ from the path written, so a GNU header must leave them empty.
+    if (gnu && header.subarray(345, 500).some((byte) => byte !== 0)) {
+      return problem("PACK_CORRUPT", "a GNU tar header carries data where POSIX readers find a name prefix")
+    }
     let name: string | undefined = this.extended.path
     if (name === undefined) {
       const nameEnd = header.subarray(0, 100).indexOf(0)
