@@ -30,19 +30,7 @@ import * as Base64Url from "./Base64Url.js"
 import * as DidKey from "./DidKey.js"
 import * as Ed25519 from "./Ed25519.js"
 import * as Hash from "./Hash.js"
-import {
-  type BaseResult,
-  type CommonOptions,
-  fail,
-  invalid,
-  isDateTime,
-  isNonEmptyString,
-  isoAt,
-  isRecord,
-  type Mode,
-  parseTime,
-  type VerificationError
-} from "./Result.js"
+import { type BaseResult, type CommonOptions, fail, invalid, isDateTime, isNonEmptyString, isoAt, isRecord, type Mode, parseTime, type VerificationError, shown } from "./Result.js"
 
 export const ENVELOPE_VERSIONS: ReadonlyArray<string> = ["1"]
 export const ALGORITHMS: ReadonlyArray<string> = ["Ed25519"]
@@ -148,10 +136,10 @@ export const checkVersionAndType = (
   versions: ReadonlyArray<string> = ENVELOPE_VERSIONS
 ): VerificationError | undefined => {
   if (typeof env.envelope_version !== "string" || !versions.includes(env.envelope_version)) {
-    return fail("UNKNOWN_ENVELOPE_VERSION", `Unknown envelope version: ${String(env.envelope_version)}`, "envelope_version")
+    return fail("UNKNOWN_ENVELOPE_VERSION", `Unknown envelope version: ${shown(env.envelope_version)}`, "envelope_version")
   }
   if (typeof env.envelope_type !== "string" || !envelopeTypeSet.has(env.envelope_type)) {
-    return fail("UNKNOWN_ENVELOPE_TYPE", `Unknown envelope type: ${String(env.envelope_type)}`, "envelope_type")
+    return fail("UNKNOWN_ENVELOPE_TYPE", `Unknown envelope type: ${shown(env.envelope_type)}`, "envelope_type")
   }
   if (expectedType !== undefined && env.envelope_type !== expectedType) {
     return fail("UNKNOWN_ENVELOPE_TYPE", `Expected envelope_type ${expectedType}, got ${env.envelope_type}`, "envelope_type")
@@ -161,11 +149,11 @@ export const checkVersionAndType = (
 
 export const checkAlgorithms = (env: Record<string, unknown>, ctx: Ctx): VerificationError | undefined => {
   if (typeof env.algorithm !== "string" || !ALGORITHMS.includes(env.algorithm)) {
-    return fail("UNKNOWN_ALGORITHM", `Unknown signature algorithm: ${String(env.algorithm)}`, "algorithm")
+    return fail("UNKNOWN_ALGORITHM", `Unknown signature algorithm: ${shown(env.algorithm)}`, "algorithm")
   }
   const allowed = ctx.strict ? env.hash_algorithm === "SHA-256" : HASH_ALGORITHMS.includes(env.hash_algorithm as string)
   if (!allowed) {
-    return fail("UNKNOWN_HASH_ALGORITHM", `Unknown hash algorithm: ${String(env.hash_algorithm)}`, "hash_algorithm")
+    return fail("UNKNOWN_HASH_ALGORITHM", `Unknown hash algorithm: ${shown(env.hash_algorithm)}`, "hash_algorithm")
   }
   return undefined
 }
@@ -177,7 +165,7 @@ export const checkHeader = (input: unknown, expectedType: string | undefined, ct
   checkAlgorithms(input as Record<string, unknown>, ctx)
 
 export const checkDidFormat = (did: unknown, field: string): VerificationError | undefined =>
-  DidKey.isWellFormed(did) ? undefined : fail("INVALID_DID_FORMAT", `Invalid DID format: ${String(did)}`, field)
+  DidKey.isWellFormed(did) ? undefined : fail("INVALID_DID_FORMAT", `Invalid DID format: ${shown(did)}`, field)
 
 export const checkIssuedAt = (env: Record<string, unknown>, ctx: Ctx): VerificationError | undefined => {
   const ok = ctx.strict ? isDateTime(env.issued_at) : parseTime(env.issued_at) !== undefined
@@ -189,7 +177,7 @@ export const checkExpiresAt = (env: Record<string, unknown>, ctx: Ctx): Verifica
   if (env.expires_at === undefined) return undefined
   const t = ctx.strict && !isDateTime(env.expires_at) ? undefined : parseTime(env.expires_at)
   if (t === undefined) return fail("MALFORMED_ENVELOPE", "expires_at is not a valid date-time", "expires_at")
-  if (ctx.verifyAt > t + ctx.skewMs) return fail("EXPIRED_TTL", `Envelope expired at ${String(env.expires_at)}`, "expires_at")
+  if (ctx.verifyAt > t + ctx.skewMs) return fail("EXPIRED_TTL", `Envelope expired at ${shown(env.expires_at)}`, "expires_at")
   return undefined
 }
 
@@ -216,7 +204,7 @@ export const checkEncodings = (env: Record<string, unknown>, ctx: Ctx): Verifica
 export const checkHash = (env: Record<string, unknown>, _ctx: Ctx): VerificationError | undefined => {
   // Compat: BLAKE3 passed the allowlist but is not implemented: the reference fails here.
   if (env.hash_algorithm !== "SHA-256") {
-    return fail("HASH_MISMATCH", `Hash algorithm ${String(env.hash_algorithm)} is not implemented`, "payload_hash_b64u")
+    return fail("HASH_MISMATCH", `Hash algorithm ${shown(env.hash_algorithm)} is not implemented`, "payload_hash_b64u")
   }
   const computed = Hash.jsonHashB64u(env.payload)
   if (computed === undefined || computed !== env.payload_hash_b64u) {

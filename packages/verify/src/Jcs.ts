@@ -3,9 +3,12 @@
  * attestation references, selective disclosure and export bundles; **not** by envelopes, which
  * hash `JSON.stringify`): object keys sorted by UTF-16 code units (JS default sort), numbers and
  * strings written by `JSON.stringify`, no whitespace. Equal to RFC 8785 for the values the
- * protocol carries. Non-finite numbers and `undefined` cannot be canonicalised: `undefined` result.
+ * protocol carries. Non-finite numbers and `undefined` cannot be canonicalised: `undefined` result,
+ * and neither can values nested deeper than `MAX_DEPTH` (the recursion would overflow the stack).
  */
-const write = (value: unknown, out: Array<string>): boolean => {
+const MAX_DEPTH = 256
+
+const write = (value: unknown, out: Array<string>, depth = 0): boolean => {
   if (value === null) {
     out.push("null")
     return true
@@ -22,11 +25,12 @@ const write = (value: unknown, out: Array<string>): boolean => {
       out.push(JSON.stringify(value))
       return true
     case "object": {
+      if (depth >= MAX_DEPTH) return false
       if (Array.isArray(value)) {
         out.push("[")
         for (let i = 0; i < value.length; i++) {
           if (i > 0) out.push(",")
-          if (!write(value[i], out)) return false
+          if (!write(value[i], out, depth + 1)) return false
         }
         out.push("]")
         return true
@@ -37,7 +41,7 @@ const write = (value: unknown, out: Array<string>): boolean => {
       for (let i = 0; i < keys.length; i++) {
         if (i > 0) out.push(",")
         out.push(JSON.stringify(keys[i]), ":")
-        if (!write(record[keys[i]!], out)) return false
+        if (!write(record[keys[i]!], out, depth + 1)) return false
       }
       out.push("}")
       return true

@@ -36,14 +36,7 @@ import * as Tier from "./Tier.js"
 import * as ToolReceipt from "./ToolReceipt.js"
 import * as Base64Url from "./Base64Url.js"
 import { validateNamed } from "./internal/JsonSchema.js"
-import {
-  type BaseResult,
-  fail,
-  isNonEmptyString,
-  isRecord,
-  parseTime,
-  type VerificationError
-} from "./Result.js"
+import { type BaseResult, fail, isNonEmptyString, isRecord, parseTime, type VerificationError, shown } from "./Result.js"
 
 export interface Options extends Envelope.VerifyOptions {
   /** Gateway receipt signers trusted for the `gateway` tier. */
@@ -126,8 +119,14 @@ const invalidBundle = (ctx: Envelope.Ctx, error: VerificationError, receipts: Re
   ...extra
 })
 
+/** The JSON size of `value`; one JSON.stringify cannot write (too deep, a cycle) is too large. */
 const utf8Length = (value: unknown): number => {
-  const text = JSON.stringify(value)
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value)
+  } catch {
+    return Number.POSITIVE_INFINITY
+  }
   return text === undefined ? 0 : Hash.utf8(text).length
 }
 
@@ -165,7 +164,7 @@ const checkPayloadBasics = (p: Record<string, unknown>, raw: boolean): Verificat
   const seen = new Set<unknown>()
   for (let i = 0; i < events.length; i++) {
     const id = isRecord(events[i]) ? (events[i] as Record<string, unknown>).event_id : undefined
-    if (seen.has(id)) return fail("MALFORMED_ENVELOPE", `Duplicate event_id ${String(id)}`, `payload.event_chain[${i}].event_id`)
+    if (seen.has(id)) return fail("MALFORMED_ENVELOPE", `Duplicate event_id ${shown(id)}`, `payload.event_chain[${i}].event_id`)
     seen.add(id)
   }
   if (!DidKey.isWellFormed(p.agent_did)) return fail("INVALID_DID_FORMAT", "agent_did has an invalid format", "payload.agent_did")

@@ -18,7 +18,7 @@ import * as Ed25519 from "./Ed25519.js"
 import * as Envelope from "./Envelope.js"
 import * as Hash from "./Hash.js"
 import * as Jcs from "./Jcs.js"
-import { type BaseResult, fail, invalid, isDateTime, isRecord, type VerificationError } from "./Result.js"
+import { type BaseResult, fail, invalid, isDateTime, isRecord, type VerificationError, shown } from "./Result.js"
 
 export const COMMIT_MESSAGE = /^commit:([a-f0-9]{7,64})$/i
 const STRICT_COMMIT_MESSAGE = /^commit:([a-f0-9]{7,64})$/
@@ -33,7 +33,7 @@ export const signingText = (obj: Record<string, unknown>): string | undefined =>
 
 const checkM1Signature = (obj: Record<string, unknown>, ctx: Envelope.Ctx): VerificationError | undefined => {
   const key = DidKey.resolve(obj.did as string, ctx.strict)
-  if (key === undefined) return fail("INVALID_DID_FORMAT", `Cannot resolve public key from DID: ${String(obj.did)}`, "did")
+  if (key === undefined) return fail("INVALID_DID_FORMAT", `Cannot resolve public key from DID: ${shown(obj.did)}`, "did")
   const sigText = obj.signature
   const sig = typeof sigText === "string" && sigText.length > 0 ? Base64Url.decodeStandardBase64(sigText) : undefined
   if (sig === undefined || sig.length !== Ed25519.SIGNATURE_LENGTH || (ctx.strict && Base64Url.encodeStandardBase64(sig) !== sigText)) {
@@ -56,14 +56,14 @@ const checkCreatedAt = (obj: Record<string, unknown>, ctx: Envelope.Ctx): Verifi
 export const verifyCommitSignatureWithCtx = (input: unknown, ctx: Envelope.Ctx): M1Result => {
   const error = ((): VerificationError | undefined => {
     if (!isRecord(input)) return fail("MALFORMED_ENVELOPE", "Commit signature must be a JSON object")
-    if (input.version !== "m1") return fail("UNKNOWN_VERSION", `Unknown version: ${String(input.version)}`, "version")
-    if (input.type !== "message_signature") return fail("UNKNOWN_TYPE", `Unknown type: ${String(input.type)}`, "type")
-    if (input.algo !== "ed25519") return fail("UNKNOWN_ALGO", `Unknown algorithm: ${String(input.algo)}`, "algo")
+    if (input.version !== "m1") return fail("UNKNOWN_VERSION", `Unknown version: ${shown(input.version)}`, "version")
+    if (input.type !== "message_signature") return fail("UNKNOWN_TYPE", `Unknown type: ${shown(input.type)}`, "type")
+    if (input.algo !== "ed25519") return fail("UNKNOWN_ALGO", `Unknown algorithm: ${shown(input.algo)}`, "algo")
     if (typeof input.message !== "string" || !(ctx.strict ? STRICT_COMMIT_MESSAGE : COMMIT_MESSAGE).test(input.message)) {
       return fail("COMMIT_MESSAGE_INVALID", "message must be commit:<7-64 hex characters>", "message")
     }
     if (typeof input.did !== "string" || DidKey.resolve(input.did, ctx.strict) === undefined) {
-      return fail("INVALID_DID_FORMAT", `Invalid did:key: ${String(input.did)}`, "did")
+      return fail("INVALID_DID_FORMAT", `Invalid did:key: ${shown(input.did)}`, "did")
     }
     return checkCreatedAt(input, ctx) ?? checkM1Signature(input, ctx)
   })()
@@ -91,14 +91,14 @@ export const verifyArtifactSignature = (input: unknown, fileBytes: Uint8Array, o
   const ctx = Envelope.makeCtx(options)
   const error = ((): VerificationError | undefined => {
     if (!isRecord(input)) return fail("MALFORMED_ENVELOPE", "Artifact signature must be a JSON object")
-    if (input.version !== "m1") return fail("UNKNOWN_VERSION", `Unknown version: ${String(input.version)}`, "version")
-    if (input.type !== "artifact_signature") return fail("UNKNOWN_TYPE", `Unknown type: ${String(input.type)}`, "type")
-    if (input.algo !== "ed25519") return fail("UNKNOWN_ALGO", `Unknown algorithm: ${String(input.algo)}`, "algo")
+    if (input.version !== "m1") return fail("UNKNOWN_VERSION", `Unknown version: ${shown(input.version)}`, "version")
+    if (input.type !== "artifact_signature") return fail("UNKNOWN_TYPE", `Unknown type: ${shown(input.type)}`, "type")
+    if (input.algo !== "ed25519") return fail("UNKNOWN_ALGO", `Unknown algorithm: ${shown(input.algo)}`, "algo")
     const h = input.hash
     if (!isRecord(h) || h.algo !== "sha256" || typeof h.value !== "string") return fail("MALFORMED_ENVELOPE", "hash must be {algo:'sha256', value}", "hash")
     if (h.value.toLowerCase() !== hex(Hash.sha256(fileBytes))) return fail("HASH_MISMATCH", "File hash does not match hash.value", "hash.value")
     if (typeof input.did !== "string" || DidKey.resolve(input.did, ctx.strict) === undefined) {
-      return fail("INVALID_DID_FORMAT", `Invalid did:key: ${String(input.did)}`, "did")
+      return fail("INVALID_DID_FORMAT", `Invalid did:key: ${shown(input.did)}`, "did")
     }
     return checkCreatedAt(input, ctx) ?? checkM1Signature(input, ctx)
   })()

@@ -77,6 +77,16 @@ export interface BaseResult {
   readonly error?: VerificationError
 }
 
+/**
+ * A value as an error message shows it: strings as sent (cut short), other values by their kind.
+ * `String(value)` of a hostile input is not safe: a deeply nested array overflows the stack.
+ */
+export const shown = (value: unknown): string => {
+  if (typeof value === "string") return value.length > 200 ? `${value.slice(0, 200)}...` : value
+  if (value === null || typeof value === "number" || typeof value === "boolean" || value === undefined) return String(value)
+  return Array.isArray(value) ? "an array" : `a value of type ${typeof value}`
+}
+
 export const fail = (code: ErrorCode, message: string, field?: string): VerificationError =>
   field === undefined ? { code, message } : { code, message, field }
 

@@ -18,7 +18,7 @@ import type { BindingContext } from "./GatewayReceipt.js"
 import * as Hash from "./Hash.js"
 import * as Jcs from "./Jcs.js"
 import { validateNamed } from "./internal/JsonSchema.js"
-import { fail, isRecord, parseTime, type VerificationError } from "./Result.js"
+import { fail, isRecord, parseTime, type VerificationError, shown } from "./Result.js"
 
 export const DISCLOSURE_ALGORITHM = "vir_v2_typed_lexicographical"
 export const CO_SIGNER_ROLES: ReadonlyArray<string> = ["proxy", "approver", "auditor", "supervisor"]
@@ -47,7 +47,7 @@ export const disclosureRoot = (leafHashes: ReadonlyArray<string>): string =>
 const checkDisclosure = (d: unknown, expectedRoot: unknown, field: string): VerificationError | undefined => {
   if (!isRecord(d)) return fail("SCHEMA_VALIDATION_FAILED", "Disclosure must be an object", field)
   if (d.disclosure_algorithm !== DISCLOSURE_ALGORITHM) {
-    return fail("DISCLOSURE_ALGORITHM_UNKNOWN", `Unknown disclosure algorithm: ${String(d.disclosure_algorithm)}`, `${field}.disclosure_algorithm`)
+    return fail("DISCLOSURE_ALGORITHM_UNKNOWN", `Unknown disclosure algorithm: ${shown(d.disclosure_algorithm)}`, `${field}.disclosure_algorithm`)
   }
   if (d.merkle_root_b64u !== expectedRoot) {
     return fail("DISCLOSURE_ROOT_MISMATCH", "Disclosure root does not equal the committed hash", `${field}.merkle_root_b64u`)
@@ -82,7 +82,7 @@ export const check = (
   const form = FORMS.find(([, schema]) => validateNamed(schema, entry) === undefined)?.[0]
   if (form === undefined) {
     return isRecord(entry) && "receipt_version" in entry
-      ? fail("UNKNOWN_VERSION", `Unknown tool receipt version: ${String(entry.receipt_version)}`, `${field}.receipt_version`)
+      ? fail("UNKNOWN_VERSION", `Unknown tool receipt version: ${shown(entry.receipt_version)}`, `${field}.receipt_version`)
       : fail("SCHEMA_VALIDATION_FAILED", "Tool receipt matches no known schema", field)
   }
   const env = entry as Record<string, unknown>
@@ -114,7 +114,7 @@ export const check = (
       if (ctx.verifyAt > t + ctx.skewMs) return fail("EXPIRED_TTL", "Tool receipt has expired", `${field}.expires_at`)
     }
     if (env.hash_algorithm !== "SHA-256") {
-      return fail("UNKNOWN_HASH_ALGORITHM", `Unsupported hash algorithm: ${String(env.hash_algorithm)}`, `${field}.hash_algorithm`)
+      return fail("UNKNOWN_HASH_ALGORITHM", `Unsupported hash algorithm: ${shown(env.hash_algorithm)}`, `${field}.hash_algorithm`)
     }
     if (Hash.jsonHashB64u(env.payload) !== env.payload_hash_b64u) {
       return fail("HASH_MISMATCH", "Tool receipt payload hash mismatch", `${field}.payload_hash_b64u`)

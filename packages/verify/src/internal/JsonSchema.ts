@@ -100,8 +100,15 @@ const hasType = (v: unknown, t: string): boolean => {
   return actual === t || (t === "number" && actual === "integer")
 }
 
-const equal = (a: unknown, b: unknown): boolean =>
-  a === b || (typeof a === "object" && a !== null && typeof b === "object" && b !== null && JSON.stringify(a) === JSON.stringify(b))
+const equal = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true
+  if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) return false
+  try {
+    return JSON.stringify(a) === JSON.stringify(b)
+  } catch {
+    return false // a value too deep to write is not the schema's constant
+  }
+}
 
 /** Length in Unicode code points, as Ajv counts. */
 const codePoints = (s: string): number => {
