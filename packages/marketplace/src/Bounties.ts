@@ -271,6 +271,15 @@ const requireBounty = (bountyId: string, options?: { readonly lock?: boolean }) 
   }))
 export { requireBounty }
 
+/**
+ * Refuses a step taken at or after the deadline of the bounty's state (the sweep's own `<=`): from
+ * then on its default exit is due, and who gets the money must not depend on when the sweep runs.
+ */
+export const requireBeforeDeadline = (bounty: BountyStore.BountyRow, now: string): Effect.Effect<void, ErrorCatalogue.DeadlinePassed> =>
+  bounty.deadline_at !== null && bounty.deadline_at <= now
+    ? Effect.fail(new ErrorCatalogue.DeadlinePassed({ bounty_id: bounty.bounty_id, status: bounty.status, deadline_at: bounty.deadline_at }))
+    : Effect.void
+
 export const CancelResponse = Schema.Struct({
   bounty_id: Schema.String,
   status: Schema.String,
@@ -372,10 +381,11 @@ export const accept = Effect.fn("Bounties.accept")(function* (actor: Actor, boun
       return yield* new ErrorCatalogue.BountyAlreadyAccepted({ bounty_id: bountyId })
     }
     if (bounty.status !== "open") return yield* new ErrorCatalogue.BountyNotOpen({ bounty_id: bountyId, status: bounty.status })
+    const now = yield* nowIso
+    yield* requireBeforeDeadline(bounty, now)
     yield* WorkerEligibility.check(actor.did, bounty)
 
     const escrow = yield* BountyStore.escrowOfBounty(bountyId)
-    const now = yield* nowIso
     const deadlineAt = addSeconds(now, bounty.deadlines.work)
     yield* ledger.openAccount({ account: actor.did, currency: bounty.currency })
     yield* Transitions.bounty(bounty, "accept", { worker_did: actor.did, accepted_at: now, deadline_at: deadlineAt, submission_attempts: 0 })

@@ -7,7 +7,7 @@ import { ErrorCatalogue, Ids } from "@clawbounties/domain"
 import { Effect, Option, Schema } from "effect"
 import { type Actor, requireRole } from "./Actor.js"
 import * as Audit from "./Audit.js"
-import { requireBounty } from "./Bounties.js"
+import { requireBeforeDeadline, requireBounty } from "./Bounties.js"
 import * as BountyStore from "./BountyStore.js"
 import { addSeconds, nowIso, transaction } from "./Command.js"
 import * as Idempotency from "./Idempotency.js"
@@ -141,9 +141,11 @@ export const reject = Effect.fn("Closure.reject")(function* (actor: Actor, bount
     const bounty = yield* requireBounty(bountyId, { lock: true })
     if (bounty.requester_did !== actor.did) return yield* new ErrorCatalogue.NotFound({ entity: "bounty", id: bountyId })
     const submission = yield* requireSubmissionOf(bounty, input.submission_id)
+    const now = yield* nowIso
+    // At the end of the review window the worker is owed the auto-approval, swept or not yet.
+    yield* requireBeforeDeadline(bounty, now)
     const escrow = yield* BountyStore.escrowOfBounty(bountyId)
     const disputeId = yield* ids.make("dispute")
-    const now = yield* nowIso
     const deadlineAt = addSeconds(now, bounty.deadlines.dispute)
 
     yield* Transitions.bounty(bounty, "reject", { deadline_at: null })

@@ -8,7 +8,7 @@ import { SqlClient } from "@effect/sql"
 import { ErrorCatalogue, Ids } from "@clawbounties/domain"
 import { Effect, Option, Schema } from "effect"
 import { type Actor, requireRole } from "./Actor.js"
-import { requireBounty } from "./Bounties.js"
+import { requireBeforeDeadline, requireBounty } from "./Bounties.js"
 import * as BountyStore from "./BountyStore.js"
 import { addSeconds, nowIso, transaction } from "./Command.js"
 import * as Evidence from "./Evidence.js"
@@ -57,11 +57,12 @@ export const submit = Effect.fn("Submissions.submit")(function* (actor: Actor, b
     if (bounty.status !== "accepted") {
       return yield* new ErrorCatalogue.InvalidTransition({ machine: "bounty", from: bounty.status, event: "submit_valid" })
     }
+    const now = yield* nowIso
+    yield* requireBeforeDeadline(bounty, now)
     if (bounty.submission_attempts >= config.maxSubmissionAttempts) {
       return yield* new ErrorCatalogue.SubmissionLimitReached({ bounty_id: bountyId, max_attempts: config.maxSubmissionAttempts })
     }
 
-    const now = yield* nowIso
     const verification = yield* Evidence.verifySubmission(bounty, input, now)
     const valid = verification.status === "valid"
     const submissionId = yield* ids.make("submission")

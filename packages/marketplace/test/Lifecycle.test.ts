@@ -457,6 +457,33 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* balances(w.actor.did)).A, 5000n)
       })))
 
+    it.effect("at its state's deadline a step is DEADLINE_PASSED, swept or not, and the default exit applies", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 20_000n)
+        const w = yield* worker(2)
+        // Accepting an open bounty at its expiry would take the requester's refund.
+        const expiring = yield* Bounties.post(actor, researchBounty({ title: "expiring", deadlines: { accept_within_seconds: 3600 } }))
+        // Submitting at the work deadline would skip the reopening.
+        const late = yield* Bounties.post(actor, researchBounty({ title: "late work" }))
+        yield* Bounties.accept(w.actor, late.bounty_id, {})
+        yield* TestClock.adjust("60 minutes")
+        assert.strictEqual(yield* failureCode(Bounties.accept(w.actor, expiring.bounty_id, {})), "DeadlinePassed")
+        yield* TestClock.adjust("23 hours")
+        const submitLate = Submissions.submit(w.actor, late.bounty_id, { proof_bundle_envelope: proofBundle(w.key), artifacts: [] })
+        assert.strictEqual(yield* failureCode(submitLate), "DeadlinePassed")
+        assert.deepStrictEqual(yield* Deadlines.sweep(), { expired: 1, reopened: 1, cancelled: 0, autoApproved: 0, escalated: 0, skipped: 0, challengesPurged: 0 })
+        assert.strictEqual((yield* Bounties.get(actor, expiring.bounty_id)).status, "expired")
+        assert.strictEqual((yield* Bounties.get(actor, late.bounty_id)).status, "open")
+        // Rejecting at the end of the review window would take the worker's auto-approval.
+        const { posted, submitted } = yield* underReview(actor, w.key, researchBounty({ title: "unreviewed" }))
+        yield* TestClock.adjust("72 hours")
+        const rejectLate = Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "too late" })
+        assert.strictEqual(yield* failureCode(rejectLate), "DeadlinePassed")
+        assert.strictEqual((yield* Deadlines.sweep()).autoApproved, 1)
+        assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "approved")
+        assert.strictEqual((yield* balances(w.actor.did)).A, 5000n)
+      })))
+
     const manyDue = (sweep: Effect.Effect<Deadlines.SweepReport, unknown, any>) =>
       Effect.gen(function* () {
         const { actor } = yield* requester(1, 100_000n)

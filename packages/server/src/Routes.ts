@@ -302,7 +302,7 @@ const acceptBounty = route({
   status: 200,
   response: Bounties.AcceptResponse,
   errors: [
-    ...bountyErrors, ...ledgerErrors, "Forbidden", "BountyNotOpen", "BountyAlreadyAccepted", "WorkerNotEligible",
+    ...bountyErrors, ...ledgerErrors, "Forbidden", "BountyNotOpen", "DeadlinePassed", "BountyAlreadyAccepted", "WorkerNotEligible",
     "WorkerNotRegistered", "InvalidTransition"
   ],
   handler: ({ actor, params, body }) => Bounties.accept(actor, params.bounty_id!, body)
@@ -321,7 +321,7 @@ const submitWork = route({
   status: 201,
   response: Submissions.SubmitResponse,
   errors: [
-    ...bountyErrors, "Forbidden", "BountyNotAssigned", "SubmissionAlreadyUnderReview", "InvalidTransition",
+    ...bountyErrors, "Forbidden", "BountyNotAssigned", "SubmissionAlreadyUnderReview", "InvalidTransition", "DeadlinePassed",
     "SubmissionLimitReached", "SubmissionInvalid", "InvalidRequest"
   ],
   handler: ({ actor, params, body }) => Submissions.submit(actor, params.bounty_id!, body)
@@ -353,7 +353,7 @@ const rejectSubmission = route({
   idempotent: true,
   status: 200,
   response: Closure.RejectResponse,
-  errors: [...bountyErrors, "Forbidden", "SubmissionNotPendingReview", "InvalidTransition", "InvalidRequest"],
+  errors: [...bountyErrors, "Forbidden", "SubmissionNotPendingReview", "InvalidTransition", "DeadlinePassed", "InvalidRequest"],
   handler: ({ actor, params, body }) => Closure.reject(actor, params.bounty_id!, body)
 })
 

@@ -27,6 +27,20 @@ export class BountyNotOpen extends Schema.TaggedError<BountyNotOpen>()("BountyNo
   status: Schema.String
 }) {}
 
+/**
+ * The bounty's current state ended at `deadline_at`: from then on only its default exit applies
+ * (expiry and refund, reopening, or auto-approval), whether or not the sweep has run yet.
+ */
+export class DeadlinePassed extends Schema.TaggedError<DeadlinePassed>()("DeadlinePassed", {
+  bounty_id: Schema.String,
+  status: Schema.String,
+  deadline_at: Schema.String
+}) {
+  override get message(): string {
+    return `the bounty's ${this.status} state ended at ${this.deadline_at}; its default exit applies`
+  }
+}
+
 /** Another worker accepted the bounty first. */
 export class BountyAlreadyAccepted extends Schema.TaggedError<BountyAlreadyAccepted>()("BountyAlreadyAccepted", {
   bounty_id: Schema.String
@@ -84,6 +98,7 @@ export type MarketplaceError =
   | ClosureTypeNotSupported
   | RewardBelowMinimum
   | BountyNotOpen
+  | DeadlinePassed
   | BountyAlreadyAccepted
   | WorkerNotEligible
   | WorkerNotRegistered
@@ -102,6 +117,11 @@ export const marketplaceEntries = {
   },
   RewardBelowMinimum: { code: "REWARD_BELOW_MINIMUM", status: 400, summary: "The reward is below the lane's minimum." },
   BountyNotOpen: { code: "BOUNTY_NOT_OPEN", status: 409, summary: "The bounty is no longer open for this action." },
+  DeadlinePassed: {
+    code: "DEADLINE_PASSED",
+    status: 409,
+    summary: "The bounty's deadline for this step has passed; its default exit (expiry, reopening or auto-approval) applies."
+  },
   BountyAlreadyAccepted: { code: "BOUNTY_ALREADY_ACCEPTED", status: 409, summary: "Another worker accepted the bounty first." },
   WorkerNotEligible: { code: "WORKER_NOT_ELIGIBLE", status: 403, summary: "The worker may not accept this bounty." },
   WorkerNotRegistered: { code: "WORKER_NOT_REGISTERED", status: 404, summary: "The DID has no worker profile." },
