@@ -58,6 +58,13 @@ export const resolve = Effect.fn("Disputes.resolve")(function* (actor: Actor, di
       issues: [{ path: "worker_share_bps", message: "required when outcome is split" }]
     })
   }
+  // A share beside another outcome contradicts it: which one the operator meant moves the money.
+  if (input.outcome !== "split" && input.worker_share_bps !== undefined) {
+    return yield* new ErrorCatalogue.InvalidRequest({
+      message: `worker_share_bps goes only with outcome split, not ${input.outcome}`,
+      issues: [{ path: "worker_share_bps", message: "only with outcome split" }]
+    })
+  }
   const command = Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     // Lock the bounty first (every command's lock order), then read the dispute again: a resolution

@@ -28,16 +28,20 @@ export const payWorker = Effect.fn("Settlement.payWorker")(function* (bounty: Bo
 })
 
 /**
- * Pays the worker `bps` of its net and charges the platform fee on that share only (rounded up, as
- * fees are, and never above the full fee); everything else in the hold returns to the requester.
+ * Pays the worker `bps` of its net (rounded down) and charges the platform fee in proportion to what
+ * the worker actually got (rounded up, as fees are, and never above the full fee): a share that
+ * rounds to nothing pays no fee. Everything else in the hold returns to the requester.
  */
 export const split = Effect.fn("Settlement.split")(function* (bounty: BountyRow, escrow: EscrowRow, bps: number, reason: string) {
   const ledger = yield* Ledger.Ledger
   if (escrow.worker_did === null) return yield* Effect.dieMessage(`escrow ${escrow.escrow_id} has no worker to pay`)
   const share = BigInt(bps)
   const workerAmount = (bounty.worker_net_minor * share) / 10_000n
-  const feeShare = (bounty.platform_fee_minor * share + 9_999n) / 10_000n
+  const net = bounty.worker_net_minor
+  const feeShare = net === 0n ? 0n : (bounty.platform_fee_minor * workerAmount + net - 1n) / net
   const platformFee = feeShare > bounty.platform_fee_minor ? bounty.platform_fee_minor : feeShare
+  // Nothing paid out at all (a share that rounds to zero): the whole hold goes back.
+  if (workerAmount === 0n && platformFee === 0n) return yield* refund(bounty, escrow, reason)
   yield* ledger.openAccount({ account: PLATFORM_FEES, currency: bounty.currency })
   const destinations = [
     ...(workerAmount > 0n ? [{ account: escrow.worker_did, bucket: "A" as const, amount: workerAmount }] : []),

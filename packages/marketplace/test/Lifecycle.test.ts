@@ -328,7 +328,9 @@ const suite = (store: Store) => {
         const outcomes = [
           { outcome: "worker_award" as const, worker: 5000n, fee: 375n, refund: 0n, status: "approved" },
           { outcome: "requester_refund" as const, worker: 0n, fee: 0n, refund: 5375n, status: "rejected" },
-          { outcome: "split" as const, bps: 4000, worker: 2000n, fee: 150n, refund: 3225n, status: "resolved" }
+          { outcome: "split" as const, bps: 4000, worker: 2000n, fee: 150n, refund: 3225n, status: "resolved" },
+          // A share that rounds to nothing pays no fee: the platform is paid on what the worker got.
+          { outcome: "split" as const, bps: 1, worker: 0n, fee: 0n, refund: 5375n, status: "resolved" }
         ]
         for (const [i, expected] of outcomes.entries()) {
           const { actor } = yield* requester(10 + i, 10_000n)
@@ -372,6 +374,8 @@ const suite = (store: Store) => {
           ["InvalidRequest", Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "" })],
           ["InvalidRequest", Disputes.resolve(operator, dispute_id, { outcome: "split", worker_share_bps: 1.5 })],
           ["InvalidRequest", Disputes.resolve(operator, dispute_id, { outcome: "split", worker_share_bps: 10_000 })],
+          ["InvalidRequest", Disputes.resolve(operator, dispute_id, { outcome: "requester_refund", worker_share_bps: 5000 })],
+          ["InvalidRequest", Disputes.resolve(operator, dispute_id, { outcome: "worker_award", worker_share_bps: 5000 })],
           ["InvalidRequest", Operators.credit(operator, { did: "platform:fees", amount_minor: 1n, currency: "USD", reason: "x", idempotency_key: "sys" })],
           ["InvalidRequest", Operators.credit(operator, { did: actor.did, amount_minor: 1n, currency: "EUR" as never, reason: "x", idempotency_key: "eur" })],
           ["NotFound", Bounties.cancel(actor, "x".repeat(8000), {})],

@@ -108,7 +108,8 @@ const nowMs = Effect.map(Clock.currentTimeNanos, (ns) => Number(ns) / 1e6)
 export const settle = (job: { readonly worker_net: bigint; readonly fee: bigint; readonly total: bigint }, bps: number) => {
   const share = BigInt(bps)
   const paid = (job.worker_net * share) / 10_000n
-  const feeShare = (job.fee * share + 9_999n) / 10_000n
+  // The fee follows what the worker got, rounded up: a share that rounds to nothing pays none.
+  const feeShare = job.worker_net === 0n ? 0n : (job.fee * paid + job.worker_net - 1n) / job.worker_net
   const fee = feeShare > job.fee ? job.fee : feeShare
   return { paid, fee, refund: job.total - paid - fee }
 }
