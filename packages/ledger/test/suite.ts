@@ -389,6 +389,10 @@ export const ledgerSuite = (it: It) => {
         const error = yield* Effect.flip(ledger.history({ account: alice, cursor: forged }))
         assert.strictEqual(error._tag, "InvalidRequest", forged)
       }
+      // A `__proto__` metadata key (JSON.parse makes it an own property) is kept like any other.
+      const metadata = JSON.parse('{"__proto__":"kept"}') as Record<string, string>
+      yield* ledger.transfer({ idempotencyKey: uniqueKey("hist"), from: A(alice), to: A(bob), currency: "USD", amount: 1n, metadata })
+      assert.strictEqual(JSON.stringify((yield* ledger.history({ account: alice, limit: 1 })).items[0]!.metadata), '{"__proto__":"kept"}')
     }))
 
   it.effect("monthly statement: earned, fees, tips, payouts, ending balance, line items (spec A3.6)", () =>

@@ -8,7 +8,9 @@ const sortKeys = (value: unknown): unknown => {
   if (typeof value === "bigint") return value.toString()
   if (Array.isArray(value)) return value.map(sortKeys)
   if (value !== null && typeof value === "object") {
-    const out: Record<string, unknown> = {}
+    // No prototype: a `__proto__` key (JSON.parse makes it an own property) stays data, where on
+    // `{}` the assignment would set the prototype and drop the key from the text and its hash.
+    const out: Record<string, unknown> = Object.create(null)
     for (const key of Object.keys(value).sort()) {
       const field = (value as Record<string, unknown>)[key]
       if (field !== undefined) out[key] = sortKeys(field)

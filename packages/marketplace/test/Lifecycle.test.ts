@@ -101,6 +101,16 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* balances(actor.did)).H, 5375n)
       })))
 
+    it.effect("a __proto__ key in free-form JSON is data: stored, shown and part of the request's hash", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const spec = (text: string) => JSON.parse(`{"__proto__":{"spec":"${text}"}}`) as Record<string, unknown>
+        const posted = yield* Bounties.post(actor, researchBounty({ idempotency_key: "proto", task_spec: spec("version one") }))
+        assert.deepStrictEqual(JSON.stringify((yield* Bounties.get(actor, posted.bounty_id)).task_spec), '{"__proto__":{"spec":"version one"}}')
+        const changed = yield* Effect.flip(Bounties.post(actor, researchBounty({ idempotency_key: "proto", task_spec: spec("version two") })))
+        assert.strictEqual(changed._tag, "IdempotencyConflict")
+      })))
+
     it.effect("only requesters may post", () =>
       run(Effect.gen(function* () {
         const { actor } = yield* worker(2)

@@ -169,7 +169,8 @@ const canonical = (
   const request: Record<string, string | number | boolean | null> = { op, kind }
   if (currency !== undefined) request.currency = currency
   for (const [path, value] of fields) request[path] = value
-  const sortedMetadata: Record<string, string | number | boolean | null> = {}
+  // No prototype, so a `__proto__` metadata key is kept as data (see marketplace `Json.canonical`).
+  const sortedMetadata: Record<string, string | number | boolean | null> = Object.create(null)
   for (const name of Object.keys(metadata).sort()) {
     sortedMetadata[name] = metadata[name]!
     request[`metadata.${name}`] = metadata[name]!
