@@ -125,6 +125,8 @@ export type RegisterWorkerRequest = typeof RegisterWorkerRequest.Type
 export const RegisterWorkerResponse = Schema.Struct({
   worker_id: Schema.String,
   worker_did: Schema.String,
+  /** False when the DID already had a profile: it proved control again and got a new token. */
+  created: Schema.Boolean,
   auth: Identities.Auth
 }).annotations({ identifier: "RegisterWorkerResponse" })
 export type RegisterWorkerResponse = typeof RegisterWorkerResponse.Type
@@ -288,8 +290,12 @@ const createWithin = Effect.fn("Workers.createWithin")(function* (did: string, p
 /**
  * `POST /v1/workers/register`: proves control of `worker_did` with the challenge answer, records
  * the worker identity, creates the profile and issues a worker token, all in one transaction.
- * Errors: the Identities registration errors (CHALLENGE_*, DID_MISMATCH, DID_PROOF_INVALID),
- * WORKER_ALREADY_REGISTERED. Nothing is written unless everything succeeds.
+ *
+ * A DID that already has a profile proves control again and gets a new token (`created: false`),
+ * its profile unchanged (`PATCH /v1/workers/self` changes it): a worker who lost or revoked its
+ * token would otherwise be locked out of its role for good. Errors: the Identities registration
+ * errors (CHALLENGE_*, DID_MISMATCH, DID_PROOF_INVALID), and WORKER_ALREADY_REGISTERED when a
+ * concurrent registration created the profile first. Nothing is written unless everything succeeds.
  */
 export const register = Effect.fn("Workers.register")(function* (request: RegisterWorkerRequest) {
   const sql = yield* SqlClient.SqlClient
@@ -300,11 +306,16 @@ export const register = Effect.fn("Workers.register")(function* (request: Regist
       challenge_id: request.challenge_id,
       proof: request.proof
     })
+    const existing = yield* sql<{ worker_id: string }>`SELECT worker_id FROM workers WHERE worker_did = ${request.worker_did}`
+    if (existing[0] !== undefined) {
+      return { worker_id: existing[0].worker_id, worker_did: request.worker_did, created: false, auth: identity.auth } satisfies RegisterWorkerResponse as RegisterWorkerResponse
+    }
     const { challenge_id: _c, proof: _p, worker_did: _d, ...profile } = request
     const worker = yield* createWithin(request.worker_did, profile)
     return {
       worker_id: worker.worker_id,
       worker_did: worker.worker_did,
+      created: true,
       auth: identity.auth
     } satisfies RegisterWorkerResponse as RegisterWorkerResponse
   }))

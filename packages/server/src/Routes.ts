@@ -104,6 +104,7 @@ const registerWorker = route({
   operationId: "registerWorker",
   tag: "Workers",
   summary: "Register a worker DID and its profile by its signed challenge; returns a worker token (shown once).",
+  description: "A DID that already has a profile proves control again and gets a new token (`created: false`); its profile is unchanged (update it with PATCH /v1/workers/self). This is how a worker that lost or revoked its token recovers.",
   auth: "public",
   body: Schemas.RegisterWorkerRequest,
   status: 201,
