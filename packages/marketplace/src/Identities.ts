@@ -33,6 +33,7 @@ import { Clock, Config, Context, DateTime, Duration, Effect, Layer, Schema } fro
 import * as Audit from "./Audit.js"
 import { Entropy } from "./Entropy.js"
 import * as Outbox from "./Outbox.js"
+import * as Requests from "./Requests.js"
 import * as Tokens from "./Tokens.js"
 
 /** Roles a DID can register for by proof (`operator` is configured, never self-registered). */
@@ -136,8 +137,14 @@ export type RegisterResponse = typeof RegisterResponse.Type
 // -------------------------------------------------------------------------------------------------
 // Commands
 
+const validChallenge = Requests.validate(ChallengeRequest)
+const validRegister = Requests.validate(RegisterRequest)
+
 /** Issues and stores a challenge for `did`. */
 export const challenge = Effect.fn("Identities.challenge")(function* (input: ChallengeRequest) {
+  // Embedders call this directly: a typed input can still break its schema (a did:web, a purpose
+  // the table's CHECK would refuse with a bare SqlError).
+  yield* validChallenge(input)
   const sql = yield* SqlClient.SqlClient
   const ids = yield* Ids.IdGen
   const entropy = yield* Entropy
@@ -181,6 +188,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  * same one). Use {@link register} unless you are composing a larger command.
  */
 export const registerWithin = Effect.fn("Identities.registerWithin")(function* (input: RegisterRequest) {
+  yield* validRegister(input)
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql<ChallengeRow>`SELECT challenge_id, did, purpose, nonce, expires_at, consumed_at
     FROM identity_challenges WHERE challenge_id = ${input.challenge_id}`

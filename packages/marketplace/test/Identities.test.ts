@@ -55,6 +55,24 @@ describe(database.name, () => {
         assert.notStrictEqual(second.nonce, challenge.nonce)
       }).pipe(Effect.provide(Test())))
 
+    it.effect("called directly, an input that breaks the request's schema is INVALID_REQUEST and nothing is stored", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const refused = [
+          { did: "did:web:example.com", purpose: "register" },
+          { did: alice.did, purpose: "login" },
+          { did: alice.did, purpose: "register", extra: 1 }
+        ] as unknown as ReadonlyArray<Identities.ChallengeRequest>
+        for (const input of refused) {
+          const error = yield* Effect.flip(Identities.challenge(input))
+          assert.strictEqual(error._tag, "InvalidRequest", JSON.stringify(input))
+        }
+        const register = yield* Effect.flip(Identities.register({ did: "did:web:x", role: "worker", challenge_id: "chl_1", proof: {} } as never))
+        assert.strictEqual(register._tag, "InvalidRequest")
+        const rows = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM identity_challenges`
+        assert.strictEqual(Number(rows[0]!.n), 0)
+      }).pipe(Effect.provide(Test())))
+
     it.effect("takes its lifetime from IDENTITY_CHALLENGE_TTL and refuses an out-of-range one", () =>
       Effect.gen(function* () {
         const withTtl = (ttl: string) =>

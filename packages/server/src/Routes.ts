@@ -79,7 +79,7 @@ const challenge = route({
   body: Identities.ChallengeRequest,
   status: 201,
   response: Identities.ChallengeResponse,
-  errors: [],
+  errors: ["InvalidRequest"],
   handler: ({ body }) => Identities.challenge(body)
 })
 
@@ -93,7 +93,7 @@ const registerRequester = route({
   body: Schemas.RegisterRequesterRequest,
   status: 201,
   response: Identities.RegisterResponse,
-  errors: ["ChallengeNotFound", "DidMismatch", "ChallengeUsed", "ChallengeExpired", "DidProofInvalid"],
+  errors: ["InvalidRequest", "ChallengeNotFound", "DidMismatch", "ChallengeUsed", "ChallengeExpired", "DidProofInvalid"],
   handler: ({ body }) =>
     Identities.register({ did: body.requester_did, role: "requester", challenge_id: body.challenge_id, proof: body.proof })
 })
@@ -109,7 +109,7 @@ const registerWorker = route({
   body: Schemas.RegisterWorkerRequest,
   status: 201,
   response: Workers.RegisterWorkerResponse,
-  errors: ["ChallengeNotFound", "DidMismatch", "ChallengeUsed", "ChallengeExpired", "DidProofInvalid", "WorkerAlreadyRegistered"],
+  errors: ["InvalidRequest", "ChallengeNotFound", "DidMismatch", "ChallengeUsed", "ChallengeExpired", "DidProofInvalid", "WorkerAlreadyRegistered"],
   handler: ({ body }) => Workers.register(body)
 })
 
