@@ -140,29 +140,45 @@ const escalate = (disputeId: string) =>
  */
 const SWEEP_CONCURRENCY = 4
 
-/** Applies every transition that is due now, at most `sweepBatchSize` of each kind per call. */
+/** One batch of each kind: at most `limit` due bounties and `limit` due disputes. */
+const sweepBatch = (now: string, limit: number, concurrency: number) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const dueBounties = yield* sql<{ bounty_id: string }>`SELECT bounty_id FROM bounties
+      WHERE deadline_at <= ${now} AND status IN ('open', 'accepted', 'pending_review')
+      ORDER BY deadline_at LIMIT ${limit}`
+    const dueDisputes = yield* sql<{ dispute_id: string }>`SELECT dispute_id FROM disputes
+      WHERE status = 'open' AND escalated = 0 AND deadline_at <= ${now}
+      ORDER BY deadline_at LIMIT ${limit}`
+    const applied: ReadonlyArray<Applied> = [
+      ...yield* Effect.forEach(dueBounties, ({ bounty_id }) => applyBounty(bounty_id), { concurrency }),
+      ...yield* Effect.forEach(dueDisputes, ({ dispute_id }) => escalate(dispute_id), { concurrency })
+    ]
+    return { applied, full: dueBounties.length === limit || dueDisputes.length === limit }
+  })
+
+/**
+ * Applies every transition that is due now, in batches of `sweepBatchSize` of each kind, until none
+ * is left: after a sweep no job is past its deadline. A full batch in which nothing could be applied
+ * (another sweeper holds its records) ends the sweep, so it never spins on them.
+ */
 export const sweep = Effect.fn("Deadlines.sweep")(function* () {
-  const sql = yield* SqlClient.SqlClient
   const config = yield* MarketplaceConfig
   const now = yield* nowIso
-  const dueBounties = yield* sql<{ bounty_id: string }>`SELECT bounty_id FROM bounties
-    WHERE deadline_at <= ${now} AND status IN ('open', 'accepted', 'pending_review')
-    ORDER BY deadline_at LIMIT ${config.sweepBatchSize}`
-  const dueDisputes = yield* sql<{ dispute_id: string }>`SELECT dispute_id FROM disputes
-    WHERE status = 'open' AND escalated = 0 AND deadline_at <= ${now}
-    ORDER BY deadline_at LIMIT ${config.sweepBatchSize}`
   // Inside a caller's transaction each record's transaction is a savepoint on that one connection,
   // and savepoints must nest, not interleave: one at a time there.
   const inCallersTransaction = Option.isSome(yield* Effect.serviceOption(SqlClient.TransactionConnection))
   const concurrency = inCallersTransaction ? 1 : SWEEP_CONCURRENCY
-  const applied: ReadonlyArray<Applied> = [
-    ...yield* Effect.forEach(dueBounties, ({ bounty_id }) => applyBounty(bounty_id), { concurrency }),
-    ...yield* Effect.forEach(dueDisputes, ({ dispute_id }) => escalate(dispute_id), { concurrency })
-  ]
   const report: Record<Applied, number> = { expired: 0, reopened: 0, cancelled: 0, autoApproved: 0, escalated: 0, skipped: 0 }
-  for (const kind of applied) report[kind]++
+  let more = true
+  while (more) {
+    const batch = yield* sweepBatch(now, config.sweepBatchSize, concurrency)
+    for (const kind of batch.applied) report[kind]++
+    more = batch.full && batch.applied.some((kind) => kind !== "skipped")
+  }
   const challengesPurged = yield* Identities.purgeExpired(config.sweepBatchSize)
-  if (dueBounties.length + dueDisputes.length + challengesPurged > 0) {
+  const moved = report.expired + report.reopened + report.cancelled + report.autoApproved + report.escalated + report.skipped
+  if (moved + challengesPurged > 0) {
     yield* Effect.logInfo("deadline sweep", { ...report, challengesPurged })
   }
   return { ...report, challengesPurged } satisfies SweepReport

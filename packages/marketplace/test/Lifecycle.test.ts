@@ -522,6 +522,16 @@ const suite = (store: Store) => {
 
     it.effect("one sweep applies many due records of every kind, each once", () => run(manyDue(Deadlines.sweep())))
 
+    it.effect("a sweep goes on past its batch size until nothing due is left", () =>
+      Effect.provide(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 100_000n)
+        for (let i = 0; i < 5; i++) yield* Bounties.post(actor, researchBounty({ title: `batch ${i}`, deadlines: { accept_within_seconds: 3600 } }))
+        yield* TestClock.adjust("61 minutes")
+        assert.strictEqual((yield* Deadlines.sweep()).expired, 5)
+        assert.deepStrictEqual(yield* balances(actor.did), { A: 100_000n, H: 0n, B: 0n, F: 0n, P: 0n })
+        yield* invariants
+      }), engineOver(store(), { sweepBatchSize: 2 })))
+
     it.effect("inside a caller's transaction, the sweep applies them one at a time, with the same result", () =>
       run(Effect.flatMap(SqlClient.SqlClient, (sql) => manyDue(sql.withTransaction(Deadlines.sweep())))))
 
