@@ -85,10 +85,11 @@ export const post = Effect.fn("Bounties.post")(function* (actor: Actor, input: R
       issues: [{ path: "metadata.requested_worker_did", message: "must differ from the requester" }]
     })
   }
-  const snapshot = yield* FeeSnapshot.forBounty(input)
-  const deadlines = yield* deadlinesFor(input)
-
   const command = Effect.gen(function* () {
+    // Inside the command, so after the replay check: a retry of a committed post replays it even
+    // when the lane minimums or deadline bounds changed in between (a redeploy with new settings).
+    const snapshot = yield* FeeSnapshot.forBounty(input)
+    const deadlines = yield* deadlinesFor(input)
     const sql = yield* SqlClient.SqlClient
     const ledger = yield* Ledger.Ledger
     const ids = yield* Ids.IdGen

@@ -6,12 +6,14 @@ import { assert, describe, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { PgTestDatabase } from "@clawbounties/adapter-postgres"
-import { Effect, Layer, TestClock } from "effect"
+import { Limits } from "@clawbounties/fees"
+import { Duration, Effect, Layer, TestClock } from "effect"
 import * as Bounties from "../src/Bounties.js"
 import * as Closure from "../src/Closure.js"
 import * as Deadlines from "../src/Deadlines.js"
 import * as Audit from "../src/Audit.js"
 import * as Disputes from "../src/Disputes.js"
+import * as MarketplaceConfig from "../src/MarketplaceConfig.js"
 import * as Operators from "../src/Operators.js"
 import * as Outbox from "../src/Outbox.js"
 import * as Submissions from "../src/Submissions.js"
@@ -99,6 +101,12 @@ const suite = (store: Store) => {
         assert.strictEqual(error._tag, "IdempotencyConflict")
         assert.strictEqual((error as { field: string }).field, "title")
         assert.strictEqual((yield* balances(actor.did)).H, 5375n)
+        // A retry after the settings changed still replays the committed post.
+        const raised = { ...Limits.defaults, MIN_BOUNTY_REWARD_MINOR_RESEARCH: 10_000n }
+        assert.deepStrictEqual(yield* Bounties.post(actor, researchBounty({ idempotency_key: "post-1" })).pipe(Effect.provideService(Limits.Limits, raised)), first)
+        const stricter = { ...MarketplaceConfig.defaults, minDeadline: Duration.hours(2) }
+        assert.deepStrictEqual(yield* Bounties.post(actor, researchBounty({ idempotency_key: "post-1" })).pipe(Effect.provideService(MarketplaceConfig.MarketplaceConfig, stricter)), first)
+        assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ idempotency_key: "post-2" })).pipe(Effect.provideService(Limits.Limits, raised))), "RewardBelowMinimum")
       })))
 
     it.effect("a __proto__ key in free-form JSON is data: stored, shown and part of the request's hash", () =>
