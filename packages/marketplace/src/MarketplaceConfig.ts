@@ -3,7 +3,13 @@
  * per-bounty overrides, and what happens when a worker runs out of time. Read from `Config`
  * (environment variables in the server), with defaults that suit an agent marketplace.
  */
-import { Config, Context, Duration, Layer } from "effect"
+import { Did } from "@clawbounties/domain"
+import { Config, Context, Duration, Layer, Schema } from "effect"
+
+const isDidKey = Schema.is(Did.DidKey)
+
+/** A comma-separated list; blanks are dropped, so an empty setting is no signers. */
+const signerList = (text: string): ReadonlyArray<string> => text.split(",").map((did) => did.trim()).filter((did) => did !== "")
 
 export type AcceptanceTimeoutPolicy = "reopen" | "cancel"
 
@@ -80,7 +86,12 @@ export const config: Config.Config<Settings> = Config.all({
     Config.withDefault(defaults.sweepBatchSize)
   ),
   verification: Config.all({
-    gatewaySignerDids: Config.array(Config.string(), "GATEWAY_SIGNER_DIDS").pipe(Config.withDefault([])),
+    // A mistyped signer would make the gateway tier silently never apply: refuse it at start-up.
+    gatewaySignerDids: Config.string("GATEWAY_SIGNER_DIDS").pipe(
+      Config.validate({ message: "must be did:key DIDs, separated by commas", validation: (text) => signerList(text).every(isDidKey) }),
+      Config.map(signerList),
+      Config.withDefault([])
+    ),
     clockSkewMs: Config.integer("VERIFY_CLOCK_SKEW_MS").pipe(
       Config.validate({ message: "must be between 0 and 600000", validation: (n) => n >= 0 && n <= 600_000 }),
       Config.withDefault(0)

@@ -70,6 +70,7 @@ describe("npm start", () => {
       [{ ...token, DATA_DIR: unused, BOUNTY_WORK_DEADLINE: "0 seconds" }, /bad setting BOUNTY_WORK_DEADLINE/],
       [{ ...token, DATA_DIR: unused, BOUNTY_MIN_DEADLINE: "2 days", BOUNTY_MAX_DEADLINE: "1 day" }, /bad setting BOUNTY_MIN_DEADLINE must not be longer than BOUNTY_MAX_DEADLINE/],
       [{ DATA_DIR: unused, OPERATOR_TOKEN: "short" }, /^clawbounties: bad setting OPERATOR_TOKEN must be at least 32 characters$/m],
+      [{ ...token, DATA_DIR: unused, GATEWAY_SIGNER_DIDS: "notadid" }, /bad setting GATEWAY_SIGNER_DIDS: must be did:key DIDs/],
       [{ DATA_DIR: join(dir, "a-file", "sub") }, /bad setting DATA_DIR: cannot keep the operator token .*ENOTDIR/],
       [{ ...token, DATA_DIR: dir, SQLITE_FILE: join(dir, "not-a-db") }, /not-a-db is not a usable SQLite database/]
     ]
