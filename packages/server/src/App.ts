@@ -72,7 +72,8 @@ const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
       }
       let body: unknown = undefined
       if (raw !== undefined && decodeBody !== undefined) {
-        const json = yield* Http.parseJson(raw, request.headers.get("content-type"), options.bodyLimitBytes)
+        const headers = { contentType: request.headers.get("content-type"), contentEncoding: request.headers.get("content-encoding") }
+        const json = yield* Http.parseJson(raw, headers, options.bodyLimitBytes)
         yield* Http.refuseUnstorableText("body", json)
         const keyed = route.idempotent ? yield* Http.withIdempotencyKey(json, request.headers.get("idempotency-key")) : json
         body = yield* decodeBody(keyed)

@@ -89,8 +89,18 @@ const text = (chunks: ReadonlyArray<Uint8Array>, size: number): RawBody => {
 export const closesConnection = (body: RawBody | undefined): boolean => body?._tag === "TooLarge"
 
 /** `application/json`, or any `application/*+json`, with or without parameters. */
-export const isJsonContentType = (contentType: string | null): boolean =>
-  contentType !== null && /^application\/([a-z0-9.+-]*\+)?json\s*(;.*)?$/i.test(contentType.trim())
+export const isJsonContentType = (contentType: string | null): boolean => {
+  if (contentType === null) return false
+  const match = /^application\/([a-z0-9.+-]*\+)?json\s*(;.*)?$/i.exec(contentType.trim())
+  if (match === null) return false
+  // The body is decoded as UTF-8: a text labelled in another charset would be misread, not refused.
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(match[2] ?? "")?.[1]?.toLowerCase()
+  return charset === undefined || charset === "utf-8" || charset === "utf8"
+}
+
+/** A content coding other than `identity` (gzip, br, ...): the body would be read as the wrong bytes. */
+const isEncoded = (contentEncoding: string | null): boolean =>
+  contentEncoding !== null && !["", "identity"].includes(contentEncoding.trim().toLowerCase())
 
 /** The deepest nesting of arrays and objects in JSON text (strings skipped), stopping past `max`. */
 export const jsonDepthExceeds = (text: string, max: number): boolean => {
@@ -112,12 +122,19 @@ export const jsonDepthExceeds = (text: string, max: number): boolean => {
 /** The JSON value of a body: `{}` when empty (every body schema then says what is missing). */
 export const parseJson = (
   body: RawBody,
-  contentType: string | null,
+  headers: { readonly contentType: string | null; readonly contentEncoding: string | null },
   limit: number
 ): Effect.Effect<
   unknown,
   ErrorCatalogue.MalformedJson | ErrorCatalogue.UnsupportedMediaType | ErrorCatalogue.PayloadTooLarge | ErrorCatalogue.InvalidRequest | ErrorCatalogue.ServiceUnavailable
 > => {
+  const contentType = headers.contentType
+  if ((body._tag === "Text" || body._tag === "NotUtf8") && isEncoded(headers.contentEncoding)) {
+    return Effect.fail(new ErrorCatalogue.UnsupportedMediaType({
+      content_type: (contentType ?? "").slice(0, 100),
+      content_encoding: headers.contentEncoding!.slice(0, 100)
+    }))
+  }
   switch (body._tag) {
     case "Empty":
       return Effect.succeed({})

@@ -174,6 +174,11 @@ describe("fuzzing the request bodies", () => {
       const asText = await call(route.method, path, { token, raw: JSON.stringify(template), contentType: "text/plain" })
       assert.strictEqual(asText.body.error, "UNSUPPORTED_MEDIA_TYPE")
       assert.strictEqual(asText.status, 415)
+      // A body labelled gzip, or in a charset other than UTF-8, is not read as plain UTF-8 JSON.
+      const encoded = await call(route.method, path, { token, raw: JSON.stringify(template), headers: { "content-encoding": "gzip" } })
+      assert.deepStrictEqual([encoded.status, encoded.body.error, encoded.body.details?.content_encoding], [415, "UNSUPPORTED_MEDIA_TYPE", "gzip"])
+      const utf16 = await call(route.method, path, { token, raw: JSON.stringify(template), contentType: "application/json; charset=utf-16" })
+      assert.deepStrictEqual([utf16.status, utf16.body.error], [415, "UNSUPPORTED_MEDIA_TYPE"])
       const huge = await call(route.method, path, { token, raw: JSON.stringify({ ...template, pad: "x".repeat(300 * 1024) }) })
       assert.strictEqual(huge.body.error, "PAYLOAD_TOO_LARGE")
       assert.strictEqual(huge.status, 413)

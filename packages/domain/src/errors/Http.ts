@@ -11,12 +11,16 @@ export class MalformedJson extends Schema.TaggedError<MalformedJson>()("Malforme
   message: Schema.String
 }) {}
 
-/** A body was sent with a content type other than `application/json`. */
+/** A body was sent as something other than unencoded `application/json` in UTF-8. */
 export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()("UnsupportedMediaType", {
-  content_type: Schema.String
+  content_type: Schema.String,
+  /** Set when the body was sent with a content coding (gzip, ...), which is not decoded. */
+  content_encoding: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `the body must be application/json, not '${this.content_type}'`
+    return this.content_encoding === undefined
+      ? `the body must be application/json in UTF-8, not '${this.content_type}'`
+      : `the body must be sent without a content coding, not '${this.content_encoding}'`
   }
 }
 
@@ -57,7 +61,7 @@ export type HttpError =
 
 export const httpEntries = {
   MalformedJson: { code: "MALFORMED_JSON", status: 400, summary: "The body is not valid JSON." },
-  UnsupportedMediaType: { code: "UNSUPPORTED_MEDIA_TYPE", status: 415, summary: "The body must be application/json." },
+  UnsupportedMediaType: { code: "UNSUPPORTED_MEDIA_TYPE", status: 415, summary: "The body must be application/json in UTF-8, without a content coding." },
   PayloadTooLarge: { code: "PAYLOAD_TOO_LARGE", status: 413, summary: "The body exceeds the size limit." },
   MethodNotAllowed: { code: "METHOD_NOT_ALLOWED", status: 405, summary: "The path does not accept this method." },
   InternalError: { code: "INTERNAL_ERROR", status: 500, summary: "An unexpected error occurred; it has been logged." },
