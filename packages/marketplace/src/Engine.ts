@@ -7,7 +7,7 @@ import type { SqlClient } from "@effect/sql"
 import { Ids } from "@clawbounties/domain"
 import { Limits } from "@clawbounties/fees"
 import { Ledger, Migrations as LedgerMigrations } from "@clawbounties/ledger"
-import { Layer } from "effect"
+import { type ConfigError, Layer } from "effect"
 import { Entropy } from "./Entropy.js"
 import * as Identities from "./Identities.js"
 import { MarketplaceConfig } from "./MarketplaceConfig.js"
@@ -38,7 +38,7 @@ export interface Parts<E = never, R = never> {
 }
 
 /** Production parts: time-ordered ids, OS entropy, settings from `Config`. */
-export const liveParts: Parts<unknown> = {
+export const liveParts: Parts<ConfigError.ConfigError> = {
   ids: Ids.IdGen.layer,
   entropy: Entropy.layer,
   settings: MarketplaceConfig.layerConfig,
