@@ -328,6 +328,8 @@ export interface StatementInput {
 
 export type StatementLineType =
   | "bounty_payment"
+  /** The payer's side of an escrow release: what went to the worker (its fee is a `platform_fee` line). */
+  | "bounty_paid"
   | "platform_fee"
   | "tip_received"
   | "tip_paid"

@@ -433,6 +433,11 @@ export const ledgerSuite = (it: It) => {
       assert.strictEqual(statement.lineItems[0]!.timestamp, "2026-02-03T10:00:00.000Z")
       const buyerStatement = yield* ledger.statement({ did: buyer, month: "2026-02" })
       assert.strictEqual(buyerStatement.grossEarned, 0n, "the buyer's own escrow is not earnings")
+      // The buyer's release is what the worker got and the fee it paid, as two lines.
+      assert.strictEqual(buyerStatement.feesPaid, 1_500n)
+      assert.deepStrictEqual(buyerStatement.lineItems.map((line) => [line.type, line.amount]), [
+        ["deposit", 100_000n], ["bounty_paid", -30_000n], ["platform_fee", -1_500n], ["tip_paid", -500n], ["tip_received", 200n]
+      ])
       const march = yield* ledger.statement({ did: worker, month: "2026-03" })
       assert.deepStrictEqual([march.tipsReceived, march.endingBalance], [999n, 5_999n])
       const bad = yield* Effect.either(ledger.statement({ did: worker, month: "2026-13" }))

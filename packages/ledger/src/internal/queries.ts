@@ -121,9 +121,12 @@ export const statement = (
     const currency = input.currency ?? "USD"
     // The net change of the DID's holdings per entry: moves between its own buckets net to zero and
     // are not statement lines.
+    // `fees_out`: what the entry paid into other accounts' fee buckets, for a payer's release.
     const rows = yield* sql<Record<string, unknown>>`
       SELECT p.entry_id, e.kind, e.created_at, e.metadata, h.account AS hold_account,
-             SUM(p.amount) AS net, MIN(p.id) AS first_posting
+             SUM(p.amount) AS net, MIN(p.id) AS first_posting,
+             (SELECT COALESCE(SUM(f.amount), 0) FROM ledger_postings f
+               WHERE f.entry_id = p.entry_id AND f.bucket = 'F' AND f.account <> ${input.did}) AS fees_out
       FROM ledger_postings p
       JOIN ledger_entries e ON e.id = p.entry_id
       LEFT JOIN ledger_holds h ON h.id = e.hold_id
@@ -145,20 +148,30 @@ export const statement = (
       const net = Money.fromDb(row.net)
       if (net === 0n) continue
       const kind = row.kind as EntryKind
-      const type = lineType(kind, net, (row.hold_account as string | null) ?? null, input.did)
-      if (type === "bounty_payment") grossEarned += net
-      if (type === "platform_fee") feesPaid += -net
-      if (type === "tip_received") tipsReceived += net
-      if (type === "tip_paid") tipsPaid += -net
-      if (type === "payout") payouts += -net
-      lines.push({
-        type,
-        entryId: row.entry_id as string,
-        kind,
-        amount: net,
-        timestamp: new Date(num(row.created_at)).toISOString(),
-        metadata: parseMetadata(row.metadata)
-      })
+      const holdAccount = (row.hold_account as string | null) ?? null
+      const line = (type: StatementLineType, amount: bigint) => {
+        if (type === "bounty_payment") grossEarned += amount
+        if (type === "platform_fee") feesPaid += -amount
+        if (type === "tip_received") tipsReceived += amount
+        if (type === "tip_paid") tipsPaid += -amount
+        if (type === "payout") payouts += -amount
+        lines.push({
+          type,
+          entryId: row.entry_id as string,
+          kind,
+          amount,
+          timestamp: new Date(num(row.created_at)).toISOString(),
+          metadata: parseMetadata(row.metadata)
+        })
+      }
+      // The payer's side of an escrow release: what the worker got, and the fee, as two lines.
+      if (kind === "release" && holdAccount === input.did && net < 0n) {
+        const fee = Money.fromDb(row.fees_out)
+        if (net + fee < 0n) line("bounty_paid", net + fee)
+        if (fee > 0n) line("platform_fee", -fee)
+        continue
+      }
+      line(lineType(kind, net, holdAccount, input.did), net)
     }
     return {
       did: input.did,
