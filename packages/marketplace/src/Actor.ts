@@ -16,4 +16,4 @@ export const operator: Actor = { did: "operator", role: "operator" }
 export const requireRole = (actor: Actor, ...roles: ReadonlyArray<Role>) =>
   roles.includes(actor.role)
     ? Effect.void
-    : Effect.fail(new ErrorCatalogue.Forbidden({ reason: `requires a ${roles.join(" or ")} token` }))
+    : Effect.fail(new ErrorCatalogue.Forbidden({ reason: `requires a token of role ${roles.join(" or ")}` }))

@@ -43,7 +43,7 @@ const authenticate = (route: Route, header: string | undefined) =>
     if (route.auth === "public") return undefined
     const principal = yield* Tokens.authenticate(bearer(header))
     if (!route.auth.includes(principal.role)) {
-      return yield* new ErrorCatalogue.Forbidden({ reason: `requires a ${route.auth.join(" or ")} token` })
+      return yield* new ErrorCatalogue.Forbidden({ reason: `requires a token of role ${route.auth.join(" or ")}` })
     }
     return principal
   })

@@ -68,6 +68,8 @@ interface SimFlags {
   readonly faults: ReadonlyArray<string>
   readonly target: string | undefined
   readonly sqliteFile: string | undefined
+  /** Whether the target's operator token was given (a run against a server needs it). */
+  readonly hasOperatorToken: boolean
 }
 
 /** What is wrong with the flags, one line each (empty when the run can start). */
@@ -95,6 +97,9 @@ export const simProblems = (f: SimFlags): ReadonlyArray<string> => {
     problems.push("database faults (db_*) are injected in-process only: drop --target or the db_* kinds")
   }
   if (f.target !== undefined && f.sqliteFile !== undefined) problems.push("--sqlite-file is for in-process runs: drop it or --target")
+  if (f.target !== undefined && !f.hasOperatorToken) {
+    problems.push("--target needs the server's operator token (--operator-token or OPERATOR_TOKEN): the run funds requesters, resolves disputes, sweeps and reconciles as the operator")
+  }
   if (f.sqliteFile !== undefined && existsSync(f.sqliteFile)) {
     problems.push(`--sqlite-file ${f.sqliteFile} already exists: a run starts from an empty database (its ids restart), so pass a new path`)
   }
@@ -126,7 +131,13 @@ export const sim = Command.make("clawbounties-sim", {
   noBackpressure: Options.boolean("no-backpressure")
 }, (o) => Effect.gen(function* () {
   const kinds = o.faults.split(",").map((k) => k.trim()).filter((k) => k.length > 0)
-  const problems = simProblems({ ...o, faults: kinds, target: Option.getOrUndefined(o.target), sqliteFile: Option.getOrUndefined(o.sqliteFile) })
+  const problems = simProblems({
+    ...o,
+    faults: kinds,
+    target: Option.getOrUndefined(o.target),
+    sqliteFile: Option.getOrUndefined(o.sqliteFile),
+    hasOperatorToken: Option.isSome(o.operatorToken)
+  })
   if (problems.length > 0) return yield* Effect.fail(new Error(problems.join("\n")))
   const config: Simulation.Config = {
     ...Simulation.defaults,

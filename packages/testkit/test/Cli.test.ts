@@ -13,7 +13,8 @@ import * as Cli from "../src/Cli.js"
 const good = {
   total: 200, maxConcurrency: 10, requesters: 10, workers: 20, approve: 0.7, reject: 0.15, silent: 0.15,
   invalid: 0.1, abandon: 0.1, faultShare: 0.2, fundingFactor: 1, deadlineSeconds: 60, latencyTarget: 250,
-  faults: [] as ReadonlyArray<string>, target: undefined as string | undefined, sqliteFile: undefined as string | undefined
+  faults: [] as ReadonlyArray<string>, target: undefined as string | undefined, sqliteFile: undefined as string | undefined,
+  hasOperatorToken: true
 }
 
 describe("clawbounties-sim flags", () => {
@@ -21,6 +22,7 @@ describe("clawbounties-sim flags", () => {
     assert.deepStrictEqual(Cli.simProblems(good), [])
     assert.deepStrictEqual(Cli.simProblems({ ...good, faults: ["db_before_commit", "db_after_commit"] }), [])
     assert.deepStrictEqual(Cli.simProblems({ ...good, target: "http://127.0.0.1:8787" }), [])
+    assert.deepStrictEqual(Cli.simProblems({ ...good, hasOperatorToken: false }), [], "in-process runs need no token")
   })
 
   it("names each flag out of range", () => {
@@ -32,7 +34,8 @@ describe("clawbounties-sim flags", () => {
       [{ fundingFactor: -1 }, "--funding-factor"], [{ deadlineSeconds: 0 }, "--deadline-seconds"],
       [{ deadlineSeconds: 100_000_000 }, "--deadline-seconds"], [{ latencyTarget: 0 }, "--backpressure-latency-ms"],
       [{ faults: ["db_before_comit"] }, "unknown fault kinds"], [{ faults: ["server_restart"] }, "server_restart"],
-      [{ faults: ["db_after_commit"], target: "http://x" }, "in-process only"], [{ target: "http://x", sqliteFile: "/tmp/x.db" }, "--sqlite-file"]
+      [{ faults: ["db_after_commit"], target: "http://x" }, "in-process only"], [{ target: "http://x", sqliteFile: "/tmp/x.db" }, "--sqlite-file"],
+      [{ target: "http://x", hasOperatorToken: false }, "operator token"]
     ]
     for (const [flags, named] of cases) {
       const problems = Cli.simProblems({ ...good, ...flags })

@@ -20,7 +20,10 @@ import * as PreparedStatements from "./PreparedStatements.js"
 export interface Options {
   /** `postgres://user@host:5432/db`. */
   readonly url: string | Redacted.Redacted
-  /** The migration sets to run, in order. Ledger's by default; the marketplace appends its own. */
+  /**
+   * The migration sets to run, in order: the ledger's alone by default. For the whole engine pass
+   * the marketplace's `Engine.migrations`; without its tables every marketplace command fails.
+   */
   readonly migrations?: ReadonlyArray<Migrations.MigrationSet> | undefined
   /** Pool size, 10 by default. */
   readonly maxConnections?: number | undefined

@@ -26,7 +26,10 @@ import * as SqliteClient from "./SqliteClient.js"
 export interface Options {
   /** A file path, or `:memory:` for tests. */
   readonly filename: string
-  /** The migration sets to run, in order. Ledger's by default; the marketplace appends its own. */
+  /**
+   * The migration sets to run, in order: the ledger's alone by default. For the whole engine pass
+   * the marketplace's `Engine.migrations`; without its tables every marketplace command fails.
+   */
   readonly migrations?: ReadonlyArray<Migrations.MigrationSet> | undefined
   /** How long to wait for another process's write lock, 5 s by default. */
   readonly busyTimeoutMillis?: number | undefined
