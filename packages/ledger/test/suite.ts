@@ -124,8 +124,11 @@ export const ledgerSuite = (it: It) => {
       yield* ledger.openAccount({ account: ghost, currency: "USD" })
       const retry = yield* Effect.either(ledger.transfer(input))
       assert.isTrue(Either.isLeft(retry) && retry.left._tag === "UnknownAccount")
-      const balances = yield* Effect.either(ledger.balances(did("nobody")))
-      assert.isTrue(Either.isLeft(balances) && balances.left._tag === "UnknownAccount")
+      // Balances name no currency: the account is open in none, and the error says no more than that.
+      const nobody = did("nobody")
+      const balances = yield* Effect.flip(ledger.balances(nobody))
+      sameError(balances, new ErrorCatalogue.UnknownAccount({ account: nobody }))
+      assert.deepStrictEqual(ErrorCatalogue.toWire(new ErrorCatalogue.UnknownAccount({ account: nobody })).body.details, { account: nobody })
     }))
 
   it.effect("CURRENCY_MISMATCH: an account open in EUR only cannot take USD", () =>

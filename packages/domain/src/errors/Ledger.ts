@@ -10,9 +10,10 @@ export class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()("
 }) {}
 
 /** The account is not open (in any currency). Transfers never open accounts implicitly. */
+/** The account is not open (in `currency`, when the request named one; in any currency otherwise). */
 export class UnknownAccount extends Schema.TaggedError<UnknownAccount>()("UnknownAccount", {
   account: Schema.String,
-  currency: Schema.String
+  currency: Schema.optional(Schema.String)
 }) {}
 
 /** The account name is malformed, or the account cannot play this role (a mint from a non-`world:*`). */

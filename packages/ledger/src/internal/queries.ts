@@ -31,7 +31,7 @@ export const balances = (sql: SqlClient.SqlClient, account: string): Effect.Effe
     // One statement, so the buckets come from one consistent snapshot.
     const rows = yield* sql<{ currency: string; bucket: Bucket; amount: unknown }>`
       SELECT currency, bucket, amount FROM ledger_balances WHERE account = ${account} ORDER BY currency, bucket`
-    if (rows.length === 0) return yield* new ErrorCatalogue.UnknownAccount({ account, currency: "" })
+    if (rows.length === 0) return yield* new ErrorCatalogue.UnknownAccount({ account })
     const out: Record<string, Record<Bucket, bigint>> = {}
     for (const row of rows) {
       const byBucket = out[row.currency] ??= { A: 0n, H: 0n, B: 0n, F: 0n, P: 0n }
