@@ -209,10 +209,16 @@ export const rotate = Effect.fn("Tokens.rotate")(function* (principal: Principal
 /** A reason for a revocation, kept with the token row. */
 export const RevokeReason = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
 
+/** Rotations a revocation follows at most: far past any real chain, a bound on a corrupt one. */
+const MAX_CHAIN = 1000
+
 /**
- * Revokes one token. The owner (any token of the same DID) or an operator may revoke it; anyone
- * else gets `NotFound`, so token ids of other DIDs cannot be probed. Revoking a revoked token
- * succeeds and changes nothing (no second event).
+ * Revokes a token and every live token it was rotated into (`replaced_by`, followed to the end): a
+ * thief who rotated a stolen token must not keep the replacement. The owner (any token of the same
+ * DID) or an operator may revoke; anyone else gets `NotFound`, so token ids of other DIDs cannot be
+ * probed. Each token revoked now gets its event and audit row; revoking a token whose whole chain is
+ * revoked changes nothing. Rows are locked as the chain is walked, so a rotation racing the
+ * revocation either lands first (and its replacement is revoked too) or finds its token revoked.
  */
 export const revoke = Effect.fn("Tokens.revoke")(function* (
   principal: Principal,
@@ -223,39 +229,46 @@ export const revoke = Effect.fn("Tokens.revoke")(function* (
   if (!Schema.is(RevokeReason)(reason)) {
     return yield* new ErrorCatalogue.InvalidRequest({ message: "reason must be 1 to 200 characters" })
   }
+  const lock = sql.onDialectOrElse({ pg: () => sql.literal("FOR UPDATE"), orElse: () => sql.literal("") })
+  const read = (tokenId: string) =>
+    Effect.map(
+      sql<TokenRow>`SELECT token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by
+        FROM auth_tokens WHERE token_id = ${tokenId} ${lock}`,
+      (rows) => rows[0]
+    )
   return yield* sql.withTransaction(Effect.gen(function* () {
-    const rows = yield* sql<TokenRow>`SELECT token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by
-      FROM auth_tokens WHERE token_id = ${input.token_id}`
-    const row = rows[0]
+    const row = yield* read(input.token_id)
     if (row === undefined || (principal.role !== "operator" && row.did !== principal.did)) {
       return yield* new ErrorCatalogue.NotFound({ entity: "token", id: input.token_id })
     }
-    if (row.revoked_at !== null) return infoOf(row)
-    const now = DateTime.formatIso(yield* DateTime.now)
-    const updated = yield* sql<TokenRow>`UPDATE auth_tokens SET revoked_at = ${now}, revoked_reason = ${reason}
-      WHERE token_id = ${row.token_id} AND revoked_at IS NULL
-      RETURNING token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by`
-    // A concurrent revocation won: report the stored state, it is what the caller asked for.
-    if (updated[0] === undefined) {
-      const again = yield* sql<TokenRow>`SELECT token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by
-        FROM auth_tokens WHERE token_id = ${row.token_id}`
-      return infoOf(again[0]!)
+    const chain: Array<TokenRow> = [row]
+    for (let next = row.replaced_by; next !== null && chain.length < MAX_CHAIN;) {
+      const successor = yield* read(next)
+      if (successor === undefined) break
+      chain.push(successor)
+      next = successor.replaced_by
     }
-    yield* Outbox.append({
-      type: "token.revoked",
-      subjectType: "identity",
-      subjectId: row.did,
-      recipients: [row.did],
-      payload: { did: row.did, role: row.role, token_id: row.token_id, reason, revoked_by: principal.did }
-    })
-    yield* Audit.record({
-      actor: principal.did,
-      action: "token.revoke",
-      entityType: "token",
-      entityId: row.token_id,
-      before: { token_id: row.token_id, revoked_at: null },
-      after: { token_id: row.token_id, revoked_at: now, revoked_reason: reason }
-    })
-    return infoOf(updated[0])
+    const now = DateTime.formatIso(yield* DateTime.now)
+    for (const token of chain) {
+      if (token.revoked_at !== null) continue
+      yield* sql`UPDATE auth_tokens SET revoked_at = ${now}, revoked_reason = ${reason} WHERE token_id = ${token.token_id}`
+      const via = token.token_id === row.token_id ? {} : { revoked_via: row.token_id }
+      yield* Outbox.append({
+        type: "token.revoked",
+        subjectType: "identity",
+        subjectId: token.did,
+        recipients: [token.did],
+        payload: { did: token.did, role: token.role, token_id: token.token_id, reason, revoked_by: principal.did, ...via }
+      })
+      yield* Audit.record({
+        actor: principal.did,
+        action: "token.revoke",
+        entityType: "token",
+        entityId: token.token_id,
+        before: { token_id: token.token_id, revoked_at: null },
+        after: { token_id: token.token_id, revoked_at: now, revoked_reason: reason, ...via }
+      })
+    }
+    return infoOf(row.revoked_at !== null ? row : { ...row, revoked_at: now, revoked_reason: reason })
   }))
 })

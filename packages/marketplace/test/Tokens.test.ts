@@ -139,6 +139,38 @@ describe(database.name, () => {
         assert.strictEqual((yield* sql`SELECT token_id FROM auth_tokens`).length, before.length)
       }).pipe(Effect.provide(Test())))
 
+    it.effect("revoking a rotated token revokes its replacements: a thief who rotated a stolen token keeps nothing", () =>
+      Effect.gen(function* () {
+        const { auth } = yield* registerIdentity(alice, "worker")
+        const stolen = yield* Tokens.authenticate(auth.token)
+        const first = yield* Tokens.rotate(stolen)
+        const second = yield* Tokens.rotate(yield* Tokens.authenticate(first.token))
+        const info = yield* Tokens.revoke(stolen, { token_id: auth.token_id, reason: "stolen" })
+        assert.strictEqual(info.revoked_reason, "rotated")
+        assert.strictEqual(yield* reasonOf(first.token), "revoked_token")
+        assert.strictEqual(yield* reasonOf(second.token), "revoked_token")
+        const events = (yield* Outbox.forSubject(alice.did)).filter((e) => e.type === "token.revoked")
+        assert.deepStrictEqual(events.map((e) => [e.payload.token_id, e.payload.reason, e.payload.revoked_via]), [[second.token_id, "stolen", auth.token_id]])
+        // An unrelated token of the same DID stays live.
+        const other = yield* registerIdentity(alice, "worker")
+        yield* Tokens.revoke(stolen, { token_id: auth.token_id, reason: "again" })
+        assert.strictEqual((yield* Tokens.authenticate(other.auth.token)).token_id, other.auth.token_id)
+      }).pipe(Effect.provide(Test())))
+
+    it.effect("a rotation racing a revocation of the same token leaves no live token in the chain", () =>
+      Effect.gen(function* () {
+        for (let round = 0; round < 5; round++) {
+          const { auth } = yield* registerIdentity(alice, "worker")
+          const principal = yield* Tokens.authenticate(auth.token)
+          const [rotated] = yield* Effect.all([
+            Effect.either(Tokens.rotate(principal)),
+            Tokens.revoke(principal, { token_id: auth.token_id, reason: "stolen" })
+          ], { concurrency: "unbounded" })
+          assert.strictEqual(yield* reasonOf(auth.token), "revoked_token")
+          if (Either.isRight(rotated)) assert.strictEqual(yield* reasonOf(rotated.right.token), "revoked_token")
+        }
+      }).pipe(Effect.provide(Test())))
+
     it.effect("the configured operator token authenticates as the operator, compared by hash", () =>
       Effect.gen(function* () {
         assert.deepStrictEqual(yield* Tokens.authenticate(OPERATOR_SECRET), { did: "operator", role: "operator", token_id: "operator" })

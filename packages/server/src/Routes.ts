@@ -146,6 +146,7 @@ const revokeToken = route({
   operationId: "revokeToken",
   tag: "Identities",
   summary: "Revoke one of the caller's tokens (operators: any token).",
+  description: "Every token it was rotated into is revoked with it, so a stolen token that was rotated leaves no live replacement.",
   auth: anyRole,
   body: Schemas.RevokeRequest,
   status: 200,
