@@ -297,7 +297,10 @@ export const isRegistered = Effect.fn("Identities.isRegistered")(function* (did:
 export const purgeExpired = Effect.fn("Identities.purgeExpired")(function* (limit = 1000) {
   const sql = yield* SqlClient.SqlClient
   const now = DateTime.formatIso(yield* DateTime.now)
-  const deleted = yield* sql`DELETE FROM identity_challenges WHERE challenge_id IN (
+  // `consumed_at IS NULL` twice: on PostgreSQL a registration may answer a challenge the subquery
+  // picked, and only the outer condition is checked again once its row lock is released (the
+  // identity row refers to the challenge, so deleting it then would fail the sweep).
+  const deleted = yield* sql`DELETE FROM identity_challenges WHERE consumed_at IS NULL AND challenge_id IN (
       SELECT challenge_id FROM identity_challenges
       WHERE consumed_at IS NULL AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit})
     RETURNING challenge_id`

@@ -1,7 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { ErrorCatalogue } from "@clawbounties/domain"
-import { ConfigProvider, DateTime, Duration, Effect, Either, Layer, Schema, TestClock } from "effect"
+import { ConfigProvider, DateTime, Deferred, Duration, Effect, Either, Fiber, Layer, Schema, TestClock } from "effect"
 import * as Audit from "../src/Audit.js"
 import * as Identities from "../src/Identities.js"
 import * as Outbox from "../src/Outbox.js"
@@ -320,6 +320,27 @@ describe(database.name, () => {
   })
 
   describe("concurrency", () => {
+    it.effect("a purge racing a registration of an expiring challenge leaves the answered challenge alone", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const challenge = yield* Identities.challenge({ did: alice.did, purpose: "register" })
+        const answered = yield* Deferred.make<void>()
+        // The registration passes its expiry check, then holds its transaction open while the clock
+        // moves past the expiry and the purge runs.
+        const registration = yield* Effect.fork(sql.withTransaction(Effect.gen(function* () {
+          const registered = yield* Identities.registerWithin({ did: alice.did, role: "worker", challenge_id: challenge.challenge_id, proof: answer(alice, challenge, "worker") })
+          yield* Deferred.succeed(answered, undefined)
+          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 300)))
+          return registered
+        })))
+        yield* Deferred.await(answered)
+        yield* TestClock.adjust(Duration.minutes(6))
+        assert.strictEqual(yield* Identities.purgeExpired(), 0)
+        assert.isTrue((yield* Fiber.join(registration)).created)
+        const left = yield* sql<{ challenge_id: string }>`SELECT challenge_id FROM identity_challenges`
+        assert.deepStrictEqual(left.map((r) => r.challenge_id), [challenge.challenge_id])
+      }).pipe(Effect.provide(Test())))
+
     it.effect("two concurrent answers to one challenge: exactly one registers, the other is CHALLENGE_USED", () =>
       Effect.gen(function* () {
         const challenge = yield* Identities.challenge({ did: alice.did, purpose: "register" })
