@@ -251,15 +251,14 @@ export const registerWithin = Effect.fn("Identities.registerWithin")(function* (
     ON CONFLICT DO NOTHING RETURNING did`
   const created = inserted.length > 0
   const issued = yield* Tokens.issue({ did: input.did, role: input.role })
-  if (created) {
-    yield* Outbox.append({
-      type: "identity.registered",
-      subjectType: "identity",
-      subjectId: input.did,
-      recipients: [input.did],
-      payload: { did: input.did, role: input.role, challenge_id: row.challenge_id, token_id: issued.token_id }
-    })
-  }
+  // A new credential is news to its owner either way: a token it did not ask for is a stolen key.
+  yield* Outbox.append({
+    type: created ? "identity.registered" : "token.issued",
+    subjectType: "identity",
+    subjectId: input.did,
+    recipients: [input.did],
+    payload: { did: input.did, role: input.role, challenge_id: row.challenge_id, token_id: issued.token_id }
+  })
   yield* Audit.record({
     actor: input.did,
     action: created ? "identity.register" : "identity.reauthenticate",

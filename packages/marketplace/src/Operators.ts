@@ -8,6 +8,7 @@ import { Ledger } from "@clawbounties/ledger"
 import { Effect, Schema } from "effect"
 import { type Actor, requireRole } from "./Actor.js"
 import * as Audit from "./Audit.js"
+import * as Outbox from "./Outbox.js"
 import { transaction } from "./Command.js"
 import * as Idempotency from "./Idempotency.js"
 import { IdempotencyKey, Text, validate } from "./Requests.js"
@@ -60,12 +61,21 @@ const adjust = (direction: "credit" | "debit") =>
         ledger_entry_id: entry.entryId,
         available_after_minor: posting.balanceAfter.toString()
       }
+      // The participant learns of money moved on its account like of any other state change.
+      yield* Outbox.append({
+        type: `balance.manual_${direction}`,
+        subjectType: "account",
+        subjectId: input.did,
+        recipients: [input.did],
+        payload: { ...response, reason: input.reason }
+      })
+      const before = posting.balanceAfter - posting.amount
       yield* Audit.record({
         actor: actor.did,
         action: `ledger.manual_${direction}`,
         entityType: "account",
         entityId: input.did,
-        before: null,
+        before: { available_minor: before.toString(), currency: input.currency },
         after: { ...response, reason: input.reason }
       })
       return response

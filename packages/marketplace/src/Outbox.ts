@@ -11,7 +11,7 @@ import * as Json from "./Json.js"
 export interface NewEvent {
   /** Dotted event type from the catalogue, e.g. `bounty.accepted`. */
   readonly type: string
-  readonly subjectType: "bounty" | "submission" | "escrow" | "dispute" | "worker" | "identity"
+  readonly subjectType: "bounty" | "submission" | "escrow" | "dispute" | "worker" | "identity" | "account"
   readonly subjectId: string
   /** DIDs that may read the event (the parties to the subject). */
   readonly recipients: ReadonlyArray<string>

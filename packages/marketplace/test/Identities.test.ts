@@ -151,8 +151,12 @@ describe(database.name, () => {
         assert.strictEqual((yield* Tokens.authenticate(second.auth.token)).did, alice.did)
         const c = yield* counts
         assert.deepStrictEqual({ identities: c.identities, tokens: c.tokens }, { identities: 1, tokens: 2 })
+        // The owner hears of the second token too: one it did not ask for means its key is out.
         const events = yield* Outbox.forSubject(alice.did)
-        assert.deepStrictEqual(events.map((e) => e.type), ["identity.registered"])
+        assert.deepStrictEqual(events.map((e) => [e.type, e.payload.token_id]), [
+          ["identity.registered", first.auth.token_id],
+          ["token.issued", second.auth.token_id]
+        ])
         const audit = yield* Audit.list({ entityId: alice.did, limit: 10 })
         assert.deepStrictEqual(audit.map((a) => a.action).sort(), ["identity.reauthenticate", "identity.register"])
       }).pipe(Effect.provide(Test())))

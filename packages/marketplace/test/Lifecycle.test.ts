@@ -374,6 +374,26 @@ const suite = (store: Store) => {
       })))
   })
 
+  describe("operator adjustments", () => {
+    it.effect("a manual credit or debit tells the participant (an event) and audits the balance before and after", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 1000n)
+        const debited = yield* Operators.debit(operator, { did: actor.did, amount_minor: 400n, currency: "USD", reason: "chargeback", idempotency_key: "debit-1" })
+        assert.strictEqual(debited.available_after_minor, "600")
+        const manual = (yield* Outbox.forSubject(actor.did)).filter((e) => e.type.startsWith("balance.manual_"))
+        assert.deepStrictEqual(manual.map((e) => [e.type, e.payload.amount_minor, e.payload.available_after_minor, e.payload.reason]), [
+          ["balance.manual_credit", "1000", "1000", "test funding"],
+          ["balance.manual_debit", "400", "600", "chargeback"]
+        ])
+        const audit = yield* Audit.list({ entityId: actor.did, limit: 10 })
+        const debitRow = audit.find((a) => a.action === "ledger.manual_debit")!
+        assert.deepStrictEqual(debitRow.before, { available_minor: "1000", currency: "USD" })
+        // A replay moves nothing and tells no one again.
+        yield* Operators.debit(operator, { did: actor.did, amount_minor: 400n, currency: "USD", reason: "chargeback", idempotency_key: "debit-1" })
+        assert.strictEqual((yield* Outbox.forSubject(actor.did)).filter((e) => e.type === "balance.manual_debit").length, 1)
+      })))
+  })
+
   describe("called directly by an embedder", () => {
     it.effect("a typed input that breaks its schema's rules, or an id not of the engine's form, is refused and writes nothing", () =>
       run(Effect.gen(function* () {

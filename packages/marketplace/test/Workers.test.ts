@@ -129,7 +129,7 @@ describe(database.name, () => {
         assert.deepStrictEqual([again.worker_id, again.created], [first.worker_id, false])
         assert.deepStrictEqual(yield* Tokens.authenticate(again.auth.token), { did: alice.did, role: "worker", token_id: again.auth.token_id })
         // One more token and consumed challenge; no second profile, and the profile is as it was.
-        assert.deepStrictEqual(yield* counts, { ...before, tokens: before.tokens + 1, consumed: before.consumed + 1, audit: before.audit + 1 })
+        assert.deepStrictEqual(yield* counts, { ...before, tokens: before.tokens + 1, consumed: before.consumed + 1, audit: before.audit + 1, outbox: before.outbox + 1 })
         assert.strictEqual((yield* Workers.get(first.worker_id)).listing.headline, specProfile.listing.headline)
       }).pipe(Effect.provide(Test())))
 
