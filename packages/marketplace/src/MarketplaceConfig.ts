@@ -8,8 +8,8 @@ import { Config, Context, Duration, Layer, Schema } from "effect"
 
 const isDidKey = Schema.is(Did.DidKey)
 
-/** A comma-separated list; blanks are dropped, so an empty setting is no signers. */
-const signerList = (text: string): ReadonlyArray<string> => text.split(",").map((did) => did.trim()).filter((did) => did !== "")
+/** The listed DIDs, trimmed; blanks are dropped, so an empty setting is no signers. */
+const signerList = (dids: ReadonlyArray<string>): ReadonlyArray<string> => dids.map((did) => did.trim()).filter((did) => did !== "")
 
 export type AcceptanceTimeoutPolicy = "reopen" | "cancel"
 
@@ -87,11 +87,13 @@ export const config: Config.Config<Settings> = Config.all({
   ),
   verification: Config.all({
     // A mistyped signer would make the gateway tier silently never apply: refuse it at start-up.
-    gatewaySignerDids: Config.string("GATEWAY_SIGNER_DIDS").pipe(
-      Config.validate({ message: "must be did:key DIDs, separated by commas", validation: (text) => signerList(text).every(isDidKey) }),
-      Config.map(signerList),
-      Config.withDefault([])
-    ),
+    gatewaySignerDids: Config.array(
+      Config.string().pipe(Config.validate({
+        message: "must be did:key DIDs, separated by commas",
+        validation: (did) => did.trim() === "" || isDidKey(did.trim())
+      })),
+      "GATEWAY_SIGNER_DIDS"
+    ).pipe(Config.map(signerList), Config.withDefault([])),
     clockSkewMs: Config.integer("VERIFY_CLOCK_SKEW_MS").pipe(
       Config.validate({ message: "must be between 0 and 600000", validation: (n) => n >= 0 && n <= 600_000 }),
       Config.withDefault(0)

@@ -15,6 +15,10 @@ describe("MarketplaceConfig.config", () => {
     assert.deepStrictEqual(signers(`${signer}, ${other}`), Either.right([signer, other]))
     assert.deepStrictEqual(signers(""), Either.right([]))
     assert.deepStrictEqual(Either.map(read({}), (settings) => settings.verification.gatewaySignerDids), Either.right([]))
+    // A provider that gives lists (JSON, say) rather than comma-separated text is read the same way.
+    const fromJson = (value: unknown) => Effect.runSync(Effect.either(Effect.withConfigProvider(MarketplaceConfig.config, ConfigProvider.fromJson({ GATEWAY_SIGNER_DIDS: value }))))
+    assert.deepStrictEqual(Either.map(fromJson([signer, other]), (settings) => settings.verification.gatewaySignerDids), Either.right([signer, other]))
+    assert.isTrue(Either.isLeft(fromJson([signer, "did:web:example.com"])))
     for (const bad of ["notadid", `${signer},did:web:example.com`]) {
       const result = signers(bad)
       assert.isTrue(Either.isLeft(result), bad)

@@ -11,6 +11,7 @@
  */
 import { Clock, Config, Context, Effect, Layer } from "effect"
 import * as CommitProof from "./CommitProof.js"
+import * as DidKey from "./DidKey.js"
 import * as Ed25519 from "./Ed25519.js"
 import * as Envelope from "./Envelope.js"
 import * as ProofBundle from "./ProofBundle.js"
@@ -81,12 +82,18 @@ export const layerConfig: Layer.Layer<Verifier, import("effect/ConfigError").Con
   Verifier,
   Effect.gen(function* () {
     const list = (name: string) => Config.withDefault(Config.array(Config.string(), name), [] as Array<string>)
+    // A mistyped signer would silently never match: refuse it when the layer is built.
+    const dids = (name: string) =>
+      Config.withDefault(
+        Config.array(Config.string().pipe(Config.validate({ message: "must be did:key DIDs, separated by commas", validation: (did) => DidKey.resolve(did, true) !== undefined })), name),
+        [] as Array<string>
+      )
     const settings: Settings = {
       mode: yield* Config.withDefault(Config.literal("strict", "compat")("VERIFY_MODE"), "strict" as const),
       ttlSkewMs: yield* Config.withDefault(Config.integer("VERIFY_TTL_SKEW_MS"), 0),
-      gatewaySignerDids: yield* list("VERIFY_GATEWAY_SIGNER_DIDS"),
-      attestationSignerDids: yield* list("VERIFY_ATTESTATION_SIGNER_DIDS"),
-      executionAttestationSignerDids: yield* list("VERIFY_EXECUTION_ATTESTATION_SIGNER_DIDS"),
+      gatewaySignerDids: yield* dids("VERIFY_GATEWAY_SIGNER_DIDS"),
+      attestationSignerDids: yield* dids("VERIFY_ATTESTATION_SIGNER_DIDS"),
+      executionAttestationSignerDids: yield* dids("VERIFY_EXECUTION_ATTESTATION_SIGNER_DIDS"),
       repoClaimIds: yield* list("VERIFY_REPO_CLAIM_IDS")
     }
     return yield* make(settings)

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, TestClock } from "effect"
+import { ConfigProvider, Effect, Either, Layer, TestClock } from "effect"
 import { Ed25519, Sign, Verifier } from "@clawbounties/verify"
 import { agent, gateway, iso, T0, typicalBundle, VERIFY_AT } from "./fixtures.js"
 
@@ -39,4 +39,21 @@ describe("Verifier service (strict, time from Clock)", () => {
       assert.strictEqual((yield* v.proofBundle(env)).error?.code, "EXPIRED_TTL")
     }).pipe(Effect.provide(Verifier.layer(settings).pipe(Layer.provide(Ed25519.layerNode))))
   )
+})
+
+describe("Verifier.layerConfig", () => {
+  const build = (env: Record<string, string>) => {
+    const provider = Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+    const layer = Verifier.layerConfig.pipe(Layer.provide(Ed25519.layerNode), Layer.provide(provider))
+    return Effect.runSync(Effect.either(Effect.scoped(Layer.build(layer))))
+  }
+
+  it("reads comma-separated signer lists, and refuses one that is not a did:key, naming it", () => {
+    assert.isTrue(Either.isRight(build({ VERIFY_GATEWAY_SIGNER_DIDS: `${gateway.did},${agent.did}` })))
+    for (const name of ["VERIFY_GATEWAY_SIGNER_DIDS", "VERIFY_ATTESTATION_SIGNER_DIDS", "VERIFY_EXECUTION_ATTESTATION_SIGNER_DIDS"]) {
+      const result = build({ [name]: `${gateway.did},did:web:example.com` })
+      assert.isTrue(Either.isLeft(result), name)
+      if (Either.isLeft(result)) assert.include(String(result.left), name)
+    }
+  })
 })
