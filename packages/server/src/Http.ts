@@ -187,12 +187,21 @@ export const decoder = <A, I>(schema: Schema.Schema<A, I, never>, where: "body" 
 }
 
 /** The path of the first string (key or value) in `value` that is not `Text.isStorable`. */
-const findUnstorable = (value: unknown, path: ReadonlyArray<string>): ReadonlyArray<string> | undefined => {
-  if (typeof value === "string") return Text.isStorable(value) ? undefined : path
+interface Unstorable {
+  readonly path: ReadonlyArray<string>
+  readonly message: string
+}
+
+const UNSTORABLE_TEXT = "must not contain U+0000 or an unpaired UTF-16 surrogate"
+
+const findUnstorable = (value: unknown, path: ReadonlyArray<string>): Unstorable | undefined => {
+  if (typeof value === "string") return Text.isStorable(value) ? undefined : { path, message: UNSTORABLE_TEXT }
   if (typeof value !== "object" || value === null) return undefined
   for (const [key, item] of Object.entries(value)) {
     const itemPath = [...path, key]
-    if (!Text.isStorable(key)) return itemPath
+    if (!Text.isStorable(key)) return { path: itemPath, message: UNSTORABLE_TEXT }
+    // Decoding rebuilds objects, where assigning `__proto__` sets a prototype: the key would vanish.
+    if (key === "__proto__") return { path: itemPath, message: "__proto__ is not accepted as a key" }
     const found = findUnstorable(item, itemPath)
     if (found !== undefined) return found
   }
@@ -202,14 +211,15 @@ const findUnstorable = (value: unknown, path: ReadonlyArray<string>): ReadonlyAr
 /**
  * Refuses U+0000 and unpaired surrogates anywhere in a request's path parameters, query or body:
  * PostgreSQL refuses U+0000 in text and both stores silently replace an unpaired surrogate, so such
- * a value could not be stored, or even looked up, as sent. (JSON depth is bounded before this runs.)
+ * a value could not be stored, or even looked up, as sent. A `__proto__` key is refused too: it
+ * would not survive decoding as data. (JSON depth is bounded before this runs.)
  */
 export const refuseUnstorableText = (where: "path" | "query" | "body", value: unknown): Effect.Effect<void, ErrorCatalogue.InvalidRequest> => {
   const found = findUnstorable(value, [])
   if (found === undefined) return Effect.void
   return Effect.fail(new ErrorCatalogue.InvalidRequest({
     message: `the request ${where} contains text that cannot be stored`,
-    issues: [{ path: clip(found.join("."), MAX_ISSUE_MESSAGE), message: "must not contain U+0000 or an unpaired UTF-16 surrogate" }]
+    issues: [{ path: clip(found.path.join("."), MAX_ISSUE_MESSAGE), message: found.message }]
   }))
 }
 

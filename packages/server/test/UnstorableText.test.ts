@@ -39,6 +39,22 @@ const replaceAt = (value: unknown, path: Path, text: string): unknown => {
   return { ...record, [head]: replaceAt(record[head as string], rest, text) }
 }
 
+/** The path of every object in a JSON value, the value itself included. */
+const objectPaths = (value: unknown, path: Path = []): Array<Path> => {
+  if (Array.isArray(value)) return value.flatMap((item, i) => objectPaths(item, [...path, i]))
+  if (typeof value === "object" && value !== null) return [path, ...Object.entries(value).flatMap(([k, v]) => objectPaths(v, [...path, k]))]
+  return []
+}
+
+/** `value` with a `__proto__` key (an own property, as JSON.parse makes it) added to the object at `path`. */
+const withProtoKeyAt = (value: unknown, path: Path): unknown => {
+  const [head, ...rest] = path
+  if (head === undefined) return Object.assign(JSON.parse('{"__proto__":{"injected":"yes"}}') as object, value)
+  if (Array.isArray(value)) return value.map((item, i) => (i === head ? withProtoKeyAt(item, rest) : item))
+  const record = value as Record<string, unknown>
+  return { ...record, [head]: withProtoKeyAt(record[head as string], rest) }
+}
+
 const queryFields = (route: Route): ReadonlyArray<string> => {
   if (route.query === undefined) return []
   const schema = JSONSchema.fromAST(route.query.ast, { definitions: {}, topLevelReferenceStrategy: "skip" }) as { properties?: object }
@@ -83,6 +99,22 @@ const suite = (name: string, startServer: () => Promise<H.TestServer>) =>
             const body = replaceAt(template, path, text)
             refused(`${route.operationId} ${path.join(".")}`, await call(route.method, target.path(f), { token: target.token(f), body }))
           }
+        }
+      }
+      assert.strictEqual(await H.snapshot(server), before)
+    })
+
+    it("a __proto__ key in any object of a body (decoding would drop it, and its hash with it)", async () => {
+      const before = await H.snapshot(server)
+      for (const route of routes.filter((r) => r.body !== undefined)) {
+        const target = targets[route.operationId]!
+        const template = target.template(f)
+        for (const path of objectPaths(template)) {
+          const body = withProtoKeyAt(template, path)
+          assert.include(JSON.stringify(body), '"__proto__"')
+          const reply = await call(route.method, target.path(f), { token: target.token(f), body })
+          refused(`${route.operationId} ${path.join(".")}.__proto__`, reply)
+          assert.strictEqual(reply.body.error, "INVALID_REQUEST")
         }
       }
       assert.strictEqual(await H.snapshot(server), before)
