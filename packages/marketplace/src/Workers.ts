@@ -17,7 +17,7 @@ import * as Audit from "./Audit.js"
 import * as Identities from "./Identities.js"
 import * as Json from "./Json.js"
 import * as Outbox from "./Outbox.js"
-import { PageLimit } from "./Requests.js"
+import { PageLimit, validate } from "./Requests.js"
 import type * as Tokens from "./Tokens.js"
 
 // -------------------------------------------------------------------------------------------------
@@ -297,7 +297,14 @@ const createWithin = Effect.fn("Workers.createWithin")(function* (did: string, p
  * errors (CHALLENGE_*, DID_MISMATCH, DID_PROOF_INVALID), and WORKER_ALREADY_REGISTERED when a
  * concurrent registration created the profile first. Nothing is written unless everything succeeds.
  */
+// Embedders call these directly: a typed input can still break its schema (a 5,000-character
+// version, tags equal but for case), and it must be refused before it is stored.
+const validRegister = validate(RegisterWorkerRequest)
+const validProfile = validate(WorkerProfile)
+const validUpdate = validate(UpdateWorkerRequest)
+
 export const register = Effect.fn("Workers.register")(function* (request: RegisterWorkerRequest) {
+  yield* validRegister(request)
   const sql = yield* SqlClient.SqlClient
   return yield* sql.withTransaction(Effect.gen(function* () {
     const identity = yield* Identities.registerWithin({
@@ -333,6 +340,7 @@ const requireWorkerRole = (principal: Tokens.Principal) =>
  */
 export const registerProfile = Effect.fn("Workers.registerProfile")(function* (principal: Tokens.Principal, profile: WorkerProfile) {
   yield* requireWorkerRole(principal)
+  yield* validProfile(profile)
   const sql = yield* SqlClient.SqlClient
   return yield* sql.withTransaction(Effect.gen(function* () {
     if (!(yield* Identities.isRegistered(principal.did, "worker"))) {
@@ -386,6 +394,7 @@ const nextStatus = (current: Worker, patch: UpdateWorkerRequest): Status => {
  */
 export const update = Effect.fn("Workers.update")(function* (principal: Tokens.Principal, patch: UpdateWorkerRequest) {
   yield* requireWorkerRole(principal)
+  yield* validUpdate(patch)
   const sql = yield* SqlClient.SqlClient
   return yield* sql.withTransaction(Effect.gen(function* () {
     const found = yield* selectBy("worker_did", principal.did, true)

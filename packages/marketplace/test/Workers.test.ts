@@ -198,6 +198,26 @@ describe(database.name, () => {
     })
   })
 
+  describe("called directly by an embedder", () => {
+    it.effect("a typed input that breaks its schema is INVALID_REQUEST, and nothing is written", () =>
+      Effect.gen(function* () {
+        const tooLong = "v".repeat(5000)
+        const challenge = yield* Identities.challenge({ did: alice.did, purpose: "register" })
+        const profile = decodeProfile(specProfile)
+        const request = { worker_did: alice.did, challenge_id: challenge.challenge_id, proof: answer(alice, challenge, "worker"), ...profile, worker_version: tooLong }
+        const before = yield* counts
+        assert.strictEqual((yield* failure(Workers.register(request)))._tag, "InvalidRequest")
+        assert.deepStrictEqual(yield* counts, before)
+
+        const principal = yield* Tokens.authenticate((yield* registerIdentity(alice, "worker")).auth.token)
+        assert.strictEqual((yield* failure(Workers.registerProfile(principal, { ...profile, worker_version: tooLong })))._tag, "InvalidRequest")
+        yield* Workers.registerProfile(principal, profile)
+        const patch = { listing: { ...profile.listing, tags: ["TypeScript", "typescript"] } } as Workers.UpdateWorkerRequest
+        assert.strictEqual((yield* failure(Workers.update(principal, patch)))._tag, "InvalidRequest")
+        assert.deepStrictEqual((yield* Workers.self(principal)).listing, profile.listing)
+      }).pipe(Effect.provide(Test())))
+  })
+
   describe("Workers.registerProfile, get, self", () => {
     it.effect("a registered worker identity adds its profile with its token; no new token", () =>
       Effect.gen(function* () {

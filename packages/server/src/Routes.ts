@@ -196,7 +196,7 @@ const updateWorkerSelf = route({
   body: Workers.UpdateWorkerRequest,
   status: 200,
   response: Workers.Worker,
-  errors: ["NotFound", "Forbidden"],
+  errors: ["NotFound", "Forbidden", "InvalidRequest"],
   handler: ({ actor, body }) => Workers.update(actor, body)
 })
 

@@ -44,7 +44,10 @@ export class IdentityNotRegistered extends Schema.TaggedError<IdentityNotRegiste
   role: Schema.String
 }) {}
 
-/** The DID already has a worker profile; change it with an update instead. */
+/**
+ * The DID already has a worker profile: adding a second one (`registerProfile`), or a registration
+ * that raced another which created it first (registering again then signs in with a new token).
+ */
 export class WorkerAlreadyRegistered extends Schema.TaggedError<WorkerAlreadyRegistered>()("WorkerAlreadyRegistered", {
   worker_did: Schema.String,
   worker_id: Schema.String
@@ -81,6 +84,6 @@ export const identityEntries = {
   WorkerAlreadyRegistered: {
     code: "WORKER_ALREADY_REGISTERED",
     status: 409,
-    summary: "This DID already has a worker profile; update it instead."
+    summary: "This DID already has a worker profile: update it with PATCH /v1/workers/self, or register again to get a new token."
   }
 } as const satisfies Section<IdentityError>
