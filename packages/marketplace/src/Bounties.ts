@@ -373,6 +373,8 @@ export const accept = Effect.fn("Bounties.accept")(function* (actor: Actor, boun
     const ledger = yield* Ledger.Ledger
     const bounty = yield* requireBounty(bountyId, { lock: true })
     if (bounty.status === "accepted" && bounty.worker_did === actor.did) {
+      // Past the work deadline the acceptance is no longer in force: the reopening is due.
+      yield* requireBeforeDeadline(bounty, yield* nowIso)
       const escrow = yield* BountyStore.escrowOfBounty(bountyId)
       // Both are set by the transition to `accepted`; without them the row is corrupt.
       if (bounty.accepted_at === null || bounty.deadline_at === null) return yield* Effect.dieMessage(`accepted bounty ${bountyId} has no acceptance time or deadline`)

@@ -511,6 +511,8 @@ const suite = (store: Store) => {
         yield* TestClock.adjust("60 minutes")
         assert.strictEqual(yield* failureCode(Bounties.accept(w.actor, expiring.bounty_id, {})), "DeadlinePassed")
         yield* TestClock.adjust("23 hours")
+        // The assigned worker accepting again gets no acceptance that is no longer in force.
+        assert.strictEqual(yield* failureCode(Bounties.accept(w.actor, late.bounty_id, {})), "DeadlinePassed")
         const submitLate = Submissions.submit(w.actor, late.bounty_id, { proof_bundle_envelope: proofBundle(w.key), artifacts: [] })
         assert.strictEqual(yield* failureCode(submitLate), "DeadlinePassed")
         assert.deepStrictEqual(yield* Deadlines.sweep(), { expired: 1, reopened: 1, cancelled: 0, autoApproved: 0, escalated: 0, skipped: 0, challengesPurged: 0 })

@@ -95,7 +95,8 @@ export const isJsonContentType = (contentType: string | null): boolean => {
   if (match === null) return false
   // The body is decoded as UTF-8: a text labelled in another charset would be misread, not refused.
   const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(match[2] ?? "")?.[1]?.toLowerCase()
-  return charset === undefined || charset === "utf-8" || charset === "utf8"
+  // US-ASCII is a subset of UTF-8: such a body reads the same either way.
+  return charset === undefined || charset === "utf-8" || charset === "utf8" || charset === "us-ascii"
 }
 
 /** A content coding other than `identity` (gzip, br, ...): the body would be read as the wrong bytes. */
