@@ -7,8 +7,9 @@
  * - `escrowsMatchHolds`: an active escrow (held, frozen) has an open hold and a finished one a
  *   resolved hold, and a finished bounty never has an active escrow;
  * - `noOverdueJobs`: after a sweep, no job is past its deadline in a non-terminal state;
+ * - `everyWaitHasADeadline`: no live job or open dispute lacks a deadline (it would wait for ever);
  * - `conservation`: money that entered (world accounts' credits out) equals what participants and
- *   the platform hold plus what left.
+ *   the platform hold plus what left, and the manual credits and debits equal the audit log's.
  *
  * Each check returns a {@link Result}; {@link check} runs them all and {@link assertAll} fails
  * (with every violation listed) when any does not hold.
@@ -116,26 +117,70 @@ export const noOverdueJobs = Effect.gen(function* () {
 /**
  * Conservation. World accounts are the only ones that may go negative: a credit (mint) posts a
  * negative amount on a world account, a debit (burn) a positive one. So
- * `entered - left = -(sum of world balances) = sum of every other balance`.
+ * `entered - left = -(sum of world balances) = sum of every other balance`. That much follows from
+ * balanced entries (reconcile checks them); what makes this check independent is the second half:
+ * money moved through `world:manual` must equal what the audit log says operators credited and
+ * debited, a record the ledger does not write.
  */
 export const conservation = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const flows = yield* sql<{ entered: unknown; left_: unknown }>`
+  const flows = yield* sql<{ entered: unknown; left_: unknown; manual_in: unknown; manual_out: unknown }>`
     SELECT COALESCE(SUM(CASE WHEN amount < 0 THEN -amount ELSE 0 END), 0) AS entered,
-           COALESCE(SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0) AS left_
+           COALESCE(SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0) AS left_,
+           COALESCE(SUM(CASE WHEN amount < 0 AND account = 'world:manual' THEN -amount ELSE 0 END), 0) AS manual_in,
+           COALESCE(SUM(CASE WHEN amount > 0 AND account = 'world:manual' THEN amount ELSE 0 END), 0) AS manual_out
     FROM ledger_postings WHERE account LIKE 'world:%'`
   const held = yield* sql<{ total: unknown }>`
     SELECT COALESCE(SUM(amount), 0) AS total FROM ledger_balances WHERE account NOT LIKE 'world:%'`
+  const audited = yield* sql<{ action: string; after_state: string }>`
+    SELECT action, after_state FROM audit_log WHERE action IN ('ledger.manual_credit', 'ledger.manual_debit')`
+  const auditedTotal = (action: string) =>
+    audited.filter((row) => row.action === action).reduce((sum, row) => sum + big((JSON.parse(row.after_state) as { amount_minor: string }).amount_minor), 0n)
   const entered = big(flows[0]?.entered)
   const left = big(flows[0]?.left_)
   const inside = big(held[0]?.total)
+  const manualIn = big(flows[0]?.manual_in)
+  const manualOut = big(flows[0]?.manual_out)
+  const credited = auditedTotal("ledger.manual_credit")
+  const debited = auditedTotal("ledger.manual_debit")
+  const violations = [
+    ...(entered === inside + left ? [] : [`entered ${entered} != balances ${inside} + left ${left}`]),
+    ...(manualIn === credited ? [] : [`world:manual put in ${manualIn}, but operators credited ${credited} (audit log)`]),
+    ...(manualOut === debited ? [] : [`world:manual took out ${manualOut}, but operators debited ${debited} (audit log)`])
+  ]
   return {
     name: "conservation",
-    ok: entered === inside + left,
-    violations: entered === inside + left ? [] : [`entered ${entered} != balances ${inside} + left ${left}`],
-    facts: { entered: entered.toString(), balances: inside.toString(), left: left.toString() }
+    ok: violations.length === 0,
+    violations,
+    facts: {
+      entered: entered.toString(),
+      balances: inside.toString(),
+      left: left.toString(),
+      audited_credits: credited.toString(),
+      audited_debits: debited.toString()
+    }
   } satisfies Result
 }).pipe(safe)
+
+/**
+ * Every state that waits has a deadline: a live bounty (open, accepted, under review) or an open
+ * dispute without one would wait for ever, and the overdue check could never see it.
+ */
+export const everyWaitHasADeadline = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const bounties = yield* sql<{ bounty_id: string; status: string }>`
+    SELECT bounty_id, status FROM bounties WHERE status IN ('open', 'accepted', 'pending_review') AND deadline_at IS NULL`
+  const disputes = yield* sql<{ dispute_id: string }>`
+    SELECT dispute_id FROM disputes WHERE status = 'open' AND deadline_at IS NULL`
+  return {
+    name: "every_wait_has_a_deadline",
+    ok: bounties.length === 0 && disputes.length === 0,
+    violations: sample([
+      ...bounties.map((b) => `bounty ${b.bounty_id} is ${b.status} with no deadline`),
+      ...disputes.map((d) => `dispute ${d.dispute_id} is open with no deadline`)
+    ])
+  } satisfies Result
+})
 
 /** Every check (`noOverdueJobs` only when `afterSweep`). */
 export const check = (options: { readonly afterSweep?: boolean } = {}) =>
@@ -144,6 +189,7 @@ export const check = (options: { readonly afterSweep?: boolean } = {}) =>
     holdsBelongToLiveJobs,
     escrowsMatchHolds,
     conservation,
+    everyWaitHasADeadline,
     ...(options.afterSweep === true ? [noOverdueJobs] : [])
   ])
 

@@ -3,6 +3,7 @@
  * refused with the codes a tester expects; the actors run a whole job; the invariants notice money
  * that outlives its job.
  */
+import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Ledger } from "@clawbounties/ledger"
 import { Identities } from "@clawbounties/marketplace"
@@ -86,7 +87,8 @@ describe("Actors and invariants", () => {
       yield* Actors.operator.sweep
       const results = yield* Invariants.assertAll({ afterSweep: true })
       assert.deepStrictEqual(results.map((r) => [r.name, r.ok]), [
-        ["ledger_reconcile", true], ["holds_belong_to_live_jobs", true], ["escrows_match_holds", true], ["conservation", true], ["no_overdue_jobs_after_sweep", true]
+        ["ledger_reconcile", true], ["holds_belong_to_live_jobs", true], ["escrows_match_holds", true], ["conservation", true],
+        ["every_wait_has_a_deadline", true], ["no_overdue_jobs_after_sweep", true]
       ])
     }).pipe(Effect.provide(TestEngine.layer())))
 
@@ -109,5 +111,22 @@ describe("Actors and invariants", () => {
       const after = Object.fromEntries((yield* Invariants.check({ afterSweep: true })).map((r) => [r.name, r.ok]))
       assert.isTrue(after.no_overdue_jobs_after_sweep)
       assert.isFalse(after.holds_belong_to_live_jobs)
+    }).pipe(Effect.provide(TestEngine.layer())))
+
+  it.effect("a job with no deadline, and money that entered without an operator's audited credit, are reported", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const alice = yield* Actors.requester(Keys.key(1), { fund: 10_000n })
+      const posted = yield* alice.post()
+      assert.isTrue((yield* Invariants.assertAll()).every((r) => r.ok))
+      // A bug that forgets a deadline: the job would wait for ever, and no sweep would ever see it.
+      yield* sql`UPDATE bounties SET deadline_at = NULL WHERE bounty_id = ${posted.bounty_id}`
+      // A bug that mints through world:manual without the command (no audit row): balanced, reconciled, unaccounted.
+      const ledger = yield* Ledger.Ledger
+      yield* ledger.mint({ world: "world:manual", account: alice.actor.did, currency: "USD", amount: 7n, idempotencyKey: "unaudited" })
+      const verdict = Object.fromEntries((yield* Invariants.check()).map((r) => [r.name, r]))
+      assert.isTrue(verdict.ledger_reconcile!.ok)
+      assert.deepStrictEqual(verdict.every_wait_has_a_deadline!.violations, [`bounty ${posted.bounty_id} is open with no deadline`])
+      assert.deepStrictEqual(verdict.conservation!.violations, ["world:manual put in 10007, but operators credited 10000 (audit log)"])
     }).pipe(Effect.provide(TestEngine.layer())))
 })

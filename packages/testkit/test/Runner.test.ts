@@ -109,6 +109,10 @@ describe("Runner (in-process)", () => {
       assert.strictEqual(c.error_buckets.by_class.INSUFFICIENT_FUNDS, c.error_buckets.insufficient_funds)
       assert.strictEqual(c.totals.failed, c.error_buckets.insufficient_funds)
       assert.strictEqual(c.totals.succeeded + c.totals.failed, 30)
+      // Throughput and latency are of the jobs that succeeded: the quick refusals would flatter both.
+      const succeededPerSecond = c.totals.succeeded / (c.throughput.wall_ms / 1000)
+      assert.closeTo(c.throughput.jobs_per_second, succeededPerSecond, succeededPerSecond * 0.01 + 0.01)
+      assert.strictEqual(c.job_latency_ms.count, c.totals.succeeded)
       // Jobs that could not be posted leave nothing behind; the others complete.
       assert.strictEqual(continued.inspected, 0)
       assert.isTrue(c.invariants.ok, JSON.stringify(c.invariants.results.filter((r) => !r.ok)))
