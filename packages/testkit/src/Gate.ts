@@ -14,6 +14,7 @@
  *   settles each (cancel, deliver, approve) and then checks that every bounty it opened is
  *   terminal and its requester holds nothing.
  */
+import { Settlement } from "@clawbounties/marketplace"
 import { DateTime, Effect, Either, Schedule } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -151,11 +152,16 @@ export const run = (options: Options): Effect.Effect<Report> =>
     } else {
       const { requester, worker, workerKey } = parties.value
       yield* check("job.requester_closure", "A requester-closure job end to end, with the exact money moved", true, Effect.gen(function* () {
-        yield* fromTarget(target.credit(operator, requester.did, 20_000n, `${ns}:fund`), "fund")
+        const funded = 20_000n
+        yield* fromTarget(target.credit(operator, requester.did, funded, `${ns}:fund`), "fund")
+        const feesBefore = (yield* fromTarget(target.balances(operator, Settlement.PLATFORM_FEES), "fee pool")).F
         const posted = yield* fromTarget(target.post(requester, bountyBody(ns, "job")), "post")
         const bountyId = String(posted.bounty_id)
         opened.push(bountyId)
         const netMinor = BigInt(String(posted.worker_net_minor))
+        const cost = posted.all_in_cost as { readonly platform_fee_minor: string; readonly total_minor: string }
+        const feeMinor = BigInt(cost.platform_fee_minor)
+        const totalMinor = BigInt(cost.total_minor)
         yield* fromTarget(target.accept(worker, bountyId, { idempotency_key: `${ns}:job:accept` }), "accept")
         const issuedAt = yield* target.now
         const submitted = yield* fromTarget(target.submit(worker, bountyId, {
@@ -169,9 +175,17 @@ export const run = (options: Options): Effect.Effect<Report> =>
         yield* fromTarget(target.getSubmission(requester, submissionId), "get submission")
         const approved = yield* fromTarget(target.approve(requester, bountyId, { submission_id: submissionId, idempotency_key: `${ns}:job:approve` }), "approve")
         yield* expect(BigInt(String(approved.worker_paid_minor)) === netMinor, `worker paid ${String(approved.worker_paid_minor)}, the snapshot says ${netMinor}`)
+        yield* expect(BigInt(String(approved.platform_fee_minor)) === feeMinor, `platform fee ${String(approved.platform_fee_minor)}, the quote says ${feeMinor}`)
         const workerBalance = yield* fromTarget(target.balances(worker, worker.did), "worker balance")
         yield* expect(workerBalance.A === netMinor, `worker A ${workerBalance.A}, expected ${netMinor}`)
-        return `bounty ${bountyId} approved, worker paid ${netMinor}`
+        // Every side of the money: the requester paid exactly the quoted total and holds nothing;
+        // the fee pool grew by the fee (at least: a live deployment may earn other fees meanwhile).
+        const requesterBalance = yield* fromTarget(target.balances(requester, requester.did), "requester balance")
+        yield* expect(requesterBalance.A === funded - totalMinor && requesterBalance.H === 0n,
+          `requester A ${requesterBalance.A} H ${requesterBalance.H}, expected A ${funded - totalMinor} H 0`)
+        const feesAfter = (yield* fromTarget(target.balances(operator, Settlement.PLATFORM_FEES), "fee pool")).F
+        yield* expect(feesAfter - feesBefore >= feeMinor, `the fee pool grew by ${feesAfter - feesBefore}, the fee is ${feeMinor}`)
+        return `bounty ${bountyId} approved, worker paid ${netMinor}, fee ${feeMinor}`
       }))
 
       // An invalid submission refused fail-closed ------------------------------------------------------

@@ -29,8 +29,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-/** A proxy in front of the server that answers 503 to the requests `refuse` picks. */
-const refusingProxy = (refuse: (path: string, body: string) => boolean) =>
+/**
+ * A proxy in front of the server that answers 503 to the requests `refuse` picks, and passes the
+ * server's answers through `rewrite` (a server whose money is off, as the gate would see it).
+ */
+const refusingProxy = (refuse: (path: string, body: string) => boolean, rewrite: (path: string, body: string) => string = (_, body) => body) =>
   Effect.acquireRelease(
     Effect.promise(() => new Promise<{ url: string; close: () => void }>((resolve) => {
       const proxy = createServer(async (req, res) => {
@@ -49,7 +52,7 @@ const refusingProxy = (refuse: (path: string, body: string) => boolean) =>
         }
         const upstream = await fetch(`${server.url}${req.url}`, { method: req.method!, headers, ...(req.method === "GET" ? {} : { body }) })
         res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/json" })
-        res.end(Buffer.from(await upstream.arrayBuffer()))
+        res.end(rewrite(req.url ?? "", await upstream.text()))
       })
       proxy.listen(0, "127.0.0.1", () =>
         resolve({ url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, close: () => proxy.close() }))
@@ -99,6 +102,22 @@ describe("Gate", () => {
       assert.strictEqual(report.cleanup.requester_held_minor, "0")
       assert.isTrue(report.cleanup.bounties.every((b) => b.status === "approved"), JSON.stringify(report.cleanup.bounties))
       assert.deepStrictEqual(report.cleanup.settled.map((s) => s.from), ["pending_review"])
+    })))
+
+  it.live("money that is off anywhere in the job blocks it: here the fee pool did not grow", () =>
+    Effect.scoped(Effect.gen(function* () {
+      // The fee pool's balance reads the same before and after: as if the fee had gone elsewhere.
+      let frozen: string | undefined
+      const proxy = yield* refusingProxy(() => false, (path, body) => {
+        if (!path.startsWith("/v1/balances?") || !path.includes("platform")) return body
+        frozen ??= body
+        return frozen
+      })
+      const report = yield* Gate.run({ url: proxy.url, operatorToken: server.operatorToken })
+      assert.strictEqual(report.recommendation, "BLOCKED")
+      const job = report.checks.find((c) => c.id === "job.requester_closure")!
+      assert.strictEqual(job.status, "fail")
+      assert.match(job.detail, /fee pool grew by 0/)
     })))
 
   it.live("without an operator token the gate is blocked and says why", () =>
