@@ -182,6 +182,31 @@ export const everyWaitHasADeadline = Effect.gen(function* () {
   } satisfies Result
 })
 
+/**
+ * Nothing in the store is still live: every bounty terminal, every escrow resolved, no hold open.
+ * For the end of a run that owns its database (an in-process simulation), where every job has
+ * reached its end: it sees records the runner never knew of (a retried post that made a second
+ * bounty, say), which checks of the runner's own jobs cannot.
+ */
+export const nothingLive = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const bounties = yield* sql<{ bounty_id: string; status: string }>`
+    SELECT bounty_id, status FROM bounties WHERE status IN ('open', 'accepted', 'pending_review', 'disputed')`
+  const escrows = yield* sql<{ escrow_id: string; status: string }>`
+    SELECT escrow_id, status FROM escrows WHERE status IN ('held', 'frozen')`
+  const holds = yield* sql<{ id: string; amount: unknown }>`SELECT id, amount FROM ledger_holds WHERE status = 'open'`
+  return {
+    name: "nothing_live_after_run",
+    ok: bounties.length + escrows.length + holds.length === 0,
+    violations: sample([
+      ...bounties.map((b) => `bounty ${b.bounty_id} is still ${b.status}`),
+      ...escrows.map((e) => `escrow ${e.escrow_id} is still ${e.status}`),
+      ...holds.map((h) => `hold ${h.id} still holds ${big(h.amount)}`)
+    ]),
+    facts: { live_bounties: bounties.length, active_escrows: escrows.length, open_holds: holds.length }
+  } satisfies Result
+}).pipe(safe)
+
 /** Every check (`noOverdueJobs` only when `afterSweep`). */
 export const check = (options: { readonly afterSweep?: boolean } = {}) =>
   Effect.all([

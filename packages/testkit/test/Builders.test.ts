@@ -90,6 +90,7 @@ describe("Actors and invariants", () => {
         ["ledger_reconcile", true], ["holds_belong_to_live_jobs", true], ["escrows_match_holds", true], ["conservation", true],
         ["every_wait_has_a_deadline", true], ["no_overdue_jobs_after_sweep", true]
       ])
+      assert.isTrue((yield* Invariants.nothingLive).ok)
     }).pipe(Effect.provide(TestEngine.layer())))
 
   it.effect("a hold that belongs to no job, and a job left past its deadline, are reported", () =>
@@ -111,6 +112,8 @@ describe("Actors and invariants", () => {
       const after = Object.fromEntries((yield* Invariants.check({ afterSweep: true })).map((r) => [r.name, r.ok]))
       assert.isTrue(after.no_overdue_jobs_after_sweep)
       assert.isFalse(after.holds_belong_to_live_jobs)
+      const live = yield* Invariants.nothingLive
+      assert.deepStrictEqual([live.ok, live.facts], [false, { live_bounties: 0, active_escrows: 0, open_holds: 1 }])
     }).pipe(Effect.provide(TestEngine.layer())))
 
   it.effect("a job with no deadline, and money that entered without an operator's audited credit, are reported", () =>
