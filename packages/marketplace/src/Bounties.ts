@@ -400,6 +400,14 @@ export const accept = Effect.fn("Bounties.accept")(function* (actor: Actor, boun
       { type: "bounty.accepted", subjectType: "bounty", subjectId: bountyId, recipients, payload: response },
       { type: "escrow.assigned", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, worker_did: actor.did } }
     )
+    yield* Audit.record({
+      actor: actor.did,
+      action: "bounty.accept",
+      entityType: "bounty",
+      entityId: bountyId,
+      before: { status: bounty.status, worker_did: bounty.worker_did },
+      after: { status: "accepted", worker_did: actor.did, deadline_at: deadlineAt }
+    })
     return response
   })
   const key = input.idempotency_key

@@ -42,6 +42,17 @@ const claimBounty = (bountyId: string, now: string) =>
     return due.length === 0 ? Option.none() : yield* BountyStore.findBounty(bountyId)
   })
 
+/** The audit row of a transition the clock made (the sweep is the actor). */
+const audit = (bounty: BountyStore.BountyRow, action: string, after: Record<string, unknown>) =>
+  Audit.record({
+    actor: SYSTEM,
+    action,
+    entityType: "bounty",
+    entityId: bounty.bounty_id,
+    before: { status: bounty.status, worker_did: bounty.worker_did, deadline_at: bounty.deadline_at },
+    after
+  })
+
 const expire = (bounty: BountyStore.BountyRow) =>
   Effect.gen(function* () {
     const escrow = yield* BountyStore.escrowOfBounty(bounty.bounty_id)
@@ -53,6 +64,7 @@ const expire = (bounty: BountyStore.BountyRow) =>
       { type: "bounty.expired", subjectType: "bounty", subjectId: bounty.bounty_id, recipients: [bounty.requester_did], payload },
       { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [bounty.requester_did], payload }
     )
+    yield* audit(bounty, "bounty.expire", { status: "expired", escrow_status: "void", refunded_minor: payload.refunded_minor })
     return "expired" as const
   })
 
@@ -65,25 +77,23 @@ const acceptanceTimeout = (bounty: BountyStore.BountyRow, now: string) =>
       const refunded = yield* Settlement.refund(bounty, escrow, "work_deadline_missed")
       yield* Transitions.bounty(bounty, "acceptance_timeout_cancel", { deadline_at: null })
       yield* Transitions.escrow(escrow, "void")
-      yield* Outbox.append({
-        type: "bounty.cancelled",
-        subjectType: "bounty",
-        subjectId: bounty.bounty_id,
-        recipients,
-        payload: { bounty_id: bounty.bounty_id, reason: "work_deadline_missed", refunded_minor: refunded.refund.toString() }
-      })
+      const payload = { bounty_id: bounty.bounty_id, escrow_id: escrow.escrow_id, reason: "work_deadline_missed", refunded_minor: refunded.refund.toString() }
+      yield* Outbox.append(
+        { type: "bounty.cancelled", subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload },
+        { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload }
+      )
+      yield* audit(bounty, "bounty.acceptance_timeout", { status: "cancelled", escrow_status: "void", refunded_minor: payload.refunded_minor })
       return "cancelled" as const
     }
     const expiresAt = addSeconds(now, bounty.deadlines.open)
     yield* Transitions.bounty(bounty, "acceptance_timeout", { worker_did: null, accepted_at: null, deadline_at: expiresAt })
     yield* Transitions.escrow(escrow, "unassign", { worker_did: null })
-    yield* Outbox.append({
-      type: "bounty.reopened",
-      subjectType: "bounty",
-      subjectId: bounty.bounty_id,
-      recipients,
-      payload: { bounty_id: bounty.bounty_id, previous_worker_did: bounty.worker_did, reason: "work_deadline_missed", expires_at: expiresAt }
-    })
+    const payload = { bounty_id: bounty.bounty_id, escrow_id: escrow.escrow_id, previous_worker_did: bounty.worker_did, reason: "work_deadline_missed", expires_at: expiresAt }
+    yield* Outbox.append(
+      { type: "bounty.reopened", subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload },
+      { type: "escrow.unassigned", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload }
+    )
+    yield* audit(bounty, "bounty.acceptance_timeout", { status: "open", worker_did: null, deadline_at: expiresAt })
     return "reopened" as const
   })
 

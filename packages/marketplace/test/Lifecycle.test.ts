@@ -438,6 +438,9 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "expired")
         assert.deepStrictEqual(yield* balances(actor.did), { A: 10_000n, H: 0n, B: 0n, F: 0n, P: 0n })
         assert.strictEqual((yield* Deadlines.sweep()).expired, 0)
+        assert.deepStrictEqual((yield* Audit.list({ entityId: posted.bounty_id, limit: 10 })).map((a) => [a.actor, a.action]).sort(), [
+          [actor.did, "bounty.post"], [Deadlines.SYSTEM, "bounty.expire"]
+        ].sort())
       })))
 
     it.effect("an accepted bounty without a valid submission returns to open", () =>
@@ -454,6 +457,13 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* balances(actor.did)).H, 5375n)
         const next = yield* worker(3)
         yield* Bounties.accept(next.actor, posted.bounty_id, {})
+        // The escrow's parties hear of the unassignment; the clock's transition is audited.
+        const escrowEvents = (yield* Outbox.forSubject(posted.escrow_id)).map((e) => e.type)
+        assert.deepStrictEqual(escrowEvents, ["escrow.held", "escrow.assigned", "escrow.unassigned", "escrow.assigned"])
+        const audit = (yield* Audit.list({ entityId: posted.bounty_id, limit: 10 })).map((a) => [a.actor, a.action])
+        assert.deepStrictEqual(audit.sort(), [
+          [actor.did, "bounty.post"], [w.actor.did, "bounty.accept"], [next.actor.did, "bounty.accept"], [Deadlines.SYSTEM, "bounty.acceptance_timeout"]
+        ].sort())
       })))
 
     it.effect("the same worker can accept a reopened bounty again, without a key, and deliver", () =>
@@ -483,6 +493,7 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* Deadlines.sweep()).cancelled, 1)
         assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "cancelled")
         assert.strictEqual((yield* balances(actor.did)).A, 10_000n)
+        assert.deepStrictEqual((yield* Outbox.forSubject(posted.escrow_id)).map((e) => e.type), ["escrow.held", "escrow.assigned", "escrow.cancelled"])
         yield* invariants
       }), engineOver(store(), { acceptanceTimeout: "cancel" })))
 
