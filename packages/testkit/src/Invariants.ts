@@ -8,6 +8,7 @@
  *   resolved hold, and a finished bounty never has an active escrow;
  * - `noOverdueJobs`: after a sweep, no job is past its deadline in a non-terminal state;
  * - `everyWaitHasADeadline`: no live job or open dispute lacks a deadline (it would wait for ever);
+ * - `eventsMatchRecords`: every record has the events of its creation and status, none written twice;
  * - `conservation`: money that entered (world accounts' credits out) equals what participants and
  *   the platform hold plus what left, and the manual credits and debits equal the audit log's.
  *
@@ -182,6 +183,59 @@ export const everyWaitHasADeadline = Effect.gen(function* () {
   } satisfies Result
 })
 
+/** The event that announces each status of a bounty (most are `bounty.<status>`). */
+const bountyEvents = (status: string): ReadonlyArray<string> =>
+  status === "open" ? ["bounty.posted", "bounty.reopened"] : status === "disputed" ? ["bounty.rejected"] : [`bounty.${status}`]
+
+/**
+ * Events match the records, exactly once (ARCHITECTURE §5: every state change writes its events in
+ * its transaction): every bounty, escrow, submission and dispute has the event of its creation and of
+ * the status it is in, and no event was written twice (a replayed command that appended again would
+ * repeat one to the byte: same type, subject and payload).
+ */
+export const eventsMatchRecords = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const events = yield* sql<{ type: string; subject_id: string; payload: string }>`SELECT type, subject_id, payload FROM outbox`
+  const seen = new Map<string, number>()
+  const typesOf = new Map<string, Set<string>>()
+  for (const event of events) {
+    const key = `${event.type}\u0000${event.subject_id}\u0000${event.payload}`
+    seen.set(key, (seen.get(key) ?? 0) + 1)
+    const types = typesOf.get(event.subject_id) ?? new Set<string>()
+    types.add(event.type)
+    typesOf.set(event.subject_id, types)
+  }
+  const violations: Array<string> = []
+  for (const [key, count] of seen) {
+    if (count > 1) violations.push(`event ${key.split("\u0000").slice(0, 2).join(" of ")} was written ${count} times`)
+  }
+  const has = (subject: string, types: ReadonlyArray<string>) => types.some((type) => typesOf.get(subject)?.has(type) === true)
+  const expect = (kind: string, id: string, types: ReadonlyArray<string>) => {
+    if (!has(id, types)) violations.push(`${kind} ${id} has no ${types.join(" or ")} event`)
+  }
+  for (const b of yield* sql<{ bounty_id: string; status: string }>`SELECT bounty_id, status FROM bounties`) {
+    expect("bounty", b.bounty_id, ["bounty.posted"])
+    expect("bounty", b.bounty_id, bountyEvents(b.status))
+  }
+  for (const e of yield* sql<{ escrow_id: string; status: string }>`SELECT escrow_id, status FROM escrows`) {
+    expect("escrow", e.escrow_id, ["escrow.held"])
+    expect("escrow", e.escrow_id, [`escrow.${e.status}`])
+  }
+  for (const row of yield* sql<{ submission_id: string }>`SELECT submission_id FROM submissions`) {
+    expect("submission", row.submission_id, ["submission.created"])
+  }
+  for (const d of yield* sql<{ dispute_id: string; status: string }>`SELECT dispute_id, status FROM disputes`) {
+    expect("dispute", d.dispute_id, ["dispute.opened"])
+    if (d.status === "resolved") expect("dispute", d.dispute_id, ["dispute.resolved"])
+  }
+  return {
+    name: "events_match_records",
+    ok: violations.length === 0,
+    violations: sample(violations),
+    facts: { events: events.length }
+  } satisfies Result
+})
+
 /**
  * Nothing in the store is still live: every bounty terminal, every escrow resolved, no hold open.
  * For the end of a run that owns its database (an in-process simulation), where every job has
@@ -215,6 +269,7 @@ export const check = (options: { readonly afterSweep?: boolean } = {}) =>
     escrowsMatchHolds,
     conservation,
     everyWaitHasADeadline,
+    eventsMatchRecords,
     ...(options.afterSweep === true ? [noOverdueJobs] : [])
   ])
 

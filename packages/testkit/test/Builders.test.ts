@@ -88,7 +88,7 @@ describe("Actors and invariants", () => {
       const results = yield* Invariants.assertAll({ afterSweep: true })
       assert.deepStrictEqual(results.map((r) => [r.name, r.ok]), [
         ["ledger_reconcile", true], ["holds_belong_to_live_jobs", true], ["escrows_match_holds", true], ["conservation", true],
-        ["every_wait_has_a_deadline", true], ["no_overdue_jobs_after_sweep", true]
+        ["every_wait_has_a_deadline", true], ["events_match_records", true], ["no_overdue_jobs_after_sweep", true]
       ])
       assert.isTrue((yield* Invariants.nothingLive).ok)
     }).pipe(Effect.provide(TestEngine.layer())))
@@ -131,5 +131,27 @@ describe("Actors and invariants", () => {
       assert.isTrue(verdict.ledger_reconcile!.ok)
       assert.deepStrictEqual(verdict.every_wait_has_a_deadline!.violations, [`bounty ${posted.bounty_id} is open with no deadline`])
       assert.deepStrictEqual(verdict.conservation!.violations, ["world:manual put in 10007, but operators credited 10000 (audit log)"])
+    }).pipe(Effect.provide(TestEngine.layer())))
+
+  it.effect("an event written twice, or a state change with no event, is reported", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const alice = yield* Actors.requester(Keys.key(1), { fund: 10_000n })
+      const bob = yield* Actors.worker(Keys.key(2))
+      const posted = yield* alice.post()
+      yield* bob.accept(posted.bounty_id)
+      assert.isTrue((yield* Invariants.eventsMatchRecords).ok)
+      // A replay that appends again: the same event, to the byte.
+      yield* sql`INSERT INTO outbox (event_id, type, subject_type, subject_id, payload, created_at)
+        SELECT 'evt_copy', type, subject_type, subject_id, payload, created_at FROM outbox WHERE type = 'bounty.posted'`
+      // A transition that forgot its event.
+      yield* sql`DELETE FROM outbox_recipients WHERE event_seq IN (SELECT seq FROM outbox WHERE type = 'escrow.assigned')`
+      yield* sql`DELETE FROM outbox WHERE type = 'escrow.assigned'`
+      yield* sql`UPDATE escrows SET status = 'frozen' WHERE escrow_id = ${posted.escrow_id}`
+      const result = yield* Invariants.eventsMatchRecords
+      assert.deepStrictEqual(result.violations, [
+        `event bounty.posted of ${posted.bounty_id} was written 2 times`,
+        `escrow ${posted.escrow_id} has no escrow.frozen event`
+      ])
     }).pipe(Effect.provide(TestEngine.layer())))
 })
