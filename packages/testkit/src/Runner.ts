@@ -114,6 +114,23 @@ export const settle = (job: { readonly worker_net: bigint; readonly fee: bigint;
   return { paid, fee, refund: job.total - paid - fee }
 }
 
+/**
+ * What any correct settlement satisfies, whatever its formula (the rule above restates the engine's
+ * formula, so it alone cannot catch a wrong one): the worker gets at most its net, the fee at most the
+ * snapshot's; nothing paid means no fee, the whole net means the whole fee; and the fee is never a
+ * larger share of the full fee than the payout is of the net, plus one unit of rounding.
+ */
+export const settlementProperties = (jobId: string, net: bigint, fullFee: bigint, reported: { readonly paid: bigint; readonly fee: bigint }): ReadonlyArray<string> => {
+  const { fee, paid } = reported
+  const broken = (why: string) => [`${jobId}: paid ${paid}/fee ${fee} of net ${net}/fee ${fullFee}: ${why}`]
+  if (paid < 0n || paid > net) return broken("the payout is outside 0..net")
+  if (fee < 0n || fee > fullFee) return broken("the fee is outside 0..the snapshot's")
+  if (paid === 0n && fee !== 0n) return broken("a fee on nothing paid")
+  if (paid === net && fee !== fullFee) return broken("the whole net without the whole fee")
+  if (net > 0n && (fee - 1n) * net >= fullFee * paid && fee > 0n) return broken("the fee is a larger share than the payout")
+  return []
+}
+
 /** The share (bps) of the worker in a job's final status, or null when the money is still held. */
 const workerShare = (job: JobRecord): number | null => {
   switch (job.outcome.bounty_status) {
@@ -604,6 +621,7 @@ const balancesMatch = (
       if (job.outcome.status === "succeeded" && (reported.paid !== settled.paid || reported.fee !== settled.fee)) {
         violations.push(`${job.job_id}: engine reported paid ${reported.paid}/fee ${reported.fee}, settlement rule gives ${settled.paid}/${settled.fee}`)
       }
+      if (job.outcome.status === "succeeded") violations.push(...settlementProperties(job.job_id, big(job.money.worker_net_minor), big(job.money.platform_fee_minor), reported))
     }
     for (const [did, want] of expected) {
       const got = yield* Effect.either(target.balances(operator, did))

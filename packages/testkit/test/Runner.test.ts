@@ -90,6 +90,15 @@ describe("Runner (in-process)", () => {
       assert.strictEqual(s.stuck.jobs + s.stuck.escrows, 0)
     }))
 
+  it("settlement properties catch a wrong rule that a copy of the rule would share", () => {
+    // The rule before the fee followed the payout: 1 bp of a 5000 net paid 0 and charged a fee of 1.
+    assert.deepStrictEqual(Runner.settlementProperties("job-1", 5000n, 375n, { paid: 0n, fee: 1n }), ["job-1: paid 0/fee 1 of net 5000/fee 375: a fee on nothing paid"])
+    assert.include(Runner.settlementProperties("job-2", 5000n, 375n, { paid: 5000n, fee: 374n })[0], "the whole net without the whole fee")
+    assert.include(Runner.settlementProperties("job-3", 5000n, 375n, { paid: 100n, fee: 300n })[0], "a larger share")
+    assert.deepStrictEqual(Runner.settlementProperties("job-4", 5000n, 375n, { paid: 2000n, fee: 150n }), [])
+    assert.deepStrictEqual(Runner.settlementProperties("job-5", 5000n, 375n, { paid: 1666n, fee: 125n }), [])
+  })
+
   it.live("underfunded requesters: the preflight aborts, or the run continues with INSUFFICIENT_FUNDS in its own bucket", () =>
     Effect.gen(function* () {
       const underfunded = { enabled: true, factor: 0.5, policy: "abort" as const }
