@@ -80,8 +80,10 @@ const wrapConnection = (conn: Connection): Connection => {
 }
 
 /**
- * Wraps the `SqlClient` of `store` (SQLite) so armed fibers can be failed. Unarmed fibers see the
- * store unchanged: same connection, same single-writer transactions.
+ * Wraps the `SqlClient` of `store` (SQLite) so armed fibers can be failed. Unarmed fibers get the
+ * same data and the same single writer, but not the same commit path: transactions here are
+ * @effect/sql's own on the reserved connection, one COMMIT each, so the adapter's shared COMMITs
+ * (`GroupCommit`) and their failure handling are not exercised under faults.
  */
 export const wrap = <E, R>(store: Layer.Layer<SqlClient.SqlClient, E, R>): Layer.Layer<SqlClient.SqlClient, E, R> =>
   Layer.effect(
