@@ -209,9 +209,6 @@ export const rotate = Effect.fn("Tokens.rotate")(function* (principal: Principal
 /** A reason for a revocation, kept with the token row. */
 export const RevokeReason = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
 
-/** Rotations a revocation follows at most: far past any real chain, a bound on a corrupt one. */
-const MAX_CHAIN = 1000
-
 /**
  * Revokes a token and every live token it was rotated into (`replaced_by`, followed to the end): a
  * thief who rotated a stolen token must not keep the replacement. The owner (any token of the same
@@ -241,10 +238,14 @@ export const revoke = Effect.fn("Tokens.revoke")(function* (
     if (row === undefined || (principal.role !== "operator" && row.did !== principal.did)) {
       return yield* new ErrorCatalogue.NotFound({ entity: "token", id: input.token_id })
     }
+    // Followed to its end however long: a cap would let a thief rotate past it. Rotation keeps a
+    // DID's tokens in a line, so only a corrupt row could make a cycle; `seen` stops one.
     const chain: Array<TokenRow> = [row]
-    for (let next = row.replaced_by; next !== null && chain.length < MAX_CHAIN;) {
+    const seen = new Set([row.token_id])
+    for (let next = row.replaced_by; next !== null && !seen.has(next);) {
       const successor = yield* read(next)
-      if (successor === undefined) break
+      if (successor === undefined || successor.did !== row.did) break
+      seen.add(successor.token_id)
       chain.push(successor)
       next = successor.replaced_by
     }

@@ -157,6 +157,16 @@ describe(database.name, () => {
         assert.strictEqual((yield* Tokens.authenticate(other.auth.token)).token_id, other.auth.token_id)
       }).pipe(Effect.provide(Test())))
 
+    it.effect("revocation follows a rotation chain of any length: a thief cannot rotate past a cap", () =>
+      Effect.gen(function* () {
+        const { auth } = yield* registerIdentity(alice, "worker")
+        const stolen = yield* Tokens.authenticate(auth.token)
+        let latest = yield* Tokens.rotate(stolen)
+        for (let i = 1; i < 1001; i++) latest = yield* Tokens.rotate(yield* Tokens.authenticate(latest.token))
+        yield* Tokens.revoke(stolen, { token_id: auth.token_id, reason: "stolen" })
+        assert.strictEqual(yield* reasonOf(latest.token), "revoked_token")
+      }).pipe(Effect.provide(Test())), 60_000)
+
     it.effect("a rotation racing a revocation of the same token leaves no live token in the chain", () =>
       Effect.gen(function* () {
         for (let round = 0; round < 5; round++) {
