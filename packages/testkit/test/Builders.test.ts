@@ -133,6 +133,18 @@ describe("Actors and invariants", () => {
       assert.deepStrictEqual(verdict.conservation!.violations, ["world:manual put in 10007, but operators credited 10000 (audit log)"])
     }).pipe(Effect.provide(TestEngine.layer())))
 
+  it.effect("events that legitimately repeat are not duplicates: the same worker accepting a reopened bounty", () =>
+    Effect.gen(function* () {
+      const alice = yield* Actors.requester(Keys.key(1), { fund: 10_000n })
+      const bob = yield* Actors.worker(Keys.key(2))
+      const posted = yield* alice.post()
+      yield* bob.accept(posted.bounty_id)
+      yield* Deterministic.passDeadline("25 hours")
+      assert.strictEqual((yield* Actors.operator.sweep).reopened, 1)
+      yield* bob.accept(posted.bounty_id)
+      assert.deepStrictEqual((yield* Invariants.eventsMatchRecords).violations, [])
+    }).pipe(Effect.provide(TestEngine.layer())))
+
   it.effect("an event written twice, or a state change with no event, is reported", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
