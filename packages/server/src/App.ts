@@ -77,6 +77,7 @@ const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
         yield* Http.refuseUnstorableText("body", json)
         const keyed = route.idempotent ? yield* Http.withIdempotencyKey(json, request.headers.get("idempotency-key")) : json
         body = yield* decodeBody(keyed)
+        yield* Http.refuseDroppedProtoKeys(keyed, body)
       }
       const result = yield* route.handler({ actor, params, body, query })
       // The response Schema is the document's: a value it cannot encode is a defect of the server.

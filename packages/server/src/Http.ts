@@ -201,8 +201,6 @@ const findUnstorable = (value: unknown, path: ReadonlyArray<string>): Unstorable
   for (const [key, item] of Object.entries(value)) {
     const itemPath = [...path, key]
     if (!Text.isStorable(key)) return { path: itemPath, message: UNSTORABLE_TEXT }
-    // Decoding rebuilds objects, where assigning `__proto__` sets a prototype: the key would vanish.
-    if (key === "__proto__") return { path: itemPath, message: "__proto__ is not accepted as a key" }
     const found = findUnstorable(item, itemPath)
     if (found !== undefined) return found
   }
@@ -212,8 +210,7 @@ const findUnstorable = (value: unknown, path: ReadonlyArray<string>): Unstorable
 /**
  * Refuses U+0000 and unpaired surrogates anywhere in a request's path parameters, query or body:
  * PostgreSQL refuses U+0000 in text and both stores silently replace an unpaired surrogate, so such
- * a value could not be stored, or even looked up, as sent. A `__proto__` key is refused too: it
- * would not survive decoding as data. (JSON depth is bounded before this runs.)
+ * a value could not be stored, or even looked up, as sent. (JSON depth is bounded before this runs.)
  */
 export const refuseUnstorableText = (where: "path" | "query" | "body", value: unknown): Effect.Effect<void, ErrorCatalogue.InvalidRequest> => {
   const found = findUnstorable(value, [])
@@ -221,6 +218,34 @@ export const refuseUnstorableText = (where: "path" | "query" | "body", value: un
   return Effect.fail(new ErrorCatalogue.InvalidRequest({
     message: `the request ${where} contains text that cannot be stored`,
     issues: [{ path: clip(found.path.join("."), MAX_ISSUE_MESSAGE), message: found.message }]
+  }))
+}
+
+/** The path of the first `__proto__` key in `raw` that `decoded` no longer has as data. */
+const findDroppedProtoKey = (raw: unknown, decoded: unknown, path: ReadonlyArray<string>): ReadonlyArray<string> | undefined => {
+  if (typeof raw !== "object" || raw === null) return undefined
+  const kept = typeof decoded === "object" && decoded !== null
+  for (const [key, item] of Object.entries(raw)) {
+    const itemPath = [...path, key]
+    if (key === "__proto__" && !(kept && Object.hasOwn(decoded, key))) return itemPath
+    const found = findDroppedProtoKey(item, kept ? (decoded as Record<string, unknown>)[key] : undefined, itemPath)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+/**
+ * Refuses a body whose `__proto__` keys decoding dropped. A schema that rebuilds an object (a
+ * record of metadata) assigns each key, and assigning `__proto__` sets a prototype instead: the key
+ * would vanish from what is stored and from the idempotency hash. Where a field is kept as sent
+ * (a task spec, an envelope), the key is data like any other and passes.
+ */
+export const refuseDroppedProtoKeys = (raw: unknown, decoded: unknown): Effect.Effect<void, ErrorCatalogue.InvalidRequest> => {
+  const dropped = findDroppedProtoKey(raw, decoded, [])
+  if (dropped === undefined) return Effect.void
+  return Effect.fail(new ErrorCatalogue.InvalidRequest({
+    message: "a __proto__ key is not accepted where the body is decoded into an object of its own",
+    issues: [{ path: clip(dropped.join("."), MAX_ISSUE_MESSAGE), message: "__proto__ would not be kept here" }]
   }))
 }
 

@@ -104,8 +104,7 @@ const suite = (name: string, startServer: () => Promise<H.TestServer>) =>
       assert.strictEqual(await H.snapshot(server), before)
     })
 
-    it("a __proto__ key in any object of a body (decoding would drop it, and its hash with it)", async () => {
-      const before = await H.snapshot(server)
+    it("a __proto__ key anywhere in a body never gives a 500", async () => {
       for (const route of routes.filter((r) => r.body !== undefined)) {
         const target = targets[route.operationId]!
         const template = target.template(f)
@@ -113,11 +112,27 @@ const suite = (name: string, startServer: () => Promise<H.TestServer>) =>
           const body = withProtoKeyAt(template, path)
           assert.include(JSON.stringify(body), '"__proto__"')
           const reply = await call(route.method, target.path(f), { token: target.token(f), body })
-          refused(`${route.operationId} ${path.join(".")}.__proto__`, reply)
-          assert.strictEqual(reply.body.error, "INVALID_REQUEST")
+          assert.isBelow(reply.status, 500, `${route.operationId} ${path.join(".")}.__proto__: ${JSON.stringify(reply.body).slice(0, 200)}`)
         }
       }
+    })
+
+    it("a __proto__ key is refused where decoding would drop it, and kept as data where a field is kept as sent", async () => {
+      const post = targets.postBounty!
+      const before = await H.snapshot(server)
+      // `metadata` is decoded into an object of its own: the key would vanish, and with it from the hash.
+      const inMetadata = withProtoKeyAt({ ...post.template(f), idempotency_key: "proto-metadata" }, ["metadata"])
+      const refusedReply = await call("POST", post.path(f), { token: f.requesterA.token, body: inMetadata })
+      assert.deepStrictEqual([refusedReply.status, refusedReply.body.error, refusedReply.body.details.issues[0].path], [400, "INVALID_REQUEST", "metadata.__proto__"])
       assert.strictEqual(await H.snapshot(server), before)
+      // `task_spec` is kept as sent: the key is data, stored and shown, and part of the request's hash.
+      const spec = (text: string) => JSON.parse(`{"vector":{"__proto__":{"isAdmin":"${text}"}}}`) as Record<string, unknown>
+      const posted = await call("POST", post.path(f), { token: f.requesterA.token, body: { ...post.template(f), idempotency_key: "proto-spec", task_spec: spec("yes") } })
+      assert.strictEqual(posted.status, 201, JSON.stringify(posted.body))
+      const shown = await call("GET", `/v1/bounties/${posted.body.bounty_id}`, { token: f.requesterA.token })
+      assert.strictEqual(JSON.stringify(shown.body.task_spec), '{"vector":{"__proto__":{"isAdmin":"yes"}}}')
+      const changed = await call("POST", post.path(f), { token: f.requesterA.token, body: { ...post.template(f), idempotency_key: "proto-spec", task_spec: spec("no") } })
+      assert.deepStrictEqual([changed.status, changed.body.error], [409, "IDEMPOTENCY_CONFLICT"])
     })
 
     it("in any path or query parameter", async () => {
