@@ -83,9 +83,13 @@ export const layerConfig: Layer.Layer<Verifier, import("effect/ConfigError").Con
   Effect.gen(function* () {
     const list = (name: string) => Config.withDefault(Config.array(Config.string(), name), [] as Array<string>)
     // A mistyped signer would silently never match: refuse it when the layer is built.
+    // Blank entries are dropped (an empty setting is no signers), as the marketplace's own setting.
     const dids = (name: string) =>
       Config.withDefault(
-        Config.array(Config.string().pipe(Config.validate({ message: "must be did:key DIDs, separated by commas", validation: (did) => DidKey.resolve(did, true) !== undefined })), name),
+        Config.array(Config.string().pipe(Config.validate({
+          message: "must be did:key DIDs, separated by commas",
+          validation: (did) => did.trim() === "" || DidKey.resolve(did.trim(), true) !== undefined
+        })), name).pipe(Config.map((entries) => entries.map((did) => did.trim()).filter((did) => did !== ""))),
         [] as Array<string>
       )
     const settings: Settings = {

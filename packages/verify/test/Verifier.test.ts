@@ -50,6 +50,9 @@ describe("Verifier.layerConfig", () => {
 
   it("reads comma-separated signer lists, and refuses one that is not a did:key, naming it", () => {
     assert.isTrue(Either.isRight(build({ VERIFY_GATEWAY_SIGNER_DIDS: `${gateway.did},${agent.did}` })))
+    // Blank entries are none: an empty setting, or a trailing comma.
+    assert.isTrue(Either.isRight(build({ VERIFY_GATEWAY_SIGNER_DIDS: "" })))
+    assert.isTrue(Either.isRight(build({ VERIFY_ATTESTATION_SIGNER_DIDS: `${gateway.did},` })))
     for (const name of ["VERIFY_GATEWAY_SIGNER_DIDS", "VERIFY_ATTESTATION_SIGNER_DIDS", "VERIFY_EXECUTION_ATTESTATION_SIGNER_DIDS"]) {
       const result = build({ [name]: `${gateway.did},did:web:example.com` })
       assert.isTrue(Either.isLeft(result), name)
