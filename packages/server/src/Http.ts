@@ -238,7 +238,9 @@ const findDroppedProtoKey = (raw: unknown, decoded: unknown, path: ReadonlyArray
  * Refuses a body whose `__proto__` keys decoding dropped. A schema that rebuilds an object (a
  * record of metadata) assigns each key, and assigning `__proto__` sets a prototype instead: the key
  * would vanish from what is stored and from the idempotency hash. Where a field is kept as sent
- * (a task spec, an envelope), the key is data like any other and passes.
+ * (a task spec, an envelope), the key is data like any other and passes. The decoded body is read
+ * at the raw body's paths: body schemas keep their field names (a `fromKey` rename would make a kept
+ * key look dropped).
  */
 export const refuseDroppedProtoKeys = (raw: unknown, decoded: unknown): Effect.Effect<void, ErrorCatalogue.InvalidRequest> => {
   const dropped = findDroppedProtoKey(raw, decoded, [])

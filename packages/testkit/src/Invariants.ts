@@ -188,15 +188,19 @@ const bountyEvents = (status: string): ReadonlyArray<string> =>
   status === "open" ? ["bounty.posted", "bounty.reopened"] : status === "disputed" ? ["bounty.rejected"] : [`bounty.${status}`]
 
 /**
- * Events a subject goes through at most once: its creation and its terminal states. (Others repeat
- * legitimately: a reopened bounty is accepted again, by the same worker even, and a bounty rejected
- * by its requester and then refunded has two `bounty.rejected`.)
+ * Events a subject goes through at most once: its creation, its one-way steps and its terminal
+ * states. (Others repeat: a reopened bounty is accepted again, by the same worker even, and a bounty
+ * rejected by its requester and then refunded has two `bounty.rejected`.)
  */
 const ONCE_PER_SUBJECT = new Set([
-  "bounty.posted", "bounty.approved", "bounty.expired", "bounty.cancelled", "bounty.resolved",
-  "escrow.held", "escrow.released", "escrow.cancelled", "escrow.refunded", "escrow.split",
-  "submission.created", "dispute.opened", "dispute.resolved"
+  "bounty.posted", "bounty.pending_review", "bounty.approved", "bounty.expired", "bounty.cancelled", "bounty.resolved",
+  "escrow.held", "escrow.frozen", "escrow.released", "escrow.cancelled", "escrow.refunded", "escrow.split",
+  "submission.created", "submission.approved", "submission.invalid",
+  "dispute.opened", "dispute.escalated", "dispute.resolved"
 ])
+
+/** Subjects whose repeatable events each carry the time of their step, so an exact repeat is a replay. */
+const JOB_SUBJECTS = new Set(["bounty", "escrow", "submission", "dispute"])
 
 /**
  * Events match the records, exactly once (ARCHITECTURE §5: every state change writes its events in
@@ -206,12 +210,16 @@ const ONCE_PER_SUBJECT = new Set([
  */
 export const eventsMatchRecords = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const events = yield* sql<{ type: string; subject_id: string }>`SELECT type, subject_id FROM outbox`
+  const events = yield* sql<{ type: string; subject_type: string; subject_id: string; payload: string }>`
+    SELECT type, subject_type, subject_id, payload FROM outbox`
   const onceCounts = new Map<string, number>()
   const typesOf = new Map<string, Set<string>>()
   for (const event of events) {
-    if (ONCE_PER_SUBJECT.has(event.type)) {
-      const key = `event ${event.type} of ${event.subject_id}`
+    // Once-per-subject events are counted whatever their payload; a job's other events are counted
+    // to the byte (a replayed command appends the same event again).
+    const exact = JOB_SUBJECTS.has(event.subject_type) && !ONCE_PER_SUBJECT.has(event.type)
+    if (ONCE_PER_SUBJECT.has(event.type) || exact) {
+      const key = `event ${event.type} of ${event.subject_id}${exact ? `\u0000${event.payload}` : ""}`
       onceCounts.set(key, (onceCounts.get(key) ?? 0) + 1)
     }
     const types = typesOf.get(event.subject_id) ?? new Set<string>()
@@ -220,7 +228,7 @@ export const eventsMatchRecords = Effect.gen(function* () {
   }
   const violations: Array<string> = []
   for (const [key, count] of onceCounts) {
-    if (count > 1) violations.push(`${key} was written ${count} times`)
+    if (count > 1) violations.push(`${key.split("\u0000")[0]} was written ${count} times`)
   }
   const has = (subject: string, types: ReadonlyArray<string>) => types.some((type) => typesOf.get(subject)?.has(type) === true)
   const expect = (kind: string, id: string, types: ReadonlyArray<string>) => {

@@ -160,9 +160,14 @@ describe("Actors and invariants", () => {
       yield* sql`DELETE FROM outbox_recipients WHERE event_seq IN (SELECT seq FROM outbox WHERE type = 'escrow.assigned')`
       yield* sql`DELETE FROM outbox WHERE type = 'escrow.assigned'`
       yield* sql`UPDATE escrows SET status = 'frozen' WHERE escrow_id = ${posted.escrow_id}`
+      // A replayed accept appending its event again, to the byte: not a once-per-subject event, but
+      // a repeat of a job's event with the same payload is a replay, not a new step.
+      yield* sql`INSERT INTO outbox (event_id, type, subject_type, subject_id, payload, created_at)
+        SELECT 'evt_copy_2', type, subject_type, subject_id, payload, created_at FROM outbox WHERE type = 'bounty.accepted'`
       const result = yield* Invariants.eventsMatchRecords
       assert.deepStrictEqual(result.violations, [
         `event bounty.posted of ${posted.bounty_id} was written 2 times`,
+        `event bounty.accepted of ${posted.bounty_id} was written 2 times`,
         `escrow ${posted.escrow_id} has no escrow.frozen event`
       ])
     }).pipe(Effect.provide(TestEngine.layer())))
