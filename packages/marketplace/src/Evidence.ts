@@ -7,7 +7,8 @@
  * 3. for code bounties, a `commit_proof` envelope that verifies, signed by the worker;
  * 4. every artifact envelope verifies as an `artifact_signature` signed by the worker;
  * 5. for agent-pack bounties, the artifacts and the `agent_pack` reference are present and the
- *    declared bundle hash equals an artifact's `content_hash_b64u`.
+ *    declared bundle hash equals an artifact's `content_hash_b64u`;
+ * 6. (in `Submissions.submit`) the bundle and its run back no other submission (`EVIDENCE_REUSED`).
  *
  * Every failed rule is reported (not only the first), each with a stable code.
  */
@@ -27,6 +28,19 @@ export interface Verdict {
   readonly reasons: ReadonlyArray<Reason>
   readonly proofTier: string | null
   readonly proofBundleHash: string | null
+  /**
+   * The pieces of evidence a valid submission uses up (see `submission_evidence`): the bundle, and
+   * its run by the hash of the run's first event, which a bundle re-signed by another key still has.
+   */
+  readonly evidenceKeys: ReadonlyArray<string>
+}
+
+/** The hash of a verified bundle's first event: the run it proves, whoever signed the bundle. */
+const firstEventHash = (envelope: unknown): string | undefined => {
+  const payload = isRecord(envelope) && isRecord(envelope.payload) ? envelope.payload : undefined
+  const chain = payload !== undefined && Array.isArray(payload.event_chain) ? payload.event_chain : []
+  const first: unknown = chain[0]
+  return isRecord(first) && typeof first.event_hash_b64u === "string" ? first.event_hash_b64u : undefined
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -98,10 +112,15 @@ export const verifySubmission = Effect.fn("Evidence.verifySubmission")(function*
     }
   }
 
+  const runEvent = bundle.status === "VALID" ? firstEventHash(input.proof_bundle_envelope) : undefined
   return {
     status: reasons.length === 0 ? "valid" : "invalid",
     reasons,
     proofTier: bundle.status === "VALID" ? bundle.proof_tier : null,
-    proofBundleHash: bundle.payload_hash_b64u ?? null
+    proofBundleHash: bundle.payload_hash_b64u ?? null,
+    evidenceKeys: [
+      ...(bundle.payload_hash_b64u === undefined ? [] : [`bundle:${bundle.payload_hash_b64u}`]),
+      ...(runEvent === undefined ? [] : [`run:${runEvent}`])
+    ]
   } satisfies Verdict
 })

@@ -7,12 +7,14 @@ import events from "./migrations/0001_events.js"
 import identities from "./migrations/0002_identities.js"
 import bounties from "./migrations/0003_bounties.js"
 import bountyTagsByBounty from "./migrations/0004_bounty_tags_by_bounty.js"
+import submissionEvidence from "./migrations/0005_submission_evidence.js"
 
 const record = {
   "0001_events": events,
   "0002_identities": identities,
   "0003_bounties": bounties,
-  "0004_bounty_tags_by_bounty": bountyTagsByBounty
+  "0004_bounty_tags_by_bounty": bountyTagsByBounty,
+  "0005_submission_evidence": submissionEvidence
 }
 
 export const marketplace: LedgerMigrations.MigrationSet = {

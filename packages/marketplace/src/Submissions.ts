@@ -37,6 +37,30 @@ export type SubmitResponse = typeof SubmitResponse.Type
 
 const validSubmit = Requests.validate(Requests.Submit)
 
+/**
+ * Uses up a valid submission's evidence, or finds it used: one run of work backs one submission,
+ * so a bundle resubmitted on another bounty, or its run re-signed by another worker, is invalid
+ * (`EVIDENCE_REUSED`). On PostgreSQL a concurrent claim of the same piece waits, then finds it taken.
+ */
+const claimEvidence = (verdict: Evidence.Verdict, submissionId: string, bountyId: string, now: string) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const taken: Array<string> = []
+    for (const key of verdict.evidenceKeys) {
+      const claimed = yield* sql`INSERT INTO submission_evidence (evidence_key, submission_id, bounty_id, created_at)
+        VALUES (${key}, ${submissionId}, ${bountyId}, ${now}) ON CONFLICT DO NOTHING RETURNING evidence_key`
+      if (claimed.length === 0) taken.push(key.slice(0, key.indexOf(":")))
+    }
+    if (taken.length === 0) return verdict
+    // An invalid submission uses nothing up: release what this one claimed before finding the rest taken.
+    yield* sql`DELETE FROM submission_evidence WHERE submission_id = ${submissionId}`
+    return {
+      ...verdict,
+      status: "invalid",
+      reasons: [{ code: "EVIDENCE_REUSED", message: `this ${taken.join(" and ")} already backs another submission` }]
+    } satisfies Evidence.Verdict
+  })
+
 export const submit = Effect.fn("Submissions.submit")(function* (actor: Actor, bountyId: string, input: Requests.Submit) {
   yield* requireRole(actor, "worker")
   yield* BountyStore.requireIdForm("bounty", bountyId)
@@ -63,9 +87,10 @@ export const submit = Effect.fn("Submissions.submit")(function* (actor: Actor, b
       return yield* new ErrorCatalogue.SubmissionLimitReached({ bounty_id: bountyId, max_attempts: config.maxSubmissionAttempts })
     }
 
-    const verification = yield* Evidence.verifySubmission(bounty, input, now)
-    const valid = verification.status === "valid"
+    const verdict = yield* Evidence.verifySubmission(bounty, input, now)
     const submissionId = yield* ids.make("submission")
+    const verification = verdict.status === "valid" ? yield* claimEvidence(verdict, submissionId, bountyId, now) : verdict
+    const valid = verification.status === "valid"
     const reviewDeadline = valid ? addSeconds(now, bounty.deadlines.review) : null
     yield* sql`INSERT INTO submissions ${sql.insert({
       submission_id: submissionId,
@@ -74,9 +99,11 @@ export const submit = Effect.fn("Submissions.submit")(function* (actor: Actor, b
       status: valid ? "pending_review" : "invalid",
       proof_tier: verification.proofTier,
       proof_bundle_hash: verification.proofBundleHash,
-      proof_bundle_envelope: Json.canonical(input.proof_bundle_envelope),
-      commit_proof_envelope: input.commit_proof_envelope === undefined ? null : Json.canonical(input.commit_proof_envelope),
-      artifacts: Json.canonical(input.artifacts),
+      // As sent, not canonical: an envelope's hash is over its payload in the signer's key order,
+      // so a sorted copy would no longer verify for the requester or an operator re-checking it.
+      proof_bundle_envelope: JSON.stringify(input.proof_bundle_envelope),
+      commit_proof_envelope: input.commit_proof_envelope === undefined ? null : JSON.stringify(input.commit_proof_envelope),
+      artifacts: JSON.stringify(input.artifacts),
       result_summary: input.result_summary ?? null,
       verification: Json.canonical({ status: verification.status, reasons: verification.reasons, verified_at: now }),
       created_at: now,
@@ -106,7 +133,9 @@ export const submit = Effect.fn("Submissions.submit")(function* (actor: Actor, b
     )
     return response
   })
-  const key = input.idempotency_key ?? `bounty:${bountyId}:submit:${Json.hash(input.proof_bundle_envelope)}`
+  // Keyed by all the evidence, not the bundle alone: fixing an invalid submission (adding the commit
+  // proof it lacked, say) with the same bundle is a new attempt, not a conflict.
+  const key = input.idempotency_key ?? `bounty:${bountyId}:submit:${Json.hash({ ...input, idempotency_key: undefined, worker_did: undefined })}`
   const response = yield* transaction(
     Idempotency.once({ principal: actor.did, command: "bounty.submit", key, request: { bountyId, ...input }, response: SubmitResponse })(command)
   )

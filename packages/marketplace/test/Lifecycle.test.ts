@@ -7,6 +7,7 @@ import { SqlClient } from "@effect/sql"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { Limits } from "@clawbounties/fees"
+import { Sign } from "@clawbounties/verify"
 import { Duration, Effect, Layer, TestClock } from "effect"
 import * as Bounties from "../src/Bounties.js"
 import * as Closure from "../src/Closure.js"
@@ -305,6 +306,49 @@ const suite = (store: Store) => {
           assert.deepStrictEqual((error as unknown as { reasons: ReadonlyArray<{ code: string }> }).reasons.map((r) => r.code), ["MINIMUM_PROOF_TIER_NOT_MET"])
         }
         assert.strictEqual(yield* failureCode(Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key, { runId: "run_9" }), artifacts: [] })), "SubmissionLimitReached")
+      })))
+  })
+
+  describe("evidence", () => {
+    it.effect("one run backs one submission: the bundle on a second bounty, or the run re-signed by another worker, is EVIDENCE_REUSED", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 100_000n)
+        const w = yield* worker(2)
+        const thief = yield* worker(3)
+        const [a, b, c] = yield* Effect.forEach(["a", "b", "c"], (title) => Bounties.post(actor, researchBounty({ title })))
+        yield* Bounties.accept(w.actor, a!.bounty_id, {})
+        yield* Bounties.accept(w.actor, b!.bounty_id, {})
+        yield* Bounties.accept(thief.actor, c!.bounty_id, {})
+        const bundle = proofBundle(w.key)
+        const first = yield* Submissions.submit(w.actor, a!.bounty_id, { proof_bundle_envelope: bundle, artifacts: [] })
+        assert.strictEqual(first.status, "pending_review")
+        // Kept as sent, key order included, so whoever reads it can verify it again.
+        const stored = yield* Submissions.get(actor, first.submission_id)
+        assert.strictEqual(JSON.stringify(stored.proof_bundle_envelope), JSON.stringify(bundle))
+        const reasons = (effect: Effect.Effect<unknown, { readonly _tag: string }, any>) =>
+          Effect.map(Effect.flip(effect), (error) => (error as unknown as { reasons: ReadonlyArray<{ code: string }> }).reasons.map((r) => r.code))
+        // The same bundle on another bounty would pay one run twice.
+        assert.deepStrictEqual(yield* reasons(Submissions.submit(w.actor, b!.bounty_id, { proof_bundle_envelope: bundle, artifacts: [] })), ["EVIDENCE_REUSED"])
+        // Another worker re-signing the run's events with its own key is the same run.
+        const event_chain = (bundle as { payload: { event_chain: unknown } }).payload.event_chain as never
+        const resigned = Sign.proofBundle({ ...thief.key.keyPair, did: thief.key.did }, { bundle_id: "stolen", event_chain }, { issuedAt: "1970-01-01T00:00:00.000Z" })
+        assert.deepStrictEqual(yield* reasons(Submissions.submit(thief.actor, c!.bounty_id, { proof_bundle_envelope: resigned, artifacts: [] })), ["EVIDENCE_REUSED"])
+        // A new run is evidence of its own.
+        assert.strictEqual((yield* Submissions.submit(w.actor, b!.bounty_id, { proof_bundle_envelope: proofBundle(w.key), artifacts: [] })).status, "pending_review")
+      })))
+
+    it.effect("an invalid submission fixed with the same bundle is a new attempt, not an idempotency conflict", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 100_000n)
+        const w = yield* worker(2)
+        const posted = yield* Bounties.post(actor, researchBounty({ is_code_bounty: true, tags: ["code"] }))
+        yield* Bounties.accept(w.actor, posted.bounty_id, {})
+        const bundle = proofBundle(w.key)
+        const missing = yield* Effect.flip(Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: bundle, artifacts: [] }))
+        assert.strictEqual(missing._tag, "SubmissionInvalid")
+        const commit = Sign.commitProof({ ...w.key.keyPair, did: w.key.did }, { repo_claim_id: "claim_1", commit_sha: "abcdef1", repository: "o/r" }, { issuedAt: "1970-01-01T00:00:00.000Z" })
+        const fixed = yield* Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: bundle, commit_proof_envelope: commit, artifacts: [] })
+        assert.deepStrictEqual([fixed.status, fixed.attempts_remaining], ["pending_review", 1])
       })))
   })
 

@@ -95,10 +95,15 @@ export const researchBounty = (overrides: Partial<Requests.PostBounty> = {}): Re
   ...overrides
 })
 
-/** A signed `proof_bundle` envelope for a run by `k`, with a two-event chain (verify's own builder). */
+let runs = 0
+
+/**
+ * A signed `proof_bundle` envelope for a run by `k`, with a two-event chain (verify's own builder).
+ * Each call is a new run unless `runId` is given: one run backs one submission (`EVIDENCE_REUSED`).
+ */
 export const proofBundle = (k: Key, options: { readonly runId?: string; readonly issuedAt?: string; readonly tamper?: boolean } = {}) => {
   const issuedAt = options.issuedAt ?? "1970-01-01T00:00:00.000Z"
-  const runId = options.runId ?? "run_1"
+  const runId = options.runId ?? `run_${++runs}`
   const event_chain = EventChain.build(runId, [
     { event_id: "evt_1", event_type: "run_start", timestamp: issuedAt, payload_hash_b64u: Hash.sha256B64uOfString("start") },
     { event_id: "evt_2", event_type: "run_end", timestamp: issuedAt, payload_hash_b64u: Hash.sha256B64uOfString("end") }
