@@ -7,12 +7,12 @@
  * 3. for code bounties, a `commit_proof` envelope that verifies, signed by the worker;
  * 4. every artifact envelope verifies as an `artifact_signature` signed by the worker;
  * 5. for agent-pack bounties, the artifacts and the `agent_pack` reference are present and the
- *    declared bundle hash equals an artifact's `content_hash_b64u`;
+ *    declared bundle hash equals the `content_hash_b64u` of an `agent_pack_bundle` artifact;
  * 6. (in `Submissions.submit`) the bundle and its run back no other submission (`EVIDENCE_REUSED`).
  *
  * Every failed rule is reported (not only the first), each with a stable code.
  */
-import { Envelope, ProofBundle, Tier } from "@clawbounties/verify"
+import { AgentPack, Envelope, ProofBundle, Tier } from "@clawbounties/verify"
 import { DateTime, Effect } from "effect"
 import type { BountyRow } from "./BountyStore.js"
 import { MarketplaceConfig } from "./MarketplaceConfig.js"
@@ -88,7 +88,7 @@ export const verifySubmission = Effect.fn("Evidence.verifySubmission")(function*
     }
   }
 
-  const contentHashes: Array<string> = []
+  const packHashes: Array<string> = []
   input.artifacts.forEach((artifact, index) => {
     const result = Envelope.verifyArtifact(artifact.envelope, options)
     if (result.status !== "VALID") {
@@ -96,8 +96,10 @@ export const verifySubmission = Effect.fn("Evidence.verifySubmission")(function*
     } else if (result.signer_did !== workerDid) {
       reasons.push({ code: "ARTIFACT_SIGNER_MISMATCH", message: `artifacts[${index}] is not signed by the assigned worker` })
     } else if (isRecord(artifact.envelope) && isRecord(artifact.envelope.payload)) {
-      const hash = artifact.envelope.payload.content_hash_b64u
-      if (typeof hash === "string") contentHashes.push(hash)
+      // Only a signed pack bundle can stand for the pack: a readme with the same hash claims nothing.
+      const payload = artifact.envelope.payload
+      const isPack = payload.artifact_type === AgentPack.ARTIFACT_TYPE && Object.values(AgentPack.CONTENT_TYPES).includes(payload.content_type as string)
+      if (isPack && typeof payload.content_hash_b64u === "string") packHashes.push(payload.content_hash_b64u)
     }
   })
 
@@ -107,8 +109,8 @@ export const verifySubmission = Effect.fn("Evidence.verifySubmission")(function*
     }
     if (input.agent_pack === undefined) {
       reasons.push({ code: "AGENT_PACK_REQUIRED", message: "an agent-pack bounty needs the agent_pack reference" })
-    } else if (!contentHashes.includes(input.agent_pack.bundle_sha256_b64u)) {
-      reasons.push({ code: "PACK_BUNDLE_HASH_MISMATCH", message: "no artifact signs the declared agent-pack bundle hash" })
+    } else if (!packHashes.includes(input.agent_pack.bundle_sha256_b64u)) {
+      reasons.push({ code: "PACK_BUNDLE_HASH_MISMATCH", message: "no agent_pack_bundle artifact (gzip or zip) signs the declared bundle hash" })
     }
   }
 

@@ -337,6 +337,23 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* Submissions.submit(w.actor, b!.bounty_id, { proof_bundle_envelope: proofBundle(w.key), artifacts: [] })).status, "pending_review")
       })))
 
+    it.effect("an agent pack is proved by a signed agent_pack_bundle artifact, not by any artifact with the same hash", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 100_000n)
+        const w = yield* worker(2)
+        const posted = yield* Bounties.post(actor, researchBounty({ tags: ["agent_pack"], reward: { amount_minor: 3000n, currency: "USD" } }))
+        yield* Bounties.accept(w.actor, posted.bounty_id, {})
+        const signer = { ...w.key.keyPair, did: w.key.did }
+        const hash = "x".repeat(43)
+        const artifact = (artifact_type: string, content_type: string) =>
+          Sign.artifact(signer, { artifact_id: `a_${artifact_type}`, artifact_type, content_hash_b64u: hash, content_type, content_size_bytes: 10 }, { issuedAt: "1970-01-01T00:00:00.000Z" })
+        const submit = (envelope: unknown) =>
+          Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key), artifacts: [{ envelope: envelope as never }], agent_pack: { bundle_sha256_b64u: hash } })
+        const readme = yield* Effect.flip(submit(artifact("readme", "text/plain")))
+        assert.deepStrictEqual((readme as unknown as { reasons: ReadonlyArray<{ code: string }> }).reasons.map((r) => r.code), ["PACK_BUNDLE_HASH_MISMATCH"])
+        assert.strictEqual((yield* submit(artifact("agent_pack_bundle", "application/gzip"))).status, "pending_review")
+      })))
+
     it.effect("an invalid submission fixed with the same bundle is a new attempt, not an idempotency conflict", () =>
       run(Effect.gen(function* () {
         const { actor } = yield* requester(1, 100_000n)
