@@ -3,16 +3,18 @@
  *
  * 1. a `proof_bundle` envelope that verifies, signed by the submitting worker (a bundle signed by
  *    anyone else proves nothing about this worker's run);
- * 2. a proof tier at least the bounty's `min_proof_tier`;
- * 3. for code bounties, a `commit_proof` envelope that verifies, signed by the worker;
+ * 2. a proof tier at least the bounty's `min_proof_tier`, and no event dated in the future;
+ * 3. for code bounties, a `commit_proof` envelope that verifies, signed by the worker, naming no
+ *    other run or bundle than the submission's;
  * 4. every artifact envelope verifies as an `artifact_signature` signed by the worker;
  * 5. for agent-pack bounties, the artifacts and the `agent_pack` reference are present and the
  *    declared bundle hash equals the `content_hash_b64u` of an `agent_pack_bundle` artifact;
- * 6. (in `Submissions.submit`) the bundle and its run back no other submission (`EVIDENCE_REUSED`).
+ * 6. (in `Submissions.submit`) the bundle, its run and its commit proof back no other submission
+ *    (`EVIDENCE_REUSED`).
  *
  * Every failed rule is reported (not only the first), each with a stable code.
  */
-import { AgentPack, Envelope, ProofBundle, Tier } from "@clawbounties/verify"
+import { AgentPack, Envelope, ExportBundle, ProofBundle, Tier } from "@clawbounties/verify"
 import { DateTime, Effect } from "effect"
 import type { BountyRow } from "./BountyStore.js"
 import { MarketplaceConfig } from "./MarketplaceConfig.js"
@@ -33,6 +35,13 @@ export interface Verdict {
    * its run by the hash of the run's first event, which a bundle re-signed by another key still has.
    */
   readonly evidenceKeys: ReadonlyArray<string>
+}
+
+/** The signed timestamps of a verified bundle's events, in epoch milliseconds. */
+const eventTimes = (envelope: unknown): ReadonlyArray<number> => {
+  const payload = isRecord(envelope) && isRecord(envelope.payload) ? envelope.payload : undefined
+  const chain = payload !== undefined && Array.isArray(payload.event_chain) ? payload.event_chain : []
+  return chain.flatMap((event: unknown) => (isRecord(event) && typeof event.timestamp === "string" ? [Date.parse(event.timestamp)] : []))
 }
 
 /** The hash of a verified bundle's first event: the run it proves, whoever signed the bundle. */
@@ -75,6 +84,15 @@ export const verifySubmission = Effect.fn("Evidence.verifySubmission")(function*
     }
   }
 
+  // Signed events from the future are a forged timeline (the clocks of worker and server may differ
+  // by minutes, not more). The envelope's issued_at is not signed; the events' timestamps are.
+  if (bundle.status === "VALID") {
+    const latest = verifyAt + Math.max(config.verification.clockSkewMs, ExportBundle.DEFAULT_FUTURE_SKEW_MS)
+    const future = eventTimes(input.proof_bundle_envelope).some((at) => at > latest)
+    if (future) reasons.push({ code: "FUTURE_TIMESTAMP_POISONING", message: "the proof bundle's events are dated in the future" })
+  }
+
+  let commitKey: string | undefined
   if (bounty.is_code_bounty) {
     if (input.commit_proof_envelope === undefined) {
       reasons.push({ code: "COMMIT_PROOF_REQUIRED", message: "a code bounty needs a commit_proof envelope" })
@@ -84,6 +102,16 @@ export const verifySubmission = Effect.fn("Evidence.verifySubmission")(function*
         reasons.push({ code: commit.error?.code ?? "COMMIT_PROOF_INVALID", message: `commit proof: ${commit.error?.message ?? commit.reason}` })
       } else if (commit.signer_did !== workerDid) {
         reasons.push({ code: "COMMIT_PROOF_SIGNER_MISMATCH", message: "the commit proof is not signed by the assigned worker" })
+      } else {
+        // A commit proof that names its run or bundle must name this one: it says it proves other work.
+        const claims = isRecord(input.commit_proof_envelope) && isRecord(input.commit_proof_envelope.payload) ? input.commit_proof_envelope.payload : {}
+        const otherRun = typeof claims.run_id === "string" && bundle.status === "VALID" && claims.run_id !== bundle.run_id
+        const otherBundle = typeof claims.proof_bundle_hash_b64u === "string" && claims.proof_bundle_hash_b64u !== bundle.payload_hash_b64u
+        if (otherRun || otherBundle) {
+          reasons.push({ code: "COMMIT_PROOF_BINDING_MISMATCH", message: `the commit proof names another ${otherRun ? "run" : "proof bundle"}` })
+        }
+        const commitHash = isRecord(input.commit_proof_envelope) ? input.commit_proof_envelope.payload_hash_b64u : undefined
+        if (typeof commitHash === "string") commitKey = `commit:${commitHash}`
       }
     }
   }
@@ -122,7 +150,8 @@ export const verifySubmission = Effect.fn("Evidence.verifySubmission")(function*
     proofBundleHash: bundle.payload_hash_b64u ?? null,
     evidenceKeys: [
       ...(bundle.payload_hash_b64u === undefined ? [] : [`bundle:${bundle.payload_hash_b64u}`]),
-      ...(runEvent === undefined ? [] : [`run:${runEvent}`])
+      ...(runEvent === undefined ? [] : [`run:${runEvent}`]),
+      ...(commitKey === undefined ? [] : [commitKey])
     ]
   } satisfies Verdict
 })

@@ -354,6 +354,31 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* submit(artifact("agent_pack_bundle", "application/gzip"))).status, "pending_review")
       })))
 
+    it.effect("a commit proof naming another run is refused; events dated in the future are refused", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 100_000n)
+        const w = yield* worker(2)
+        const code = yield* Bounties.post(actor, researchBounty({ is_code_bounty: true, tags: ["code"] }))
+        const research = yield* Bounties.post(actor, researchBounty())
+        yield* Bounties.accept(w.actor, code.bounty_id, {})
+        yield* Bounties.accept(w.actor, research.bounty_id, {})
+        const reasons = (effect: Effect.Effect<unknown, { readonly _tag: string }, any>) =>
+          Effect.map(Effect.flip(effect), (error) => (error as unknown as { reasons: ReadonlyArray<{ code: string }> }).reasons.map((r) => r.code))
+        const signer = { ...w.key.keyPair, did: w.key.did }
+        const commitFor = (run_id: string) => Sign.envelope(signer, "commit_proof", {
+          proof_version: "1", repo_claim_id: "claim_1", commit_sha: "abcdef1", repository: "o/r", run_id
+        }, { issuedAt: "1970-01-01T00:00:00.000Z" })
+        const bundle = proofBundle(w.key, { runId: "run_mine" })
+        assert.deepStrictEqual(
+          yield* reasons(Submissions.submit(w.actor, code.bounty_id, { proof_bundle_envelope: bundle, commit_proof_envelope: commitFor("run_someone_else"), artifacts: [] })),
+          ["COMMIT_PROOF_BINDING_MISMATCH"]
+        )
+        const bound = yield* Submissions.submit(w.actor, code.bounty_id, { proof_bundle_envelope: bundle, commit_proof_envelope: commitFor("run_mine"), artifacts: [] })
+        assert.strictEqual(bound.status, "pending_review")
+        const future = proofBundle(w.key, { issuedAt: "2999-01-01T00:00:00.000Z" })
+        assert.deepStrictEqual(yield* reasons(Submissions.submit(w.actor, research.bounty_id, { proof_bundle_envelope: future, artifacts: [] })), ["FUTURE_TIMESTAMP_POISONING"])
+      })))
+
     it.effect("an invalid submission fixed with the same bundle is a new attempt, not an idempotency conflict", () =>
       run(Effect.gen(function* () {
         const { actor } = yield* requester(1, 100_000n)
