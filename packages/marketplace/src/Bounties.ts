@@ -10,6 +10,7 @@ import { Duration, Effect, Option, Schema } from "effect"
 import { type Actor, requireRole } from "./Actor.js"
 import * as Audit from "./Audit.js"
 import * as BountyStore from "./BountyStore.js"
+import * as Evidence from "./Evidence.js"
 import { addSeconds, nowIso, transaction } from "./Command.js"
 import * as FeeSnapshot from "./FeeSnapshot.js"
 import * as Idempotency from "./Idempotency.js"
@@ -90,6 +91,13 @@ export const post = Effect.fn("Bounties.post")(function* (actor: Actor, input: R
     // when the lane minimums or deadline bounds changed in between (a redeploy with new settings).
     const snapshot = yield* FeeSnapshot.forBounty(input)
     const deadlines = yield* deadlinesFor(input)
+    const reachable = yield* Evidence.reachableTiers
+    if (!reachable.includes(input.min_proof_tier)) {
+      return yield* new ErrorCatalogue.InvalidRequest({
+        message: `min_proof_tier '${input.min_proof_tier}' cannot be met here: submissions reach ${reachable.join(" or ")}`,
+        issues: [{ path: "min_proof_tier", message: `must be one of ${reachable.join(", ")} on this deployment` }]
+      })
+    }
     const sql = yield* SqlClient.SqlClient
     const ledger = yield* Ledger.Ledger
     const ids = yield* Ids.IdGen

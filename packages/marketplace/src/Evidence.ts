@@ -55,6 +55,14 @@ const firstEventHash = (envelope: unknown): string | undefined => {
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
+/**
+ * The proof tiers a submission here can reach: `self` always, `gateway` when gateway signers are
+ * configured. (No attestation evidence is verified yet, so `sandbox` never.) A bounty asking for
+ * more could never be delivered: its money would wait for the work deadline for nothing.
+ */
+export const reachableTiers = Effect.map(MarketplaceConfig, (config): ReadonlyArray<string> =>
+  config.verification.gatewaySignerDids.length > 0 ? ["self", "gateway"] : ["self"])
+
 export const verifySubmission = Effect.fn("Evidence.verifySubmission")(function* (
   bounty: BountyRow,
   input: Requests.Submit,

@@ -38,6 +38,9 @@ const invariants = Effect.gen(function* () {
 
 type Store = () => Layer.Layer<SqlClient.SqlClient>
 
+/** A gateway signer for settings that allow the gateway tier (no receipt here carries it). */
+const GATEWAY_DID = "did:key:z6MkfF4ykuxdK3Cea9xDqWgLLgMBvxcypy6Tv1K45Eahxy3m"
+
 const pg = await PgTestDatabase.probe()
 const stores: ReadonlyArray<{ readonly name: string; readonly store: Store }> = [
   { name: "sqlite", store: () => Sqlite.layerMemory(migrationSets).pipe(Layer.orDie) },
@@ -295,8 +298,17 @@ const suite = (store: Store) => {
         assert.strictEqual(yield* failureCode(Submissions.get(other.actor, ok.submission_id)), "NotFound")
       })))
 
-    it.effect("enforces the bounty's minimum proof tier and the attempt limit", () =>
+    it.effect("a minimum proof tier no submission here could reach is refused at post, with nothing held", () =>
       run(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 10_000n)
+        // No gateway signers are configured, and no attestation is verified: only `self` is reachable.
+        assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ min_proof_tier: "gateway" }))), "InvalidRequest")
+        assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ min_proof_tier: "sandbox" }))), "InvalidRequest")
+        assert.deepStrictEqual(yield* balances(actor.did), { A: 10_000n, H: 0n, B: 0n, F: 0n, P: 0n })
+      })))
+
+    it.effect("enforces the bounty's minimum proof tier and the attempt limit", () =>
+      Effect.provide(Effect.gen(function* () {
         const { actor } = yield* requester(1)
         const w = yield* worker(2)
         const posted = yield* Bounties.post(actor, researchBounty({ min_proof_tier: "gateway" }))
@@ -306,7 +318,8 @@ const suite = (store: Store) => {
           assert.deepStrictEqual((error as unknown as { reasons: ReadonlyArray<{ code: string }> }).reasons.map((r) => r.code), ["MINIMUM_PROOF_TIER_NOT_MET"])
         }
         assert.strictEqual(yield* failureCode(Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key, { runId: "run_9" }), artifacts: [] })), "SubmissionLimitReached")
-      })))
+        yield* invariants
+      }), engineOver(store(), { verification: { gatewaySignerDids: [GATEWAY_DID], clockSkewMs: 0 } })))
   })
 
   describe("evidence", () => {
