@@ -37,19 +37,21 @@ export interface Verdict {
   readonly evidenceKeys: ReadonlyArray<string>
 }
 
-/** The signed timestamps of a verified bundle's events, in epoch milliseconds. */
-const eventTimes = (envelope: unknown): ReadonlyArray<number> => {
+/** The events of a verified bundle's chain, as records. */
+const eventsOf = (envelope: unknown): ReadonlyArray<Record<string, unknown>> => {
   const payload = isRecord(envelope) && isRecord(envelope.payload) ? envelope.payload : undefined
-  const chain = payload !== undefined && Array.isArray(payload.event_chain) ? payload.event_chain : []
-  return chain.flatMap((event: unknown) => (isRecord(event) && typeof event.timestamp === "string" ? [Date.parse(event.timestamp)] : []))
+  const chain: ReadonlyArray<unknown> = payload !== undefined && Array.isArray(payload.event_chain) ? payload.event_chain : []
+  return chain.filter(isRecord)
 }
+
+/** The signed timestamps of a verified bundle's events, in epoch milliseconds. */
+const eventTimes = (envelope: unknown): ReadonlyArray<number> =>
+  eventsOf(envelope).flatMap((event) => (typeof event.timestamp === "string" ? [Date.parse(event.timestamp)] : []))
 
 /** The hash of a verified bundle's first event: the run it proves, whoever signed the bundle. */
 const firstEventHash = (envelope: unknown): string | undefined => {
-  const payload = isRecord(envelope) && isRecord(envelope.payload) ? envelope.payload : undefined
-  const chain = payload !== undefined && Array.isArray(payload.event_chain) ? payload.event_chain : []
-  const first: unknown = chain[0]
-  return isRecord(first) && typeof first.event_hash_b64u === "string" ? first.event_hash_b64u : undefined
+  const hash = eventsOf(envelope)[0]?.event_hash_b64u
+  return typeof hash === "string" ? hash : undefined
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>

@@ -3,13 +3,8 @@
  * per-bounty overrides, and what happens when a worker runs out of time. Read from `Config`
  * (environment variables in the server), with defaults that suit an agent marketplace.
  */
-import { Did } from "@clawbounties/domain"
-import { Config, Context, Duration, Layer, Schema } from "effect"
-
-const isDidKey = Schema.is(Did.DidKey)
-
-/** The listed DIDs, trimmed; blanks are dropped, so an empty setting is no signers. */
-const signerList = (dids: ReadonlyArray<string>): ReadonlyArray<string> => dids.map((did) => did.trim()).filter((did) => did !== "")
+import { Verifier } from "@clawbounties/verify"
+import { Config, Context, Duration, Layer } from "effect"
 
 export type AcceptanceTimeoutPolicy = "reopen" | "cancel"
 
@@ -87,13 +82,7 @@ export const config: Config.Config<Settings> = Config.all({
   ),
   verification: Config.all({
     // A mistyped signer would make the gateway tier silently never apply: refuse it at start-up.
-    gatewaySignerDids: Config.array(
-      Config.string().pipe(Config.validate({
-        message: "must be did:key DIDs, separated by commas",
-        validation: (did) => did.trim() === "" || isDidKey(did.trim())
-      })),
-      "GATEWAY_SIGNER_DIDS"
-    ).pipe(Config.map(signerList), Config.withDefault([])),
+    gatewaySignerDids: Verifier.signerDidsConfig("GATEWAY_SIGNER_DIDS"),
     clockSkewMs: Config.integer("VERIFY_CLOCK_SKEW_MS").pipe(
       Config.validate({ message: "must be between 0 and 600000", validation: (n) => n >= 0 && n <= 600_000 }),
       Config.withDefault(0)

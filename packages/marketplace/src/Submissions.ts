@@ -45,12 +45,12 @@ const validSubmit = Requests.validate(Requests.Submit)
 const claimEvidence = (verdict: Evidence.Verdict, submissionId: string, bountyId: string, now: string) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    const taken: Array<string> = []
-    for (const key of verdict.evidenceKeys) {
-      const claimed = yield* sql`INSERT INTO submission_evidence (evidence_key, submission_id, bounty_id, created_at)
-        VALUES (${key}, ${submissionId}, ${bountyId}, ${now}) ON CONFLICT DO NOTHING RETURNING evidence_key`
-      if (claimed.length === 0) taken.push(key.slice(0, key.indexOf(":")))
-    }
+    if (verdict.evidenceKeys.length === 0) return verdict
+    const rows = verdict.evidenceKeys.map((evidence_key) => ({ evidence_key, submission_id: submissionId, bounty_id: bountyId, created_at: now }))
+    const claimed = yield* sql<{ evidence_key: string }>`INSERT INTO submission_evidence ${sql.insert(rows)}
+      ON CONFLICT DO NOTHING RETURNING evidence_key`
+    const claimedKeys = new Set(claimed.map((row) => row.evidence_key))
+    const taken = verdict.evidenceKeys.filter((key) => !claimedKeys.has(key)).map((key) => key.slice(0, key.indexOf(":")))
     if (taken.length === 0) return verdict
     // An invalid submission uses nothing up: release what this one claimed before finding the rest taken.
     yield* sql`DELETE FROM submission_evidence WHERE submission_id = ${submissionId}`

@@ -73,6 +73,20 @@ export const make = (settings: Settings): Effect.Effect<Service, never, Ed25519.
 export const layer = (settings: Settings): Layer.Layer<Verifier, never, Ed25519.Ed25519> => Layer.effect(Verifier, make(settings))
 
 /**
+ * A setting listing signer DIDs (a provider's list, or comma-separated text): each entry a did:key,
+ * blanks dropped so an empty setting is no signers. A mistyped signer would silently never match, so
+ * it fails the setting, naming it.
+ */
+export const signerDidsConfig = (name: string): Config.Config<ReadonlyArray<string>> =>
+  Config.array(Config.string().pipe(Config.validate({
+    message: "must be did:key DIDs, separated by commas",
+    validation: (did) => did.trim() === "" || DidKey.resolve(did.trim(), true) !== undefined
+  })), name).pipe(
+    Config.map((entries) => entries.map((did) => did.trim()).filter((did) => did !== "")),
+    Config.withDefault([])
+  )
+
+/**
  * Settings from configuration: `VERIFY_MODE` (strict|compat, default strict),
  * `VERIFY_GATEWAY_SIGNER_DIDS`, `VERIFY_ATTESTATION_SIGNER_DIDS`,
  * `VERIFY_EXECUTION_ATTESTATION_SIGNER_DIDS`, `VERIFY_REPO_CLAIM_IDS` (comma-separated),
@@ -83,21 +97,12 @@ export const layerConfig: Layer.Layer<Verifier, import("effect/ConfigError").Con
   Effect.gen(function* () {
     const list = (name: string) => Config.withDefault(Config.array(Config.string(), name), [] as Array<string>)
     // A mistyped signer would silently never match: refuse it when the layer is built.
-    // Blank entries are dropped (an empty setting is no signers), as the marketplace's own setting.
-    const dids = (name: string) =>
-      Config.withDefault(
-        Config.array(Config.string().pipe(Config.validate({
-          message: "must be did:key DIDs, separated by commas",
-          validation: (did) => did.trim() === "" || DidKey.resolve(did.trim(), true) !== undefined
-        })), name).pipe(Config.map((entries) => entries.map((did) => did.trim()).filter((did) => did !== ""))),
-        [] as Array<string>
-      )
     const settings: Settings = {
       mode: yield* Config.withDefault(Config.literal("strict", "compat")("VERIFY_MODE"), "strict" as const),
       ttlSkewMs: yield* Config.withDefault(Config.integer("VERIFY_TTL_SKEW_MS"), 0),
-      gatewaySignerDids: yield* dids("VERIFY_GATEWAY_SIGNER_DIDS"),
-      attestationSignerDids: yield* dids("VERIFY_ATTESTATION_SIGNER_DIDS"),
-      executionAttestationSignerDids: yield* dids("VERIFY_EXECUTION_ATTESTATION_SIGNER_DIDS"),
+      gatewaySignerDids: yield* signerDidsConfig("VERIFY_GATEWAY_SIGNER_DIDS"),
+      attestationSignerDids: yield* signerDidsConfig("VERIFY_ATTESTATION_SIGNER_DIDS"),
+      executionAttestationSignerDids: yield* signerDidsConfig("VERIFY_EXECUTION_ATTESTATION_SIGNER_DIDS"),
       repoClaimIds: yield* list("VERIFY_REPO_CLAIM_IDS")
     }
     return yield* make(settings)
