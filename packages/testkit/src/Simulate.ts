@@ -2,7 +2,8 @@
  * One call for the common case: a simulation against a fresh in-process engine (SQLite
  * `:memory:` or a file), with the engine's own invariant checks after the run.
  */
-import { Effect } from "effect"
+import { MarketplaceConfig } from "@clawbounties/marketplace"
+import { Duration, Effect } from "effect"
 import * as InProcess from "./InProcess.js"
 import * as Invariants from "./Invariants.js"
 import * as Runner from "./Runner.js"
@@ -18,7 +19,11 @@ export interface Options {
 export const inProcess = (options: Options) =>
   Effect.scoped(Effect.gen(function* () {
     const faults = options.config.faults.share > 0 && options.config.faults.kinds.some((k) => k !== "server_restart")
-    const engine = yield* InProcess.make({ file: options.file, seed: options.config.seed, faults })
+    // Simulated time only jumps, so a deadline shorter than the engine's default minimum costs
+    // nothing here: lower the minimum to the run's deadline, as a fast HTTP run lowers
+    // BOUNTY_MIN_DEADLINE, or every silent and abandoned job would be refused at post.
+    const minDeadline = Duration.min(MarketplaceConfig.defaults.minDeadline, Duration.seconds(options.config.deadlineSeconds))
+    const engine = yield* InProcess.make({ file: options.file, seed: options.config.seed, faults, settings: { minDeadline } })
     // The run owns this database: at its end nothing may be live, whoever made it.
     const engineChecks = Effect.map(Effect.all([Invariants.check({ afterSweep: true }), Invariants.nothingLive]), ([checks, nothingLive]) => [...checks, nothingLive]).pipe(
       Effect.provide(engine.context),

@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
-import { Artifacts, InProcess, Invariants, Runner, Simulation } from "../src/index.js"
+import { Artifacts, InProcess, Invariants, Runner, Simulate, Simulation } from "../src/index.js"
 
 const config = (overrides: Partial<Simulation.Config>): Simulation.Config => ({ ...Simulation.defaults, ...overrides })
 
@@ -88,6 +88,15 @@ describe("Runner (in-process)", () => {
       assert.deepStrictEqual(inspected.entriesPerHold, [])
       assert.isTrue(s.invariants.ok, JSON.stringify(s.invariants.results.filter((r) => !r.ok)))
       assert.strictEqual(s.stuck.jobs + s.stuck.escrows, 0)
+    }))
+
+  it.live("a per-bounty deadline shorter than the engine's default minimum works in-process, where time only jumps", () =>
+    Effect.gen(function* () {
+      // --deadline-seconds 5 is what a fast HTTP run uses; in-process it must mean the same jobs.
+      const { summary } = yield* Simulate.inProcess({ config: config({ total: 20, seed: 5, deadlineSeconds: 5 }) })
+      assert.isTrue(summary.decisions.silent + summary.decisions.abandon > 0)
+      assert.strictEqual(summary.totals.succeeded, 20, JSON.stringify(summary.error_buckets))
+      assert.isTrue(summary.invariants.ok, JSON.stringify(summary.invariants.results.filter((r) => !r.ok)))
     }))
 
   it("settlement properties catch a wrong rule that a copy of the rule would share", () => {
