@@ -105,7 +105,9 @@ export const run = (options: Options): Effect.Effect<Report> =>
     const check = <A>(id: string, title: string, required: boolean, body: Effect.Effect<A, CheckFailed>) =>
       Effect.gen(function* () {
         const t0 = yield* nowMs
-        const outcome = yield* Effect.either(body)
+        // An answer the check cannot read (a missing field, a malformed amount) throws: that fails
+        // this check, rather than ending the gate with no report and its bounties left open.
+        const outcome = yield* Effect.either(Effect.catchAllDefect(body, (defect) => fail(`unreadable answer: ${String(defect)}`)))
         const ms = (yield* nowMs) - t0
         checks.push({ id, title, required, status: Either.isRight(outcome) ? "pass" : "fail", ms, detail: Either.isRight(outcome) ? describe(outcome.right) : outcome.left.detail })
         return Either.getRight(outcome)
@@ -260,7 +262,7 @@ export const run = (options: Options): Effect.Effect<Report> =>
           } else return
         }
       })
-      yield* Effect.forEach(opened, (id) => Effect.ignore(settle(id)), { discard: true })
+      yield* Effect.forEach(opened, (id) => Effect.ignore(Effect.catchAllDefect(settle(id), () => Effect.void)), { discard: true })
       const bounties = yield* Effect.forEach(opened, (id) =>
         Effect.map(Effect.either(target.getBounty(requester, id)), (b) => ({ bounty_id: id, status: Either.isRight(b) ? String(b.right.status) : null })))
       const held = yield* Effect.either(target.balances(requester, requester.did))

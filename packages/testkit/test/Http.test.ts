@@ -120,6 +120,22 @@ describe("Gate", () => {
       assert.match(job.detail, /fee pool grew by 0/)
     })))
 
+  it.live("an answer the gate cannot read fails its check, and the gate still reports and settles the job", () =>
+    Effect.scoped(Effect.gen(function* () {
+      // The post's answer lacks its cost breakdown: the end-to-end job cannot check its money.
+      const proxy = yield* refusingProxy(() => false, (path, body) => {
+        if (path !== "/v1/bounties") return body
+        const { all_in_cost: _, ...rest } = JSON.parse(body) as Record<string, unknown>
+        return JSON.stringify(rest)
+      })
+      const report = yield* Gate.run({ url: proxy.url, operatorToken: server.operatorToken })
+      assert.strictEqual(report.recommendation, "BLOCKED")
+      assert.deepStrictEqual(report.blockers.map((b) => b.id), ["job.requester_closure"])
+      assert.isTrue(report.cleanup.ok, JSON.stringify(report.cleanup))
+      assert.deepStrictEqual(report.cleanup.settled.map((s) => s.from), ["open"])
+      assert.strictEqual(report.cleanup.requester_held_minor, "0")
+    })))
+
   it.live("without an operator token the gate is blocked and says why", () =>
     Effect.gen(function* () {
       const report = yield* Gate.run({ url: server.url })
