@@ -11,7 +11,7 @@
  * phase, after the wave, so no other job is affected by it.
  */
 import { Quote } from "@clawbounties/fees"
-import { Cause, Clock, Effect, Either, Exit, Option } from "effect"
+import { Cause, Clock, Effect, Either, Exit, Fiber, Option } from "effect"
 import * as Backpressure from "./Backpressure.js"
 import * as Builders from "./Builders.js"
 import type * as Invariants from "./Invariants.js"
@@ -446,12 +446,15 @@ export const run = (options: Options): Effect.Effect<Result> =>
       })
 
     const waveStart = yield* nowMs
+    // The restart runs beside the jobs. Not a child of its job's fiber, which would interrupt it
+    // (unrecorded, half done) when that job ends first: the wave waits for it instead.
+    let restarting: Fiber.RuntimeFiber<void> | undefined
     yield* Effect.forEach(jobs, (job) =>
       Effect.gen(function* () {
         yield* gate.acquire
         if (restartAt !== null && job.plan.index === restartAt && target.restart !== undefined) {
           const restart = target.restart
-          yield* Effect.fork(Effect.gen(function* () {
+          restarting = yield* Effect.forkDaemon(Effect.gen(function* () {
             const t0 = yield* nowMs
             const exit = yield* Effect.exit(restart)
             restarts.push({ at_job: job.job_id, ok: Exit.isSuccess(exit), ms: Math.round((yield* nowMs) - t0), ...(Exit.isFailure(exit) ? { error: errorOf(exit).code } : {}) })
@@ -463,6 +466,7 @@ export const run = (options: Options): Effect.Effect<Result> =>
         gate.jobDone()
         reportWave(job)
       }), { concurrency: "unbounded", discard: true })
+    if (restarting !== undefined) yield* Fiber.join(restarting)
     const waveMs = (yield* nowMs) - waveStart
 
     // ---------------------------------------------------------------------------------------------

@@ -99,6 +99,19 @@ describe("Runner (in-process)", () => {
       assert.isTrue(summary.invariants.ok, JSON.stringify(summary.invariants.results.filter((r) => !r.ok)))
     }))
 
+  it.live("a server restart that outlasts the job it lands on is still waited for and recorded", () =>
+    Effect.scoped(Effect.gen(function* () {
+      const engine = yield* InProcess.make({ seed: 9 })
+      let restarted = 0
+      // A restart slower than an in-process job (a server reopening its database, say).
+      const restart = Effect.promise(() => new Promise<void>((resolve) => setTimeout(() => (restarted++, resolve()), 300)))
+      const target = { ...engine.target, capabilities: { ...engine.target.capabilities, faults: ["server_restart" as const] }, restart }
+      const { summary } = yield* Runner.run({ config: config({ total: 8, seed: 9, faults: { share: 0, kinds: ["server_restart"] } }), target })
+      assert.strictEqual(restarted, 1)
+      assert.deepStrictEqual(summary.faults.restarts.map((r) => (r as { ok: boolean }).ok), [true])
+      assert.strictEqual(summary.totals.succeeded, 8)
+    })))
+
   it("settlement properties catch a wrong rule that a copy of the rule would share", () => {
     // The rule before the fee followed the payout: 1 bp of a 5000 net paid 0 and charged a fee of 1.
     assert.deepStrictEqual(Runner.settlementProperties("job-1", 5000n, 375n, { paid: 0n, fee: 1n }), ["job-1: paid 0/fee 1 of net 5000/fee 375: a fee on nothing paid"])
