@@ -159,12 +159,10 @@ export const run = (options: Options): Effect.Effect<Result> =>
     // ---------------------------------------------------------------------------------------------
     // The plan, adjusted to what the target can do.
     let effective = config
-    if (target.capabilities.faults.length < config.faults.kinds.length) {
-      const unsupported = config.faults.kinds.filter((k) => !target.capabilities.faults.includes(k))
-      if (unsupported.length > 0) {
-        adjustments.push(`fault kinds not supported by this target were dropped: ${unsupported.join(", ")}`)
-        effective = { ...effective, faults: { ...effective.faults, kinds: config.faults.kinds.filter((k) => target.capabilities.faults.includes(k)) } }
-      }
+    const unsupported = config.faults.kinds.filter((k) => !target.capabilities.faults.includes(k))
+    if (unsupported.length > 0) {
+      adjustments.push(`fault kinds not supported by this target were dropped: ${unsupported.join(", ")}`)
+      effective = { ...effective, faults: { ...effective.faults, kinds: config.faults.kinds.filter((k) => target.capabilities.faults.includes(k)) } }
     }
     if (!target.capabilities.sweep && (config.decisions.silent > 0 || config.abandonShare > 0)) {
       adjustments.push("the target offers no deadline sweep: silent requesters approve instead and no worker abandons")

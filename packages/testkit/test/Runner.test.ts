@@ -112,6 +112,16 @@ describe("Runner (in-process)", () => {
       assert.strictEqual(summary.totals.succeeded, 8)
     })))
 
+  it.live("fault kinds the target cannot inject are dropped and said so, even when it supports as many others", () =>
+    Effect.scoped(Effect.gen(function* () {
+      const engine = yield* InProcess.make({ seed: 4 })
+      // A target that can restart but not fail its database (a server the runner started).
+      const target = { ...engine.target, capabilities: { ...engine.target.capabilities, faults: ["server_restart" as const] }, restart: Effect.void }
+      const { summary } = yield* Runner.run({ config: config({ total: 10, seed: 4, faults: { share: 1, kinds: ["db_after_commit"] } }), target })
+      assert.deepStrictEqual(summary.run.adjustments, ["fault kinds not supported by this target were dropped: db_after_commit"])
+      assert.strictEqual(summary.faults.planned, 0)
+    })))
+
   it("settlement properties catch a wrong rule that a copy of the rule would share", () => {
     // The rule before the fee followed the payout: 1 bp of a 5000 net paid 0 and charged a fee of 1.
     assert.deepStrictEqual(Runner.settlementProperties("job-1", 5000n, 375n, { paid: 0n, fee: 1n }), ["job-1: paid 0/fee 1 of net 5000/fee 375: a fee on nothing paid"])
