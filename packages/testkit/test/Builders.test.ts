@@ -171,4 +171,25 @@ describe("Actors and invariants", () => {
         `escrow ${posted.escrow_id} has no escrow.frozen event`
       ])
     }).pipe(Effect.provide(TestEngine.layer())))
+
+  it.effect("a submission approved or refused without its event is reported", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const alice = yield* Actors.requester(Keys.key(1), { fund: 10_000n })
+      const bob = yield* Actors.worker(Keys.key(2))
+      const posted = yield* alice.post()
+      yield* bob.accept(posted.bounty_id)
+      yield* Effect.flip(bob.submit(posted.bounty_id, { tamper: true }))
+      const submitted = yield* bob.submit(posted.bounty_id, { runId: "honest" })
+      yield* alice.approve(posted.bounty_id, submitted.submission_id)
+      assert.isTrue((yield* Invariants.eventsMatchRecords).ok)
+      // Transitions that forgot their events: the approval of the submission, and its refusal.
+      const [invalid] = yield* sql<{ submission_id: string }>`SELECT submission_id FROM submissions WHERE status = 'invalid'`
+      yield* sql`DELETE FROM outbox_recipients WHERE event_seq IN (SELECT seq FROM outbox WHERE type IN ('submission.approved', 'submission.invalid'))`
+      yield* sql`DELETE FROM outbox WHERE type IN ('submission.approved', 'submission.invalid')`
+      assert.deepStrictEqual((yield* Invariants.eventsMatchRecords).violations, [
+        `submission ${invalid!.submission_id} has no submission.invalid event`,
+        `submission ${submitted.submission_id} has no submission.approved event`
+      ])
+    }).pipe(Effect.provide(TestEngine.layer())))
 })
