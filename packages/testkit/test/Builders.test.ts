@@ -192,4 +192,22 @@ describe("Actors and invariants", () => {
         `submission ${submitted.submission_id} has no submission.approved event`
       ])
     }).pipe(Effect.provide(TestEngine.layer())))
+
+  it.effect("a bounty whose last event tells another status is reported: a reopen that forgot its event", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const alice = yield* Actors.requester(Keys.key(1), { fund: 10_000n })
+      const bob = yield* Actors.worker(Keys.key(2))
+      const posted = yield* alice.post()
+      yield* bob.accept(posted.bounty_id)
+      yield* Deterministic.passDeadline("25 hours")
+      assert.strictEqual((yield* Actors.operator.sweep).reopened, 1)
+      assert.isTrue((yield* Invariants.eventsMatchRecords).ok)
+      // The bounty is open again, but its feed still says accepted (it has a bounty.posted, though).
+      yield* sql`DELETE FROM outbox_recipients WHERE event_seq IN (SELECT seq FROM outbox WHERE type = 'bounty.reopened')`
+      yield* sql`DELETE FROM outbox WHERE type = 'bounty.reopened'`
+      assert.deepStrictEqual((yield* Invariants.eventsMatchRecords).violations, [
+        `bounty ${posted.bounty_id} is open but its last event is bounty.accepted`
+      ])
+    }).pipe(Effect.provide(TestEngine.layer())))
 })
