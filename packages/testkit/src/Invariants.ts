@@ -5,7 +5,8 @@
  * - `holdsBelongToLiveJobs`: every open hold is the escrow of a job that is still live (open,
  *   accepted, under review or disputed); an open hold of a finished job is stuck money;
  * - `escrowsMatchHolds`: an active escrow (held, frozen) has an open hold and a finished one a
- *   resolved hold, and a finished bounty never has an active escrow;
+ *   hold resolved its way (released escrows paid out, cancelled and refunded ones returned), and a
+ *   finished bounty never has an active escrow;
  * - `noOverdueJobs`: after a sweep, no job is past its deadline in a non-terminal state;
  * - `everyWaitHasADeadline`: no live job or open dispute lacks a deadline (it would wait for ever);
  * - `eventsMatchRecords`: every record has the events of its creation and status, none written twice;
@@ -73,8 +74,8 @@ export const holdsBelongToLiveJobs = Effect.gen(function* () {
 
 export const escrowsMatchHolds = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql<{ escrow_id: string; escrow_status: string; hold_status: string | null; bounty_status: string }>`
-    SELECT e.escrow_id, e.status AS escrow_status, h.status AS hold_status, b.status AS bounty_status
+  const rows = yield* sql<{ escrow_id: string; escrow_status: string; hold_status: string | null; bounty_status: string; worker_net_minor: unknown }>`
+    SELECT e.escrow_id, e.status AS escrow_status, h.status AS hold_status, b.status AS bounty_status, b.worker_net_minor
     FROM escrows e
     JOIN bounties b ON b.bounty_id = e.bounty_id
     LEFT JOIN ledger_holds h ON h.id = e.hold_id`
@@ -82,8 +83,15 @@ export const escrowsMatchHolds = Effect.gen(function* () {
   for (const r of rows) {
     const active = (ACTIVE_ESCROW as ReadonlyArray<string>).includes(r.escrow_status)
     const live = (LIVE as ReadonlyArray<string>).includes(r.bounty_status)
+    // How a finished escrow's hold must have gone: paid out (released) or returned whole (voided).
+    // A split may do either (a share that rounds to nothing returns the hold), and so may a release
+    // when there was no net to pay.
+    const settledAs = r.escrow_status === "released" ? (big(r.worker_net_minor) === 0n ? null : "released")
+      : r.escrow_status === "cancelled" || r.escrow_status === "refunded" ? "voided"
+      : null
     if (r.hold_status === null) violations.push(`escrow ${r.escrow_id} has no ledger hold`)
     else if (active !== (r.hold_status === "open")) violations.push(`escrow ${r.escrow_id} is ${r.escrow_status} but its hold is ${r.hold_status}`)
+    else if (settledAs !== null && r.hold_status !== settledAs) violations.push(`escrow ${r.escrow_id} is ${r.escrow_status} but its hold was ${r.hold_status}`)
     if (active && !live) violations.push(`escrow ${r.escrow_id} is ${r.escrow_status} but its bounty is ${r.bounty_status}`)
     if (!active && live) violations.push(`escrow ${r.escrow_id} is ${r.escrow_status} but its bounty is still ${r.bounty_status}`)
   }
@@ -93,7 +101,7 @@ export const escrowsMatchHolds = Effect.gen(function* () {
     violations: sample(violations),
     facts: { escrows: rows.length, active: rows.filter((r) => (ACTIVE_ESCROW as ReadonlyArray<string>).includes(r.escrow_status)).length }
   } satisfies Result
-})
+}).pipe(safe)
 
 /** Run right after `Deadlines.sweep()` on the same clock: nothing due may be left behind. */
 export const noOverdueJobs = Effect.gen(function* () {

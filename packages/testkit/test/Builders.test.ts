@@ -210,4 +210,29 @@ describe("Actors and invariants", () => {
         `bounty ${posted.bounty_id} is open but its last event is bounty.accepted`
       ])
     }).pipe(Effect.provide(TestEngine.layer())))
+
+  it.effect("an escrow settled one way while its hold went the other is reported", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const ledger = yield* Ledger.Ledger
+      const alice = yield* Actors.requester(Keys.key(1), { fund: 20_000n })
+      const bob = yield* Actors.worker(Keys.key(2))
+      const holdOf = (escrowId: string) => Effect.map(sql<{ hold_id: string }>`SELECT hold_id FROM escrows WHERE escrow_id = ${escrowId}`, (rows) => rows[0]!.hold_id)
+      // An approval that refunded the requester: escrow released, worker paid nothing.
+      const approved = yield* alice.post()
+      yield* ledger.voidHold({ holdId: yield* holdOf(approved.escrow_id), idempotencyKey: "approve-as-refund" })
+      yield* sql`UPDATE escrows SET status = 'released' WHERE escrow_id = ${approved.escrow_id}`
+      yield* sql`UPDATE bounties SET status = 'approved' WHERE bounty_id = ${approved.bounty_id}`
+      // A cancellation that paid a worker: escrow cancelled, the hold released to bob.
+      const cancelled = yield* alice.post()
+      yield* ledger.openAccount({ account: bob.actor.did, currency: "USD" })
+      yield* ledger.releaseHold({ holdId: yield* holdOf(cancelled.escrow_id), destinations: [{ account: bob.actor.did, bucket: "A", amount: 5000n }], idempotencyKey: "cancel-as-payout" })
+      yield* sql`UPDATE escrows SET status = 'cancelled' WHERE escrow_id = ${cancelled.escrow_id}`
+      yield* sql`UPDATE bounties SET status = 'cancelled' WHERE bounty_id = ${cancelled.bounty_id}`
+      assert.isTrue((yield* Invariants.reconcile).ok)
+      assert.deepStrictEqual((yield* Invariants.escrowsMatchHolds).violations, [
+        `escrow ${approved.escrow_id} is released but its hold was voided`,
+        `escrow ${cancelled.escrow_id} is cancelled but its hold was released`
+      ])
+    }).pipe(Effect.provide(TestEngine.layer())))
 })
