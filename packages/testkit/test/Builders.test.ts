@@ -235,4 +235,21 @@ describe("Actors and invariants", () => {
         `escrow ${cancelled.escrow_id} is cancelled but its hold was released`
       ])
     }).pipe(Effect.provide(TestEngine.layer())))
+
+  it.effect("a dispute escalated without its event is reported", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const alice = yield* Actors.requester(Keys.key(1), { fund: 10_000n })
+      const bob = yield* Actors.worker(Keys.key(2))
+      const posted = yield* alice.post()
+      yield* bob.accept(posted.bounty_id)
+      const submitted = yield* bob.submit(posted.bounty_id)
+      const rejected = yield* alice.reject(posted.bounty_id, submitted.submission_id)
+      yield* Deterministic.passDeadline("7 days")
+      assert.strictEqual((yield* Actors.operator.sweep).escalated, 1)
+      assert.isTrue((yield* Invariants.eventsMatchRecords).ok)
+      yield* sql`DELETE FROM outbox_recipients WHERE event_seq IN (SELECT seq FROM outbox WHERE type = 'dispute.escalated')`
+      yield* sql`DELETE FROM outbox WHERE type = 'dispute.escalated'`
+      assert.deepStrictEqual((yield* Invariants.eventsMatchRecords).violations, [`dispute ${rejected.dispute_id} has no dispute.escalated event`])
+    }).pipe(Effect.provide(TestEngine.layer())))
 })
