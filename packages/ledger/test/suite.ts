@@ -328,6 +328,10 @@ export const ledgerSuite = (it: It) => {
       assert.deepStrictEqual((yield* ledger.balances(bob)).USD!.A, 100n)
       const replay = yield* ledger.batch([t(k1, 60n)])
       assert.deepStrictEqual(replay[0], items[0])
+      // A stored key is judged against its stored request, even after a conflicting use in the batch.
+      const after = yield* ledger.batch([t(k1, 61n), t(k1, 60n)])
+      assert.deepStrictEqual(after.map((item) => (Either.isRight(item) ? "ok" : item.left._tag)), ["IdempotencyConflict", "ok"])
+      assert.deepStrictEqual(after[1], items[0])
     }))
 
   it.effect("a batch past one statement's rows (2,000) reads, locks and writes in parts, each item once", () =>

@@ -537,7 +537,12 @@ export const apply = (deps: EngineDeps, operations: ReadonlyArray<Operation>): E
     for (const [index, first] of duplicates) {
       const p = prepared[index]!
       const original = prepared[first]!
-      outcomes[index] = p.hash === original.hash
+      // A stored key is judged against the request stored under it, not against the batch's first
+      // use of the key (which may itself have been a conflicting request).
+      const row = stored.get(p.key)
+      outcomes[index] = row !== undefined
+        ? replay(p, row)
+        : p.hash === original.hash
         ? outcomes[first]!
         : failed(new ErrorCatalogue.IdempotencyConflict({ key: p.key, field: firstDifference(original.requestJson, p.requestJson) }))
     }
