@@ -469,5 +469,15 @@ export const ledgerSuite = (it: It) => {
       assert.deepStrictEqual(holds.discrepancies.map((d) => d.kind), ["held_differs_from_open_holds"])
       yield* sql`UPDATE ledger_holds SET amount = 30, remaining = 30 WHERE id = ${held.hold.id}`
       assert.isTrue((yield* ledger.reconcile).ok)
+      // Balances corrupted to values near 2^63: their sum leaves a 64-bit integer, and is still reported.
+      const max = 9_223_372_036_854_775_807n
+      yield* sql`UPDATE ledger_balances SET amount = ${max} WHERE account = ${alice} AND bucket IN ('B', 'F')`
+      const huge = yield* ledger.reconcile
+      assert.deepStrictEqual(huge.discrepancies.map((d) => d.kind).sort(), [
+        "balance_differs_from_postings", "balance_differs_from_postings", "total_not_zero"
+      ])
+      assert.include(huge.discrepancies.find((d) => d.kind === "total_not_zero")!.detail, `USD: balances sum to ${2n * max}`)
+      yield* sql`UPDATE ledger_balances SET amount = 0 WHERE account = ${alice} AND bucket IN ('B', 'F')`
+      assert.isTrue((yield* ledger.reconcile).ok)
     }))
 }

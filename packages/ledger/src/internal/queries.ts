@@ -223,10 +223,12 @@ export const reconcile = (sql: SqlClient.SqlClient): Effect.Effect<ReconcileRepo
       HAVING COUNT(p.id) < 2 OR COALESCE(SUM(p.amount), 0) <> 0 OR SUM(CASE WHEN p.currency <> e.currency THEN 1 ELSE 0 END) > 0`) {
       found("entry_not_balanced", `${row.id}: ${num(row.legs)} postings summing to ${Money.fromDb(row.total)}, ${num(row.foreign_legs ?? 0)} in another currency`)
     }
-    // The sum of all balances is zero, per currency.
+    // The sum of all balances is zero, per currency. Summed in 32-bit halves: SQLite's SUM fails with
+    // "integer overflow" past 2^63, which a corrupt balance reaches, and reconcile would fail with it.
     for (const row of yield* sql<Record<string, unknown>>`
-      SELECT currency, SUM(amount) AS total FROM ledger_balances GROUP BY currency HAVING SUM(amount) <> 0`) {
-      found("total_not_zero", `${row.currency}: balances sum to ${Money.fromDb(row.total)}`)
+      SELECT currency, SUM(amount >> 32) AS high, SUM(amount & 4294967295) AS low FROM ledger_balances GROUP BY currency`) {
+      const total = Money.fromDb(row.high) * 4_294_967_296n + Money.fromDb(row.low)
+      if (total !== 0n) found("total_not_zero", `${row.currency}: balances sum to ${total}`)
     }
     // Each posting's balance_after is the previous one plus its amount.
     for (const row of yield* sql<Record<string, unknown>>`
