@@ -10,12 +10,14 @@
  * the same new key at once, and the one that lost finds the key stored on its retry and replays it
  * (see `internal/engine.ts`).
  *
+ * A serialization failure at COMMIT (a defect in @effect/sql) is retried too: the transaction rolled back.
+ *
  * A retry is only safe for the outermost transaction. Inside a caller's transaction (a savepoint)
  * the failure is returned to the caller, whose own `run` retries the whole command.
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Context, Effect } from "effect"
+import { Cause, Context, Effect } from "effect"
 import { WriteGate } from "./WriteGate.js"
 
 /** SQLSTATEs / codes worth retrying: serialization failure, deadlock, SQLite busy. */
@@ -35,6 +37,25 @@ export const isRetryable = (error: unknown): boolean => {
   if (typeof error !== "object" || error === null || (error as { _tag?: unknown })._tag !== "SqlError") return false
   const sqlError = error as SqlError
   return retryableCodes.has(errorCode(sqlError) ?? "") || isIdempotencyKeyTaken(sqlError)
+}
+
+/**
+ * A failed COMMIT is a defect in @effect/sql (in general no one knows whether it committed). But a
+ * PostgreSQL serialization failure at COMMIT, which SERIALIZABLE raises there, means the transaction
+ * was rolled back: retrying it is as safe as retrying a failed statement.
+ */
+const isRolledBackCommit = (defect: unknown): boolean => {
+  if (typeof defect !== "object" || defect === null || (defect as { _tag?: unknown })._tag !== "SqlError") return false
+  const code = errorCode(defect as SqlError)
+  return code === "40001" || code === "40P01"
+}
+
+const isRetryableCause = (cause: Cause.Cause<unknown>): boolean => {
+  if (Cause.isInterrupted(cause)) return false
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "Some") return isRetryable(failure.value)
+  const defect = Cause.dieOption(cause)
+  return defect._tag === "Some" && isRolledBackCommit(defect.value)
 }
 
 export interface RunOptions {
@@ -59,7 +80,7 @@ export const run = <A, E, R>(
     const attempt = (retriesLeft: number): Effect.Effect<A, E | SqlError, R> =>
       retriesLeft <= 0
         ? transaction
-        : Effect.catchIf(transaction, isRetryable, () => attempt(retriesLeft - 1))
+        : Effect.catchAllCause(transaction, (cause) => isRetryableCause(cause) ? attempt(retriesLeft - 1) : Effect.failCause(cause))
     const retried = attempt(options?.retries ?? 8)
     const gate = Context.getOption(context, WriteGate)
     return gate._tag === "Some" ? gate.value.withPermit(retried) : retried

@@ -2,7 +2,7 @@ import { PgTestDatabase, Postgres } from "@clawbounties/adapter-postgres"
 import { SqlClient } from "@effect/sql"
 import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Either, Layer, Ref } from "effect"
+import { Cause, Deferred, Effect, Either, Exit, Layer, Ref } from "effect"
 
 const pg = await PgTestDatabase.probe()
 
@@ -41,6 +41,41 @@ describe.skipIf(!pg.available)(`Postgres adapter ${pg.reason}`, () => {
         const other = yield* Effect.either(Postgres.withRetry(failing("23505", 1, attempts)))
         assert.isTrue(Either.isLeft(other))
         assert.strictEqual(yield* Ref.get(attempts), 1)
+      }))
+
+    it.effect("withRetry retries a SERIALIZABLE transaction whose COMMIT fails with a serialization failure", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`CREATE TABLE skew (class INTEGER NOT NULL)`
+        const [t2Read, t1Read, t2Wrote, t1Committed] = yield* Effect.all(Array.from({ length: 4 }, () => Deferred.make<void>()))
+        const attempts = yield* Ref.make(0)
+        const serializable = sql`SET TRANSACTION ISOLATION LEVEL SERIALIZABLE`
+        // Write skew: each reads one class and writes the other. T1 commits first, so T2, the pivot,
+        // can only fail at its COMMIT, which @effect/sql turns into a defect.
+        const t1 = sql.withTransaction(Effect.gen(function* () {
+          yield* serializable
+          yield* Deferred.await(t2Read)
+          yield* sql`SELECT COUNT(*) FROM skew WHERE class = 1`
+          yield* Deferred.succeed(t1Read, undefined)
+          yield* Deferred.await(t2Wrote)
+          yield* sql`INSERT INTO skew (class) VALUES (2)`
+        })).pipe(Effect.zipRight(Deferred.succeed(t1Committed, undefined)))
+        const t2 = Postgres.withRetry(Effect.gen(function* () {
+          const attempt = yield* Ref.updateAndGet(attempts, (n) => n + 1)
+          yield* serializable
+          yield* sql`SELECT COUNT(*) FROM skew WHERE class = 2`
+          if (attempt > 1) return yield* sql`INSERT INTO skew (class) VALUES (1)`
+          yield* Deferred.succeed(t2Read, undefined)
+          yield* Deferred.await(t1Read)
+          yield* sql`INSERT INTO skew (class) VALUES (1)`
+          yield* Deferred.succeed(t2Wrote, undefined)
+          yield* Deferred.await(t1Committed)
+        }))
+        const [, second] = yield* Effect.all([t1, Effect.exit(t2)], { concurrency: 2 })
+        assert.isTrue(Exit.isSuccess(second), `the transaction was not retried: ${Exit.isFailure(second) ? Cause.pretty(second.cause) : ""}`)
+        assert.strictEqual(yield* Ref.get(attempts), 2)
+        const classes = yield* sql<{ class: number }>`SELECT class FROM skew ORDER BY class`
+        assert.deepStrictEqual(classes.map((row) => row.class), [1, 2])
       }))
 
     it.effect("inside a caller's transaction it does not retry (the caller retries the whole command)", () =>
