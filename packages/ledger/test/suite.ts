@@ -451,6 +451,16 @@ export const ledgerSuite = (it: It) => {
       assert.isTrue(Either.isLeft(bad) && bad.left._tag === "InvalidRequest")
     }))
 
+  it.effect("a statement covers the month it names, whatever its year (0070-01 is not 1970-01)", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const early = did("early")
+      yield* Effect.withClock(funded([[early, 700n]]), clockAt(Date.UTC(1970, 0, 5)))
+      assert.strictEqual((yield* ledger.statement({ did: early, month: "1970-01" })).lineItems.length, 1)
+      const ancient = yield* ledger.statement({ did: early, month: "0070-01" })
+      assert.deepStrictEqual([ancient.lineItems.length, ancient.endingBalance], [0, 0n])
+    }))
+
   it.effect("reconcile reports each discrepancy, and is clean again once repaired", () =>
     Effect.gen(function* () {
       const ledger = yield* Ledger.Ledger

@@ -107,6 +107,9 @@ const lineType = (kind: string, net: bigint, holdAccount: string | null, did: st
   return "other"
 }
 
+/** The first instant of a month. `Date.UTC` would read years 0–99 as 1900–1999. */
+const monthStart = (year: number, monthIndex: number): number => new Date(0).setUTCFullYear(year, monthIndex, 1)
+
 export const statement = (
   sql: SqlClient.SqlClient,
   input: StatementInput
@@ -116,8 +119,8 @@ export const statement = (
     if (match === null) return yield* new ErrorCatalogue.InvalidRequest({ message: "month must be YYYY-MM" })
     const year = Number(match[1])
     const month = Number(match[2])
-    const start = Date.UTC(year, month - 1, 1)
-    const end = Date.UTC(year, month, 1)
+    const start = monthStart(year, month - 1)
+    const end = monthStart(year, month)
     const currency = input.currency ?? "USD"
     // The net change of the DID's holdings per entry: moves between its own buckets net to zero and
     // are not statement lines.
