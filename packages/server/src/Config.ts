@@ -29,6 +29,7 @@ export const DEFAULT_SWEEP_INTERVAL = Duration.seconds(15)
 export const DEFAULT_DATA_DIR = "./data"
 
 const between = (min: number, max: number) => (n: number) => n >= min && n <= max
+const notBlank = (text: string) => text.trim().length > 0
 
 export const config: Config.Config<Settings> = Config.all({
   port: Config.integer("PORT").pipe(
@@ -36,7 +37,7 @@ export const config: Config.Config<Settings> = Config.all({
     Config.withDefault(DEFAULT_PORT)
   ),
   host: Config.string("HOST").pipe(
-    Config.validate({ message: "HOST must not be empty", validation: (host) => host.trim().length > 0 }),
+    Config.validate({ message: "HOST must not be empty", validation: notBlank }),
     Config.withDefault(DEFAULT_HOST)
   ),
   databaseUrl: Config.option(
@@ -47,8 +48,15 @@ export const config: Config.Config<Settings> = Config.all({
       })
     )
   ),
-  dataDir: Config.string("DATA_DIR").pipe(Config.withDefault(DEFAULT_DATA_DIR)),
-  sqliteFile: Config.option(Config.string("SQLITE_FILE")),
+  // Blank is refused: SQLite would open "" as a temporary database, deleted at exit with every
+  // record in it, and an empty DATA_DIR would put the database file at the filesystem root.
+  dataDir: Config.string("DATA_DIR").pipe(
+    Config.validate({ message: "DATA_DIR must not be empty", validation: notBlank }),
+    Config.withDefault(DEFAULT_DATA_DIR)
+  ),
+  sqliteFile: Config.option(Config.string("SQLITE_FILE").pipe(
+    Config.validate({ message: "SQLITE_FILE must not be empty (leave it unset for DATA_DIR/clawbounties.db)", validation: notBlank })
+  )),
   pgPreparedStatements: Config.integer("PG_PREPARED_STATEMENTS").pipe(
     Config.validate({ message: "PG_PREPARED_STATEMENTS must be between 0 and 10000", validation: between(0, 10_000) }),
     Config.withDefault(Postgres.DEFAULT_PREPARED_STATEMENTS)

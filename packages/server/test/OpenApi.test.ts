@@ -229,7 +229,10 @@ describe("OpenAPI and the edge", () => {
     const ok = await read({})
     assert.isTrue(Exit.isSuccess(ok))
     if (Exit.isSuccess(ok)) assert.deepInclude(ok.value, { port: 8787, host: "127.0.0.1", sqliteFile: "./data/clawbounties.db", pgPreparedStatements: 256 })
-    for (const [name, value] of [["PORT", "eighty"], ["PORT", "70000"], ["BODY_LIMIT_BYTES", "12"], ["SWEEP_INTERVAL", "0 seconds"], ["DATABASE_URL", "mysql://x"], ["PG_PREPARED_STATEMENTS", "-1"]] as const) {
+    for (const [name, value] of [["PORT", "eighty"], ["PORT", "70000"], ["BODY_LIMIT_BYTES", "12"], ["SWEEP_INTERVAL", "0 seconds"], ["DATABASE_URL", "mysql://x"], ["PG_PREPARED_STATEMENTS", "-1"],
+      // Empty (as `SQLITE_FILE=${SQLITE_FILE}` in a compose file leaves it): "" would open a temporary
+      // database that vanishes at exit, and an empty DATA_DIR would put the database at /.
+      ["SQLITE_FILE", ""], ["SQLITE_FILE", " "], ["DATA_DIR", ""]] as const) {
       const exit = await read({ [name]: value })
       assert.isTrue(Exit.isFailure(exit), name)
       if (Exit.isFailure(exit)) assert.match(Config.configErrorsOf(exit.cause).join("\n"), new RegExp(name), name)
