@@ -83,7 +83,9 @@ export const layer = (options: Options): Layer.Layer<Scheduler, never, Engine.Se
       if (options.enabled) {
         yield* sweepOnce.pipe(
           Effect.provide(context),
-          Effect.ignore,
+          // Every cause, defects included (a corrupt record dies): `Effect.ignore` lets a defect end
+          // the loop, and no deadline would fire again. (`sweepOnce` has logged and counted it.)
+          Effect.catchAllCause(() => Effect.void),
           Effect.repeat(Schedule.spaced(options.interval)),
           Effect.forkScoped
         )
