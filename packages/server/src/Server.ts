@@ -48,10 +48,18 @@ export const start = async (options: Options): Promise<Running> => {
   const closing = new AbortController()
   const interrupt = new AbortController()
   const app = App.make(runtime, { bodyLimitBytes: options.bodyLimitBytes, shutdown: { closing: closing.signal, interrupt: interrupt.signal } })
-  const server = await new Promise<HttpServer>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s as HttpServer)) as HttpServer
-    s.once("error", reject)
-  })
+  let server: HttpServer
+  try {
+    server = await new Promise<HttpServer>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s as HttpServer)) as HttpServer
+      s.once("error", reject)
+    })
+  } catch (error) {
+    // Cannot listen (port in use, address not available): the runtime is already running, with
+    // the database open and the scheduler sweeping; stop it, or it outlives the failed start.
+    await runtime.dispose().catch(() => undefined)
+    throw error
+  }
   const address = server.address() as AddressInfo
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address
   const grace = Duration.toMillis(Duration.decode(options.shutdownGrace ?? "10 seconds"))

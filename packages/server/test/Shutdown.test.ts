@@ -1,7 +1,8 @@
 /**
  * Shutdown with a request still running: on PostgreSQL a reconcile waits on a table another session
  * holds locked; closing the server lets it run for the grace, then interrupts it, and the client
- * gets a catalogued 503 asking it to close the connection, not a dropped connection.
+ * gets a catalogued 503 asking it to close the connection, not a dropped connection. A server that
+ * cannot listen releases what it opened.
  */
 import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { afterAll, assert, describe, it } from "@effect/vitest"
@@ -46,6 +47,28 @@ describe.skipIf(!probe.available)(`shutdown on PostgreSQL ${probe.reason}`, () =
     } finally {
       await locker.end()
       await running.close()
+    }
+  }, 30_000)
+
+  it("a start that cannot listen (port in use) releases the database and stops the scheduler", async () => {
+    const db = await Effect.runPromise(Scope.extend(PgTestDatabase.database("listen"), scope))
+    const first = await H.startSqlite()
+    const admin = new pg.Client({ connectionString: db.url })
+    await admin.connect()
+    try {
+      const failed = await Server.start({
+        host: "127.0.0.1",
+        port: first.port,
+        bodyLimitBytes: 64 * 1024,
+        engine: { store: { _tag: "postgres", url: db.url }, operatorToken: H.operatorLayer },
+        scheduler: { interval: "1 hour", enabled: true }
+      }).then(() => "started", (error: Error) => error.message)
+      assert.match(failed, /EADDRINUSE/)
+      const others = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+      assert.strictEqual(others.rows[0].n, 0, "the failed start left connections open")
+    } finally {
+      await admin.end()
+      await first.cleanup()
     }
   }, 30_000)
 })
