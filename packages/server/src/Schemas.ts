@@ -4,7 +4,7 @@
  * operator reports, and the query strings. Responses are encoded with these schemas, so what the
  * server sends is what `openapi.json` says.
  */
-import { Did, Money } from "@clawbounties/domain"
+import { BountyMachine, Did, Money } from "@clawbounties/domain"
 import { Requests, Workers } from "@clawbounties/marketplace"
 import { Schema } from "effect"
 
@@ -177,7 +177,8 @@ export const RevokeRequest = Schema.Struct({
 // Bounties
 
 export const ListBountiesQuery = Schema.Struct({
-  status: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(32))),
+  /** One of the lifecycle's statuses: any other string would match nothing, silently. */
+  status: Schema.optional(BountyMachine.Status),
   is_code_bounty: Schema.optional(BooleanString),
   tag: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(50))),
   /** Only the caller's own bounties (as requester), of any status. */

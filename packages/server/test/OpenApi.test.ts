@@ -153,12 +153,18 @@ describe("OpenAPI and the edge", () => {
     assert.strictEqual(balances.body.buckets.A, "700")
   })
 
-  it("reads a page size only as plain digits, and adjusts only participants' balances by hand", async () => {
+  it("reads a page size only as plain digits and a status only as a bounty status, and adjusts only participants' balances by hand", async () => {
     for (const limit of ["0x10", "1e2", "+2", " 5", "2.0", "0", "-1"]) {
       const reply = await call("GET", `/v1/bounties?limit=${encodeURIComponent(limit)}`, { token: H.OPERATOR_TOKEN })
       assert.deepStrictEqual([reply.status, reply.body.error], [400, "INVALID_REQUEST"], limit)
     }
     assert.strictEqual((await call("GET", "/v1/bounties?limit=20", { token: H.OPERATOR_TOKEN })).status, 200)
+    // A status no bounty can have is a typo, not an empty page a poller would wait on forever.
+    for (const status of ["Open", "opne", "pending-review"]) {
+      const reply = await call("GET", `/v1/bounties?status=${status}`, { token: H.OPERATOR_TOKEN })
+      assert.deepStrictEqual([reply.status, reply.body.error, reply.body.details?.issues?.[0]?.path], [400, "INVALID_REQUEST", "status"], status)
+    }
+    assert.strictEqual((await call("GET", "/v1/bounties?status=pending_review", { token: H.OPERATOR_TOKEN })).status, 200)
     for (const did of ["platform:fees", "clearing:stripe", "world:manual", "did:key:zzz"]) {
       const reply = await call("POST", "/v1/operator/credits", {
         token: H.OPERATOR_TOKEN,
