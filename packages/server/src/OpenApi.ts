@@ -4,6 +4,7 @@
  * with, and under each operation every error code it can return, grouped by HTTP status.
  */
 import { ErrorCatalogue } from "@clawbounties/domain"
+import { Requests } from "@clawbounties/marketplace"
 import { JSONSchema, Schema } from "effect"
 import { errorsOf, pathParams, type Route } from "./Route.js"
 import * as Schemas from "./Schemas.js"
@@ -37,6 +38,21 @@ export const document = (routes: ReadonlyArray<Route>): JsonObject => {
       topLevelReferenceStrategy: topLevel
     }) as unknown as JsonObject
 
+  /**
+   * A route's body. On an idempotent route the `Idempotency-Key` header stands in for the body's
+   * `idempotency_key` (`Http.withIdempotencyKey`), so the body need not carry it even where the
+   * command requires a key: a validator reading the document must accept a key sent as the header.
+   */
+  const bodySchemaOf = (route: Route): JsonObject => {
+    const schema = schemaOf(route.body!)
+    if (!route.idempotent) return schema
+    const ref = typeof schema.$ref === "string" ? (definitions[schema.$ref.slice(COMPONENTS.length)] as unknown as JsonObject | undefined) : undefined
+    const object = ref ?? schema
+    const required = object.required
+    if (!Array.isArray(required) || !required.includes("idempotency_key")) return schema
+    return { ...object, required: required.filter((name) => name !== "idempotency_key") }
+  }
+
   const errorRef = schemaOf(Schemas.ErrorBody)
   const paths: Record<string, Record<string, JsonObject>> = {}
 
@@ -60,7 +76,7 @@ export const document = (routes: ReadonlyArray<Route>): JsonObject => {
         in: "header",
         required: false,
         description: "Used when the body has no idempotency_key; both present and different is INVALID_REQUEST.",
-        schema: { type: "string", minLength: 1, maxLength: 200 }
+        schema: schemaOf(Requests.IdempotencyKey, "skip")
       })
     }
 
@@ -100,7 +116,7 @@ export const document = (routes: ReadonlyArray<Route>): JsonObject => {
       ...(parameters.length === 0 ? {} : { parameters }),
       ...(route.body === undefined
         ? {}
-        : { requestBody: { required: true, content: { "application/json": { schema: schemaOf(route.body) } } } }),
+        : { requestBody: { required: true, content: { "application/json": { schema: bodySchemaOf(route) } } } }),
       responses
     }
     const byMethod = (paths[route.path] ??= {})

@@ -117,6 +117,21 @@ describe("OpenAPI and the edge", () => {
     }
   })
 
+  it("documents the idempotency key as the edge reads it: from the body or the header, with the same rules", async () => {
+    const doc = (await call("GET", OpenApi.DOCUMENT_PATH)).body as Json
+    const idempotent = routes.filter((r) => r.idempotent)
+    assert.includeMembers(idempotent.map((r) => r.operationId), ["postBounty", "manualCredit"])
+    for (const r of idempotent) {
+      const op = doc.paths[r.path][r.method.toLowerCase()]
+      const declared = op.requestBody.content["application/json"].schema
+      const body = declared.$ref === undefined ? declared : doc.components.schemas[String(declared.$ref).split("/").pop()!]
+      assert.notInclude(body.required ?? [], "idempotency_key", `${r.operationId}: the header may carry the key instead`)
+      assert.property(body.properties, "idempotency_key", r.operationId)
+      const header = op.parameters.find((p: Json) => p.in === "header" && p.name === "Idempotency-Key")
+      assert.strictEqual(header.schema.pattern, body.properties.idempotency_key.pattern, r.operationId)
+    }
+  })
+
   it("renders /docs from the document without any network reference", async () => {
     const reply = await call("GET", OpenApi.DOCS_PATH)
     assert.strictEqual(reply.status, 200)
