@@ -1,8 +1,8 @@
 /**
  * The Hono app over a `ManagedRuntime` of the engine (ARCHITECTURE §8). Each request: read the body
- * within the limit, then in one Effect run: authenticate, refuse text no store can keep, decode the
- * query and body with the route's Schemas, run the handler's one command, encode the response with
- * the route's Schema.
+ * within the limit, then in one Effect run: authenticate, refuse values no store can keep as sent,
+ * decode the query and body with the route's Schemas, run the handler's one command, encode the
+ * response with the route's Schema.
  * Every failure maps through the error catalogue; unexpected ones are logged and answered with
  * `INTERNAL_ERROR`, never with their internals. Tokens are hashed by `Tokens.authenticate` and
  * appear in no log.
@@ -63,18 +63,18 @@ const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
     const raw = route.body === undefined ? undefined : await Http.readBody(request, options.bodyLimitBytes, incoming)
     const program = Effect.gen(function* () {
       const actor = yield* authenticate(route, request.headers.get("authorization") ?? undefined)
-      yield* Http.refuseUnstorableText("path", params)
+      yield* Http.refuseUnstorable("path", params)
       let query: unknown = undefined
       if (decodeQuery !== undefined) {
         const rawQuery = queryOf()
-        yield* Http.refuseUnstorableText("query", rawQuery)
+        yield* Http.refuseUnstorable("query", rawQuery)
         query = yield* decodeQuery(rawQuery)
       }
       let body: unknown = undefined
       if (raw !== undefined && decodeBody !== undefined) {
         const headers = { contentType: request.headers.get("content-type"), contentEncoding: request.headers.get("content-encoding") }
         const json = yield* Http.parseJson(raw, headers, options.bodyLimitBytes)
-        yield* Http.refuseUnstorableText("body", json)
+        yield* Http.refuseUnstorable("body", json)
         const keyed = route.idempotent ? yield* Http.withIdempotencyKey(json, request.headers.get("idempotency-key")) : json
         body = yield* decodeBody(keyed)
         yield* Http.refuseDroppedProtoKeys(keyed, body)

@@ -187,16 +187,18 @@ export const decoder = <A, I>(schema: Schema.Schema<A, I, never>, where: "body" 
   return (input: unknown) => Effect.mapError(decode(input), (error) => invalidRequest(where, error))
 }
 
-/** The path of the first string (key or value) in `value` that is not `Text.isStorable`. */
+/** The path of the first value in `value` no store can keep as sent, and why. */
 interface Unstorable {
   readonly path: ReadonlyArray<string>
   readonly message: string
 }
 
 const UNSTORABLE_TEXT = "must not contain U+0000 or an unpaired UTF-16 surrogate"
+const UNSTORABLE_NUMBER = "is past the range of a double: JSON.parse reads it as Infinity, which is stored as null"
 
 const findUnstorable = (value: unknown, path: ReadonlyArray<string>): Unstorable | undefined => {
   if (typeof value === "string") return Text.isStorable(value) ? undefined : { path, message: UNSTORABLE_TEXT }
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : { path, message: UNSTORABLE_NUMBER }
   if (typeof value !== "object" || value === null) return undefined
   for (const [key, item] of Object.entries(value)) {
     const itemPath = [...path, key]
@@ -210,13 +212,15 @@ const findUnstorable = (value: unknown, path: ReadonlyArray<string>): Unstorable
 /**
  * Refuses U+0000 and unpaired surrogates anywhere in a request's path parameters, query or body:
  * PostgreSQL refuses U+0000 in text and both stores silently replace an unpaired surrogate, so such
- * a value could not be stored, or even looked up, as sent. (JSON depth is bounded before this runs.)
+ * a value could not be stored, or even looked up, as sent. Likewise a JSON number past the double
+ * range (`1e400`): a field kept as sent (a task spec) would silently hold `null` instead. (JSON
+ * depth is bounded before this runs.)
  */
-export const refuseUnstorableText = (where: "path" | "query" | "body", value: unknown): Effect.Effect<void, ErrorCatalogue.InvalidRequest> => {
+export const refuseUnstorable = (where: "path" | "query" | "body", value: unknown): Effect.Effect<void, ErrorCatalogue.InvalidRequest> => {
   const found = findUnstorable(value, [])
   if (found === undefined) return Effect.void
   return Effect.fail(new ErrorCatalogue.InvalidRequest({
-    message: `the request ${where} contains text that cannot be stored`,
+    message: `the request ${where} contains a value that cannot be stored as sent`,
     issues: [{ path: clip(found.path.join("."), MAX_ISSUE_MESSAGE), message: found.message }]
   }))
 }

@@ -2,7 +2,8 @@
  * Text a store cannot keep as sent: U+0000 (PostgreSQL refuses it in a text value, SQLite keeps it)
  * and a lone UTF-16 surrogate (both stores would silently replace it). Sent in every string of every
  * route's body, in every path parameter and in every query parameter, on SQLite and on PostgreSQL:
- * each answer is a catalogued 4xx and nothing is written.
+ * each answer is a catalogued 4xx and nothing is written. So is a JSON number past the double range,
+ * which JSON.parse reads as Infinity and JSON.stringify writes as null.
  */
 import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { ErrorCatalogue } from "@clawbounties/domain"
@@ -133,6 +134,18 @@ const suite = (name: string, startServer: () => Promise<H.TestServer>) =>
       assert.strictEqual(JSON.stringify(shown.body.task_spec), '{"vector":{"__proto__":{"isAdmin":"yes"}}}')
       const changed = await call("POST", post.path(f), { token: f.requesterA.token, body: { ...post.template(f), idempotency_key: "proto-spec", task_spec: spec("no") } })
       assert.deepStrictEqual([changed.status, changed.body.error], [409, "IDEMPOTENCY_CONFLICT"])
+    })
+
+    it("a number past the double range, which would be kept as null, is refused", async () => {
+      const post = targets.postBounty!
+      const before = await H.snapshot(server)
+      const sent = (extra: string) => JSON.stringify({ ...post.template(f), idempotency_key: "huge-number" }).replace(/}$/, `,${extra}}`)
+      for (const [extra, path] of [['"task_spec":{"limits":[1,1e400]}', "task_spec.limits.1"], ['"task_spec":{"floor":-1e999}', "task_spec.floor"]] as const) {
+        const reply = await call("POST", post.path(f), { token: f.requesterA.token, raw: sent(extra) })
+        refused(extra, reply)
+        assert.deepStrictEqual([reply.body.error, reply.body.details.issues[0].path], ["INVALID_REQUEST", path], extra)
+      }
+      assert.strictEqual(await H.snapshot(server), before)
     })
 
     it("in any path or query parameter", async () => {
