@@ -57,7 +57,7 @@ const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
   return async (
     request: Request,
     params: Record<string, string>,
-    queryOf: () => Record<string, string>,
+    queryOf: () => Record<string, ReadonlyArray<string>>,
     incoming: IncomingMessage | undefined
   ): Promise<Response> => {
     const raw = route.body === undefined ? undefined : await Http.readBody(request, options.bodyLimitBytes, incoming)
@@ -66,7 +66,7 @@ const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
       yield* Http.refuseUnstorable("path", params)
       let query: unknown = undefined
       if (decodeQuery !== undefined) {
-        const rawQuery = queryOf()
+        const rawQuery = yield* Http.singleValuedQuery(queryOf())
         yield* Http.refuseUnstorable("query", rawQuery)
         query = yield* decodeQuery(rawQuery)
       }
@@ -117,7 +117,7 @@ export const make = (runtime: Runtime, options: Options): Hono => {
     const handle = handlerFor(runtime, route, options)
     app.on(route.method, honoPath(route.path), (c) =>
       // Served by @hono/node-server, `c.env.incoming` is Node's request; under `app.request` there is none.
-      handle(c.req.raw, c.req.param() as Record<string, string>, () => c.req.query(), (c.env as Partial<HttpBindings> | undefined)?.incoming))
+      handle(c.req.raw, c.req.param() as Record<string, string>, () => c.req.queries(), (c.env as Partial<HttpBindings> | undefined)?.incoming))
   }
 
   // A path the API serves with other methods is 405 (with Allow); anything else is 404.

@@ -187,6 +187,26 @@ export const decoder = <A, I>(schema: Schema.Schema<A, I, never>, where: "body" 
   return (input: unknown) => Effect.mapError(decode(input), (error) => invalidRequest(where, error))
 }
 
+/**
+ * The query string as one value per parameter. A parameter given twice (`?status=a&status=b`) is
+ * refused: reading only the first, as frameworks do, would answer a question the client did not ask.
+ */
+export const singleValuedQuery = (
+  queries: Readonly<Record<string, ReadonlyArray<string>>>
+): Effect.Effect<Record<string, string>, ErrorCatalogue.InvalidRequest> => {
+  const query: Record<string, string> = {}
+  for (const [name, values] of Object.entries(queries)) {
+    if (values.length > 1) {
+      return Effect.fail(new ErrorCatalogue.InvalidRequest({
+        message: "the request query gives a parameter more than once",
+        issues: [{ path: clip(name, MAX_ISSUE_MESSAGE), message: `is given ${values.length} times; give it once` }]
+      }))
+    }
+    query[name] = values[0] ?? ""
+  }
+  return Effect.succeed(query)
+}
+
 /** The path of the first value in `value` no store can keep as sent, and why. */
 interface Unstorable {
   readonly path: ReadonlyArray<string>

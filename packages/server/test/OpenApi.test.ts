@@ -180,6 +180,9 @@ describe("OpenAPI and the edge", () => {
       assert.deepStrictEqual([reply.status, reply.body.error, reply.body.details?.issues?.[0]?.path], [400, "INVALID_REQUEST", "status"], status)
     }
     assert.strictEqual((await call("GET", "/v1/bounties?status=pending_review", { token: H.OPERATOR_TOKEN })).status, 200)
+    // A parameter given twice is ambiguous: reading the first would answer a question not asked.
+    const twice = await call("GET", "/v1/bounties?status=open&status=accepted", { token: H.OPERATOR_TOKEN })
+    assert.deepStrictEqual([twice.status, twice.body.error, twice.body.details?.issues?.[0]?.path], [400, "INVALID_REQUEST", "status"])
     for (const did of ["platform:fees", "clearing:stripe", "world:manual", "did:key:zzz"]) {
       const reply = await call("POST", "/v1/operator/credits", {
         token: H.OPERATOR_TOKEN,
