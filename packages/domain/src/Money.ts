@@ -81,8 +81,13 @@ export const FromDb = Schema.transformOrFail(
   }
 )
 
-/** Reads a database integer; a value that is not one is a corrupt row, hence a defect. */
-export const fromDb = (input: unknown): bigint => Schema.decodeUnknownSync(FromDb)(input)
+const decodeFromDb = Schema.decodeUnknownSync(FromDb)
+
+/**
+ * Reads a database integer; a value that is not one is a corrupt row, hence a defect. A bigint (what
+ * SQLite gives with safe integers) is returned as it is: this runs for every amount a command reads.
+ */
+export const fromDb = (input: unknown): bigint => typeof input === "bigint" ? input : decodeFromDb(input)
 
 /** An amount with its currency. */
 export interface Money {
