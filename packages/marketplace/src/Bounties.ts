@@ -289,6 +289,13 @@ export const requireBeforeDeadline = (bounty: BountyStore.BountyRow, now: string
     ? Effect.fail(new ErrorCatalogue.DeadlinePassed({ bounty_id: bounty.bounty_id, status: bounty.status, deadline_at: bounty.deadline_at }))
     : Effect.void
 
+/**
+ * Who hears that an open bounty ended (cancelled or expired): its requester, and the worker it was
+ * offered to by direct hire, who was told of it at post and may be waiting to accept it.
+ */
+export const openBountyRecipients = (bounty: BountyStore.BountyRow): ReadonlyArray<string> =>
+  [bounty.requester_did, ...(bounty.requested_worker_did === null ? [] : [bounty.requested_worker_did])]
+
 export const CancelResponse = Schema.Struct({
   bounty_id: Schema.String,
   status: Schema.String,
@@ -325,7 +332,7 @@ export const cancel = Effect.fn("Bounties.cancel")(function* (actor: Actor, boun
       refunded_minor: voided.returned.toString()
     }
     yield* Outbox.append(
-      { type: "bounty.cancelled", subjectType: "bounty", subjectId: bountyId, recipients: [actor.did], payload: { ...response, reason: input.reason ?? null } },
+      { type: "bounty.cancelled", subjectType: "bounty", subjectId: bountyId, recipients: openBountyRecipients(bounty), payload: { ...response, reason: input.reason ?? null } },
       { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [actor.did], payload: response }
     )
     yield* Audit.record({ actor: actor.did, action: "bounty.cancel", entityType: "bounty", entityId: bountyId, before: { status: bounty.status }, after: { status: "cancelled", reason: input.reason ?? null } })

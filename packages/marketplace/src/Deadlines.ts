@@ -7,6 +7,7 @@
 import { SqlClient } from "@effect/sql"
 import { Effect, Option } from "effect"
 import * as Audit from "./Audit.js"
+import { openBountyRecipients } from "./Bounties.js"
 import * as BountyStore from "./BountyStore.js"
 import * as Identities from "./Identities.js"
 import { approveUnderReview } from "./Closure.js"
@@ -61,7 +62,7 @@ const expire = (bounty: BountyStore.BountyRow) =>
     yield* Transitions.escrow(escrow, "void")
     const payload = { bounty_id: bounty.bounty_id, escrow_id: escrow.escrow_id, refunded_minor: refunded.refund.toString() }
     yield* Outbox.append(
-      { type: "bounty.expired", subjectType: "bounty", subjectId: bounty.bounty_id, recipients: [bounty.requester_did], payload },
+      { type: "bounty.expired", subjectType: "bounty", subjectId: bounty.bounty_id, recipients: openBountyRecipients(bounty), payload },
       { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [bounty.requester_did], payload }
     )
     yield* audit(bounty, "bounty.expire", { status: "expired", escrow_status: "void", refunded_minor: payload.refunded_minor })

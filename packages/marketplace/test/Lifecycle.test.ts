@@ -215,6 +215,26 @@ const suite = (store: Store) => {
         yield* Bounties.accept(w.actor, posted.bounty_id, {})
         assert.strictEqual(yield* failureCode(Bounties.cancel(actor, posted.bounty_id, {})), "BountyNotOpen")
       })))
+
+    it.effect("a direct-hire worker told of the bounty is told when it is cancelled or expires", () =>
+      run(Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const { actor } = yield* requester(1)
+        const target = yield* worker(2)
+        const direct = () => researchBounty({ metadata: { requested_worker_did: target.actor.did as never }, deadlines: { accept_within_seconds: 3600 } })
+        const cancelled = yield* Bounties.post(actor, direct())
+        yield* Bounties.cancel(actor, cancelled.bounty_id, {})
+        const expired = yield* Bounties.post(actor, direct())
+        yield* TestClock.adjust("61 minutes")
+        assert.strictEqual((yield* Deadlines.sweep()).expired, 1)
+        const received = yield* sql<{ type: string }>`SELECT o.type FROM outbox o JOIN outbox_recipients r ON r.event_seq = o.seq
+          WHERE r.did = ${target.actor.did} AND o.subject_type = 'bounty' ORDER BY o.seq`
+        assert.deepStrictEqual(received.map((r) => r.type), ["bounty.posted", "bounty.cancelled", "bounty.posted", "bounty.expired"])
+        // The escrow's events stay the requester's own.
+        const escrowEvents = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM outbox o JOIN outbox_recipients r ON r.event_seq = o.seq
+          WHERE r.did = ${target.actor.did} AND o.subject_id IN (${cancelled.escrow_id}, ${expired.escrow_id})`
+        assert.strictEqual(Number(escrowEvents[0]!.n), 0)
+      })))
   })
 
   describe("accept", () => {
