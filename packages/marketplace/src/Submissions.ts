@@ -8,6 +8,7 @@ import { SqlClient } from "@effect/sql"
 import { ErrorCatalogue, Ids } from "@clawbounties/domain"
 import { Effect, Option, Schema } from "effect"
 import { type Actor, requireRole } from "./Actor.js"
+import * as Audit from "./Audit.js"
 import { requireBeforeDeadline, requireBounty } from "./Bounties.js"
 import * as BountyStore from "./BountyStore.js"
 import { addSeconds, nowIso, transaction } from "./Command.js"
@@ -131,6 +132,22 @@ export const submit = Effect.fn("Submissions.submit")(function* (actor: Actor, b
         ? { type: "bounty.pending_review", subjectType: "bounty", subjectId: bountyId, recipients, payload: { bounty_id: bountyId, submission_id: submissionId, review_deadline_at: reviewDeadline } }
         : { type: "submission.invalid", subjectType: "submission", subjectId: submissionId, recipients, payload: response }
     )
+    // An invalid attempt is audited too: it used up one of the acceptance's attempts.
+    yield* Audit.record({
+      actor: actor.did,
+      action: "bounty.submit",
+      entityType: "bounty",
+      entityId: bountyId,
+      before: { status: bounty.status, submission_attempts: bounty.submission_attempts },
+      after: {
+        status: valid ? "pending_review" : bounty.status,
+        submission_attempts: attempts,
+        submission_id: submissionId,
+        verification: verification.status,
+        reasons: verification.reasons.map((reason) => reason.code),
+        review_deadline_at: reviewDeadline
+      }
+    })
     return response
   })
   // Keyed by all the evidence, not the bundle alone: fixing an invalid submission (adding the commit

@@ -312,6 +312,13 @@ const suite = (store: Store) => {
         const ok = yield* Submissions.submit(w.actor, posted.bounty_id, { proof_bundle_envelope: proofBundle(w.key), artifacts: [] })
         assert.strictEqual(ok.status, "pending_review")
         assert.strictEqual(ok.attempts_remaining, 0)
+        // Every attempt is audited, the invalid ones too (each used up an attempt).
+        const audited = (yield* Audit.list({ entityId: posted.bounty_id, limit: 10 })).filter((a) => a.action === "bounty.submit")
+        assert.deepStrictEqual(audited.map((a) => [a.actor, (a.after as { submission_id: string }).submission_id, (a.after as { status: string }).status]).reverse(), [
+          [w.actor.did, invalid.submission_id, "accepted"],
+          [w.actor.did, (borrowed as unknown as { submission_id: string }).submission_id, "accepted"],
+          [w.actor.did, ok.submission_id, "pending_review"]
+        ])
         // Each party sees the submissions it may see.
         assert.strictEqual((yield* Submissions.listForBounty(actor, posted.bounty_id)).submissions.length, 3)
         assert.strictEqual(yield* failureCode(Submissions.listForBounty(other.actor, posted.bounty_id)), "NotFound")

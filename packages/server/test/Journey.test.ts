@@ -103,7 +103,7 @@ const journey = (name: string, startServer: () => Promise<H.TestServer>) =>
       assert.strictEqual(reconciled.status, 200)
       assert.isTrue(reconciled.body.ok, JSON.stringify(reconciled.body.discrepancies))
       const audit = await call("GET", `/v1/operator/audit?entity_id=${bountyId}`, { token: H.OPERATOR_TOKEN })
-      assert.deepStrictEqual(audit.body.entries.map((e: { action: string }) => e.action).sort(), ["bounty.accept", "bounty.approve", "bounty.post"])
+      assert.deepStrictEqual(audit.body.entries.map((e: { action: string }) => e.action).sort(), ["bounty.accept", "bounty.approve", "bounty.post", "bounty.submit"])
     })
   })
 
