@@ -11,6 +11,7 @@ import * as Audit from "./Audit.js"
 import * as Outbox from "./Outbox.js"
 import { transaction } from "./Command.js"
 import * as Idempotency from "./Idempotency.js"
+import * as Json from "./Json.js"
 import { IdempotencyKey, Text, validate } from "./Requests.js"
 
 /** The world account that manual adjustments come from and go to. */
@@ -47,7 +48,10 @@ const adjust = (direction: "credit" | "debit") =>
       const metadata = { reason: input.reason, operator: actor.did, adjustment: direction }
       yield* ledger.openAccount({ account: WORLD_MANUAL, currency: input.currency })
       if (direction === "credit") yield* ledger.openAccount({ account: input.did, currency: input.currency })
-      const idempotencyKey = `manual:${direction}:${input.idempotency_key}`
+      // The ledger's keys are global and the caller's key is the operator's own (an embedder may
+      // name each of its staff as an operator): scoped by operator, hashed to stay in the ledger's
+      // 255 characters.
+      const idempotencyKey = `manual:${direction}:${Json.hash([actor.did, input.idempotency_key])}`
       const entry = direction === "credit"
         ? yield* ledger.mint({ world: WORLD_MANUAL, account: input.did, currency: input.currency, amount: input.amount_minor, idempotencyKey, metadata })
         : yield* ledger.burn({ account: input.did, world: WORLD_MANUAL, currency: input.currency, amount: input.amount_minor, idempotencyKey, metadata })

@@ -501,6 +501,24 @@ const suite = (store: Store) => {
   })
 
   describe("operator adjustments", () => {
+    it.effect("keys are each operator's own: two operators may use the same key for their own adjustments", () =>
+      run(Effect.gen(function* () {
+        const a = yield* requester(1, 0n)
+        const b = yield* requester(2, 0n)
+        // An embedder names each member of its staff as an operator actor of its own.
+        const alice = { did: key(31).did as string, role: "operator" as const }
+        const bob = { did: key(32).did as string, role: "operator" as const }
+        const credit = (by: typeof alice, did: string, amount: bigint) =>
+          Operators.credit(by, { did, amount_minor: amount, currency: "USD", reason: "top-up", idempotency_key: "topup-1" })
+        const first = yield* credit(alice, a.actor.did, 100n)
+        const second = yield* credit(bob, b.actor.did, 200n)
+        assert.deepStrictEqual([first.available_after_minor, second.available_after_minor], ["100", "200"])
+        // Each still replays its own under the key, and moves nothing again.
+        assert.deepStrictEqual(yield* credit(alice, a.actor.did, 100n), first)
+        assert.deepStrictEqual(yield* credit(bob, b.actor.did, 200n), second)
+        assert.deepStrictEqual([(yield* balances(a.actor.did)).A, (yield* balances(b.actor.did)).A], [100n, 200n])
+      })))
+
     it.effect("a manual credit or debit tells the participant (an event) and audits the balance before and after", () =>
       run(Effect.gen(function* () {
         const { actor } = yield* requester(1, 1000n)
