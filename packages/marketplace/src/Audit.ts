@@ -3,6 +3,7 @@ import { SqlClient } from "@effect/sql"
 import { Ids } from "@clawbounties/domain"
 import { DateTime, Effect } from "effect"
 import * as Json from "./Json.js"
+import { pageSize } from "./Requests.js"
 
 export interface AuditRecord {
   readonly actor: string
@@ -40,7 +41,7 @@ export const list = Effect.fn("Audit.list")(function* (options: { readonly entit
   const sql = yield* SqlClient.SqlClient
   const where = options.entityId === undefined ? sql`1 = 1` : sql`entity_id = ${options.entityId}`
   const rows = yield* sql<{ audit_id: string; actor: string; action: string; entity_type: string; entity_id: string; before_state: string | null; after_state: string | null; created_at: string }>`
-    SELECT * FROM audit_log WHERE ${where} ORDER BY created_at DESC, audit_id DESC LIMIT ${options.limit}`
+    SELECT * FROM audit_log WHERE ${where} ORDER BY created_at DESC, audit_id DESC LIMIT ${pageSize(options.limit, 100, 500)}`
   return rows.map((row): AuditRow => ({
     audit_id: row.audit_id,
     actor: row.actor,

@@ -254,7 +254,7 @@ const decodeCursor = (cursor: string) => {
  * cursor says anything about a bounty the caller may not see.
  */
 export const list = Effect.fn("Bounties.list")(function* (actor: Actor, input: ListInput) {
-  const limit = Math.min(Math.max(input.limit ?? 50, 1), 200)
+  const limit = Requests.pageSize(input.limit, 50, 200)
   const after = input.cursor === undefined ? undefined : yield* decodeCursor(input.cursor)
   const status = input.status ?? (input.mine || actor.role === "operator" ? undefined : "open")
   const requesterDid = input.mine ? actor.did : undefined

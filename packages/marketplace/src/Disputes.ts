@@ -153,6 +153,6 @@ export const get = Effect.fn("Disputes.get")(function* (actor: Actor, disputeId:
 /** The operators' queue: escalated first, then oldest first. */
 export const queue = Effect.fn("Disputes.queue")(function* (actor: Actor, options: { readonly status?: "open" | "resolved"; readonly limit?: number }) {
   yield* requireRole(actor, "operator")
-  const rows = yield* BountyStore.listDisputes({ status: options.status ?? "open", limit: Math.min(options.limit ?? 100, 500) })
+  const rows = yield* BountyStore.listDisputes({ status: options.status ?? "open", limit: Requests.pageSize(options.limit, 100, 500) })
   return { disputes: rows.map(Wire.dispute) }
 })

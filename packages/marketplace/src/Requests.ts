@@ -49,6 +49,14 @@ export const IdempotencyKey = Schema.String.pipe(
 export const PageLimit = (max: number) =>
   Schema.compose(Schema.String.pipe(Schema.pattern(/^[1-9][0-9]{0,5}$/)), Schema.NumberFromString).pipe(Schema.between(1, max))
 
+/**
+ * A page size an embedder passed: the default when it is not a whole number (NaN reached SQL and
+ * failed there; a negative LIMIT is no limit at all on SQLite), otherwise clamped to 1..max, as the
+ * ledger's `history` does.
+ */
+export const pageSize = (limit: number | undefined, fallback: number, max: number): number =>
+  limit === undefined || !Number.isInteger(limit) ? fallback : Math.min(Math.max(limit, 1), max)
+
 export const ProofTierFloor = Schema.Literal("self", "gateway", "sandbox")
 export type ProofTierFloor = typeof ProofTierFloor.Type
 

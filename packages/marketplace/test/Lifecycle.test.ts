@@ -192,6 +192,21 @@ const suite = (store: Store) => {
         }
         assert.strictEqual(yield* failureCode(Bounties.list(actor, { mine: true, cursor: "not base64 !" })), "InvalidRequest")
       })))
+
+    it.effect("a page size an embedder passes that is not a whole number gets the default; one out of range is clamped", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        for (const n of [2, 3]) {
+          const w = yield* worker(n)
+          const { posted, submitted } = yield* underReview(actor, w.key)
+          yield* Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "no" })
+        }
+        assert.strictEqual((yield* Bounties.list(actor, { mine: true, limit: Number.NaN })).bounties.length, 2)
+        assert.strictEqual((yield* Bounties.list(actor, { mine: true, limit: 0 })).bounties.length, 1)
+        assert.strictEqual((yield* Disputes.queue(operator, { limit: Number.NaN })).disputes.length, 2)
+        assert.strictEqual((yield* Disputes.queue(operator, { limit: -1 })).disputes.length, 1)
+        assert.strictEqual((yield* Audit.list({ limit: 1.5 })).length > 1, true)
+      })))
   })
 
   describe("cancel", () => {
