@@ -7,7 +7,7 @@ import { ErrorCatalogue } from "@clawbounties/domain"
 import { Limits, Quote } from "@clawbounties/fees"
 import { Effect, Either } from "effect"
 import type * as Requests from "./Requests.js"
-import { jobTypeOf } from "./WorkerEligibility.js"
+import type { JobType } from "./WorkerEligibility.js"
 
 export const BOUNTY_POLICY_ID = "bounties_v1"
 
@@ -20,13 +20,23 @@ export interface Snapshot {
   readonly workerNet: bigint
 }
 
+/**
+ * The lane whose minimum refused a reward (a bounty can be in several; the highest minimum binds):
+ * a requester-reviewed code bounty is held to the research minimum, and saying "code" would name
+ * the code lane's minimum wrongly.
+ */
+const bindingLane = (limits: Limits.Values, input: Requests.PostBounty, minimum: bigint): JobType =>
+  input.tags.includes("agent_pack") && limits.MIN_BOUNTY_REWARD_MINOR_AGENT_PACK === minimum ? "agent_pack"
+    : input.is_code_bounty && limits.MIN_BOUNTY_REWARD_MINOR_CODE === minimum ? "code"
+    : "research"
+
 /** Checks the lane minimum, then quotes `bounties_v1` for the bounty. */
 export const forBounty = Effect.fnUntraced(function* (input: Requests.PostBounty) {
   const limits = yield* Limits.Limits
   const minimum = Limits.minimumReward(limits, input)
   if (input.reward.amount_minor < minimum) {
     return yield* new ErrorCatalogue.RewardBelowMinimum({
-      lane: jobTypeOf({ is_code_bounty: input.is_code_bounty, tags: input.tags }),
+      lane: bindingLane(limits, input, minimum),
       minimum_minor: minimum,
       amount_minor: input.reward.amount_minor
     })

@@ -92,6 +92,10 @@ const suite = (store: Store) => {
         assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ closure_type: "quorum" }))), "ClosureTypeNotSupported")
         assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ reward: { amount_minor: 999n, currency: "USD" } }))), "RewardBelowMinimum")
         assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ tags: ["agent_pack"], reward: { amount_minor: 2000n, currency: "USD" } }))), "RewardBelowMinimum")
+        // The error names the lane whose minimum refused it: a requester-reviewed code bounty is
+        // held to the research minimum ($10), not to the code lane's $1.
+        const below = (yield* Effect.flip(Bounties.post(actor, researchBounty({ is_code_bounty: true, tags: [], reward: { amount_minor: 500n, currency: "USD" } })))) as unknown as { lane: string; minimum_minor: bigint }
+        assert.deepStrictEqual([below.lane, below.minimum_minor], ["research", 1000n])
         assert.strictEqual(yield* failureCode(Bounties.post(actor, researchBounty({ reward: { amount_minor: 5000n, currency: "EUR" } }))), "UnsupportedCurrency")
       })))
 
