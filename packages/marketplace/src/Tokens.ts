@@ -226,6 +226,10 @@ export const revoke = Effect.fn("Tokens.revoke")(function* (
   if (!Schema.is(RevokeReason)(reason)) {
     return yield* new ErrorCatalogue.InvalidRequest({ message: "reason must be 1 to 200 characters" })
   }
+  // An id not of the engine's form names no token, and must not reach SQL (PostgreSQL fails on U+0000).
+  if (!Schema.is(Ids.TokenId)(input.token_id)) {
+    return yield* new ErrorCatalogue.NotFound({ entity: "token", id: input.token_id.slice(0, 100) })
+  }
   const lock = sql.onDialectOrElse({ pg: () => sql.literal("FOR UPDATE"), orElse: () => sql.literal("") })
   const read = (tokenId: string) =>
     Effect.map(

@@ -361,6 +361,8 @@ const selectBy = (where: "worker_id" | "worker_did", value: string, forUpdate = 
 
 /** A worker by id, or NOT_FOUND. Profiles are public (buyer discovery). */
 export const get = Effect.fn("Workers.get")(function* (workerId: string) {
+  // An id not of the engine's form names no worker, and must not reach SQL (PostgreSQL fails on U+0000).
+  if (!Schema.is(Ids.WorkerId)(workerId)) return yield* new ErrorCatalogue.NotFound({ entity: "worker", id: workerId.slice(0, 100) })
   const found = yield* selectBy("worker_id", workerId)
   if (Option.isNone(found)) return yield* new ErrorCatalogue.NotFound({ entity: "worker", id: workerId })
   return found.value

@@ -108,6 +108,8 @@ describe(database.name, () => {
         // A reason is bounded.
         const long = yield* failure(Tokens.revoke(operator, { token_id: bobs.auth.token_id, reason: "x".repeat(201) }))
         assert.strictEqual(long._tag, "InvalidRequest")
+        // An id not of the engine's form names no token (PostgreSQL cannot even compare U+0000).
+        assert.strictEqual((yield* failure(Tokens.revoke(operator, { token_id: "tok_\u0000" })))._tag, "NotFound")
       }).pipe(Effect.provide(Test({ operator: operatorFromConfig(OPERATOR_SECRET) }))))
 
     it.effect("rotate: a new token for the same DID and role, the old one revoked as rotated, atomically", () =>

@@ -215,6 +215,8 @@ describe(database.name, () => {
         const patch = { listing: { ...profile.listing, tags: ["TypeScript", "typescript"] } } as Workers.UpdateWorkerRequest
         assert.strictEqual((yield* failure(Workers.update(principal, patch)))._tag, "InvalidRequest")
         assert.deepStrictEqual((yield* Workers.self(principal)).listing, profile.listing)
+        // An id not of the engine's form names no worker (PostgreSQL cannot even compare U+0000).
+        assert.strictEqual((yield* failure(Workers.get("wrk_\u0000")))._tag, "NotFound")
       }).pipe(Effect.provide(Test())))
   })
 
