@@ -372,8 +372,9 @@ const acceptance = (bounty: BountyStore.BountyRow, escrowId: string, workerDid: 
 /**
  * Accept an open bounty. Eligibility is checked against the worker's profile; one worker wins a race.
  * The assigned worker accepting again is answered with the acceptance in force, so accept is
- * idempotent by state and needs no derived key: one would replay an earlier round's acceptance
- * after the bounty reopens. A key the caller sends is honoured as usual.
+ * idempotent by state, with or without an `idempotency_key`. A key (validated, then not used) would
+ * outlive its acceptance round: the spec's `bounty:<id>:accept:<worker_did>` replayed the first
+ * round's acceptance after the bounty reopened, even once another worker held it.
  */
 const validAccept = Requests.validate(Requests.Accept)
 
@@ -425,10 +426,5 @@ export const accept = Effect.fn("Bounties.accept")(function* (actor: Actor, boun
     })
     return response
   })
-  const key = input.idempotency_key
-  return yield* transaction(
-    key === undefined
-      ? command
-      : Idempotency.once({ principal: actor.did, command: "bounty.accept", key, request: { bountyId, ...input }, response: AcceptResponse })(command)
-  )
+  return yield* transaction(command)
 })

@@ -646,6 +646,28 @@ const suite = (store: Store) => {
         assert.strictEqual(submitted.status, "pending_review")
       })))
 
+    it.effect("an accept key (the spec's bounty:<id>:accept:<did>) answers with the acceptance in force, never one that ended", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const a = yield* worker(2)
+        const b = yield* worker(3)
+        const posted = yield* Bounties.post(actor, researchBounty())
+        const keyOf = (w: { actor: { did: string } }) => ({ idempotency_key: `bounty:${posted.bounty_id}:accept:${w.actor.did}` })
+        const first = yield* Bounties.accept(a.actor, posted.bounty_id, keyOf(a))
+        assert.deepStrictEqual(yield* Bounties.accept(a.actor, posted.bounty_id, keyOf(a)), first)
+        yield* TestClock.adjust("25 hours")
+        assert.strictEqual((yield* Deadlines.sweep()).reopened, 1)
+        // Reopened: the same key accepts again, it does not answer with the round that ended.
+        const second = yield* Bounties.accept(a.actor, posted.bounty_id, keyOf(a))
+        assert.isAbove(Date.parse(second.deadline_at), Date.parse(first.deadline_at))
+        assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "accepted")
+        yield* TestClock.adjust("25 hours")
+        yield* Deadlines.sweep()
+        yield* Bounties.accept(b.actor, posted.bounty_id, keyOf(b))
+        // Another worker holds it now: the key must not tell the first one it does.
+        assert.strictEqual(yield* failureCode(Bounties.accept(a.actor, posted.bounty_id, keyOf(a))), "BountyAlreadyAccepted")
+      })))
+
     it.effect("with the cancel policy, a missed work deadline refunds the requester", () =>
       Effect.provide(Effect.gen(function* () {
         const { actor } = yield* requester(1, 10_000n)
