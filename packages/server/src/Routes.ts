@@ -304,7 +304,8 @@ const acceptBounty = route({
   status: 200,
   response: Bounties.AcceptResponse,
   errors: [
-    ...bountyErrors, ...ledgerErrors, "Forbidden", "BountyNotOpen", "DeadlinePassed", "BountyAlreadyAccepted", "WorkerNotEligible",
+    // Idempotent by state: a key is validated, never stored, so it cannot conflict.
+    "NotFound", ...ledgerErrors, "Forbidden", "BountyNotOpen", "DeadlinePassed", "BountyAlreadyAccepted", "WorkerNotEligible",
     "WorkerNotRegistered", "InvalidTransition"
   ],
   handler: ({ actor, params, body }) => Bounties.accept(actor, params.bounty_id!, body)
