@@ -86,7 +86,11 @@ const acceptanceTimeout = (bounty: BountyStore.BountyRow, now: string) =>
       yield* audit(bounty, "bounty.acceptance_timeout", { status: "cancelled", escrow_status: "void", refunded_minor: payload.refunded_minor })
       return "cancelled" as const
     }
-    const expiresAt = addSeconds(now, bounty.deadlines.open)
+    // The offer stays open until the expiry given at post, not for a fresh window: a worker that
+    // re-accepted each time the bounty reopened would hold the requester's money for ever. Past
+    // that expiry it reopens already due, and a sweep expires it (refunding the requester).
+    const postedExpiry = addSeconds(bounty.created_at, bounty.deadlines.open)
+    const expiresAt = postedExpiry > now ? postedExpiry : now
     yield* Transitions.bounty(bounty, "acceptance_timeout", { worker_did: null, accepted_at: null, deadline_at: expiresAt })
     yield* Transitions.escrow(escrow, "unassign", { worker_did: null })
     const payload = { bounty_id: bounty.bounty_id, escrow_id: escrow.escrow_id, previous_worker_did: bounty.worker_did, reason: "work_deadline_missed", expires_at: expiresAt }
@@ -185,7 +189,8 @@ export const sweep = Effect.fn("Deadlines.sweep")(function* () {
   while (more) {
     const batch = yield* sweepBatch(now, config.sweepBatchSize, concurrency)
     for (const kind of batch.applied) report[kind]++
-    more = batch.full && batch.applied.some((kind) => kind !== "skipped")
+    // A bounty reopened past the expiry given at post is due again at once: one more batch expires it.
+    more = (batch.full || batch.applied.includes("reopened")) && batch.applied.some((kind) => kind !== "skipped")
   }
   const challengesPurged = yield* Identities.purgeExpired(config.sweepBatchSize)
   const moved = report.expired + report.reopened + report.cancelled + report.autoApproved + report.escalated + report.skipped

@@ -646,6 +646,26 @@ const suite = (store: Store) => {
         assert.strictEqual(submitted.status, "pending_review")
       })))
 
+    it.effect("a reopened bounty keeps the expiry given at post: re-accepting cannot hold the money past it", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 10_000n)
+        const w = yield* worker(2)
+        const posted = yield* Bounties.post(actor, researchBounty({ deadlines: { accept_within_seconds: 2 * 86_400 } }))
+        yield* Bounties.accept(w.actor, posted.bounty_id, {})
+        yield* TestClock.adjust("25 hours")
+        assert.strictEqual((yield* Deadlines.sweep()).reopened, 1)
+        const reopened = (yield* Outbox.forSubject(posted.bounty_id)).find((e) => e.type === "bounty.reopened")!
+        assert.strictEqual((reopened.payload as { expires_at: string }).expires_at, posted.expires_at)
+        // The worker takes it again at once, and misses again: the offer has run out meanwhile.
+        yield* Bounties.accept(w.actor, posted.bounty_id, {})
+        yield* TestClock.adjust("25 hours")
+        const report = yield* Deadlines.sweep()
+        assert.deepStrictEqual([report.reopened, report.expired], [1, 1])
+        assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "expired")
+        assert.deepStrictEqual(yield* balances(actor.did), { A: 10_000n, H: 0n, B: 0n, F: 0n, P: 0n })
+        yield* invariants
+      })))
+
     it.effect("an accept key (the spec's bounty:<id>:accept:<did>) answers with the acceptance in force, never one that ended", () =>
       run(Effect.gen(function* () {
         const { actor } = yield* requester(1)
@@ -727,11 +747,12 @@ const suite = (store: Store) => {
     const manyDue = (sweep: Effect.Effect<Deadlines.SweepReport, unknown, any>) =>
       Effect.gen(function* () {
         const { actor } = yield* requester(1, 100_000n)
-        const posts = (n: number, prefix: string) =>
+        const posts = (n: number, prefix: string, acceptWithinSeconds: number) =>
           Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) =>
-            Bounties.post(actor, researchBounty({ title: `${prefix} ${i}`, deadlines: { accept_within_seconds: 3600 } })))
-        const expiring = yield* posts(5, "nobody takes")
-        const abandoned = yield* posts(3, "taken, then dropped")
+            Bounties.post(actor, researchBounty({ title: `${prefix} ${i}`, deadlines: { accept_within_seconds: acceptWithinSeconds } })))
+        const expiring = yield* posts(5, "nobody takes", 3600)
+        // Offered for a week: reopened within the offer, so open again after the sweep.
+        const abandoned = yield* posts(3, "taken, then dropped", 7 * 86_400)
         for (const [i, bounty] of abandoned.entries()) yield* Bounties.accept((yield* worker(10 + i)).actor, bounty.bounty_id, {})
         const reviewers = yield* Effect.forEach([20, 21], (n) => worker(n))
         const unreviewed = yield* Effect.forEach(reviewers, (w, i) => underReview(actor, w.key, researchBounty({ title: `never reviewed ${i}` })))
