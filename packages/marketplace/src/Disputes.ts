@@ -120,10 +120,20 @@ export const resolve = Effect.fn("Disputes.resolve")(function* (actor: Actor, di
       resolved_at: now
     }
     const recipients = [bounty.requester_did, submission.worker_did]
+    // `bounty.approved` and `escrow.released` are also written by approve: these carry its money
+    // and party fields too, so a consumer reads one event type one way whichever path wrote it.
+    const settled = {
+      ...response,
+      submission_id: submission.submission_id,
+      escrow_id: escrow.escrow_id,
+      worker_did: submission.worker_did,
+      worker_paid_minor: resolution.worker_amount_minor,
+      currency: bounty.currency
+    }
     yield* Outbox.append(
       { type: "dispute.resolved", subjectType: "dispute", subjectId: disputeId, recipients, payload: response },
-      { type: `bounty.${bountyStatus}`, subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: response },
-      { type: `escrow.${escrowStatus}`, subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: response }
+      { type: `bounty.${bountyStatus}`, subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: settled },
+      { type: `escrow.${escrowStatus}`, subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: settled }
     )
     yield* Audit.record({
       actor: actor.did,

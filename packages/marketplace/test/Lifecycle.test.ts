@@ -513,6 +513,14 @@ const suite = (store: Store) => {
           assert.strictEqual(resolved.refund_minor, expected.refund.toString())
           assert.deepStrictEqual(yield* balances(actor.did), { A: 10_000n - 5375n + expected.refund, H: 0n, B: 0n, F: 0n, P: 0n })
           assert.strictEqual((yield* balances(w.actor.did)).A, expected.worker)
+          // The status events read as the approve path's do: one event type, one payload shape.
+          for (const subject of [posted.bounty_id, posted.escrow_id]) {
+            const last = (yield* Outbox.forSubject(subject)).at(-1)!.payload as Record<string, unknown>
+            assert.deepInclude(last, {
+              submission_id: submitted.submission_id, escrow_id: posted.escrow_id, worker_did: w.actor.did, currency: "USD",
+              worker_paid_minor: expected.worker.toString(), platform_fee_minor: expected.fee.toString()
+            }, subject)
+          }
           assert.strictEqual(yield* failureCode(Disputes.resolve(operator, rejected.dispute_id, { outcome: "worker_award", idempotency_key: "second" })), "DisputeNotOpen")
         }
         assert.strictEqual((yield* balances("platform:fees")).F, 525n)
