@@ -1,7 +1,11 @@
 /**
- * The outbox: every state change writes its events here in the same transaction as the change, with
- * a monotonically increasing sequence, so consumers (feeds, webhooks) can never see an event for a
- * change that rolled back, nor miss one that committed.
+ * The outbox: every state change writes its events here in the same transaction as the change, so
+ * consumers (feeds, webhooks) never see an event for a change that rolled back.
+ *
+ * `seq` orders events but is not a commit order on PostgreSQL: a sequence value is taken at insert,
+ * so a transaction that began later can commit a higher `seq` first. A consumer paging by `seq`
+ * must re-read behind its cursor (or wait out transactions in flight) not to miss an event. On
+ * SQLite, with one writer, `seq` is the commit order.
  */
 import { SqlClient } from "@effect/sql"
 import { Ids } from "@clawbounties/domain"
