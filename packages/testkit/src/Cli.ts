@@ -125,7 +125,7 @@ export const sim = Command.make("clawbounties-sim", {
   faultShare: share("fault-share", 0.2, "share of jobs that get a database fault (when --faults has one)"),
   fundingPolicy: Options.choice("funding-policy", ["abort", "continue"]).pipe(Options.withDefault("abort" as const)),
   fundingFactor: share("funding-factor", 1, "funding as a multiple of what the plan needs (below 1 underfunds)"),
-  noFunding: Options.boolean("no-funding").pipe(Options.withDescription("do not credit requesters (they must already hold funds)")),
+  noFunding: Options.boolean("no-funding").pipe(Options.withDescription("credit requesters nothing: each run's requesters are new, so posts fail INSUFFICIENT_FUNDS (to exercise that bucket with --funding-policy continue)")),
   deadlineSeconds: Options.integer("deadline-seconds").pipe(Options.withDefault(Simulation.defaults.deadlineSeconds)),
   latencyTarget: Options.integer("backpressure-latency-ms").pipe(Options.withDefault(Simulation.defaults.backpressure.latencyTargetMs)),
   noBackpressure: Options.boolean("no-backpressure")
