@@ -34,6 +34,8 @@ interface TarEntry {
   readonly size?: number
   /** Carry the name in a pax `x` header (or a GNU `L` header). */
   readonly longName?: "pax" | "gnu"
+  /** Other records for a pax `x` header before the entry. */
+  readonly pax?: Record<string, string>
 }
 
 const put = (block: Uint8Array, offset: number, length: number, text: string) =>
@@ -80,6 +82,10 @@ const tar = (entries: ReadonlyArray<TarEntry>, options: { end?: boolean; global?
     const data = bytesOf(e.data)
     const type = e.type ?? "0"
     let headerName = e.name
+    if (e.pax !== undefined) {
+      const ext = enc.encode(Object.entries(e.pax).map(([k, v]) => paxRecord(k, v)).join(""))
+      parts.push(tarHeader("PaxHeaders/records", "x", ext.length), ...padded(ext))
+    }
     if (e.longName === "pax") {
       const ext = enc.encode(paxRecord("path", e.name))
       parts.push(tarHeader("PaxHeaders/long", "x", ext.length), ...padded(ext))
@@ -596,6 +602,22 @@ describe("AgentPack: entry rules, both formats", () => {
         const entries = [...toTarEntries(packEntries(goodFiles())), { name: "agent-pack/dev", type }]
         expectCode(yield* verify(submission(tarGz(entries), "tar.gz")), "PACK_ENTRY_TYPE_UNSUPPORTED", "agent-pack/dev")
       }
+    }))
+
+  it.effect("tar.gz: GNU sparse pax keys are PACK_ENTRY_TYPE_UNSUPPORTED: GNU tar and Python rename the entry to GNU.sparse.name", () =>
+    Effect.gen(function*() {
+      // Listed in the manifest as notes.md, but extracted over the verified README.md.
+      const files = { ...goodFiles(), "notes.md": "EVIL README\n" }
+      const entries = toTarEntries(packEntries(files)).map((e) =>
+        e.name === "agent-pack/notes.md" ? { ...e, pax: { "GNU.sparse.name": "agent-pack/README.md" } } : e)
+      expectCode(yield* verify(submission(tarGz(entries), "tar.gz")), "PACK_ENTRY_TYPE_UNSUPPORTED")
+      for (const key of ["GNU.sparse.size", "GNU.sparse.realsize"]) {
+        const sized = toTarEntries(packEntries(files)).map((e) => e.name === "agent-pack/notes.md" ? { ...e, pax: { [key]: "4" } } : e)
+        expectCode(yield* verify(submission(tarGz(sized), "tar.gz")), "PACK_ENTRY_TYPE_UNSUPPORTED")
+      }
+      // A global header applies to every later entry in Python's tarfile.
+      const global = tarGz(toTarEntries(packEntries(goodFiles())), { global: { "GNU.sparse.name": "agent-pack/README.md" } })
+      expectCode(yield* verify(submission(global, "tar.gz")), "PACK_ENTRY_TYPE_UNSUPPORTED")
     }))
 
   it.effect("zip: a Unix symlink or a Windows reparse point is PACK_SYMLINK", () =>

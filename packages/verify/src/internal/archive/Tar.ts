@@ -9,8 +9,9 @@
  * headers (`g`, e.g. the commit id `git archive` writes; refused if they set `path` or `size`)
  * and GNU long names (`L`).
  * Refused: hard and symbolic links (`1`, `2`, GNU `K`) → PACK_SYMLINK; devices, FIFOs, sparse
- * files and anything else → PACK_ENTRY_TYPE_UNSUPPORTED; a bad header checksum, truncation,
- * data after the end-of-archive blocks, or a gzip error → PACK_CORRUPT.
+ * files (type `S`, or pax `GNU.sparse.*` records) and anything else → PACK_ENTRY_TYPE_UNSUPPORTED;
+ * a bad header checksum, truncation, data after the end-of-archive blocks, or a gzip error →
+ * PACK_CORRUPT.
  *
  * "Uncompressed size" for a tar.gz is the size of the tar stream gunzip produces (content plus
  * headers and padding). A header whose declared size would carry the stream past the limit is
@@ -199,6 +200,11 @@ export class TarParser {
     }
     const records = paxRecords(data)
     if (records === undefined) return problem("PACK_CORRUPT", "a pax extended header is malformed")
+    // GNU sparse records rename and resize the entry in GNU tar and Python's tarfile
+    // (`GNU.sparse.name` wins over `path`), so they would extract a file we never checked.
+    if ([...records.keys()].some((key) => key.startsWith("GNU.sparse."))) {
+      return problem("PACK_ENTRY_TYPE_UNSUPPORTED", "a pax header describes a GNU sparse file")
+    }
     if (type === "g") {
       if (records.has("path") || records.has("size") || records.has("linkpath")) {
         return problem("PACK_FORMAT_UNSUPPORTED", "a pax global header sets path, size or linkpath")
