@@ -620,6 +620,29 @@ describe("AgentPack: entry rules, both formats", () => {
       expectCode(yield* verify(submission(global, "tar.gz")), "PACK_ENTRY_TYPE_UNSUPPORTED")
     }))
 
+  it.effect("tar.gz: an entry named by two extended headers (pax path, GNU long name) is PACK_CORRUPT: extractors differ on which wins", () =>
+    Effect.gen(function*() {
+      // GNU tar takes the pax path whatever the order; Python's tarfile takes the outer header's.
+      const pax = (name: string) => {
+        const ext = enc.encode(paxRecord("path", name))
+        return concat([tarHeader("PaxHeaders/x", "x", ext.length), ...padded(ext)])
+      }
+      const gnu = (name: string) => {
+        const ext = enc.encode(`${name}\0`)
+        return concat([tarHeader("././@LongLink", "L", ext.length, { gnu: true }), ...padded(ext)])
+      }
+      const data = enc.encode("content\n")
+      const entry = concat([tarHeader("agent-pack/plain.md", "0", data.length), ...padded(data)])
+      for (const names of [[pax("agent-pack/a.md"), gnu("agent-pack/b.md")], [gnu("agent-pack/a.md"), pax("agent-pack/b.md")], [pax("agent-pack/a.md"), pax("agent-pack/b.md")], [gnu("agent-pack/a.md"), gnu("agent-pack/b.md")]]) {
+        // The manifest lists either name, so the pack is otherwise complete.
+        for (const listed of ["a.md", "b.md"]) {
+          const manifest = manifestOf({ ...goodFiles(), [listed]: "content\n" })
+          const bytes = new Uint8Array(gzipSync(concat([tar(toTarEntries(packEntries(goodFiles(), manifest)), { end: false }), ...names, entry, new Uint8Array(1024)])))
+          expectCode(yield* verify(submission(bytes, "tar.gz")), "PACK_CORRUPT")
+        }
+      }
+    }))
+
   it.effect("zip: a Unix symlink or a Windows reparse point is PACK_SYMLINK", () =>
     Effect.gen(function*() {
       for (const externalAttr of [(0o120777 << 16) >>> 0, 0x400 | 0x20]) {

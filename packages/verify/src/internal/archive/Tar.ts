@@ -7,7 +7,8 @@
  * Accepted: POSIX ustar and GNU tar headers; regular files (`0`, NUL, `7`), directories (`5`),
  * pax extended headers (`x`: `path` and `size` are honoured, other keys ignored), pax global
  * headers (`g`, e.g. the commit id `git archive` writes; refused if they set `path` or `size`)
- * and GNU long names (`L`).
+ * and GNU long names (`L`); one name and one size per entry (two extended headers naming it are
+ * PACK_CORRUPT: extractors disagree on which wins).
  * Refused: hard and symbolic links (`1`, `2`, GNU `K`) → PACK_SYMLINK; devices, FIFOs, sparse
  * files (type `S`, or pax `GNU.sparse.*` records) and anything else → PACK_ENTRY_TYPE_UNSUPPORTED;
  * a bad header checksum, truncation, data after the end-of-archive blocks, or a gzip error →
@@ -191,7 +192,11 @@ export class TarParser {
 
   /** Applies a pax (`x`, `g`) or GNU long-name (`L`) header to the entry that follows it. */
   private applyExtended(type: "x" | "g" | "L", data: Uint8Array): ArchiveProblem | undefined {
+    // A second name for the same entry: GNU tar takes the pax path, Python's tarfile the outer
+    // header's, so the name we check need not be the name extracted.
+    const twice = problem("PACK_CORRUPT", "an entry is named or sized by two extended headers")
     if (type === "L") {
+      if (this.extended.path !== undefined) return twice
       const nul = data.indexOf(0)
       const name = decodeName(data.subarray(0, nul === -1 ? data.length : nul))
       if (name === undefined) return problem("PACK_PATH_INVALID", "a GNU long name is not valid UTF-8")
@@ -212,9 +217,13 @@ export class TarParser {
       return undefined
     }
     const path = records.get("path")
-    if (path !== undefined) this.extended.path = path
+    if (path !== undefined) {
+      if (this.extended.path !== undefined) return twice
+      this.extended.path = path
+    }
     const size = records.get("size")
     if (size !== undefined) {
+      if (this.extended.size !== undefined) return twice
       if (!/^(0|[1-9][0-9]*)$/.test(size) || !Number.isSafeInteger(Number(size))) {
         return problem("PACK_CORRUPT", "a pax size is not a decimal integer")
       }
