@@ -119,6 +119,8 @@ interface ZipEntry {
   /** Name written in the local header, when it should differ from the central directory's. */
   readonly localName?: string
   readonly extra?: Uint8Array
+  /** Extra fields of the local header (none by default). */
+  readonly localExtra?: Uint8Array
 }
 
 const u16 = (n: number) => {
@@ -147,10 +149,11 @@ const zip = (entries: ReadonlyArray<ZipEntry>, options: { junkAfter?: number } =
     const name = enc.encode(e.name)
     const localName = enc.encode(e.localName ?? e.name)
     const extra = e.extra ?? new Uint8Array(0)
+    const localExtra = e.localExtra ?? new Uint8Array(0)
     const external = e.externalAttr ?? (directory ? ((0o040755 << 16) | 0x10) : (0o100644 << 16))
     const local = concat([
       u32(0x04034b50), u16(20), u16(flags), u16(method), u16(0), u16(0x21), u32(crc), u32(compressed.length), u32(size),
-      u16(localName.length), u16(0), localName, compressed
+      u16(localName.length), u16(localExtra.length), localName, localExtra, compressed
     ])
     central.push(concat([
       u32(0x02014b50), u16(((e.madeBy ?? 3) << 8) | 20), u16(20), u16(flags), u16(method), u16(0), u16(0x21), u32(crc),
@@ -715,6 +718,24 @@ describe("AgentPack: corrupt archives are PACK_CORRUPT", () => {
       yield* corrupt(zip(entries.map((e) => e.name === "agent-pack/README.md" ? { ...e, extra: unicodeExtra } : e)), "zip")
       const good = goodZip()
       yield* corrupt(good.subarray(0, good.length - 1), "zip")
+    }))
+
+  it.effect("zip: a Unicode path field in a local header must name the entry's path (bsdtar extracts under it)", () =>
+    Effect.gen(function*() {
+      // notes.md is listed and checked, but libarchive names the entry from its local header's
+      // Unicode path field and writes it over the verified README.md.
+      const files = { ...goodFiles(), "notes.md": "EVIL README\n" }
+      const header = enc.encode("agent-pack/notes.md")
+      const unicode = (name: string) => {
+        const bytes = enc.encode(name)
+        return concat([u16(0x7075), u16(5 + bytes.length), Uint8Array.of(1), u32(crc32(header)), bytes])
+      }
+      const withLocal = (localExtra: Uint8Array) =>
+        zip(packEntries(files).map((e) => e.name === "agent-pack/notes.md" ? { ...e, localExtra } : e))
+      yield* corrupt(withLocal(unicode("agent-pack/README.md")), "zip")
+      yield* corrupt(withLocal(Uint8Array.of(0x75, 0x70, 9)), "zip")
+      const agreeing = yield* verify(submission(withLocal(unicode("agent-pack/notes.md")), "zip"))
+      assert.strictEqual(agreeing.status, "VALID", agreeing.status === "INVALID" ? agreeing.error.message : "")
     }))
 })
 

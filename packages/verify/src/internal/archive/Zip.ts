@@ -8,7 +8,8 @@
  * - the local file headers must tile the archive exactly (no prefix, gaps, overlaps or hidden
  *   entries before the central directory), and each repeats its central-directory name, method
  *   and sizes;
- * - an Info-ZIP Unicode path field (0x7075) must name the same path as the header;
+ * - an Info-ZIP Unicode path field (0x7075), in the central directory or a local header, must
+ *   name the same path as the header;
  * - each entry inflates to exactly its declared size (inflation stops as soon as the output
  *   passes the declared size, so a header that under-declares cannot be used as a bomb) and
  *   matches its CRC-32.
@@ -100,6 +101,13 @@ const extraFields = (extra: Uint8Array): Map<number, Uint8Array> | undefined => 
   return fields
 }
 
+/** An Info-ZIP Unicode path field, when present, must name exactly the header's path. */
+const unicodePathAgrees = (extra: Map<number, Uint8Array>, raw: string): boolean => {
+  const unicodePath = extra.get(UNICODE_PATH_EXTRA)
+  if (unicodePath === undefined) return true
+  return unicodePath[0] === 1 && unicodePath.length >= 5 && decodeName(unicodePath.subarray(5)) === raw
+}
+
 /** Reads the central directory and checks every entry; no content is touched. */
 const readCentral = (
   bytes: Uint8Array,
@@ -181,11 +189,7 @@ const readCentral = (
       return problem("PACK_FORMAT_UNSUPPORTED", `zip compression method ${method} is not supported`, raw)
     }
 
-    const unicodePath = extra.get(UNICODE_PATH_EXTRA)
-    if (unicodePath !== undefined) {
-      const alternative = unicodePath[0] === 1 && unicodePath.length >= 5 ? decodeName(unicodePath.subarray(5)) : undefined
-      if (alternative !== raw) return problem("PACK_CORRUPT", "a zip entry carries a second, different name", raw)
-    }
+    if (!unicodePathAgrees(extra, raw)) return problem("PACK_CORRUPT", "a zip entry carries a second, different name", raw)
 
     const normalised = normalisePath(raw)
     if (normalised._tag === "Bad") return normalised.problem
@@ -240,6 +244,13 @@ const locate = (
   if (!sameBytes(bytes.subarray(at + LOCAL_SIZE, at + LOCAL_SIZE + nameLength), entry.nameBytes)) {
     return corrupt("a zip local header names a different path than the central directory")
   }
+  // libarchive (bsdtar) names the entry from the local header's Unicode path field, not the
+  // central directory's: it must agree too.
+  const localExtraStart = at + LOCAL_SIZE + nameLength
+  if (localExtraStart + extraLength > centralOffset) return corrupt("a zip local header overruns the central directory")
+  const localExtra = extraFields(bytes.subarray(localExtraStart, localExtraStart + extraLength))
+  if (localExtra === undefined) return corrupt("a zip local header's extra fields are malformed")
+  if (!unicodePathAgrees(localExtra, entry.raw)) return corrupt("a zip local header carries a second, different name")
   const descriptor = (flags & FLAG_DESCRIPTOR) !== 0
   if (!descriptor) {
     const sizesAgree = view.getUint32(at + 14, true) === entry.crc &&
