@@ -720,6 +720,33 @@ describe("AgentPack: corrupt archives are PACK_CORRUPT", () => {
       yield* corrupt(good.subarray(0, good.length - 1), "zip")
     }))
 
+  it.effect("zip: an end record hidden in the archive comment is PACK_CORRUPT (Info-ZIP unzip reads the last one)", () =>
+    Effect.gen(function*() {
+      // NOTES1.md is listed and checked. The real end record's comment holds a second central
+      // directory naming NOTES1.md's local entry README.md, and a second end record pointing at
+      // it: unzip and Python take the last end record, so unzip writes NOTES1.md over README.md.
+      const plain = zip(packEntries({ ...goodFiles(), "NOTES1.md": "EVIL README\n" }))
+      const eocdAt = plain.length - 22
+      const view = new DataView(plain.buffer, plain.byteOffset, plain.byteLength)
+      let at = view.getUint32(eocdAt + 16, true)
+      let record: Uint8Array | undefined
+      while (at < eocdAt) {
+        const length = 46 + view.getUint16(at + 28, true) + view.getUint16(at + 30, true) + view.getUint16(at + 32, true)
+        const name = Buffer.from(plain.subarray(at + 46, at + 46 + view.getUint16(at + 28, true))).toString()
+        if (name === "agent-pack/NOTES1.md") record = Uint8Array.from(plain.subarray(at, at + length))
+        at += length
+      }
+      record!.set(enc.encode("agent-pack/README.md"), 46)
+      const hiddenEnd = concat([u32(0x06054b50), u16(0), u16(0), u16(1), u16(1), u32(record!.length), u32(plain.length), u16(0)])
+      const comment = concat([record!, hiddenEnd, enc.encode("XX")])
+      const bytes = concat([plain.subarray(0, eocdAt + 20), u16(comment.length), comment])
+      yield* corrupt(bytes, "zip")
+      // A comment without an end record in it is fine.
+      const commented = concat([plain.subarray(0, eocdAt + 20), u16(7), enc.encode("comment")])
+      const result = yield* verify(submission(commented, "zip"))
+      assert.strictEqual(result.status, "VALID", result.status === "INVALID" ? result.error.message : "")
+    }))
+
   it.effect("zip: a Unicode path field in a local header must name the entry's path (bsdtar extracts under it)", () =>
     Effect.gen(function*() {
       // notes.md is listed and checked, but libarchive names the entry from its local header's

@@ -76,11 +76,15 @@ interface CentralEntry {
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
 
-/** Finds the end-of-central-directory record whose comment runs exactly to the end of the file. */
+/**
+ * Finds the end-of-central-directory record: the last signature in the file (Info-ZIP unzip and
+ * Python take that one), whose comment must run exactly to the end. A record hidden in an earlier
+ * record's comment would give those tools another central directory than the one we check.
+ */
 const findEocd = (view: DataView): number | undefined => {
   const last = view.byteLength - EOCD_SIZE
   for (let at = last; at >= 0 && at >= last - 0xffff; at--) {
-    if (view.getUint32(at, true) === EOCD_SIGNATURE && view.getUint16(at + 20, true) === last - at) return at
+    if (view.getUint32(at, true) === EOCD_SIGNATURE) return view.getUint16(at + 20, true) === last - at ? at : undefined
   }
   return undefined
 }
