@@ -32,7 +32,8 @@
  *    `agent-pack/`), and PACK_MANIFEST_INVALID for a manifest over 1 MiB;
  * 9. `manifest.json`, `README.md`, `install.md` and at least one `skills/<name>/SKILL.md` exist
  *    under `agent-pack/` → PACK_REQUIRED_FILE_MISSING;
- * 10. `manifest.json` is UTF-8 JSON matching {@link Manifest} → PACK_MANIFEST_INVALID (see
+ * 10. `manifest.json` is UTF-8 JSON, no member twice in one object, matching {@link Manifest} →
+ *     PACK_MANIFEST_INVALID (see
  *     {@link checkManifest} for the rules beyond the shape);
  * 11. `manifest.author_did` is the envelope's signer → PACK_AUTHOR_MISMATCH;
  * 12. every `files[]` entry exists → PACK_MANIFEST_FILE_MISSING, its SHA-256 matches
@@ -133,20 +134,59 @@ export const isSkillPath = (path: string): boolean => SKILL_PATH.test(path)
 
 const manifestError = (message: string, field: string): PackError => ({ code: "PACK_MANIFEST_INVALID", message, field })
 
+const JSON_SPACE = new Set([" ", "\t", "\n", "\r"])
+
 /**
- * Decodes manifest.json's bytes. Beyond the shape: each `files[].path` is already normal
- * (relative, `/`-separated, no `.`, `..`, empty segments or backslashes), paths are unique
- * (ignoring case), `manifest.json` is not listed, and every entrypoint is a listed file, skills
- * being `skills/<name>/SKILL.md`.
+ * The first object member name given twice in one object of `text` (JSON that already parsed),
+ * compared after unescaping. JSON.parse keeps the last one; other readers keep the first or fail,
+ * so such a manifest has no single meaning.
+ */
+export const firstDuplicateKey = (text: string): string | undefined => {
+  const stack: Array<Set<string> | undefined> = [] // one key set per open object; arrays have none
+  let i = 0
+  while (i < text.length) {
+    const c = text[i]!
+    if (c === "\"") {
+      let end = i + 1
+      while (text[end] !== "\"") end += text[end] === "\\" ? 2 : 1
+      const token = text.slice(i, end + 1)
+      i = end + 1
+      const keys = stack[stack.length - 1]
+      if (keys === undefined) continue
+      let next = i
+      while (JSON_SPACE.has(text[next]!)) next++
+      if (text[next] !== ":") continue // a value, not a member name
+      const key = JSON.parse(token) as string
+      if (keys.has(key)) return key
+      keys.add(key)
+      continue
+    }
+    if (c === "{") stack.push(new Set())
+    else if (c === "[") stack.push(undefined)
+    else if (c === "}" || c === "]") stack.pop()
+    i++
+  }
+  return undefined
+}
+
+/**
+ * Decodes manifest.json's bytes: UTF-8 JSON with no member given twice in one object. Beyond the
+ * shape: each `files[].path` is already normal (relative, `/`-separated, no `.`, `..`, empty
+ * segments or backslashes), paths are unique (ignoring case), `manifest.json` is not listed, and
+ * every entrypoint is a listed file, skills being `skills/<name>/SKILL.md`.
  */
 export const checkManifest = (bytes: Uint8Array): Either.Either<Manifest, PackError> => {
   let value: unknown
+  let text: string
   try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes))
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes)
+    value = JSON.parse(text)
   } catch (error) {
     return Either.left(manifestError(`manifest.json is not UTF-8 JSON: ${(error as Error).message}`, "manifest"))
   }
   if (!isRecord(value)) return Either.left(manifestError("manifest.json is not a JSON object", "manifest"))
+  const duplicate = firstDuplicateKey(text)
+  if (duplicate !== undefined) return Either.left(manifestError(`manifest.json gives the member '${duplicate}' twice in one object`, "manifest"))
   const decoded = Schema.decodeUnknownEither(Manifest)(value, { errors: "first" })
   if (Either.isLeft(decoded)) {
     const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]

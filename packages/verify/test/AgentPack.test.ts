@@ -804,6 +804,32 @@ describe("AgentPack: contents and manifest", () => {
       expectCode(yield* verify(submission(tarGz(notUtf8), "tar.gz")), "PACK_MANIFEST_INVALID")
     }))
 
+  it.effect("a manifest with a member given twice is PACK_MANIFEST_INVALID: parsers disagree on which one counts", () =>
+    Effect.gen(function*() {
+      const text = JSON.stringify(manifestOf(goodFiles()))
+      const cases = [
+        // A first-wins reader installs from another entrypoint than the one checked.
+        text.replace('"entrypoints":', '"entrypoints":{"skills":["skills/did-work/SKILL.md"],"install":"README.md"},"entrypoints":'),
+        // The same key spelled with an escape is the same member.
+        text.replace('"pack_id":', '"pack_\\u0069d":"ap_other","pack_id":'),
+        // Nested objects too.
+        text.replace('"install":', '"install":"README.md","install":')
+      ]
+      for (const manifest of cases) {
+        const result = yield* verify(withManifest(manifest))
+        expectCode(result, "PACK_MANIFEST_INVALID")
+        if (result.status === "INVALID") assert.include(result.error.message, "twice")
+      }
+      // The same key in two different objects is not a duplicate.
+      assert.strictEqual((yield* verify(withManifest(text))).status, "VALID")
+    }))
+
+  it("the duplicate-member check finds none in JSON a serialiser wrote (property)", () => {
+    fc.assert(fc.property(fc.jsonValue(), fc.integer({ min: 0, max: 4 }), (value, indent) => {
+      assert.strictEqual(AgentPack.firstDuplicateKey(JSON.stringify(value, null, indent)), undefined)
+    }), { numRuns: 2000 })
+  })
+
   it.effect("a manifest breaking the schema is PACK_MANIFEST_INVALID, naming the field", () =>
     Effect.gen(function*() {
       const cases: ReadonlyArray<[unknown, string]> = [
