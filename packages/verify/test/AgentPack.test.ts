@@ -121,6 +121,8 @@ interface ZipEntry {
   readonly extra?: Uint8Array
   /** Extra fields of the local header (none by default). */
   readonly localExtra?: Uint8Array
+  /** Write CRC and sizes in a data descriptor after the data (flag bit 3), as streaming writers do. */
+  readonly descriptor?: boolean
 }
 
 const u16 = (n: number) => {
@@ -145,15 +147,17 @@ const zip = (entries: ReadonlyArray<ZipEntry>, options: { junkAfter?: number } =
     const compressed = e.compressed ?? (method === 8 ? deflateRawSync(data) : data)
     const crc = e.crc ?? crc32(data)
     const size = e.declaredSize ?? data.length
-    const flags = e.flags ?? 0x0800
+    const flags = (e.flags ?? 0x0800) | (e.descriptor === true ? 0x0008 : 0)
     const name = enc.encode(e.name)
     const localName = enc.encode(e.localName ?? e.name)
     const extra = e.extra ?? new Uint8Array(0)
     const localExtra = e.localExtra ?? new Uint8Array(0)
     const external = e.externalAttr ?? (directory ? ((0o040755 << 16) | 0x10) : (0o100644 << 16))
+    const known = e.descriptor === true ? [u32(0), u32(0), u32(0)] : [u32(crc), u32(compressed.length), u32(size)]
     const local = concat([
-      u32(0x04034b50), u16(20), u16(flags), u16(method), u16(0), u16(0x21), u32(crc), u32(compressed.length), u32(size),
-      u16(localName.length), u16(localExtra.length), localName, localExtra, compressed
+      u32(0x04034b50), u16(20), u16(flags), u16(method), u16(0), u16(0x21), ...known,
+      u16(localName.length), u16(localExtra.length), localName, localExtra, compressed,
+      ...(e.descriptor === true ? [u32(0x08074b50), u32(crc), u32(compressed.length), u32(size)] : [])
     ])
     central.push(concat([
       u32(0x02014b50), u16(((e.madeBy ?? 3) << 8) | 20), u16(20), u16(flags), u16(method), u16(0), u16(0x21), u32(crc),
@@ -672,6 +676,28 @@ describe("AgentPack: entry rules, both formats", () => {
     Effect.gen(function*() {
       const entries = [...packEntries(goodFiles()), { name: "agent-pack/x.md", data: "BZh9", method: 12 }]
       expectCode(yield* verify(submission(zip(entries), "zip")), "PACK_FORMAT_UNSUPPORTED", "agent-pack/x.md")
+    }))
+
+  it.effect("zip: a stored entry with a data descriptor is PACK_FORMAT_UNSUPPORTED (streaming readers search its content for its end)", () =>
+    Effect.gen(function*() {
+      // notes.md's content holds a data descriptor for its first bytes, then a local entry
+      // README.md: `bsdtar -xf -` ends notes.md at that descriptor and extracts README.md from
+      // inside it, over the verified one.
+      const head = enc.encode("notes\n")
+      const evil = enc.encode("EVIL README\n")
+      const name = enc.encode("agent-pack/README.md")
+      const inner = concat([
+        head, u32(0x08074b50), u32(crc32(head)), u32(head.length), u32(head.length),
+        u32(0x04034b50), u16(20), u16(0x0800), u16(0), u16(0), u16(0x21), u32(crc32(evil)), u32(evil.length), u32(evil.length),
+        u16(name.length), u16(0), name, evil
+      ])
+      const files = { ...goodFiles(), "notes.md": inner }
+      const stored = zip(packEntries(files).map((e) => e.name === "agent-pack/notes.md" ? { ...e, method: 0, descriptor: true } : e))
+      expectCode(yield* verify(submission(stored, "zip")), "PACK_FORMAT_UNSUPPORTED", "agent-pack/notes.md")
+      // Deflated data ends where its stream ends: a descriptor after it is fine.
+      const deflated = zip(packEntries(files).map((e) => e.name.endsWith("/") ? e : { ...e, method: 8, descriptor: true }))
+      const result = yield* verify(submission(deflated, "zip"))
+      assert.strictEqual(result.status, "VALID", result.status === "INVALID" ? result.error.message : "")
     }))
 })
 

@@ -13,7 +13,8 @@
  * - each entry inflates to exactly its declared size (inflation stops as soon as the output
  *   passes the declared size, so a header that under-declares cannot be used as a bomb) and
  *   matches its CRC-32.
- * Refused: ZIP64 and multi-disk archives, methods other than stored (0) and deflate (8) →
+ * Refused: ZIP64 and multi-disk archives, methods other than stored (0) and deflate (8), stored
+ * entries with a data descriptor (streaming readers find their end by searching their content) →
  * PACK_FORMAT_UNSUPPORTED; encrypted entries → PACK_ENCRYPTED_ENTRY; Unix symlinks (mode
  * 0o120000) and Windows reparse points → PACK_SYMLINK; other special Unix files →
  * PACK_ENTRY_TYPE_UNSUPPORTED.
@@ -191,6 +192,11 @@ const readCentral = (
     }
     if (method !== METHOD_STORED && method !== METHOD_DEFLATE) {
       return problem("PACK_FORMAT_UNSUPPORTED", `zip compression method ${method} is not supported`, raw)
+    }
+    // Stored data has no end marker of its own: streaming readers (bsdtar reading a pipe) end it at
+    // the first data descriptor found in it, so its content could hold more entries for them.
+    if (method === METHOD_STORED && (flags & FLAG_DESCRIPTOR) !== 0) {
+      return problem("PACK_FORMAT_UNSUPPORTED", "a stored zip entry with a data descriptor is not supported", raw)
     }
 
     if (!unicodePathAgrees(extra, raw)) return problem("PACK_CORRUPT", "a zip entry carries a second, different name", raw)
