@@ -125,10 +125,20 @@ export const parseTime = (value: unknown): number | undefined => {
   return Number.isNaN(t) ? undefined : t
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
 
-/** RFC 3339 `date-time` (the JSON-schema format; a timezone is required). */
-export const isDateTime = (value: unknown): value is string =>
-  typeof value === "string" && RFC3339.test(value) && !Number.isNaN(Date.parse(value))
+const daysIn = (year: number, month: number): number =>
+  month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31
+
+/**
+ * RFC 3339 `date-time` (the JSON-schema format; a timezone is required). Date.parse alone is not
+ * enough: it takes Feb 30 and hour 24 and rolls them over into another instant.
+ */
+export const isDateTime = (value: unknown): value is string => {
+  if (typeof value !== "string") return false
+  const m = RFC3339.exec(value)
+  if (m === null || Number.isNaN(Date.parse(value))) return false
+  return +m[3]! <= daysIn(+m[1]!, +m[2]!) && +m[4]! <= 23
+}
 
 export const isoAt = (verifyAt: number): string => new Date(verifyAt).toISOString()

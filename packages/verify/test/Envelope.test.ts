@@ -147,6 +147,19 @@ describe("strict and compat differ where the reference is lax", () => {
     assert.strictEqual(code(t, "compat"), "OK")
     assert.strictEqual(code(t, "strict"), "MALFORMED_ENVELOPE")
   })
+
+  it("strict: a date-time with a day past its month's end or hour 24 is not RFC 3339 (Date.parse rolls it over)", () => {
+    for (const issued_at of ["2026-02-29T00:00:00Z", "2026-02-30T00:00:00Z", "2026-04-31T00:00:00Z", "2026-01-01T24:00:00Z"]) {
+      assert.strictEqual(code({ ...env, issued_at }, "compat"), "OK", issued_at)
+      assert.strictEqual(code({ ...env, issued_at }, "strict"), "MALFORMED_ENVELOPE", issued_at)
+      const t = Sign.artifact(agent, env.payload, { issuedAt: iso(T0), expiresAt: issued_at })
+      assert.strictEqual(code(t, "strict"), "MALFORMED_ENVELOPE", issued_at)
+    }
+    // The real end of a month, a leap day, and a skipped-over day are still date-times.
+    for (const issued_at of ["2026-04-30T23:59:59Z", "2028-02-29T00:00:00Z", "2026-01-31T12:00:00+02:00"]) {
+      assert.strictEqual(code({ ...env, issued_at }, "strict"), "OK", issued_at)
+    }
+  })
 })
 
 describe("message_signature over a server challenge (DID registration)", () => {
