@@ -29,6 +29,7 @@
 import * as Base64Url from "./Base64Url.js"
 import * as DidKey from "./DidKey.js"
 import * as Ed25519 from "./Ed25519.js"
+import * as EventChain from "./EventChain.js"
 import * as Hash from "./Hash.js"
 import { type BaseResult, type CommonOptions, fail, invalid, isDateTime, isNonEmptyString, isoAt, isRecord, type Mode, parseTime, type VerificationError, shown } from "./Result.js"
 
@@ -282,9 +283,38 @@ export const checkMessagePayload: PayloadCheck = (p, _env, ctx) => {
   return undefined
 }
 
+/** event_chain payload: the reference's shape (chain_version "1", chain_id, run_id, events[]). */
+export const checkEventChainPayload: PayloadCheck = (p) => {
+  if (!isRecord(p)) return malformed("payload must be an object", "payload")
+  if (p.chain_version !== "1") return malformed("chain_version must be \"1\"", "payload.chain_version")
+  if (!isNonEmptyString(p.chain_id)) return malformed("chain_id must be a non-empty string", "payload.chain_id")
+  if (!isNonEmptyString(p.run_id)) return malformed("run_id must be a non-empty string", "payload.run_id")
+  if (!Array.isArray(p.events)) return malformed("events must be an array", "payload.events")
+  return undefined
+}
+
+/**
+ * After the signature, as the reference: the events are a linked chain of the payload's run
+ * (MALFORMED_ENVELOPE). Strict also recomputes each event's hash (HASH_MISMATCH); the reference's
+ * event_chain endpoint does not.
+ */
+export const checkEventChainLinks = (env: Record<string, unknown>, ctx: Ctx): VerificationError | undefined => {
+  const p = env.payload as Record<string, unknown>
+  const events = p.events as ReadonlyArray<unknown>
+  const e = EventChain.check(events, "payload.events", { strict: ctx.strict, recompute: ctx.strict })
+  if (e !== undefined) return e
+  const first = events[0] as Record<string, unknown>
+  return first.run_id === p.run_id ? undefined : malformed("The events' run_id differs from the chain's run_id", "payload.events[0].run_id")
+}
+
 const payloadChecks: Partial<Record<string, PayloadCheck>> = {
   artifact_signature: checkArtifactPayload,
-  message_signature: checkMessagePayload
+  message_signature: checkMessagePayload,
+  event_chain: checkEventChainPayload
+}
+
+const afterSignatureChecks: Partial<Record<string, (env: Record<string, unknown>, ctx: Ctx) => VerificationError | undefined>> = {
+  event_chain: checkEventChainLinks
 }
 
 /** Registers the payload check for an envelope type (used by CommitProof and EventChain). */
@@ -343,7 +373,8 @@ export interface VerifyEnvelopeOptions extends VerifyOptions {
 export const verifyEnvelope = (input: unknown, options: VerifyEnvelopeOptions): EnvelopeResult => {
   const ctx = makeCtx(options)
   const type = options.expectedType ?? (isRecord(input) && typeof input.envelope_type === "string" ? input.envelope_type : undefined)
-  return verifyWith(input, options.expectedType, ctx, type === undefined ? undefined : payloadChecks[type])
+  const after = type === undefined ? undefined : afterSignatureChecks[type]
+  return verifyWith(input, options.expectedType, ctx, type === undefined ? undefined : payloadChecks[type], undefined, after && ((env) => after(env, ctx)))
 }
 
 /** An `artifact_signature` envelope (the agent-pack bundle's signature, among others). */

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import { Base64Url, CommitProof, Ed25519, Envelope, ExecutionAttestation, GatewayReceipt, Hash, Sign } from "@clawbounties/verify"
+import { Base64Url, CommitProof, Ed25519, Envelope, EventChain, ExecutionAttestation, GatewayReceipt, Hash, Sign } from "@clawbounties/verify"
 import { agent, attester, clone, gateway, iso, stranger, T0, VERIFY_AT } from "./fixtures.js"
 
 const times = { issuedAt: iso(T0) }
@@ -111,6 +111,45 @@ describe("signed envelopes: sign then verify, tamper every field", () => {
       }
     })
   }
+})
+
+describe("event_chain envelopes", () => {
+  const runId = "run_chain_001"
+  const chain = EventChain.build(runId, [0, 1, 2].map((i) => ({
+    event_id: `evt_${i}`, event_type: "llm_call", timestamp: iso(T0 + i * 1000), payload_hash_b64u: Hash.sha256B64uOfString(`payload ${i}`)
+  })))
+  const signed = (payload: unknown) => Sign.envelope(agent, "event_chain", payload, times)
+  const good = { chain_version: "1", chain_id: "chain_001", run_id: runId, events: chain }
+  const code = (payload: unknown, mode: "strict" | "compat" = "strict") =>
+    Envelope.verifyEnvelope(signed(payload), { mode, verifyAt: VERIFY_AT, expectedType: "event_chain" }).error?.code ?? "OK"
+
+  it("a signed, linked chain verifies in both modes", () => {
+    assert.strictEqual(code(good), "OK")
+    assert.strictEqual(code(good, "compat"), "OK")
+  })
+
+  it("a signed payload that is not a linked chain of its run is MALFORMED_ENVELOPE, as in the reference", () => {
+    const swapped = [chain[0], chain[2], chain[1]]
+    const otherRun = chain.map((e) => ({ ...e, run_id: "run_other" }))
+    for (const payload of [
+      {},
+      { ...good, chain_version: "2" },
+      { ...good, chain_id: "" },
+      { ...good, events: [] },
+      { ...good, events: swapped },
+      { ...good, events: [{ ...chain[0]!, prev_hash_b64u: chain[2]!.event_hash_b64u }, ...chain.slice(1)] },
+      { ...good, run_id: "run_other" },
+      { ...good, events: otherRun.map((e, i) => i === 2 ? e : { ...e, run_id: runId }) }
+    ]) {
+      for (const mode of ["strict", "compat"] as const) assert.strictEqual(code(payload, mode), "MALFORMED_ENVELOPE", `${mode}: ${JSON.stringify(payload).slice(0, 80)}`)
+    }
+  })
+
+  it("an event whose hash is not its fields': compat passes (the reference only checks links), strict HASH_MISMATCH", () => {
+    const forged = chain.map((e, i) => i === 1 ? { ...e, event_type: "tool_call" } : e)
+    assert.strictEqual(code({ ...good, events: forged }, "compat"), "OK")
+    assert.strictEqual(code({ ...good, events: forged }), "HASH_MISMATCH")
+  })
 })
 
 describe("strict and compat differ where the reference is lax", () => {
