@@ -10,8 +10,8 @@
  * Both are plain values so the hot path is a synchronous call; {@link Ed25519} is the Effect
  * service carrying the chosen backend, with {@link layerNode} and {@link layerNoble}.
  *
- * Before either backend runs, {@link verifyWith} applies the checks both must agree on: the key is
- * 32 bytes and the signature 64 bytes (anything else is simply "not valid").
+ * Both backends apply the checks they must agree on: the key is 32 bytes and the signature 64 bytes
+ * (anything else is simply "not valid"), and the key is a canonical point not of small order.
  */
 import { sha512 } from "@noble/hashes/sha2.js"
 import * as ed from "@noble/ed25519"
@@ -51,12 +51,27 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
  */
 const KeyCache = new WeakMap<Uint8Array, nodeCrypto.KeyObject | null>()
 
+/**
+ * RFC 8032 strict keys only, as the noble backend: a canonical point encoding, not of small order.
+ * OpenSSL checks neither, and under a small-order key one signature (R the identity, S = 0)
+ * verifies for every message.
+ */
+const isStrictKey = (publicKey: Uint8Array): boolean => {
+  try {
+    return !ed.Point.fromBytes(publicKey, false).isSmallOrder()
+  } catch {
+    return false
+  }
+}
+
 const nodeKey = (publicKey: Uint8Array): nodeCrypto.KeyObject | null => {
   const cached = KeyCache.get(publicKey)
   if (cached !== undefined) return cached
   let key: nodeCrypto.KeyObject | null
   try {
-    key = nodeCrypto.createPublicKey({ key: Buffer.from(concat(SPKI_PREFIX, publicKey)), format: "der", type: "spki" })
+    key = isStrictKey(publicKey)
+      ? nodeCrypto.createPublicKey({ key: Buffer.from(concat(SPKI_PREFIX, publicKey)), format: "der", type: "spki" })
+      : null
   } catch {
     key = null
   }

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { Base58 } from "@clawbounties/domain"
 import * as fc from "fast-check"
 import { Base64Url, CommitProof, Ed25519, Envelope, EventChain, ExecutionAttestation, GatewayReceipt, Hash, Sign } from "@clawbounties/verify"
 import { agent, attester, clone, gateway, iso, stranger, T0, VERIFY_AT } from "./fixtures.js"
@@ -25,6 +26,40 @@ describe("Base64Url", () => {
 
   it("refuses padding, foreign characters and impossible lengths", () => {
     for (const bad of ["AAAA=", "AA==", "A", "AB+C", "AB/C", "ab c"]) assert.isUndefined(Base64Url.decode(bad), bad)
+  })
+})
+
+describe("Ed25519 backends", () => {
+  // Small-order points: the identity (y = 1) and the order-2 point (y = p - 1). With R the
+  // identity and S = 0, RFC 8032's equation holds for every message under such a key.
+  const identity = new Uint8Array(32)
+  identity[0] = 1
+  const orderTwo = new Uint8Array(32).fill(0xff)
+  orderTwo[0] = 0xec
+  orderTwo[31] = 0x7f
+  const universal = new Uint8Array(64)
+  universal[0] = 1
+
+  it("a small-order public key verifies no signature on either backend", () => {
+    for (const key of [identity, orderTwo]) {
+      for (const backend of Ed25519.backends) {
+        assert.isFalse(backend.verify(key, Hash.utf8("any message at all"), universal), backend.name)
+      }
+    }
+  })
+
+  it("a challenge answered for a small-order did:key with the universal signature is SIGNATURE_INVALID", () => {
+    const payload = { message_version: "1", message_type: "challenge_response", message: "register", nonce: "n_1" }
+    const payload_hash_b64u = Hash.jsonHashB64u(payload)!
+    const env = {
+      envelope_version: "1", envelope_type: "message_signature", payload, payload_hash_b64u, hash_algorithm: "SHA-256",
+      signature_b64u: Base64Url.encode(universal), algorithm: "Ed25519", issued_at: iso(T0),
+      signer_did: `did:key:z${Base58.encode(Uint8Array.from([0xed, 0x01, ...identity]))}`
+    }
+    for (const backend of Ed25519.backends) {
+      const r = Envelope.verifyChallengeResponse(env, { nonce: "n_1" }, { verifyAt: VERIFY_AT, backend })
+      assert.strictEqual(r.error?.code, "SIGNATURE_INVALID", backend.name)
+    }
   })
 })
 
