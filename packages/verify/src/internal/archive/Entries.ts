@@ -88,7 +88,9 @@ export type NormalisedPath =
  * 4. any `..` segment → PACK_PATH_TRAVERSAL, even one that would stay inside (`a/../b`): a pack
  *    has no reason to contain one and resolving them is where zip-slip bugs live;
  * 5. a drive letter once `.` segments are dropped (`./C:/x`) → PACK_ABSOLUTE_PATH, and any other
- *    `:` → PACK_PATH_INVALID (NTFS alternate data streams, drive-relative paths).
+ *    `:` → PACK_PATH_INVALID (NTFS alternate data streams, drive-relative paths);
+ * 6. a segment ending in a dot or a space (`install.md.`, `skills /x`) → PACK_PATH_INVALID: Windows
+ *    drops them, so such an entry is written over its twin (`install.md`).
  * `.` and empty segments (`./a`, `a//b`) are dropped; a trailing `/` marks a directory. The
  * normalised path is what duplicate detection compares, so `a//b` and `a/b` collide.
  */
@@ -108,6 +110,9 @@ export const normalisePath = (raw: string): NormalisedPath => {
   // After dropping `.` segments (`./C:/x`), the first segment must still not be a drive.
   if (/^[A-Za-z]:/.test(kept[0] ?? "")) return bad("PACK_ABSOLUTE_PATH", "an entry name is an absolute path")
   if (raw.includes(":")) return bad("PACK_PATH_INVALID", "an entry name contains ':' (a Windows drive or alternate data stream)")
+  if (kept.some((s) => s.endsWith(".") || s.endsWith(" "))) {
+    return bad("PACK_PATH_INVALID", "an entry name has a segment ending in '.' or ' ' (Windows drops them)")
+  }
   return { _tag: "Path", path: kept.join("/"), directory }
 }
 
