@@ -52,7 +52,7 @@ import { Did } from "@clawbounties/domain"
 import { Effect, Either, ParseResult, Schema } from "effect"
 import * as Envelope from "./Envelope.js"
 import type { ArchiveCode, ArchiveFile, ReadOptions, ReadResult } from "./internal/archive/Entries.js"
-import { normalisePath } from "./internal/archive/Entries.js"
+import { foldKey, normalisePath } from "./internal/archive/Entries.js"
 import { readTarGz } from "./internal/archive/Tar.js"
 import { readZip } from "./internal/archive/Zip.js"
 import { isDateTime, isoAt, isRecord, type VerificationError } from "./Result.js"
@@ -203,7 +203,7 @@ export const checkManifest = (bytes: Uint8Array): Either.Either<Manifest, PackEr
       return Either.left(manifestError("manifest.json: a file path is not in normal form", field))
     }
     if (file.path === "manifest.json") return Either.left(manifestError("manifest.json lists itself", field))
-    const key = file.path.normalize("NFC").toLowerCase()
+    const key = foldKey(file.path)
     if (seen.has(key)) return Either.left(manifestError(`manifest.json lists '${file.path}' twice`, field))
     seen.add(key)
   }

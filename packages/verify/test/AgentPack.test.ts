@@ -584,6 +584,9 @@ describe("AgentPack: entry rules, both formats", () => {
           { name: "agent-pack//README.md", data: "second copy\n" },
           { name: "agent-pack/./README.md", data: "second copy\n" },
           { name: "agent-pack/readme.md", data: "case-folded copy\n" },
+          // Equal under Unicode case folding, not under toLowerCase: long s (ſ) folds to s.
+          { name: "agent-pack/inſtall.md", data: "case-folded copy\n" },
+          { name: "agent-pack/ſkills/did-work/SKILL.md", data: "case-folded copy\n" },
           { name: "agent-pack/README.md/inner.md", data: "a file under a file\n" }
         ]) {
           const bytes = build(format, [...packEntries(goodFiles()), extra])

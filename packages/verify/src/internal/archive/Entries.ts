@@ -123,6 +123,13 @@ export const checkRoot = (path: string, directory: boolean, raw: string, root: s
 }
 
 /**
+ * The key two paths collide under on a case-insensitive file system: NFC, then case folded.
+ * `toLowerCase` alone is not folding: `ſ` (long s) and `ς` are already lower case, yet fold to `s`
+ * and `σ`; upper-casing first takes them there (and is only ever more cautious).
+ */
+export const foldKey = (path: string): string => path.normalize("NFC").toUpperCase().toLowerCase()
+
+/**
  * Paths seen so far. Two entries collide when their normalised paths are equal after Unicode NFC
  * and case folding: extracted on macOS or Windows, one would silently overwrite the other. A path
  * used both as a file and as a directory (`a` and `a/b`) also collides.
@@ -132,7 +139,7 @@ export class PathIndex {
   private readonly directories = new Set<string>()
 
   private static key(path: string): string {
-    return path.normalize("NFC").toLowerCase()
+    return foldKey(path)
   }
 
   /** Records an entry; returns the problem when it collides with an earlier one. */
