@@ -673,6 +673,20 @@ describe("AgentPack: entry rules, both formats", () => {
       }
     }))
 
+  it.effect("zip: a non-ASCII name not flagged UTF-8 is PACK_PATH_INVALID (Python reads it as CP437, onto another entry)", () =>
+    Effect.gen(function*() {
+      // Unflagged, the UTF-8 bytes of "é" are "├⌐" in CP437: Python's zipfile extracts this entry
+      // over the flagged, verified skills/├⌐/SKILL.md.
+      const files = { ...goodFiles(), "skills/├⌐/SKILL.md": "the reviewed skill\n", "skills/é/SKILL.md": "another skill\n" }
+      const entries = packEntries(files).map((e) => e.name === "agent-pack/skills/é/SKILL.md" ? { ...e, flags: 0 } : e)
+      expectCode(yield* verify(submission(zip(entries), "zip")), "PACK_PATH_INVALID", "agent-pack/skills/é/SKILL.md")
+      // ASCII names need no flag; flagged UTF-8 names are read alike by every tool.
+      const plain = zip(packEntries(goodFiles()).map((e) => ({ ...e, flags: 0 })))
+      assert.strictEqual((yield* verify(submission(plain, "zip"))).status, "VALID")
+      const flagged = yield* verify(submission(zip(packEntries({ ...goodFiles(), "skills/é/SKILL.md": "x\n" })), "zip"))
+      assert.strictEqual(flagged.status, "VALID", flagged.status === "INVALID" ? flagged.error.message : "")
+    }))
+
   it.effect("zip: a FIFO mode is PACK_ENTRY_TYPE_UNSUPPORTED", () =>
     Effect.gen(function*() {
       const entries = [...packEntries(goodFiles()), { name: "agent-pack/fifo", data: "", externalAttr: (0o010644 << 16) >>> 0 }]

@@ -12,7 +12,9 @@
  *   name the same path as the header;
  * - each entry inflates to exactly its declared size (inflation stops as soon as the output
  *   passes the declared size, so a header that under-declares cannot be used as a bomb) and
- *   matches its CRC-32.
+ *   matches its CRC-32;
+ * - a name that is not ASCII must be flagged UTF-8 (bit 11): readers that follow the spec read
+ *   an unflagged one as CP437 (PACK_PATH_INVALID).
  * Refused: ZIP64 and multi-disk archives, methods other than stored (0) and deflate (8), stored
  * entries with a data descriptor (streaming readers find their end by searching their content) →
  * PACK_FORMAT_UNSUPPORTED; encrypted entries → PACK_ENCRYPTED_ENTRY; Unix symlinks (mode
@@ -48,6 +50,7 @@ const LOCAL_SIZE = 30
 
 const FLAG_ENCRYPTED = 0x0001
 const FLAG_DESCRIPTOR = 0x0008
+const FLAG_UTF8 = 0x0800
 const FLAG_STRONG_ENCRYPTION = 0x0040
 const METHOD_STORED = 0
 const METHOD_DEFLATE = 8
@@ -172,6 +175,11 @@ const readCentral = (
 
     const raw = decodeName(nameBytes)
     if (raw === undefined) return problem("PACK_PATH_INVALID", "a zip entry name is not valid UTF-8")
+    // Without the UTF-8 flag, Python's zipfile (and the zip spec) read a name as CP437, not UTF-8:
+    // another path, which can be a second entry's.
+    if ((flags & FLAG_UTF8) === 0 && nameBytes.some((byte) => byte >= 0x80)) {
+      return problem("PACK_PATH_INVALID", "a non-ASCII zip entry name is not marked UTF-8 (general purpose flag bit 11)", raw)
+    }
     if (extra === undefined) return problem("PACK_CORRUPT", "a zip entry's extra fields are malformed", raw)
     if (size === 0xffffffff || compressedSize === 0xffffffff || localOffset === 0xffffffff || diskStart !== 0) {
       return problem("PACK_FORMAT_UNSUPPORTED", "ZIP64 entries are not supported", raw)
