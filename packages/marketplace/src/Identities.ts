@@ -189,6 +189,10 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  */
 export const registerWithin = Effect.fn("Identities.registerWithin")(function* (input: RegisterRequest) {
   yield* validRegister(input)
+  // An id not of the engine's form names no challenge, and must not reach SQL (PostgreSQL fails on U+0000).
+  if (!Schema.is(Ids.ChallengeId)(input.challenge_id)) {
+    return yield* new ErrorCatalogue.ChallengeNotFound({ challenge_id: input.challenge_id })
+  }
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql<ChallengeRow>`SELECT challenge_id, did, purpose, nonce, expires_at, consumed_at
     FROM identity_challenges WHERE challenge_id = ${input.challenge_id}`

@@ -199,6 +199,21 @@ describe(database.name, () => {
         yield* nothingWritten
       }).pipe(Effect.provide(Test())))
 
+    it.effect("CHALLENGE_NOT_FOUND, not a database failure, for a challenge id no challenge can have (U+0000)", () =>
+      Effect.gen(function* () {
+        // Embedders call register directly: PostgreSQL fails on U+0000 in text, so such an id
+        // must be refused before it reaches SQL.
+        const challengeId = "chl_\u0000"
+        const error = yield* registerError({
+          did: alice.did,
+          role: "worker",
+          challenge_id: challengeId,
+          proof: answer(alice, { challenge_id: challengeId, nonce: "x" }, "worker")
+        })
+        assert.strictEqual(error._tag, "ChallengeNotFound")
+        yield* nothingWritten
+      }).pipe(Effect.provide(Test())))
+
     it.effect("DID_MISMATCH: a challenge issued for another DID cannot register this one", () =>
       Effect.gen(function* () {
         const forMallory = yield* Identities.challenge({ did: mallory.did, purpose: "register" })
