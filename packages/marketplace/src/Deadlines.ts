@@ -192,7 +192,13 @@ export const sweep = Effect.fn("Deadlines.sweep")(function* () {
     // A bounty reopened past the expiry given at post is due again at once: one more batch expires it.
     more = (batch.full || batch.applied.includes("reopened")) && batch.applied.some((kind) => kind !== "skipped")
   }
-  const challengesPurged = yield* Identities.purgeExpired(config.sweepBatchSize)
+  // Batch after batch like the due records: anyone may ask for challenges, so one batch per sweep
+  // would let a single client asking faster than that grow the table without bound.
+  let challengesPurged = 0
+  for (let purged = config.sweepBatchSize; purged === config.sweepBatchSize;) {
+    purged = yield* Identities.purgeExpired(config.sweepBatchSize)
+    challengesPurged += purged
+  }
   const moved = report.expired + report.reopened + report.cancelled + report.autoApproved + report.escalated + report.skipped
   if (moved + challengesPurged > 0) {
     yield* Effect.logInfo("deadline sweep", { ...report, challengesPurged })

@@ -14,6 +14,7 @@ import * as Closure from "../src/Closure.js"
 import * as Deadlines from "../src/Deadlines.js"
 import * as Audit from "../src/Audit.js"
 import * as Disputes from "../src/Disputes.js"
+import * as Identities from "../src/Identities.js"
 import * as MarketplaceConfig from "../src/MarketplaceConfig.js"
 import * as Operators from "../src/Operators.js"
 import * as Outbox from "../src/Outbox.js"
@@ -785,6 +786,18 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* Deadlines.sweep()).expired, 5)
         assert.deepStrictEqual(yield* balances(actor.did), { A: 100_000n, H: 0n, B: 0n, F: 0n, P: 0n })
         yield* invariants
+      }), engineOver(store(), { sweepBatchSize: 2 })))
+
+    it.effect("a sweep purges every expired challenge, past its batch size", () =>
+      Effect.provide(Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        // Anyone may ask for challenges: purging one batch per sweep (every 15 s by default) let a
+        // single client asking faster than that grow the table without bound.
+        for (let i = 0; i < 5; i++) yield* Identities.challenge({ did: key(1).did, purpose: "register" })
+        yield* TestClock.adjust("6 minutes")
+        assert.strictEqual((yield* Deadlines.sweep()).challengesPurged, 5)
+        const left = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM identity_challenges`
+        assert.strictEqual(Number(left[0]!.n), 0)
       }), engineOver(store(), { sweepBatchSize: 2 })))
 
     it.effect("inside a caller's transaction, the sweep applies them one at a time, with the same result", () =>
