@@ -71,6 +71,35 @@ describe("Builders", () => {
 })
 
 describe("Actors and invariants", () => {
+  // The README's "In tests" example, verbatim, so it cannot drift from the API.
+  it.effect("a job end to end", () =>
+    Effect.gen(function* () {
+      const alice = yield* Actors.requester(Keys.key(1), { fund: 10_000n })
+      const bob = yield* Actors.worker(Keys.key(2))
+      const posted = yield* alice.post()
+      yield* bob.accept(posted.bounty_id)
+      const submitted = yield* bob.submit(posted.bounty_id)
+      yield* alice.approve(posted.bounty_id, submitted.submission_id)
+      yield* Deterministic.passDeadline("90 days")
+      yield* Actors.operator.sweep
+      yield* Invariants.assertAll({ afterSweep: true })
+    }).pipe(Effect.provide(TestEngine.layer())))
+
+  it.effect("README: a credit or a post run twice moves money once; a third argument is a new credit", () =>
+    Effect.gen(function* () {
+      const did = Keys.key(1).did
+      yield* Actors.operator.credit(did, 10_000n)
+      yield* Actors.operator.credit(did, 10_000n)
+      const alice = yield* Actors.requester(Keys.key(1))
+      assert.strictEqual((yield* alice.balances).A, 10_000n)
+      yield* Actors.operator.credit(did, 10_000n, "second")
+      assert.strictEqual((yield* alice.balances).A, 20_000n)
+      const first = yield* alice.post()
+      const again = yield* Actors.requester(Keys.key(1))
+      assert.strictEqual((yield* again.post()).bounty_id, first.bounty_id)
+      assert.notStrictEqual((yield* alice.post()).bounty_id, first.bounty_id)
+    }).pipe(Effect.provide(TestEngine.layer())))
+
   it.effect("a job end to end in a few lines, and every invariant holds after it and after a sweep", () =>
     Effect.gen(function* () {
       const alice = yield* Actors.requester(Keys.key(1), { fund: 10_000n })
