@@ -40,7 +40,8 @@ const amount = (name: keyof Values): Config.Config<bigint> =>
     Config.mapOrFail((text) => {
       const parsed = Money.parseAmount(text)
       return typeof parsed === "string"
-        ? Either.left(ConfigError.InvalidData([name], `${name}: ${parsed}`))
+        // No path or name here: Config prefixes the setting's own name to the error's path.
+        ? Either.left(ConfigError.InvalidData([], parsed))
         : Either.right(parsed)
     }),
     Config.withDefault(defaults[name])

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Limits } from "@clawbounties/fees"
-import { ConfigProvider, Effect, Exit, Layer } from "effect"
+import { Cause, ConfigError, ConfigProvider, Effect, Exit, Layer, Option } from "effect"
 
 const withConfig = (entries: ReadonlyArray<readonly [string, string]>) =>
   Limits.Limits.layerConfig.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(entries)))))
@@ -34,7 +34,11 @@ describe("Limits", () => {
     Effect.gen(function* () {
       const exit = yield* Effect.exit(Effect.provide(Limits.Limits, withConfig([["MIN_PAYOUT_MINOR", "50.00"]])))
       assert.isTrue(Exit.isFailure(exit))
-      assert.include(String(Exit.isFailure(exit) ? exit.cause : ""), "MIN_PAYOUT_MINOR: an amount is a whole number of minor units")
+      // Named once, by its path (a start-up line reads `path: message`), not `MIN_X.MIN_X: MIN_X: ...`.
+      const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+      const invalid = Option.getOrThrow(error) as ConfigError.ConfigError & { readonly path: ReadonlyArray<string>; readonly message: string }
+      assert.deepStrictEqual([invalid._op, invalid.path], ["InvalidData", ["MIN_PAYOUT_MINOR"]])
+      assert.match(invalid.message, /^an amount is a whole number of minor units/)
     }))
 
   it("minimum reward per lane (B1): the highest minimum among the bounty's lanes", () => {
