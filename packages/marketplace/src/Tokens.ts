@@ -8,8 +8,8 @@
  * so a revocation takes effect at once (the reference's self-issued JWTs could not be revoked,
  * marketplace-notes §6 item 16).
  *
- * The operator token comes from configuration (`OPERATOR_TOKEN`, optional, at least 32 characters)
- * and is held only as its hash; it authenticates as `{ did: "operator", role: "operator" }`.
+ * The operator token comes from configuration (`OPERATOR_TOKEN`, optional, at least 32 visible ASCII
+ * characters) and is held only as its hash; it authenticates as `{ did: "operator", role: "operator" }`.
  * Tokens are never logged: callers get them once in a response and this module only ever hashes them.
  */
 import { SqlClient } from "@effect/sql"
@@ -52,11 +52,22 @@ export class OperatorToken extends Context.Tag("@clawbounties/marketplace/Tokens
   { readonly hash: Option.Option<Buffer> }
 >() {}
 
+/**
+ * Whether a token can be presented at all: `Authorization: Bearer <token>` carries one run of
+ * visible ASCII. A space, a line break or a non-ASCII letter (headers arrive as Latin-1) would make
+ * an operator token that no request can match.
+ */
+export const isPresentable = (token: string): boolean => /^[\x21-\x7e]+$/.test(token)
+
 const operatorConfig = Config.option(
   Config.redacted("OPERATOR_TOKEN").pipe(
     Config.validate({
       message: `OPERATOR_TOKEN must be at least ${MIN_OPERATOR_TOKEN_LENGTH} characters`,
       validation: (token) => Redacted.value(token).length >= MIN_OPERATOR_TOKEN_LENGTH
+    }),
+    Config.validate({
+      message: "OPERATOR_TOKEN must be visible ASCII only: no spaces, line breaks or other characters a bearer token cannot carry",
+      validation: (token) => isPresentable(Redacted.value(token))
     })
   )
 )

@@ -203,6 +203,13 @@ describe(database.name, () => {
         assert.isTrue(Either.isRight(noConfig))
         const short = yield* Layer.build(operatorFromConfig("short")).pipe(Effect.scoped, Effect.either)
         assert.isTrue(Either.isLeft(short))
+        // A bearer token is one run of visible ASCII: one with a space, a line break or a
+        // non-ASCII letter can never be presented in an Authorization header, so the server would
+        // start with an operator token nobody can use.
+        for (const unpresentable of [`${OPERATOR_SECRET} with spaces`, `${OPERATOR_SECRET}\n`, `${OPERATOR_SECRET}é`]) {
+          const refused = yield* Layer.build(operatorFromConfig(unpresentable)).pipe(Effect.scoped, Effect.either)
+          assert.isTrue(Either.isLeft(refused), JSON.stringify(unpresentable))
+        }
       }).pipe(Effect.provide(Test())))
 
     it.effect("list shows the caller's tokens of every role, never another DID's", () =>

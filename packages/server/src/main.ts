@@ -30,6 +30,7 @@ const operatorToken = (dataDir: string): { readonly layer: Layer.Layer<Tokens.Op
     if (existsSync(file)) {
       token = readFileSync(file, "utf8").trim()
       if (token.length < Tokens.MIN_OPERATOR_TOKEN_LENGTH) fail([`${file}: the operator token is shorter than ${Tokens.MIN_OPERATOR_TOKEN_LENGTH} characters`])
+      if (!Tokens.isPresentable(token)) fail([`${file}: the operator token must be visible ASCII only (no spaces or other characters a bearer token cannot carry)`])
     } else {
       mkdirSync(dataDir, { recursive: true })
       token = `cbt_operator_${randomBytes(32).toString("base64url")}`

@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
@@ -64,12 +64,18 @@ describe("npm start", () => {
     writeFileSync(join(dir, "a-file"), "")
     writeFileSync(join(dir, "not-a-db"), "this is not a database, but it is long enough to look like one".repeat(100))
     const unused = join(dir, "unused")
+    const kept = join(dir, "kept")
+    mkdirSync(kept)
+    writeFileSync(join(kept, "operator-token"), "correct horse battery staple, forty chars\n", { mode: 0o600 })
     const token = { OPERATOR_TOKEN: "cbt_operator_main-test-token-0123456789abcdef" }
     const cases: ReadonlyArray<readonly [Record<string, string>, RegExp]> = [
       [{ ...token, DATA_DIR: unused, BOUNTY_OPEN_TTL: "-1 hours" }, /^clawbounties: bad setting BOUNTY_OPEN_TTL: must be longer than 0$/m],
       [{ ...token, DATA_DIR: unused, BOUNTY_WORK_DEADLINE: "0 seconds" }, /bad setting BOUNTY_WORK_DEADLINE/],
       [{ ...token, DATA_DIR: unused, BOUNTY_MIN_DEADLINE: "2 days", BOUNTY_MAX_DEADLINE: "1 day" }, /bad setting BOUNTY_MIN_DEADLINE must not be longer than BOUNTY_MAX_DEADLINE/],
       [{ DATA_DIR: unused, OPERATOR_TOKEN: "short" }, /^clawbounties: bad setting OPERATOR_TOKEN must be at least 32 characters$/m],
+      // No Authorization header can carry a token with a space: the operator could never sign in.
+      [{ DATA_DIR: unused, OPERATOR_TOKEN: "correct horse battery staple, forty chars" }, /^clawbounties: bad setting OPERATOR_TOKEN must be visible ASCII only/m],
+      [{ DATA_DIR: kept }, /operator-token: the operator token must be visible ASCII only/],
       [{ ...token, DATA_DIR: unused, GATEWAY_SIGNER_DIDS: "notadid" }, /bad setting GATEWAY_SIGNER_DIDS: must be did:key DIDs/],
       [{ DATA_DIR: join(dir, "a-file", "sub") }, /bad setting DATA_DIR: cannot keep the operator token .*ENOTDIR/],
       [{ ...token, DATA_DIR: dir, SQLITE_FILE: join(dir, "not-a-db") }, /not-a-db is not a usable SQLite database/]
