@@ -16,6 +16,14 @@ const gateway = Keys.key(100)
 const at = Date.parse(Builders.DEFAULT_ISSUED_AT) + 1000
 const strict = { mode: "strict" as const, verifyAt: at, gatewaySignerDids: [gateway.did] }
 
+/** Breaks the engine's records as a forgetful transition would: its events were never written. */
+const dropEvents = (...types: ReadonlyArray<string>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.zipRight(
+      sql`DELETE FROM outbox_recipients WHERE event_seq IN (SELECT seq FROM outbox WHERE ${sql.in("type", types)})`,
+      sql`DELETE FROM outbox WHERE ${sql.in("type", types)}`
+    ))
+
 describe("Builders", () => {
   it("a proof bundle verifies at tier self; tampered, it fails with HASH_MISMATCH", () => {
     const valid = ProofBundle.verify(Builders.proofBundle(worker), strict)
@@ -186,8 +194,7 @@ describe("Actors and invariants", () => {
       yield* sql`INSERT INTO outbox (event_id, type, subject_type, subject_id, payload, created_at)
         SELECT 'evt_copy', type, subject_type, subject_id, payload, created_at FROM outbox WHERE type = 'bounty.posted'`
       // A transition that forgot its event.
-      yield* sql`DELETE FROM outbox_recipients WHERE event_seq IN (SELECT seq FROM outbox WHERE type = 'escrow.assigned')`
-      yield* sql`DELETE FROM outbox WHERE type = 'escrow.assigned'`
+      yield* dropEvents("escrow.assigned")
       yield* sql`UPDATE escrows SET status = 'frozen' WHERE escrow_id = ${posted.escrow_id}`
       // A replayed accept appending its event again, to the byte: not a once-per-subject event, but
       // a repeat of a job's event with the same payload is a replay, not a new step.
@@ -214,8 +221,7 @@ describe("Actors and invariants", () => {
       assert.isTrue((yield* Invariants.eventsMatchRecords).ok)
       // Transitions that forgot their events: the approval of the submission, and its refusal.
       const [invalid] = yield* sql<{ submission_id: string }>`SELECT submission_id FROM submissions WHERE status = 'invalid'`
-      yield* sql`DELETE FROM outbox_recipients WHERE event_seq IN (SELECT seq FROM outbox WHERE type IN ('submission.approved', 'submission.invalid'))`
-      yield* sql`DELETE FROM outbox WHERE type IN ('submission.approved', 'submission.invalid')`
+      yield* dropEvents("submission.approved", "submission.invalid")
       assert.deepStrictEqual((yield* Invariants.eventsMatchRecords).violations, [
         `submission ${invalid!.submission_id} has no submission.invalid event`,
         `submission ${submitted.submission_id} has no submission.approved event`
@@ -224,7 +230,6 @@ describe("Actors and invariants", () => {
 
   it.effect("a bounty whose last event tells another status is reported: a reopen that forgot its event", () =>
     Effect.gen(function* () {
-      const sql = yield* SqlClient.SqlClient
       const alice = yield* Actors.requester(Keys.key(1), { fund: 10_000n })
       const bob = yield* Actors.worker(Keys.key(2))
       const posted = yield* alice.post()
@@ -233,8 +238,7 @@ describe("Actors and invariants", () => {
       assert.strictEqual((yield* Actors.operator.sweep).reopened, 1)
       assert.isTrue((yield* Invariants.eventsMatchRecords).ok)
       // The bounty is open again, but its feed still says accepted (it has a bounty.posted, though).
-      yield* sql`DELETE FROM outbox_recipients WHERE event_seq IN (SELECT seq FROM outbox WHERE type = 'bounty.reopened')`
-      yield* sql`DELETE FROM outbox WHERE type = 'bounty.reopened'`
+      yield* dropEvents("bounty.reopened")
       assert.deepStrictEqual((yield* Invariants.eventsMatchRecords).violations, [
         `bounty ${posted.bounty_id} is open but its last event is bounty.accepted`
       ])
@@ -267,7 +271,6 @@ describe("Actors and invariants", () => {
 
   it.effect("a dispute escalated without its event is reported", () =>
     Effect.gen(function* () {
-      const sql = yield* SqlClient.SqlClient
       const alice = yield* Actors.requester(Keys.key(1), { fund: 10_000n })
       const bob = yield* Actors.worker(Keys.key(2))
       const posted = yield* alice.post()
@@ -277,8 +280,7 @@ describe("Actors and invariants", () => {
       yield* Deterministic.passDeadline("7 days")
       assert.strictEqual((yield* Actors.operator.sweep).escalated, 1)
       assert.isTrue((yield* Invariants.eventsMatchRecords).ok)
-      yield* sql`DELETE FROM outbox_recipients WHERE event_seq IN (SELECT seq FROM outbox WHERE type = 'dispute.escalated')`
-      yield* sql`DELETE FROM outbox WHERE type = 'dispute.escalated'`
+      yield* dropEvents("dispute.escalated")
       assert.deepStrictEqual((yield* Invariants.eventsMatchRecords).violations, [`dispute ${rejected.dispute_id} has no dispute.escalated event`])
     }).pipe(Effect.provide(TestEngine.layer())))
 })
