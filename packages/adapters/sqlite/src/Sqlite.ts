@@ -74,13 +74,20 @@ export const layerMemory = (
 ): Layer.Layer<Services, ConfigError.ConfigError | SqlError | MigrationError> =>
   layer({ filename: ":memory:", migrations })
 
-/** Reads the file name from `DATABASE_FILE` (default `clawbounties.db`). */
+/**
+ * Reads the file name from `SQLITE_FILE` (default `clawbounties.db`), the setting the packaged
+ * server reads. A blank value is refused: better-sqlite3 would open a temporary database for it,
+ * deleted when the process exits.
+ */
 export const layerConfig = (
   migrations: ReadonlyArray<Migrations.MigrationSet> = defaultMigrations
 ): Layer.Layer<Services, ConfigError.ConfigError | SqlError | MigrationError> =>
   Layer.unwrapEffect(
     Effect.map(
-      Config.string("DATABASE_FILE").pipe(Config.withDefault("clawbounties.db")),
+      Config.string("SQLITE_FILE").pipe(
+        Config.validate({ message: "SQLITE_FILE must not be empty", validation: (value) => value.trim() !== "" }),
+        Config.withDefault("clawbounties.db")
+      ),
       (filename) => layer({ filename, migrations })
     )
   )

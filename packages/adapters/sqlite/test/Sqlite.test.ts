@@ -1,8 +1,8 @@
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
+import { ConfigProvider, Effect, Exit, Layer } from "effect"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
@@ -45,4 +45,26 @@ describe("Sqlite.layer", () => {
       const tables = yield* sql`SELECT name FROM sqlite_master WHERE type = 'table'`
       assert.strictEqual(tables.length, 0)
     }).pipe(Effect.provide(Sqlite.layerMemory([]))))
+})
+
+describe("Sqlite.layerConfig", () => {
+  const withEnv = (entries: ReadonlyArray<readonly [string, string]>) =>
+    Layer.provide(Sqlite.layerConfig(), Layer.setConfigProvider(ConfigProvider.fromMap(new Map(entries))))
+
+  it.live("reads the file from SQLITE_FILE, the setting the packaged server reads", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "adapter-sqlite-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const filename = join(dir, "from-env.db")
+      yield* Effect.provide(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1`), withEnv([["SQLITE_FILE", filename]]))
+      assert.isTrue(existsSync(filename))
+    }).pipe(Effect.scoped))
+
+  it.live("refuses a blank SQLITE_FILE, which would open a temporary database that vanishes at exit", () =>
+    Effect.gen(function* () {
+      for (const blank of ["", "  "]) {
+        const exit = yield* Effect.exit(Effect.provide(SqlClient.SqlClient, withEnv([["SQLITE_FILE", blank]])))
+        assert.isTrue(Exit.isFailure(exit) && String(exit.cause).includes("SQLITE_FILE must not be empty"), String(exit))
+      }
+    }).pipe(Effect.scoped))
 })
