@@ -23,6 +23,12 @@ export const json = (value: unknown, indent?: number): string =>
 
 export const ndjson = (jobs: ReadonlyArray<Runner.JobRecord>): string => jobs.map((job) => json(job)).join("\n") + (jobs.length > 0 ? "\n" : "")
 
+/** A message as one table cell: its first line, pipes escaped, at most 200 characters. */
+const messageCell = (message: string): string => {
+  const line = message.split("\n", 1)[0]!.replace(/\|/g, "\\|")
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line
+}
+
 const table = (rows: ReadonlyArray<ReadonlyArray<string | number>>): string => {
   const [head, ...body] = rows
   return [
@@ -63,7 +69,8 @@ export const markdown = (summary: Runner.Summary): string => {
     "",
     Object.keys(s.error_buckets.by_code).length === 0
       ? "No failed steps."
-      : table([["code", "class", "count"], ...Object.entries(s.error_buckets.by_code).map(([code, n]) => [code, code === "INSUFFICIENT_FUNDS" ? "INSUFFICIENT_FUNDS" : "", n])]),
+      : table([["code", "class", "count", "message (earliest job)"], ...Object.entries(s.error_buckets.by_code).map(([code, n]) =>
+        [code, code === "INSUFFICIENT_FUNDS" ? "INSUFFICIENT_FUNDS" : "", n, messageCell(s.error_buckets.examples[code] ?? "")])]),
     "",
     `Retries: ${s.retries.total} (${Object.entries(s.retries.by_code).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}). ` +
       `Faults: ${s.faults.fired} fired of ${s.faults.planned} planned; restarts ${s.faults.restarts.length}.`,

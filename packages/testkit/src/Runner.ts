@@ -173,6 +173,7 @@ export const run = (options: Options): Effect.Effect<Result> =>
 
     const gate = Backpressure.make({ max: config.maxConcurrency, initial: config.initialConcurrency, backpressure: config.backpressure })
     const retries: Record<string, number> = {}
+    const examples = new ErrorExamples()
     const restarts: Array<{ at_job: string; ok: boolean; ms: number; error?: string }> = []
 
     const backoff = (attempt: number) =>
@@ -229,6 +230,7 @@ export const run = (options: Options): Effect.Effect<Result> =>
             continue
           }
           record({ ok: false, code: error.code, ...(opts.expect === undefined ? {} : { expected: opts.expect }) })
+          examples.note(error.code, job.plan.index, error.message)
           return undefined
         }
       })
@@ -256,7 +258,7 @@ export const run = (options: Options): Effect.Effect<Result> =>
     if (Either.isLeft(setup)) {
       const error = setup.left
       const jobs = plan.map((p) => skipped(p, "", "", `SETUP_FAILED:${error.code}`))
-      const summary = summarise({ config: effective, target, startedAt, wallMs: (yield* nowMs) - started, waveMs: 0, jobs, gate, retries, restarts, adjustments, funding: { ok: false, error: error.code, message: error.message }, deadlinePhase: null, invariants: [], ns })
+      const summary = summarise({ config: effective, target, startedAt, wallMs: (yield* nowMs) - started, waveMs: 0, jobs, gate, retries, examples, restarts, adjustments, funding: { ok: false, error: error.code, message: error.message }, deadlinePhase: null, invariants: [], ns })
       return { summary, jobs }
     }
     const { operator, requesters, workers } = setup.right
@@ -320,7 +322,7 @@ export const run = (options: Options): Effect.Effect<Result> =>
         job.outcome.status = "skipped"
         job.outcome.first_error = "FUNDING_PREFLIGHT_FAILED"
       }
-      const summary = summarise({ config: effective, target, startedAt, wallMs: (yield* nowMs) - started, waveMs: 0, jobs, gate, retries, restarts, adjustments, funding, deadlinePhase: null, invariants: [], ns })
+      const summary = summarise({ config: effective, target, startedAt, wallMs: (yield* nowMs) - started, waveMs: 0, jobs, gate, retries, examples, restarts, adjustments, funding, deadlinePhase: null, invariants: [], ns })
       return { summary, jobs }
     }
 
@@ -562,7 +564,7 @@ export const run = (options: Options): Effect.Effect<Result> =>
     }
 
     const summary = summarise({
-      config: effective, target, startedAt, wallMs: (yield* nowMs) - started, waveMs, jobs, gate, retries, restarts, adjustments, funding, deadlinePhase, invariants, ns
+      config: effective, target, startedAt, wallMs: (yield* nowMs) - started, waveMs, jobs, gate, retries, examples, restarts, adjustments, funding, deadlinePhase, invariants, ns
     })
     progress({ done, succeeded: summary.totals.succeeded, failed: summary.totals.failed, limit: gate.limit(), phase: "done" })
     for (const job of jobs) {
@@ -654,6 +656,21 @@ const count = <K extends string>(values: ReadonlyArray<K>) =>
 const sortKeys = <V>(record: Record<string, V>): Record<string, V> =>
   Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)))
 
+/**
+ * The message behind each failing code, from the earliest job it failed in (not the first to fail
+ * in time, which depends on scheduling), so a rerun with the same seed reports the same message.
+ */
+class ErrorExamples {
+  readonly #byCode = new Map<string, { readonly index: number; readonly message: string }>()
+  note(code: string, jobIndex: number, message: string): void {
+    const known = this.#byCode.get(code)
+    if (known === undefined || jobIndex < known.index) this.#byCode.set(code, { index: jobIndex, message })
+  }
+  byCode(): Record<string, string> {
+    return Object.fromEntries([...this.#byCode].map(([code, { message }]) => [code, message]))
+  }
+}
+
 const summarise = (input: {
   readonly config: Simulation.Config
   readonly target: Target
@@ -663,6 +680,7 @@ const summarise = (input: {
   readonly jobs: ReadonlyArray<JobRecord>
   readonly gate: Backpressure.Gate
   readonly retries: Record<string, number>
+  readonly examples: ErrorExamples
   readonly restarts: ReadonlyArray<unknown>
   readonly adjustments: ReadonlyArray<string>
   readonly funding: unknown
@@ -735,7 +753,9 @@ const summarise = (input: {
       by_class: sortKeys(count(failedSteps.map(classify))),
       /** Failed or skipped jobs by their first error. */
       jobs_by_first_error: sortKeys(count(jobErrors)),
-      insufficient_funds: failedSteps.filter((c) => c === "INSUFFICIENT_FUNDS").length
+      insufficient_funds: failedSteps.filter((c) => c === "INSUFFICIENT_FUNDS").length,
+      /** Per code, the message of its failure in the earliest job: a code alone rarely says why. */
+      examples: sortKeys(input.examples.byCode())
     },
     retries: { by_code: sortKeys(input.retries), total: Object.values(input.retries).reduce((a, b) => a + b, 0) },
     closure_types: sortKeys(byClosure),

@@ -148,6 +148,10 @@ describe("Runner (in-process)", () => {
       assert.strictEqual((c.funding_preflight as { decision: string }).decision, "continued")
       assert.isTrue(c.error_buckets.insufficient_funds > 0)
       assert.strictEqual(c.error_buckets.by_class.INSUFFICIENT_FUNDS, c.error_buckets.insufficient_funds)
+      // The code alone does not say why: the summary carries the engine's message for it.
+      assert.deepStrictEqual(Object.keys(c.error_buckets.examples), ["INSUFFICIENT_FUNDS"])
+      assert.match(c.error_buckets.examples.INSUFFICIENT_FUNDS!, /less than the amount/)
+      assert.include(Artifacts.markdown(c), `| INSUFFICIENT_FUNDS | INSUFFICIENT_FUNDS | ${c.error_buckets.insufficient_funds} | ${c.error_buckets.examples.INSUFFICIENT_FUNDS} |`)
       assert.strictEqual(c.totals.failed, c.error_buckets.insufficient_funds)
       assert.strictEqual(c.totals.succeeded + c.totals.failed, 30)
       // Throughput and latency are of the jobs that succeeded: the quick refusals would flatter both.
