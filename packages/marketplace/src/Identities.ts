@@ -31,6 +31,7 @@ import { Did, ErrorCatalogue, Ids } from "@clawbounties/domain"
 import { Envelope } from "@clawbounties/verify"
 import { Clock, Config, Context, DateTime, Duration, Effect, Layer, Schema } from "effect"
 import * as Audit from "./Audit.js"
+import { transaction } from "./Command.js"
 import { Entropy } from "./Entropy.js"
 import * as Outbox from "./Outbox.js"
 import * as Requests from "./Requests.js"
@@ -281,8 +282,7 @@ export const registerWithin = Effect.fn("Identities.registerWithin")(function* (
 
 /** Registers `did` for `role` by a challenge proof, in one transaction; returns a fresh token (shown once). */
 export const register = Effect.fn("Identities.register")(function* (input: RegisterRequest) {
-  const sql = yield* SqlClient.SqlClient
-  return yield* sql.withTransaction(registerWithin(input))
+  return yield* transaction(registerWithin(input))
 })
 
 /** Whether `did` has proven control of its key for `role`. */

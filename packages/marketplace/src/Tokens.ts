@@ -18,6 +18,7 @@ import { Config, Context, DateTime, Effect, Layer, Option, Redacted, Schema } fr
 import type { ConfigError } from "effect/ConfigError"
 import { createHash, timingSafeEqual } from "node:crypto"
 import * as Audit from "./Audit.js"
+import { transaction } from "./Command.js"
 import { Entropy } from "./Entropy.js"
 import * as Outbox from "./Outbox.js"
 
@@ -191,7 +192,7 @@ const configuredOperator = () =>
 export const rotate = Effect.fn("Tokens.rotate")(function* (principal: Principal) {
   if (principal.token_id === OPERATOR_TOKEN_ID) return yield* configuredOperator()
   const sql = yield* SqlClient.SqlClient
-  return yield* sql.withTransaction(Effect.gen(function* () {
+  return yield* transaction(Effect.gen(function* () {
     const issued = yield* issue({ did: principal.did, role: principal.role })
     const now = DateTime.formatIso(yield* DateTime.now)
     // Conditional: only a live token is rotated, so two concurrent rotations cannot both win.
@@ -248,7 +249,7 @@ export const revoke = Effect.fn("Tokens.revoke")(function* (
         FROM auth_tokens WHERE token_id = ${tokenId} ${lock}`,
       (rows) => rows[0]
     )
-  return yield* sql.withTransaction(Effect.gen(function* () {
+  return yield* transaction(Effect.gen(function* () {
     const row = yield* read(input.token_id)
     if (row === undefined || (principal.role !== "operator" && row.did !== principal.did)) {
       return yield* new ErrorCatalogue.NotFound({ entity: "token", id: input.token_id })

@@ -14,6 +14,7 @@ import { SqlClient } from "@effect/sql"
 import { Did, ErrorCatalogue, Ids, Money, Text as StoredText } from "@clawbounties/domain"
 import { DateTime, Effect, Option, Schema } from "effect"
 import * as Audit from "./Audit.js"
+import { transaction } from "./Command.js"
 import * as Identities from "./Identities.js"
 import * as Json from "./Json.js"
 import * as Outbox from "./Outbox.js"
@@ -306,7 +307,7 @@ const validUpdate = validate(UpdateWorkerRequest)
 export const register = Effect.fn("Workers.register")(function* (request: RegisterWorkerRequest) {
   yield* validRegister(request)
   const sql = yield* SqlClient.SqlClient
-  return yield* sql.withTransaction(Effect.gen(function* () {
+  return yield* transaction(Effect.gen(function* () {
     const identity = yield* Identities.registerWithin({
       did: request.worker_did,
       role: "worker",
@@ -341,8 +342,7 @@ const requireWorkerRole = (principal: Tokens.Principal) =>
 export const registerProfile = Effect.fn("Workers.registerProfile")(function* (principal: Tokens.Principal, profile: WorkerProfile) {
   yield* requireWorkerRole(principal)
   yield* validProfile(profile)
-  const sql = yield* SqlClient.SqlClient
-  return yield* sql.withTransaction(Effect.gen(function* () {
+  return yield* transaction(Effect.gen(function* () {
     if (!(yield* Identities.isRegistered(principal.did, "worker"))) {
       return yield* new ErrorCatalogue.IdentityNotRegistered({ did: principal.did, role: "worker" })
     }
@@ -398,7 +398,7 @@ export const update = Effect.fn("Workers.update")(function* (principal: Tokens.P
   yield* requireWorkerRole(principal)
   yield* validUpdate(patch)
   const sql = yield* SqlClient.SqlClient
-  return yield* sql.withTransaction(Effect.gen(function* () {
+  return yield* transaction(Effect.gen(function* () {
     const found = yield* selectBy("worker_did", principal.did, true)
     if (Option.isNone(found)) return yield* new ErrorCatalogue.NotFound({ entity: "worker", id: principal.did })
     const before = found.value
