@@ -205,3 +205,6 @@ export const sweep = Effect.fn("Deadlines.sweep")(function* () {
   }
   return { ...report, challengesPurged } satisfies SweepReport
 })
+
+/** What a sweep can fail with: a transition's ledger, idempotency or state-machine error, or SQL. */
+export type SweepError = Effect.Effect.Error<ReturnType<typeof sweep>>

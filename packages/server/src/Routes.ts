@@ -692,7 +692,8 @@ const runSweep = route({
   body: Schemas.Empty,
   status: 200,
   response: Schemas.SweepReport,
-  errors: [],
+  // A due transition the sweep cannot apply (a record the ledger disagrees with) fails the run.
+  errors: [...ledgerErrors, "IdempotencyConflict", "InvalidTransition"],
   handler: () => Effect.flatMap(Scheduler, (scheduler) => scheduler.runNow)
 })
 

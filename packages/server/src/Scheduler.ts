@@ -21,7 +21,7 @@ export interface Status {
 export interface Service {
   readonly status: Effect.Effect<Status>
   /** Runs one sweep now (operators), recorded like the scheduled ones. */
-  readonly runNow: Effect.Effect<Deadlines.SweepReport, unknown, Engine.Services>
+  readonly runNow: Effect.Effect<Deadlines.SweepReport, Deadlines.SweepError, Engine.Services>
 }
 
 export class Scheduler extends Context.Tag("@clawbounties/server/Scheduler")<Scheduler, Service>() {}

@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as OpenApi from "../src/OpenApi.js"
 import * as Server from "../src/Server.js"
 import * as H from "./helpers.js"
 
@@ -52,4 +53,30 @@ describe("deadline scheduler", () => {
       rmSync(dir, { recursive: true, force: true })
     }
   }, 30_000)
+
+  it("an operator's run-now answers with the sweep's typed error, and the API document lists it", async () => {
+    const server = await H.startSqlite()
+    try {
+      const call = H.client(server.url)
+      const requester = H.signer(7)
+      const token = await H.registerRequester(call, requester)
+      await H.fund(call, requester.did, "100000", "run-now-fund")
+      const posted = await call("POST", "/v1/bounties", { token, body: H.researchBounty() })
+      assert.strictEqual(posted.status, 201, JSON.stringify(posted.body))
+      // A due open bounty whose hold is already voided: expiring it fails in the ledger.
+      await server.runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.zipRight(
+        sql`UPDATE ledger_holds SET status = 'voided', remaining = 0, resolved_entry_id = created_entry_id
+          WHERE id = (SELECT hold_id FROM escrows WHERE bounty_id = ${posted.body.bounty_id})`,
+        sql`UPDATE bounties SET deadline_at = '2000-01-01T00:00:00.000Z' WHERE bounty_id = ${posted.body.bounty_id}`
+      )))
+      const swept = await call("POST", "/v1/operator/sweep", { token: H.OPERATOR_TOKEN, body: {} })
+      assert.strictEqual(swept.status, 409, JSON.stringify(swept.body))
+      assert.strictEqual(swept.body.error, "HOLD_ALREADY_RESOLVED")
+      const doc = (await call("GET", OpenApi.DOCUMENT_PATH)).body
+      const responses: Record<string, { readonly "x-error-codes"?: ReadonlyArray<string> }> = doc.paths["/v1/operator/sweep"].post.responses
+      assert.include(responses["409"]?.["x-error-codes"] ?? [], "HOLD_ALREADY_RESOLVED")
+    } finally {
+      await server.cleanup()
+    }
+  })
 })
