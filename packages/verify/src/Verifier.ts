@@ -90,7 +90,7 @@ export const signerDidsConfig = (name: string): Config.Config<ReadonlyArray<stri
  * Settings from configuration: `VERIFY_MODE` (strict|compat, default strict),
  * `VERIFY_GATEWAY_SIGNER_DIDS`, `VERIFY_ATTESTATION_SIGNER_DIDS`,
  * `VERIFY_EXECUTION_ATTESTATION_SIGNER_DIDS`, `VERIFY_REPO_CLAIM_IDS` (comma-separated),
- * `VERIFY_TTL_SKEW_MS` (default 0).
+ * `VERIFY_TTL_SKEW_MS` (0 to 600000, default 0).
  */
 export const layerConfig: Layer.Layer<Verifier, import("effect/ConfigError").ConfigError, Ed25519.Ed25519> = Layer.effect(
   Verifier,
@@ -99,7 +99,11 @@ export const layerConfig: Layer.Layer<Verifier, import("effect/ConfigError").Con
     // A mistyped signer would silently never match: refuse it when the layer is built.
     const settings: Settings = {
       mode: yield* Config.withDefault(Config.literal("strict", "compat")("VERIFY_MODE"), "strict" as const),
-      ttlSkewMs: yield* Config.withDefault(Config.integer("VERIFY_TTL_SKEW_MS"), 0),
+      // The marketplace's VERIFY_CLOCK_SKEW_MS range: a skew of hours would make expiry meaningless.
+      ttlSkewMs: yield* Config.integer("VERIFY_TTL_SKEW_MS").pipe(
+        Config.validate({ message: "must be between 0 and 600000", validation: (n) => n >= 0 && n <= 600_000 }),
+        Config.withDefault(0)
+      ),
       gatewaySignerDids: yield* signerDidsConfig("VERIFY_GATEWAY_SIGNER_DIDS"),
       attestationSignerDids: yield* signerDidsConfig("VERIFY_ATTESTATION_SIGNER_DIDS"),
       executionAttestationSignerDids: yield* signerDidsConfig("VERIFY_EXECUTION_ATTESTATION_SIGNER_DIDS"),

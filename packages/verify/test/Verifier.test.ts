@@ -59,4 +59,13 @@ describe("Verifier.layerConfig", () => {
       if (Either.isLeft(result)) assert.include(String(result.left), name)
     }
   })
+
+  it("reads VERIFY_TTL_SKEW_MS from 0 to 600000 (ten minutes), and refuses anything else, naming it", () => {
+    for (const ok of ["0", "600000"]) assert.isTrue(Either.isRight(build({ VERIFY_TTL_SKEW_MS: ok })), ok)
+    for (const bad of ["-1", "600001", "86400000000"]) {
+      const result = build({ VERIFY_TTL_SKEW_MS: bad })
+      assert.isTrue(Either.isLeft(result), bad)
+      if (Either.isLeft(result)) assert.include(String(result.left), "VERIFY_TTL_SKEW_MS")
+    }
+  })
 })
