@@ -13,13 +13,13 @@
 import { SqlClient } from "@effect/sql"
 import { Did, ErrorCatalogue, Ids, Money, Text as StoredText } from "@clawbounties/domain"
 import { DateTime, Effect, Option, Schema } from "effect"
+import { type Actor, requireRole } from "./Actor.js"
 import * as Audit from "./Audit.js"
 import { transaction } from "./Command.js"
 import * as Identities from "./Identities.js"
 import * as Json from "./Json.js"
 import * as Outbox from "./Outbox.js"
 import { PageLimit, validate } from "./Requests.js"
-import type * as Tokens from "./Tokens.js"
 
 // -------------------------------------------------------------------------------------------------
 // Wire schemas
@@ -329,24 +329,19 @@ export const register = Effect.fn("Workers.register")(function* (request: Regist
   }))
 })
 
-const requireWorkerRole = (principal: Tokens.Principal) =>
-  principal.role === "worker"
-    ? Effect.void
-    : Effect.fail(new ErrorCatalogue.Forbidden({ reason: "a worker token is required" }))
-
 /**
  * Creates the caller's profile when its DID registered the worker identity earlier (by
  * `Identities.register`); no new token. Errors: FORBIDDEN (not a worker token),
  * IDENTITY_NOT_REGISTERED, WORKER_ALREADY_REGISTERED.
  */
-export const registerProfile = Effect.fn("Workers.registerProfile")(function* (principal: Tokens.Principal, profile: WorkerProfile) {
-  yield* requireWorkerRole(principal)
+export const registerProfile = Effect.fn("Workers.registerProfile")(function* (actor: Actor, profile: WorkerProfile) {
+  yield* requireRole(actor, "worker")
   yield* validProfile(profile)
   return yield* transaction(Effect.gen(function* () {
-    if (!(yield* Identities.isRegistered(principal.did, "worker"))) {
-      return yield* new ErrorCatalogue.IdentityNotRegistered({ did: principal.did, role: "worker" })
+    if (!(yield* Identities.isRegistered(actor.did, "worker"))) {
+      return yield* new ErrorCatalogue.IdentityNotRegistered({ did: actor.did, role: "worker" })
     }
-    return yield* createWithin(principal.did, profile)
+    return yield* createWithin(actor.did, profile)
   }))
 })
 
@@ -374,10 +369,10 @@ export const findByDid = Effect.fnUntraced(function* (did: string) {
 })
 
 /** The caller's own profile. Errors: FORBIDDEN (not a worker token), NOT_FOUND (no profile yet). */
-export const self = Effect.fn("Workers.self")(function* (principal: Tokens.Principal) {
-  yield* requireWorkerRole(principal)
-  const found = yield* selectBy("worker_did", principal.did)
-  if (Option.isNone(found)) return yield* new ErrorCatalogue.NotFound({ entity: "worker", id: principal.did })
+export const self = Effect.fn("Workers.self")(function* (actor: Actor) {
+  yield* requireRole(actor, "worker")
+  const found = yield* selectBy("worker_did", actor.did)
+  if (Option.isNone(found)) return yield* new ErrorCatalogue.NotFound({ entity: "worker", id: actor.did })
   return found.value
 })
 
@@ -394,13 +389,13 @@ const nextStatus = (current: Worker, patch: UpdateWorkerRequest): Status => {
  * pricing), one transaction with its `worker.updated` event and audit row. Errors: FORBIDDEN,
  * NOT_FOUND.
  */
-export const update = Effect.fn("Workers.update")(function* (principal: Tokens.Principal, patch: UpdateWorkerRequest) {
-  yield* requireWorkerRole(principal)
+export const update = Effect.fn("Workers.update")(function* (actor: Actor, patch: UpdateWorkerRequest) {
+  yield* requireRole(actor, "worker")
   yield* validUpdate(patch)
   const sql = yield* SqlClient.SqlClient
   return yield* transaction(Effect.gen(function* () {
-    const found = yield* selectBy("worker_did", principal.did, true)
-    if (Option.isNone(found)) return yield* new ErrorCatalogue.NotFound({ entity: "worker", id: principal.did })
+    const found = yield* selectBy("worker_did", actor.did, true)
+    if (Option.isNone(found)) return yield* new ErrorCatalogue.NotFound({ entity: "worker", id: actor.did })
     const before = found.value
     const status = nextStatus(before, patch)
     const availability = { ...(patch.availability ?? before.availability), paused: status === "paused" }
@@ -436,7 +431,7 @@ export const update = Effect.fn("Workers.update")(function* (principal: Tokens.P
       payload: { worker_id: before.worker_id, worker_did: before.worker_did, status: after.status, changed }
     })
     yield* Audit.record({
-      actor: principal.did,
+      actor: actor.did,
       action: "worker.update",
       entityType: "worker",
       entityId: before.worker_id,

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ErrorCatalogue } from "@clawbounties/domain"
 import { Effect, Either, Schema } from "effect"
+import type { Actor } from "../src/Actor.js"
 import * as Audit from "../src/Audit.js"
 import * as Identities from "../src/Identities.js"
 import * as Outbox from "../src/Outbox.js"
@@ -217,6 +218,15 @@ describe(database.name, () => {
         assert.deepStrictEqual((yield* Workers.self(principal)).listing, profile.listing)
         // An id not of the engine's form names no worker (PostgreSQL cannot even compare U+0000).
         assert.strictEqual((yield* failure(Workers.get("wrk_\u0000")))._tag, "NotFound")
+      }).pipe(Effect.provide(Test())))
+
+    it.effect("the caller is an Actor, as for every other command: the embedder's service holds no token", () =>
+      Effect.gen(function* () {
+        yield* registerIdentity(alice, "worker")
+        const actor: Actor = { did: alice.did, role: "worker" }
+        const created = yield* Workers.registerProfile(actor, decodeProfile(specProfile))
+        assert.strictEqual((yield* Workers.update(actor, { status: "offline" })).status, "offline")
+        assert.strictEqual((yield* Workers.self(actor)).worker_id, created.worker_id)
       }).pipe(Effect.provide(Test())))
   })
 
