@@ -2,22 +2,31 @@
 import { hash as digest } from "node:crypto"
 
 /** JSON with object keys sorted at every depth and bigints as digit strings: equal data, equal text. */
-export const canonical = (value: unknown): string => JSON.stringify(sortKeys(value))
+export const canonical = (value: unknown): string => JSON.stringify(sortKeys(value, new Set()))
 
-const sortKeys = (value: unknown): unknown => {
+/** `ancestors`: the objects being written around `value`, to refuse a cycle. */
+const sortKeys = (value: unknown, ancestors: Set<object>): unknown => {
   if (typeof value === "bigint") return value.toString()
-  if (Array.isArray(value)) return value.map(sortKeys)
-  if (value !== null && typeof value === "object") {
+  if (value === null || typeof value !== "object") return value
+  // A library caller can hand over an object that contains itself: say so, as JSON.stringify
+  // does, rather than overflow the stack.
+  if (ancestors.has(value)) throw new TypeError("Json.canonical: the value contains itself, and a cycle cannot be JSON")
+  ancestors.add(value)
+  let out: unknown
+  if (Array.isArray(value)) {
+    out = value.map((item) => sortKeys(item, ancestors))
+  } else {
     // No prototype: a `__proto__` key (JSON.parse makes it an own property) stays data, where on
     // `{}` the assignment would set the prototype and drop the key from the text and its hash.
-    const out: Record<string, unknown> = Object.create(null)
+    const record: Record<string, unknown> = Object.create(null)
     for (const key of Object.keys(value).sort()) {
       const field = (value as Record<string, unknown>)[key]
-      if (field !== undefined) out[key] = sortKeys(field)
+      if (field !== undefined) record[key] = sortKeys(field, ancestors)
     }
-    return out
+    out = record
   }
-  return value
+  ancestors.delete(value)
+  return out
 }
 
 /** SHA-256 of the canonical JSON, base64url without padding. */
