@@ -312,7 +312,8 @@ export const SweepReport = Schema.Struct({
   cancelled: Schema.Number,
   autoApproved: Schema.Number,
   escalated: Schema.Number,
-  skipped: Schema.Number
+  skipped: Schema.Number,
+  challengesPurged: Schema.Number
 }).annotations({ identifier: "SweepReport" })
 
 export const SweepStatus = Schema.Struct({

@@ -54,6 +54,24 @@ describe("deadline scheduler", () => {
     }
   }, 30_000)
 
+  it("an operator's run-now reports every count of the sweep, the purged challenges included", async () => {
+    const server = await H.startSqlite()
+    try {
+      const call = H.client(server.url)
+      const challenge = await call("POST", "/v1/auth/challenge", { body: { did: H.signer(3).did, purpose: "register" } })
+      assert.strictEqual(challenge.status, 201, JSON.stringify(challenge.body))
+      await server.runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        sql`UPDATE identity_challenges SET expires_at = '2000-01-01T00:00:00.000Z' WHERE challenge_id = ${challenge.body.challenge_id}`))
+      const swept = await call("POST", "/v1/operator/sweep", { token: H.OPERATOR_TOKEN, body: {} })
+      assert.strictEqual(swept.status, 200, JSON.stringify(swept.body))
+      const report = { expired: 0, reopened: 0, cancelled: 0, autoApproved: 0, escalated: 0, skipped: 0, challengesPurged: 1 }
+      assert.deepStrictEqual(swept.body, report)
+      assert.deepStrictEqual((await call("GET", "/v1/operator/sweep", { token: H.OPERATOR_TOKEN })).body.last_report, report)
+    } finally {
+      await server.cleanup()
+    }
+  })
+
   it("an operator's run-now answers with the sweep's typed error, and the API document lists it", async () => {
     const server = await H.startSqlite()
     try {
