@@ -12,6 +12,7 @@ import * as Bounties from "../src/Bounties.js"
 import * as Closure from "../src/Closure.js"
 import * as Deadlines from "../src/Deadlines.js"
 import * as Disputes from "../src/Disputes.js"
+import * as Operators from "../src/Operators.js"
 import type * as Requests from "../src/Requests.js"
 import * as Submissions from "../src/Submissions.js"
 import { balances, engineOver, migrationSets, operator, proofBundle, reconcileClean, requester, researchBounty, underReview, worker } from "./helpers/engine.js"
@@ -22,6 +23,16 @@ const concurrently = <A, E, R>(effects: ReadonlyArray<Effect.Effect<A, E, R>>) =
   Effect.all(effects.map(Effect.either), { concurrency: "unbounded" })
 
 const winners = <A, E>(results: ReadonlyArray<Either.Either<A, E>>) => results.filter(Either.isRight).length
+
+/** How many times each event type was written about `subject`. */
+const eventCounts = (subject: string) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{ type: string }>`SELECT type FROM outbox WHERE subject_id = ${subject}`
+    const counts: Record<string, number> = {}
+    for (const { type } of rows) counts[type] = (counts[type] ?? 0) + 1
+    return counts
+  })
 
 const reconciles = Effect.gen(function* () {
   const report = yield* reconcileClean
@@ -117,6 +128,77 @@ const suite = (store: () => Layer.Layer<SqlClient.SqlClient>) => {
       const reports = yield* Effect.all([Deadlines.sweep(), Deadlines.sweep(), Deadlines.sweep()], { concurrency: "unbounded" })
       assert.strictEqual(reports.reduce((total, r) => total + r.expired, 0), 6)
       assert.deepStrictEqual(yield* balances(actor.did), { A: 100_000n, H: 0n, B: 0n, F: 0n, P: 0n })
+    })))
+
+  it.effect("one request sent ten times at once under one key: one effect, the same answer for every caller", () =>
+    run(Effect.gen(function* () {
+      const { actor } = yield* requester(1, 100_000n)
+      const w = yield* worker(2)
+      const review = yield* underReview(actor, w.key)
+      const open = yield* Bounties.post(actor, researchBounty({ title: "to cancel" }))
+      const post = researchBounty({ title: "posted ten times" })
+      const credit: Operators.Adjustment = { did: actor.did, amount_minor: 700n, currency: "USD", reason: "bonus", idempotency_key: "credit-once" }
+      const tenTimes = <A, E>(command: Effect.Effect<A, E, any>) => Effect.all(Array.from({ length: 10 }, () => command), { concurrency: "unbounded" })
+      const [posts, approvals, cancels, credits] = yield* Effect.all([
+        tenTimes(Bounties.post(actor, post)),
+        tenTimes(Closure.approve(actor, review.posted.bounty_id, { submission_id: review.submitted.submission_id })),
+        tenTimes(Bounties.cancel(actor, open.bounty_id, {})),
+        tenTimes(Operators.credit(operator, credit))
+      ], { concurrency: "unbounded" })
+      for (const answers of [posts, approvals, cancels, credits]) assert.strictEqual(new Set(answers.map((a) => JSON.stringify(a))).size, 1)
+      // 100,000 funded + 700 credited once; two escrows of 5,375 held then one paid and one voided, one held by the post.
+      assert.deepStrictEqual(yield* balances(actor.did), { A: 100_700n - 2n * 5375n, H: 5375n, B: 0n, F: 0n, P: 0n })
+      assert.strictEqual((yield* balances(w.actor.did)).A, 5000n)
+      assert.deepStrictEqual(yield* eventCounts(posts[0]!.bounty_id), { "bounty.posted": 1 })
+      assert.deepStrictEqual(yield* eventCounts(review.posted.bounty_id), { "bounty.posted": 1, "bounty.accepted": 1, "bounty.pending_review": 1, "bounty.approved": 1 })
+      assert.deepStrictEqual(yield* eventCounts(open.bounty_id), { "bounty.posted": 1, "bounty.cancelled": 1 })
+      // The funding at registration and this one.
+      assert.strictEqual((yield* eventCounts(actor.did))["balance.manual_credit"], 2)
+    })))
+
+  it.effect("approvals against the review deadline's auto-approval: each worker is paid once", () =>
+    run(Effect.gen(function* () {
+      const { actor } = yield* requester(1, 100_000n)
+      const w = yield* worker(2)
+      const reviews = yield* Effect.forEach([1, 2, 3, 4, 5, 6], (i) => underReview(actor, w.key, researchBounty({ title: `review ${i}` })))
+      yield* TestClock.adjust("73 hours")
+      const [sweep, ...approvals] = yield* Effect.all([
+        Deadlines.sweep(),
+        ...reviews.map(({ posted, submitted }) => Effect.either(Closure.approve(actor, posted.bounty_id, { submission_id: submitted.submission_id })))
+      ], { concurrency: "unbounded" })
+      const approved = (approvals as ReadonlyArray<Either.Either<unknown, { readonly _tag: string }>>)
+      for (const result of approved) if (Either.isLeft(result)) assert.strictEqual(result.left._tag, "SubmissionNotPendingReview")
+      assert.strictEqual((sweep as Deadlines.SweepReport).autoApproved + winners(approved), reviews.length)
+      assert.strictEqual((yield* balances(w.actor.did)).A, 6n * 5000n)
+      for (const { posted } of reviews) assert.strictEqual((yield* eventCounts(posted.bounty_id))["bounty.approved"], 1)
+    })))
+
+  it.effect("sweepers at once over every kind of due job: each transition is applied once and nothing is left due", () =>
+    run(Effect.gen(function* () {
+      const { actor } = yield* requester(1, 1_000_000n)
+      const w = yield* worker(2)
+      const open = yield* Effect.forEach([1, 2, 3], (i) => Bounties.post(actor, researchBounty({ title: `open ${i}` })))
+      const accepted = yield* Effect.forEach([1, 2, 3], (i) =>
+        Effect.tap(Bounties.post(actor, researchBounty({ title: `accepted ${i}` })), (posted) => Bounties.accept(w.actor, posted.bounty_id, {})))
+      const reviews = yield* Effect.forEach([1, 2, 3], (i) => underReview(actor, w.key, researchBounty({ title: `review ${i}` })))
+      const disputed = yield* Effect.forEach([1, 2, 3], (i) =>
+        Effect.flatMap(underReview(actor, w.key, researchBounty({ title: `disputed ${i}` })), ({ posted, submitted }) =>
+          Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "no" })))
+      yield* TestClock.adjust("8 days")
+      const reports = yield* Effect.all([Deadlines.sweep(), Deadlines.sweep(), Deadlines.sweep()], { concurrency: "unbounded" })
+      const total = (kind: "expired" | "reopened" | "autoApproved" | "escalated") => reports.reduce((sum, r) => sum + r[kind], 0)
+      // Accepted ones miss their work deadline and reopen past the offer's expiry, so they expire too.
+      assert.deepStrictEqual([total("expired"), total("reopened"), total("autoApproved"), total("escalated")], [6, 3, 3, 3])
+      for (const { bounty_id } of open) assert.deepStrictEqual(yield* eventCounts(bounty_id), { "bounty.posted": 1, "bounty.expired": 1 })
+      for (const { bounty_id } of accepted) {
+        assert.deepStrictEqual(yield* eventCounts(bounty_id), { "bounty.posted": 1, "bounty.accepted": 1, "bounty.reopened": 1, "bounty.expired": 1 })
+      }
+      for (const { posted } of reviews) assert.strictEqual((yield* eventCounts(posted.bounty_id))["bounty.approved"], 1)
+      for (const { dispute_id } of disputed) assert.deepStrictEqual(yield* eventCounts(dispute_id), { "dispute.opened": 1, "dispute.escalated": 1 })
+      const sql = yield* SqlClient.SqlClient
+      const now = new Date(yield* TestClock.currentTimeMillis).toISOString()
+      assert.deepStrictEqual(yield* sql`SELECT bounty_id FROM bounties WHERE deadline_at <= ${now}`, [])
+      assert.strictEqual((yield* balances(w.actor.did)).A, 3n * 5000n)
     })))
 
   it.effect("two submits: one goes under review, the other is refused", () =>
