@@ -174,8 +174,10 @@ const sweepBatch = (now: string, limit: number, concurrency: number) =>
 
 /**
  * Applies every transition that is due now, in batches of `sweepBatchSize` of each kind, until none
- * is left: after a sweep no job is past its deadline. A full batch in which nothing could be applied
- * (another sweeper holds its records) ends the sweep, so it never spins on them.
+ * is left: after a sweep no job is past its deadline, but for records a concurrent command or sweeper
+ * held locked on PostgreSQL (`skipped`). If that command then failed (an accept refused at the
+ * deadline, say), its record waits for the next sweep. A full batch in which nothing could be
+ * applied (another sweeper holds its records) ends the sweep, so it never spins on them.
  */
 export const sweep = Effect.fn("Deadlines.sweep")(function* () {
   const config = yield* MarketplaceConfig

@@ -7,7 +7,8 @@
  * - `escrowsMatchHolds`: an active escrow (held, frozen) has an open hold and a finished one a
  *   hold resolved its way (released escrows paid out, cancelled and refunded ones returned), and a
  *   finished bounty never has an active escrow;
- * - `noOverdueJobs`: after a sweep, no job is past its deadline in a non-terminal state;
+ * - `noOverdueJobs`: after a sweep, no job is past its deadline in a non-terminal state (on
+ *   PostgreSQL, a sweep skips records a concurrent command holds: run it when commands are quiet);
  * - `everyWaitHasADeadline`: no live job or open dispute lacks a deadline (it would wait for ever);
  * - `eventsMatchRecords`: every record has the events of its creation and status, none written twice;
  * - `conservation`: money that entered (world accounts' credits out) equals what participants and
