@@ -73,7 +73,12 @@ export interface GroupCommit {
   readonly exclusive: Effect.Effect<void, never, Scope.Scope>
   /** Runs `effect` holding the connection, with no transaction open on it (no scope needed). */
   readonly exclusively: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  /** Commits the open transaction, if there is one (before the connection closes). */
+  /**
+   * Commits the open transaction, if there is one (before the connection closes). A member still
+   * running is rolled back to its savepoint first: committing its first half would be a partial
+   * write. It then fails on the closed connection, or dies when it leaves (its transaction ended
+   * before its COMMIT).
+   */
   readonly flush: () => void
 }
 
@@ -82,6 +87,8 @@ export const make = (options: Options): GroupCommit => {
   const maxMembers = Math.max(1, Math.trunc(options.maxMembers))
   /** The members of the open transaction; undefined when none is open. */
   let members: Array<Member> | undefined
+  /** The member whose body is running in its savepoint, half done until it leaves. */
+  let running: Member | undefined
 
   /** Tells each member how it ended, but for one whose outcome was already decided. */
   const settle = (group: ReadonlyArray<Member>, outcome: Outcome) => {
@@ -177,11 +184,13 @@ export const make = (options: Options): GroupCommit => {
     }
     members.push(member)
     member.joined = true
+    running = member
     return undefined
   }
 
   /** Closes the member's savepoint, keeping or undoing its work; a lone member commits at once. */
   const leave = (member: Member, exit: Exit.Exit<unknown, unknown>, alone: boolean): void => {
+    running = undefined
     if (!inTransaction()) {
       // SQLite rolled the whole transaction back under this member (a full disk, for one).
       member.outcome = Exit.isSuccess(exit) ? failed("The transaction ended before its COMMIT", undefined) : done
@@ -236,6 +245,18 @@ export const make = (options: Options): GroupCommit => {
     transaction: (body) => transaction(body),
     exclusive: Effect.zipRight(lock.take, Effect.sync(() => commit())),
     exclusively: (effect) => lock.withPermit(Effect.zipRight(Effect.sync(() => commit()), effect)),
-    flush: () => commit()
+    flush: () => {
+      if (running !== undefined && inTransaction()) {
+        try {
+          control(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`)
+          control(`RELEASE SAVEPOINT ${SAVEPOINT}`)
+        } catch {
+          // The running member's work cannot be undone alone: roll the whole transaction back.
+          rollbackAll()
+          return abandon()
+        }
+      }
+      commit()
+    }
   }
 }

@@ -6,7 +6,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import * as SqliteClient from "@clawbounties/adapter-sqlite/SqliteClient"
-import { Chunk, Context, Effect, Exit, Layer, Stream } from "effect"
+import { Chunk, Context, Deferred, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import { spawn } from "node:child_process"
 import { createRequire } from "node:module"
 import { join } from "node:path"
@@ -67,6 +67,34 @@ describe("SqliteClient", () => {
       const rows = yield* sql<{ id: number }>`SELECT id FROM children`
       assert.deepStrictEqual(rows.map((r) => r.id), [2])
     }).pipe(Effect.provide(memory)))
+
+  it.scoped("closing the client while a transaction is half done keeps none of it, and commits the finished ones", () =>
+    Effect.gen(function* () {
+      const filename = join(yield* tempDir, "closing.db")
+      const scope = yield* Scope.make()
+      const sql = Context.get(yield* Layer.buildWithScope(SqliteClient.layer({ filename }), scope), SqlClient.SqlClient)
+      yield* sql`CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)`
+      const firstWritten = yield* Deferred.make<void>()
+      const resume = yield* Deferred.make<void>()
+      // Two transactions in one group: the first finishes, the second stops half-way through.
+      const finished = yield* Effect.fork(sql.withTransaction(sql`INSERT INTO notes (body) VALUES ('finished')`))
+      const halfDone = yield* Effect.fork(sql.withTransaction(Effect.gen(function* () {
+        yield* sql`INSERT INTO notes (body) VALUES ('first half')`
+        yield* Deferred.succeed(firstWritten, undefined)
+        yield* Deferred.await(resume)
+        yield* sql`INSERT INTO notes (body) VALUES ('second half')`
+      })))
+      yield* Deferred.await(firstWritten)
+      yield* Scope.close(scope, Exit.void)
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(finished)))
+      // Its second half runs on the closed connection: it fails rather than reporting success.
+      yield* Deferred.succeed(resume, undefined)
+      assert.isTrue(Exit.isFailure(yield* Fiber.await(halfDone)))
+
+      const reopened = Context.get(yield* Layer.build(SqliteClient.layer({ filename })), SqlClient.SqlClient)
+      const rows = yield* reopened<{ body: string }>`SELECT body FROM notes ORDER BY id`
+      assert.deepStrictEqual(rows.map((r) => r.body), ["finished"])
+    }))
 
   it.effect("integers come back as bigint only for statements run with SafeIntegers", () =>
     Effect.gen(function* () {
