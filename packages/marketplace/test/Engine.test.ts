@@ -1,48 +1,58 @@
 /**
- * The engine as a platform team embeds it (the README's "Embedding the engine" example, kept
- * compiling and passing here): `Engine.layer` over a store with the production parts, commands
- * called directly with the caller's `Actor`, typed errors caught by tag.
+ * The engine as a platform team embeds it: the README's "Embedding the engine" example, kept
+ * verbatim in `readme/embedding.ts` (imports by package name, `Engine.layer` over a SQLite file with
+ * the production parts), run here; commands called directly with the caller's `Actor`, typed errors
+ * caught by tag.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
-import { Ledger } from "@clawbounties/ledger"
+import { Bounties, Engine, Tokens } from "@clawbounties/marketplace"
 import { Effect } from "effect"
-import { type Actor, Bounties, Engine, Operators, Tokens } from "../src/index.js"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { program } from "./readme/embedding.js"
+
+/** The example's `./market.db` lands in a temporary directory, the working one while the test runs. */
+const inTempDir = Effect.acquireRelease(
+  Effect.sync(() => {
+    const previous = process.cwd()
+    const dir = mkdtempSync(join(tmpdir(), "engine-readme-"))
+    process.chdir(dir)
+    return { previous, dir }
+  }),
+  ({ dir, previous }) => Effect.sync(() => {
+    process.chdir(previous)
+    rmSync(dir, { recursive: true, force: true })
+  })
+)
 
 describe("Engine.layer with the live parts", () => {
-  it.effect("the README's embedding example: fund, post, read balances; a failure is a typed error", () =>
+  it("the README's embedding example is readme/embedding.ts, verbatim", () => {
+    const readme = readFileSync(join(import.meta.dirname, "../../../README.md"), "utf8")
+    const section = readme.slice(readme.indexOf("## Embedding the engine"))
+    const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1]
+    assert.strictEqual(block, readFileSync(join(import.meta.dirname, "readme/embedding.ts"), "utf8"))
+  })
+
+  it.scoped("the README's embedding example runs: fund, post, read balances; run again it replays on the same file", () =>
     Effect.gen(function* () {
-      // --- README example -----------------------------------------------------------------------
+      yield* inTempDir
+      const first = yield* program
+      assert.deepStrictEqual([first.balances.USD!.A, first.balances.USD!.H], [10_000n - 5375n, 5375n])
+      // A second run opens the file again: its keys replay the credit and the post.
+      const again = yield* program
+      assert.strictEqual(again.bounty, first.bounty)
+      assert.deepStrictEqual(again.balances, first.balances)
+    }))
+
+  it.effect("a failure is a typed error, caught by its tag", () =>
+    Effect.gen(function* () {
       const engine = Engine.layer(
         Sqlite.layer({ filename: ":memory:", migrations: Engine.migrations }),
         { ...Engine.liveParts, operatorToken: Tokens.layerNoOperator }
       )
-      // Your service authenticates its callers: the engine trusts the Actor it is handed.
-      const buyer: Actor.Actor = { did: "did:key:z6MkneMkZqwqRiU5mJzSG3kDwzt9P8C59N4NGTfBLfSGE7c7", role: "requester" }
-      const operator: Actor.Actor = { did: Tokens.OPERATOR_DID, role: "operator" }
-
-      const program = Effect.gen(function* () {
-        yield* Operators.credit(operator, { did: buyer.did, amount_minor: 10_000n, currency: "USD", reason: "top-up", idempotency_key: "topup-1" })
-        const posted = yield* Bounties.post(buyer, {
-          idempotency_key: "post-1",
-          title: "Summarise the options",
-          description: "Compare the three libraries and recommend one.",
-          reward: { amount_minor: 5000n, currency: "USD" },
-          closure_type: "requester",
-          difficulty_scalar: 1,
-          is_code_bounty: false,
-          min_proof_tier: "self",
-          tags: ["research"],
-          metadata: {}
-        })
-        const ledger = yield* Ledger.Ledger
-        return { posted, balances: yield* ledger.balances(buyer.did) }
-      })
-      // --------------------------------------------------------------------------------------------
-      const { balances, posted } = yield* Effect.provide(program, engine)
-      assert.strictEqual(posted.status, "open")
-      assert.deepStrictEqual([balances.USD!.A, balances.USD!.H], [10_000n - 5375n, 5375n])
-
+      const buyer = { did: "did:key:z6MkneMkZqwqRiU5mJzSG3kDwzt9P8C59N4NGTfBLfSGE7c7", role: "requester" } as const
       // Compiles only while the provided effect's error channel is a union of tagged errors.
       const missing = Bounties.get(buyer, "bty_01jz0000000000000000000000").pipe(
         Effect.as("found"),
