@@ -29,6 +29,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import { DirectExecution } from "@clawbounties/ledger"
 import Database from "better-sqlite3"
 import { Context, Effect, Exit, Layer, type Scope, Stream } from "effect"
+import { resolve } from "node:path"
 import * as GroupCommit from "./GroupCommit.js"
 
 export interface Options {
@@ -163,9 +164,35 @@ const openReader = (filename: string) =>
     (db) => Effect.sync(() => db.close())
   )
 
+/**
+ * The files a client of this process has open. A second client's writer on one of them would wait
+ * for the first one's lock inside a synchronous call, blocking the thread the first needs to
+ * commit: each contended transaction stalled for the whole busy timeout, then failed.
+ */
+const openFiles = new Set<string>()
+
+/** Claims `filename` for this client until the scope closes, or refuses it, saying why. */
+const claim = (filename: string) =>
+  Effect.acquireRelease(
+    Effect.suspend(() => {
+      const path = resolve(filename)
+      if (!openFiles.has(path)) {
+        openFiles.add(path)
+        return Effect.succeed(path)
+      }
+      return Effect.fail(new SqlError({
+        cause: undefined,
+        message: `${filename} is already open in this process: build the engine's layer once and share it (a ManagedRuntime, or one Effect.provide around the whole program)`
+      }))
+    }),
+    (path) => Effect.sync(() => openFiles.delete(path))
+  )
+
 /** The client on `options.filename`, closed with the scope. */
 export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, SqlError, Scope.Scope | Reactivity.Reactivity> =>
   Effect.gen(function* () {
+    // An in-memory or temporary database is a new one each time it is opened.
+    if (options.filename !== ":memory:" && options.filename !== "") yield* claim(options.filename)
     const db = yield* Effect.acquireRelease(
       Effect.try({ try: () => new Database(options.filename), catch: sqlError(`Failed to open ${options.filename}`) }),
       (db) => Effect.sync(() => db.close())

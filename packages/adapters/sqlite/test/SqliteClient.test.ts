@@ -96,6 +96,21 @@ describe("SqliteClient", () => {
       assert.deepStrictEqual(rows.map((r) => r.body), ["finished"])
     }))
 
+  it.scoped("a second client on a file this process has open is refused, naming why; once the first closes it opens", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const filename = join(dir, "once.db")
+      const scope = yield* Scope.make()
+      yield* Layer.buildWithScope(SqliteClient.layer({ filename }), scope)
+      // Its writer would wait for the first one's lock while blocking the thread the first needs
+      // to commit: every contended transaction stalled for the busy timeout, then failed.
+      const second = yield* Effect.flip(Layer.build(SqliteClient.layer({ filename: `${dir}/./once.db` })))
+      assert.include(second.message, "already open in this process")
+      yield* Scope.close(scope, Exit.void)
+      const sql = Context.get(yield* Layer.build(SqliteClient.layer({ filename })), SqlClient.SqlClient)
+      assert.deepStrictEqual(yield* sql`SELECT 1 AS one`, [{ one: 1 }])
+    }))
+
   it.effect("integers come back as bigint only for statements run with SafeIntegers", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
