@@ -37,6 +37,22 @@ export const run = (
     const sql = yield* SqlClient.SqlClient
     const dialect = sql.onDialectOrElse({ pg: () => "pg" as const, sqlite: () => "sqlite" as const, orElse: () => undefined })
     if (dialect === undefined) return yield* Effect.dieMessage("Migrations: only SQLite and PostgreSQL are supported")
+    // @effect/sql's Migrator creates a migrations table when a probe finds none, so replicas starting
+    // together on a fresh PostgreSQL database each created it and all but one failed on the catalog
+    // (23505). The tables are created here first, one process at a time; the Migrator's own lock on
+    // the table then serializes the migrations.
+    if (dialect === "pg") {
+      yield* sql.withTransaction(Effect.gen(function* () {
+        yield* sql`SELECT pg_advisory_xact_lock(hashtext('clawbounties/migrations'))`
+        for (const set of sets) {
+          yield* sql`CREATE TABLE IF NOT EXISTS ${sql(set.table)} (
+            migration_id integer primary key,
+            created_at timestamp with time zone not null default now(),
+            name text not null
+          )`
+        }
+      }))
+    }
     const migrate = Migrator.make({})
     return yield* Effect.forEach(sets, (set) =>
       migrate({ loader: Migrator.fromRecord(set[dialect]), table: set.table }).pipe(

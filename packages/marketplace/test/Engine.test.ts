@@ -5,9 +5,11 @@
  * caught by tag.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { PgTestDatabase, Postgres } from "@clawbounties/adapter-postgres"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
-import { Bounties, Engine, Tokens } from "@clawbounties/marketplace"
-import { Effect } from "effect"
+import { Ledger } from "@clawbounties/ledger"
+import { Bounties, Engine, Operators, Tokens } from "@clawbounties/marketplace"
+import { Effect, Layer } from "effect"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -60,5 +62,33 @@ describe("Engine.layer with the live parts", () => {
         Effect.catchTag("NotFound", (error) => Effect.succeed(`not found: ${error.entity}`))
       )
       assert.strictEqual(yield* missing, "not found: bounty")
+    }))
+})
+
+const pg = await PgTestDatabase.probe()
+
+describe.skipIf(!pg.available)(`Engine.layer on PostgreSQL ${pg.reason}`, () => {
+  it.scoped("the README's alternative store: the same program on Postgres.layer, built twice on one database", () =>
+    Effect.gen(function* () {
+      const { url } = yield* PgTestDatabase.database("engine_readme")
+      const engine = Engine.layer(
+        Postgres.layer({ url, migrations: Engine.migrations }),
+        { ...Engine.liveParts, operatorToken: Tokens.layerNoOperator }
+      )
+      const buyer = { did: "did:key:z6MkneMkZqwqRiU5mJzSG3kDwzt9P8C59N4NGTfBLfSGE7c7", role: "requester" } as const
+      const operator = { did: Tokens.OPERATOR_DID, role: "operator" } as const
+      const fundAndPost = Effect.gen(function* () {
+        yield* Operators.credit(operator, { did: buyer.did, amount_minor: 10_000n, currency: "USD", reason: "top-up", idempotency_key: "topup-1" })
+        const posted = yield* Bounties.post(buyer, { idempotency_key: "post-1", title: "Compare three libraries", description: "Recommend one.",
+          reward: { amount_minor: 5000n, currency: "USD" }, closure_type: "requester", difficulty_scalar: 1,
+          is_code_bounty: false, min_proof_tier: "self", tags: ["research"], metadata: {} })
+        return { bounty: posted.bounty_id, balances: yield* (yield* Ledger.Ledger).balances(buyer.did) }
+      })
+      // Two engines at once on one database (two replicas), then a third after both closed.
+      const [first, second] = yield* Effect.all([Effect.provide(fundAndPost, engine), Effect.provide(fundAndPost, engine)], { concurrency: 2 })
+      assert.strictEqual(second.bounty, first.bounty)
+      assert.deepStrictEqual([first.balances.USD!.A, first.balances.USD!.H], [10_000n - 5375n, 5375n])
+      const third = yield* Effect.provide(fundAndPost, Layer.fresh(engine))
+      assert.deepStrictEqual(third, first)
     }))
 })

@@ -1,5 +1,6 @@
 import { PgTestDatabase, Postgres } from "@clawbounties/adapter-postgres"
 import { SqlClient } from "@effect/sql"
+import { Migrations } from "@clawbounties/ledger"
 import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Cause, Deferred, Effect, Either, Exit, Layer, Ref } from "effect"
@@ -96,6 +97,18 @@ describe.skipIf(!pg.available)(`Postgres adapter ${pg.reason}`, () => {
       )
       assert.strictEqual(rows.length, 0)
     }))
+
+  it.live("replicas starting together on a fresh database all migrate it and start", () =>
+    Effect.gen(function* () {
+      const { url } = yield* PgTestDatabase.database("adapter_replicas")
+      const migrations = [Migrations.ledger, { ...Migrations.ledger, name: "second", table: "second_migrations", pg: {} }]
+      // Each checked for a migrations table, found none and created it: all but one failed on the catalog.
+      const started = yield* Effect.all(
+        Array.from({ length: 4 }, () => Effect.either(Layer.build(Postgres.layer({ url, migrations, maxConnections: 2 })))),
+        { concurrency: "unbounded" }
+      )
+      assert.deepStrictEqual(started.map((r) => Either.isRight(r) ? "started" : r.left.message), ["started", "started", "started", "started"])
+    }).pipe(Effect.scoped))
 })
 
 describe("Postgres.layer start-up", () => {
