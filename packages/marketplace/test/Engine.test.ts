@@ -9,7 +9,8 @@ import { PgTestDatabase, Postgres } from "@clawbounties/adapter-postgres"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { Ledger } from "@clawbounties/ledger"
 import { Bounties, Engine, Operators, Tokens } from "@clawbounties/marketplace"
-import { Effect, Layer } from "effect"
+import { Ids } from "@clawbounties/domain"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -62,6 +63,54 @@ describe("Engine.layer with the live parts", () => {
         Effect.catchTag("NotFound", (error) => Effect.succeed(`not found: ${error.entity}`))
       )
       assert.strictEqual(yield* missing, "not found: bounty")
+    }))
+})
+
+describe("Engine.layer closed with a command in flight", () => {
+  it.scoped("a post half done when the engine closes leaves no hold and no bounty: the money is available on reopening", () =>
+    Effect.gen(function* () {
+      const { dir } = yield* inTempDir
+      const filename = join(dir, "closing.db")
+      const postWrote = yield* Deferred.make<void>()
+      const resume = yield* Deferred.make<void>()
+      // Ids that stop the post at its first event id: its hold is written, its COMMIT not run.
+      let posting = false
+      const live = Context.get(yield* Layer.build(Ids.IdGen.layer), Ids.IdGen)
+      const ids = Layer.succeed(Ids.IdGen, {
+        make: (kind) => {
+          if (kind === "bounty") posting = true
+          return posting && kind === "event"
+            ? Effect.zipRight(Deferred.succeed(postWrote, undefined), Effect.zipRight(Deferred.await(resume), live.make(kind)))
+            : live.make(kind)
+        }
+      })
+      const engineWith = (parts: Partial<Engine.Parts<unknown>>) => Engine.layer(
+        Sqlite.layer({ filename, migrations: Engine.migrations }),
+        { ...Engine.liveParts, operatorToken: Tokens.layerNoOperator, ...parts }
+      )
+      const buyer = { did: "did:key:z6MkneMkZqwqRiU5mJzSG3kDwzt9P8C59N4NGTfBLfSGE7c7", role: "requester" } as const
+      const operator = { did: Tokens.OPERATOR_DID, role: "operator" } as const
+
+      const scope = yield* Scope.make()
+      const engine = yield* Layer.buildWithScope(engineWith({ ids }), scope)
+      yield* Effect.provide(
+        Operators.credit(operator, { did: buyer.did, amount_minor: 10_000n, currency: "USD", reason: "top-up", idempotency_key: "topup-1" }),
+        engine
+      )
+      const post = yield* Effect.fork(Effect.provide(Bounties.post(buyer, { idempotency_key: "post-1", title: "Compare three libraries",
+        description: "Recommend one.", reward: { amount_minor: 5000n, currency: "USD" }, closure_type: "requester",
+        difficulty_scalar: 1, is_code_bounty: false, min_proof_tier: "self", tags: ["research"], metadata: {} }), engine))
+      yield* Deferred.await(postWrote)
+      yield* Scope.close(scope, Exit.void)
+      yield* Deferred.succeed(resume, undefined)
+      assert.isTrue(Exit.isFailure(yield* Fiber.await(post)))
+
+      const after = yield* Effect.provide(Effect.gen(function* () {
+        const balances = yield* (yield* Ledger.Ledger).balances(buyer.did)
+        const mine = yield* Bounties.list(buyer, { mine: true })
+        return { available: balances.USD!.A, held: balances.USD!.H, bounties: mine.bounties.length }
+      }), engineWith({}))
+      assert.deepStrictEqual(after, { available: 10_000n, held: 0n, bounties: 0 })
     }))
 })
 
