@@ -60,6 +60,38 @@ export const pageSize = (limit: number | undefined, fallback: number, max: numbe
 export const ProofTierFloor = Schema.Literal("self", "gateway", "sandbox")
 export type ProofTierFloor = typeof ProofTierFloor.Type
 
+/** Nesting a stored JSON value may have: the HTTP edge's limit for a whole body. */
+const MAX_JSON_DEPTH = 64
+
+/** Whether JSON keeps `value` as it is (an undefined property is left out, as JSON leaves it). */
+const isJsonValue = (value: unknown, depth: number): boolean => {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true
+    case "number":
+      return Number.isFinite(value)
+    case "object": {
+      if (value === null) return true
+      if (depth >= MAX_JSON_DEPTH) return false
+      if (Array.isArray(value)) return value.every((item) => isJsonValue(item, depth + 1))
+      const prototype = Object.getPrototypeOf(value)
+      return (prototype === Object.prototype || prototype === null) &&
+        Object.values(value).every((field) => field === undefined || isJsonValue(field, depth + 1))
+    }
+    default:
+      return false
+  }
+}
+
+/**
+ * Free-form data stored as JSON. What JSON would change is refused rather than stored changed: an
+ * embedder's Date became `{}`, NaN `null`, a bigint a string, and a cyclic object overflowed the stack.
+ */
+const JsonValue = Schema.Unknown.pipe(Schema.filter((value) =>
+  isJsonValue(value, 0) || `must be JSON data (no Date, bigint, NaN, function or cycle), nested at most ${MAX_JSON_DEPTH} levels`
+))
+
 /** `POST /v1/bounties` (post_bounty_request.v2, plus the engine's `deadlines`). */
 export const PostBounty = Schema.Struct({
   title: Text(256),
@@ -71,11 +103,11 @@ export const PostBounty = Schema.Struct({
   min_proof_tier: Schema.optionalWith(ProofTierFloor, { default: () => "self" as const }),
   test_harness_id: Schema.optional(Text(200)),
   tags: Schema.optionalWith(Schema.Array(Text(50)).pipe(Schema.maxItems(10)), { default: () => [] }),
-  task_spec: Schema.optional(Schema.Unknown),
+  task_spec: Schema.optional(JsonValue),
   metadata: Schema.optionalWith(
     Schema.Struct(
       { requested_worker_did: Schema.optional(Did.DidKey) },
-      Schema.Record({ key: Schema.String, value: Schema.Unknown })
+      Schema.Record({ key: Schema.String, value: JsonValue })
     ),
     { default: () => ({}) }
   ),

@@ -567,6 +567,11 @@ const suite = (store: Store) => {
   })
 
   describe("called directly by an embedder", () => {
+    const cyclic = () => {
+      const value: Record<string, unknown> = {}
+      value.self = value
+      return value
+    }
     it.effect("a typed input that breaks its schema's rules, or an id not of the engine's form, is refused and writes nothing", () =>
       run(Effect.gen(function* () {
         const sql = yield* SqlClient.SqlClient
@@ -581,6 +586,11 @@ const suite = (store: Store) => {
           ["InvalidRequest", Bounties.post(actor, researchBounty({ title: "nul\u0000" }))],
           ["InvalidRequest", Bounties.post(actor, researchBounty({ tags: Array.from({ length: 11 }, (_, i) => `t${i}`) }))],
           ["InvalidRequest", Bounties.post(actor, researchBounty({ idempotency_key: "" }))],
+          // Stored as JSON, these were changed silently (a Date became {}, NaN null) or overflowed the stack.
+          ["InvalidRequest", Bounties.post(actor, researchBounty({ metadata: { due: new Date(0) } }))],
+          ["InvalidRequest", Bounties.post(actor, researchBounty({ metadata: { score: Number.NaN } }))],
+          ["InvalidRequest", Bounties.post(actor, researchBounty({ task_spec: { size: 10n } }))],
+          ["InvalidRequest", Bounties.post(actor, researchBounty({ metadata: cyclic() }))],
           ["InvalidRequest", Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "" })],
           ["InvalidRequest", Disputes.resolve(operator, dispute_id, { outcome: "split", worker_share_bps: 1.5 })],
           ["InvalidRequest", Disputes.resolve(operator, dispute_id, { outcome: "split", worker_share_bps: 10_000 })],
