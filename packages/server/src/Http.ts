@@ -232,7 +232,9 @@ export const decoder = <A, I>(schema: Schema.Schema<A, I, never>, where: "body" 
 export const singleValuedQuery = (
   queries: Readonly<Record<string, ReadonlyArray<string>>>
 ): Effect.Effect<Record<string, string>, ErrorCatalogue.InvalidRequest> => {
-  const query: Record<string, string> = {}
+  // No prototype: assigning `__proto__` on a plain object sets nothing, and the unknown parameter
+  // would vanish instead of being refused by the strict Schema.
+  const query: Record<string, string> = Object.create(null)
   for (const [name, values] of Object.entries(queries)) {
     if (values.length > 1) {
       return Effect.fail(new ErrorCatalogue.InvalidRequest({
