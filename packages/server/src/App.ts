@@ -16,7 +16,7 @@ import type { IncomingMessage } from "node:http"
 import * as Docs from "./Docs.js"
 import * as Http from "./Http.js"
 import * as OpenApi from "./OpenApi.js"
-import { honoPath, pathPattern, type Route, type Services } from "./Route.js"
+import { honoPath, MAX_PATH_PARAM_LENGTH, pathPattern, type Route, type Services } from "./Route.js"
 import { routes as allRoutes } from "./Routes.js"
 
 export interface Options {
@@ -64,6 +64,7 @@ const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
     const program = Effect.gen(function* () {
       const actor = yield* authenticate(route, request.headers.get("authorization") ?? undefined)
       yield* Http.refuseUnstorable("path", params)
+      yield* Http.refuseLongPathParams(params, MAX_PATH_PARAM_LENGTH)
       let query: unknown = undefined
       if (decodeQuery !== undefined) {
         const rawQuery = yield* Http.singleValuedQuery(queryOf())

@@ -286,6 +286,23 @@ export const refuseUnstorable = (where: "path" | "query" | "body", value: unknow
   }))
 }
 
+/**
+ * Refuses a path parameter longer than `max` characters (code points, as the document's `maxLength`
+ * counts them): without this an overlong id was looked up and answered NOT_FOUND, which the
+ * document does not promise for it.
+ */
+export const refuseLongPathParams = (
+  params: Readonly<Record<string, string>>,
+  max: number
+): Effect.Effect<void, ErrorCatalogue.InvalidRequest> => {
+  const long = Object.keys(params).find((name) => params[name]!.length > max && Array.from(params[name]!).length > max)
+  if (long === undefined) return Effect.void
+  return Effect.fail(new ErrorCatalogue.InvalidRequest({
+    message: "the request path has a parameter longer than accepted",
+    issues: [{ path: long, message: `longer than ${max} characters` }]
+  }))
+}
+
 /** The path of the first `__proto__` key in `raw` that `decoded` no longer has as data. */
 const findDroppedProtoKey = (raw: unknown, decoded: unknown, stack: PathStack): ReadonlyArray<string> | undefined => {
   if (typeof raw !== "object" || raw === null) return undefined

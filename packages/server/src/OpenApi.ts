@@ -6,7 +6,7 @@
 import { ErrorCatalogue } from "@clawbounties/domain"
 import { Requests } from "@clawbounties/marketplace"
 import { JSONSchema, Schema } from "effect"
-import { errorsOf, pathParams, type Route } from "./Route.js"
+import { errorsOf, MAX_PATH_PARAM_LENGTH, pathParams, type Route } from "./Route.js"
 import * as Schemas from "./Schemas.js"
 
 export const DOCUMENT_PATH = "/openapi.json"
@@ -61,7 +61,7 @@ export const document = (routes: ReadonlyArray<Route>): JsonObject => {
       name,
       in: "path",
       required: true,
-      schema: { type: "string", maxLength: 200 }
+      schema: { type: "string", maxLength: MAX_PATH_PARAM_LENGTH }
     }))
     if (route.query !== undefined) {
       const query = schemaOf(route.query, "skip")

@@ -96,6 +96,9 @@ export const route = <
 /** `/v1/bounties/{bounty_id}` -> `/v1/bounties/:bounty_id` (Hono's form). */
 export const honoPath = (path: string): string => path.replace(/\{([a-z_]+)\}/g, ":$1")
 
+/** The longest path parameter, in characters, the document allows and the app accepts (ids are far shorter). */
+export const MAX_PATH_PARAM_LENGTH = 200
+
 /** The names of a path's parameters. */
 export const pathParams = (path: string): ReadonlyArray<string> => Array.from(path.matchAll(/\{([a-z_]+)\}/g), (m) => m[1]!)
 
