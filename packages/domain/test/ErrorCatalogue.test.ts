@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { ErrorCatalogue } from "@clawbounties/domain"
 
-const statuses = new Set([400, 401, 402, 403, 404, 405, 409, 410, 413, 415, 422, 423, 429, 500, 502, 503])
+const statuses = new Set([400, 401, 402, 403, 404, 405, 408, 409, 410, 413, 415, 422, 423, 429, 431, 500, 502, 503])
 
 describe("ErrorCatalogue", () => {
   it("gives every error one unique, stable-looking code and a known HTTP status", () => {

@@ -123,5 +123,10 @@ export const errorsOf = (route: Route): ReadonlyArray<ErrorTag> => {
   // Any request can be interrupted by shutdown or meet the database out of reach.
   tags.add("ServiceUnavailable")
   tags.add("InternalError")
+  // Any request can be refused before it reaches a route (`EdgeRefusals`): headers too large, too
+  // slow to arrive, or not HTTP a URL can be built from.
+  tags.add("HeadersTooLarge")
+  tags.add("RequestTimeout")
+  tags.add("InvalidRequest")
   return Array.from(tags)
 }

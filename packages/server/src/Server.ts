@@ -5,11 +5,12 @@
  * interrupt the rest (they answer 503), and dispose the runtime, which stops the scheduler and
  * closes the database.
  */
-import { serve } from "@hono/node-server"
+import { getRequestListener } from "@hono/node-server"
 import { Duration, Layer, ManagedRuntime } from "effect"
-import type { Server as HttpServer } from "node:http"
+import { createServer, type Server as HttpServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import * as App from "./App.js"
+import * as EdgeRefusals from "./EdgeRefusals.js"
 import * as Engine from "./Engine.js"
 import * as Scheduler from "./Scheduler.js"
 
@@ -51,8 +52,10 @@ export const start = async (options: Options): Promise<Running> => {
   let server: HttpServer
   try {
     server = await new Promise<HttpServer>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s as HttpServer)) as HttpServer
+      const s = createServer(getRequestListener(app.fetch, { hostname: options.host, errorHandler: EdgeRefusals.onRequestError }))
+      s.on("clientError", EdgeRefusals.onClientError)
       s.once("error", reject)
+      s.listen(options.port, options.host, () => resolve(s))
     })
   } catch (error) {
     // Cannot listen (port in use, address not available): the runtime is already running, with

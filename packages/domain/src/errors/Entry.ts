@@ -1,7 +1,7 @@
 /** One row of the error catalogue: the stable wire code, the HTTP status and what it means. */
 export interface Entry {
   readonly code: string
-  readonly status: 400 | 401 | 402 | 403 | 404 | 405 | 409 | 410 | 413 | 415 | 422 | 423 | 429 | 500 | 502 | 503
+  readonly status: 400 | 401 | 402 | 403 | 404 | 405 | 408 | 409 | 410 | 413 | 415 | 422 | 423 | 429 | 431 | 500 | 502 | 503
   readonly summary: string
 }
 

@@ -1,7 +1,7 @@
 /**
  * Errors of the HTTP edge: what a request can get wrong before any command runs (its JSON, its
- * content type, its size, its method), and the two answers the server gives when it cannot serve
- * one (an unexpected failure, or not being ready).
+ * content type, its size, its headers, its method, its pace), and the two answers the server gives
+ * when it cannot serve one (an unexpected failure, or not being ready).
  */
 import { Schema } from "effect"
 import type { Section } from "./Entry.js"
@@ -33,6 +33,18 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
   }
 }
 
+/** The request line and headers are larger than the server reads (Node's `maxHeaderSize`). */
+export class HeadersTooLarge extends Schema.TaggedError<HeadersTooLarge>()("HeadersTooLarge", {
+  limit_bytes: Schema.Number
+}) {
+  override get message(): string {
+    return `the request line and headers exceed the limit of ${this.limit_bytes} bytes`
+  }
+}
+
+/** The request did not arrive in full within the server's request timeout. */
+export class RequestTimeout extends Schema.TaggedError<RequestTimeout>()("RequestTimeout", {}) {}
+
 /** The path exists but not with this method. */
 export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()("MethodNotAllowed", {
   method: Schema.String,
@@ -55,6 +67,8 @@ export type HttpError =
   | MalformedJson
   | UnsupportedMediaType
   | PayloadTooLarge
+  | HeadersTooLarge
+  | RequestTimeout
   | MethodNotAllowed
   | InternalError
   | ServiceUnavailable
@@ -63,6 +77,8 @@ export const httpEntries = {
   MalformedJson: { code: "MALFORMED_JSON", status: 400, summary: "The body is not valid JSON." },
   UnsupportedMediaType: { code: "UNSUPPORTED_MEDIA_TYPE", status: 415, summary: "The body must be application/json in UTF-8, without a content coding." },
   PayloadTooLarge: { code: "PAYLOAD_TOO_LARGE", status: 413, summary: "The body exceeds the size limit." },
+  HeadersTooLarge: { code: "HEADERS_TOO_LARGE", status: 431, summary: "The request line and headers exceed the size limit." },
+  RequestTimeout: { code: "REQUEST_TIMEOUT", status: 408, summary: "The request did not arrive in full in time." },
   MethodNotAllowed: { code: "METHOD_NOT_ALLOWED", status: 405, summary: "The path does not accept this method." },
   InternalError: { code: "INTERNAL_ERROR", status: 500, summary: "An unexpected error occurred; it has been logged." },
   ServiceUnavailable: { code: "SERVICE_UNAVAILABLE", status: 503, summary: "The server cannot serve requests right now." }
