@@ -32,6 +32,22 @@ const sumWorkerPayouts = (dids: ReadonlyArray<string>) =>
   Effect.map(rows<{ account: string; bucket: string; amount: bigint }>("SELECT account, bucket, amount FROM ledger_balances"), (r) =>
     r.filter((x) => dids.includes(x.account) && x.bucket === "A").reduce((a, x) => a + BigInt(x.amount), 0n))
 
+/**
+ * Every row of every table of the engine's database: in insertion order (rowid), or for a table
+ * without one in the order of all its columns. The migrations tables are left out: @effect/sql's
+ * migrator stamps them with the database's wall clock, and they say nothing about a run.
+ */
+const everyTable = Effect.gen(function* () {
+  const tables = yield* rows<{ name: string; sql: string }>("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '%_migrations' ORDER BY name")
+  const dump: Record<string, ReadonlyArray<unknown>> = {}
+  for (const { name, sql } of tables) {
+    const columns = yield* rows<{ name: string }>(`SELECT name FROM pragma_table_info('${name}')`)
+    const order = /WITHOUT ROWID/i.test(sql) ? columns.map((c) => `"${c.name}"`).join(", ") : "rowid"
+    dump[name] = yield* rows<object>(`SELECT * FROM "${name}" ORDER BY ${order}`)
+  }
+  return dump
+})
+
 describe("Runner (in-process)", () => {
   it.live("200 jobs: the summary's figures are the engine's own records", () =>
     Effect.gen(function* () {
@@ -163,26 +179,38 @@ describe("Runner (in-process)", () => {
       assert.isTrue(c.invariants.ok, JSON.stringify(c.invariants.results.filter((r) => !r.ok)))
     }))
 
-  it.live("one seed, one outcome: identical jobs.ndjson apart from timings, identical balances", () =>
+  it.live("one seed, one outcome: identical jobs.ndjson apart from timings, identical database", () =>
     Effect.gen(function* () {
       // The latency signal of the backpressure depends on the machine, so it is off here; retryable
-      // errors (faults, by seed) still move the limit, deterministically.
-      const cfg = config({
+      // errors (faults, by seed) still move the limit, deterministically. Every closure type (those
+      // not supported yet fail the same way each time); every fault kind the in-process target can
+      // inject, and no faults, where commands share COMMITs (the fault wrapper bypasses that path).
+      const base = config({
         total: 60,
         seed: 1234,
-        faults: { share: 0.3, kinds: ["db_before_commit", "db_after_commit"] },
+        closureMix: { requester: 4, test: 1, quorum: 1 },
         backpressure: { ...Simulation.defaults.backpressure, latencyTargetMs: Number.POSITIVE_INFINITY }
       })
-      const balances = rows<{ account: string; bucket: string; amount: bigint }>("SELECT account, bucket, amount FROM ledger_balances ORDER BY account, bucket")
-      const once = () => Effect.map(runAndInspect(cfg, () => balances), ({ result, inspected }) => ({
-        lines: result.jobs.map((job) => Artifacts.json({ ...job, timings: undefined })),
-        balances: Artifacts.json(inspected)
-      }))
-      const first = yield* once()
-      const second = yield* once()
-      assert.deepStrictEqual(second.lines, first.lines)
-      assert.strictEqual(second.balances, first.balances)
-      const plans = yield* Simulation.plan({ ...cfg, seed: 1235 })
-      assert.notDeepEqual(plans.map((p) => p.decision), first.lines.map((l) => JSON.parse(l).plan.decision))
+      for (const faults of [{ share: 0.3, kinds: ["db_before_commit", "db_after_commit"] as const }, { share: 0, kinds: [] }]) {
+        const cfg = { ...base, faults }
+        const once = () => Effect.map(runAndInspect(cfg, () => everyTable), ({ result, inspected }) => ({
+          lines: result.jobs.map((job) => Artifacts.json({ ...job, timings: undefined })),
+          tables: inspected
+        }))
+        const first = yield* once()
+        const second = yield* once()
+        assert.deepStrictEqual(second.lines, first.lines)
+        // Balances, journal entries and postings, holds, outbox events and their payloads, audit
+        // rows, tokens, idempotency records: every row of every table, in insertion order.
+        assert.deepStrictEqual(Object.keys(second.tables), Object.keys(first.tables))
+        for (const table of Object.keys(first.tables)) assert.deepStrictEqual(second.tables[table], first.tables[table], table)
+        for (const table of ["ledger_balances", "ledger_entries", "ledger_postings", "outbox", "audit_log"]) {
+          assert.isTrue((first.tables[table]?.length ?? 0) > 0, `${table} has rows`)
+        }
+        const closures = new Set(first.lines.map((l) => JSON.parse(l).plan.closure_type))
+        assert.deepStrictEqual([...closures].sort(), ["quorum", "requester", "test"])
+        const plans = yield* Simulation.plan({ ...cfg, seed: 1235 })
+        assert.notDeepEqual(plans.map((p) => p.decision), first.lines.map((l) => JSON.parse(l).plan.decision))
+      }
     }))
 })
