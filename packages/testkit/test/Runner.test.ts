@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
-import { Artifacts, InProcess, Invariants, Runner, Simulate, Simulation } from "../src/index.js"
+import { Artifacts, Faults, InProcess, Invariants, Runner, Simulate, Simulation } from "../src/index.js"
 
 const config = (overrides: Partial<Simulation.Config>): Simulation.Config => ({ ...Simulation.defaults, ...overrides })
 
@@ -183,15 +183,16 @@ describe("Runner (in-process)", () => {
     Effect.gen(function* () {
       // The latency signal of the backpressure depends on the machine, so it is off here; retryable
       // errors (faults, by seed) still move the limit, deterministically. Every closure type (those
-      // not supported yet fail the same way each time); every fault kind the in-process target can
-      // inject, and no faults, where commands share COMMITs (the fault wrapper bypasses that path).
+      // not supported yet fail the same way each time); every fault kind (the in-process target drops
+      // server_restart, and says so), and no faults, where commands share COMMITs (the fault wrapper
+      // bypasses that path).
       const base = config({
         total: 60,
         seed: 1234,
         closureMix: { requester: 4, test: 1, quorum: 1 },
         backpressure: { ...Simulation.defaults.backpressure, latencyTargetMs: Number.POSITIVE_INFINITY }
       })
-      for (const faults of [{ share: 0.3, kinds: ["db_before_commit", "db_after_commit"] as const }, { share: 0, kinds: [] }]) {
+      for (const faults of [{ share: 0.3, kinds: Faults.kinds }, { share: 0, kinds: [] }]) {
         const cfg = { ...base, faults }
         const once = () => Effect.map(runAndInspect(cfg, () => everyTable), ({ result, inspected }) => ({
           lines: result.jobs.map((job) => Artifacts.json({ ...job, timings: undefined })),
@@ -207,6 +208,7 @@ describe("Runner (in-process)", () => {
         for (const table of ["ledger_balances", "ledger_entries", "ledger_postings", "outbox", "audit_log"]) {
           assert.isTrue((first.tables[table]?.length ?? 0) > 0, `${table} has rows`)
         }
+        assert.strictEqual(first.lines.some((l) => l.includes(`"fired":true`)), faults.share > 0)
         const closures = new Set(first.lines.map((l) => JSON.parse(l).plan.closure_type))
         assert.deepStrictEqual([...closures].sort(), ["quorum", "requester", "test"])
         const plans = yield* Simulation.plan({ ...cfg, seed: 1235 })
