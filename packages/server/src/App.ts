@@ -76,7 +76,7 @@ const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
         const headers = { contentType: request.headers.get("content-type"), contentEncoding: request.headers.get("content-encoding") }
         const json = yield* Http.parseJson(raw, headers, options.bodyLimitBytes)
         yield* Http.refuseUnstorable("body", json)
-        const keyed = route.idempotent ? yield* Http.withIdempotencyKey(json, request.headers.get("idempotency-key")) : json
+        const keyed = route.idempotent ? yield* Http.withIdempotencyKey(json, yield* Http.idempotencyKeyHeader(request, incoming)) : json
         body = yield* decodeBody(keyed)
         yield* Http.refuseDroppedProtoKeys(keyed, body)
       }

@@ -336,6 +336,25 @@ export const refuseDroppedProtoKeys = (raw: unknown, decoded: unknown): Effect.E
   }))
 }
 
+/**
+ * The Idempotency-Key header, refused when sent more than once: Node joins the copies into one
+ * value ("a" and "" became the key "a, "), so a retry that sent it once was a different request.
+ * Without Node's request (`app.request` in tests) the copies cannot be told apart.
+ */
+export const idempotencyKeyHeader = (
+  request: Request,
+  incoming: IncomingMessage | undefined
+): Effect.Effect<string | null, ErrorCatalogue.InvalidRequest> => {
+  const copies = incoming?.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === "idempotency-key").length ?? 0
+  if (copies > 1) {
+    return Effect.fail(new ErrorCatalogue.InvalidRequest({
+      message: "the Idempotency-Key header is sent more than once",
+      issues: [{ path: "idempotency_key", message: "one Idempotency-Key header at most" }]
+    }))
+  }
+  return Effect.succeed(request.headers.get("idempotency-key"))
+}
+
 /** The body's idempotency key and the header's, reconciled (the header fills a missing body key). */
 export const withIdempotencyKey = (
   body: unknown,

@@ -75,7 +75,7 @@ export const document = (routes: ReadonlyArray<Route>): JsonObject => {
         name: "Idempotency-Key",
         in: "header",
         required: false,
-        description: "Used when the body has no idempotency_key; both present and different is INVALID_REQUEST.",
+        description: "Used when the body has no idempotency_key; both present and different, or the header sent twice, is INVALID_REQUEST.",
         schema: schemaOf(Requests.IdempotencyKey, "skip")
       })
     }
