@@ -5,7 +5,6 @@
  */
 import { ErrorCatalogue } from "@clawbounties/domain"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { connect } from "node:net"
 import * as EdgeRefusals from "../src/EdgeRefusals.js"
 import * as H from "./helpers.js"
 
@@ -16,31 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.cleanup()
 })
-
-/** Sends `text` on a fresh connection and reads until the server closes it or answers in full. */
-const exchange = (text: string): Promise<{ readonly status: number; readonly headers: string; readonly body: string }> =>
-  new Promise((resolve, reject) => {
-    const socket = connect(server.port, "127.0.0.1")
-    let received = ""
-    const finish = () => {
-      const end = received.indexOf("\r\n\r\n")
-      if (end < 0) return reject(new Error(`no response head in ${JSON.stringify(received.slice(0, 200))}`))
-      resolve({ status: Number(received.split(" ", 2)[1]), headers: received.slice(0, end).toLowerCase(), body: received.slice(end + 4) })
-    }
-    socket.setEncoding("latin1")
-    socket.on("data", (chunk: string) => {
-      received += chunk
-      const end = received.indexOf("\r\n\r\n")
-      const length = /content-length: (\d+)/i.exec(received.slice(0, end))
-      if (end >= 0 && length !== null && received.length - end - 4 >= Number(length[1])) {
-        socket.destroy()
-        finish()
-      }
-    })
-    socket.on("end", finish)
-    socket.on("error", reject)
-    socket.write(text, "latin1")
-  })
 
 const assertCatalogued = (reply: { readonly status: number; readonly headers: string; readonly body: string }, code: string) => {
   assert.include(reply.headers, "content-type: application/json", reply.headers)
@@ -54,17 +28,17 @@ const assertCatalogued = (reply: { readonly status: number; readonly headers: st
 
 describe("refusals below the app", () => {
   it("headers larger than Node accepts: 431 HEADERS_TOO_LARGE", async () => {
-    const reply = await exchange(`GET /v1/bounties HTTP/1.1\r\nHost: x\r\nX-Filler: ${"a".repeat(20_000)}\r\n\r\n`)
+    const reply = await H.rawExchange(server.port, `GET /v1/bounties HTTP/1.1\r\nHost: x\r\nX-Filler: ${"a".repeat(20_000)}\r\n\r\n`)
     assertCatalogued(reply, "HEADERS_TOO_LARGE")
   })
 
   it("a request that is not HTTP: 400 INVALID_REQUEST", async () => {
-    assertCatalogued(await exchange("HELLO THERE\r\n\r\n"), "INVALID_REQUEST")
-    assertCatalogued(await exchange("GET /v1/bounties HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n"), "INVALID_REQUEST")
+    assertCatalogued(await H.rawExchange(server.port, "HELLO THERE\r\n\r\n"), "INVALID_REQUEST")
+    assertCatalogued(await H.rawExchange(server.port, "GET /v1/bounties HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n"), "INVALID_REQUEST")
   })
 
   it("a request no URL can be built from (a bad Host): 400 INVALID_REQUEST", async () => {
-    assertCatalogued(await exchange("GET /health HTTP/1.1\r\nHost: exa mple\r\nConnection: close\r\n\r\n"), "INVALID_REQUEST")
+    assertCatalogued(await H.rawExchange(server.port, "GET /health HTTP/1.1\r\nHost: exa mple\r\nConnection: close\r\n\r\n"), "INVALID_REQUEST")
   })
 
   it("a request that never arrives in full: 408 REQUEST_TIMEOUT (Node's request timeout is minutes: checked on the answer)", () => {
@@ -87,7 +61,7 @@ describe("refusals below the app", () => {
   })
 
   it("the server still serves after each", async () => {
-    const reply = await exchange("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    const reply = await H.rawExchange(server.port, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert.strictEqual(reply.status, 200)
     assert.deepStrictEqual(JSON.parse(reply.body), { status: "ok" })
   })

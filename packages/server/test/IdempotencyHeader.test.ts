@@ -4,23 +4,7 @@
  * Sent twice, it is refused, as a query parameter given twice is, and nothing is written.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { connect } from "node:net"
 import * as H from "./helpers.js"
-
-/** One raw request on its own connection; the status and body of the answer. */
-const rawRequest = (port: number, text: string): Promise<{ readonly status: number; readonly body: string }> =>
-  new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1")
-    let received = ""
-    socket.setEncoding("utf8")
-    socket.on("data", (chunk: string) => received += chunk)
-    socket.on("end", () => {
-      const end = received.indexOf("\r\n\r\n")
-      resolve({ status: Number(received.split(" ", 2)[1]), body: received.slice(end + 4) })
-    })
-    socket.on("error", reject)
-    socket.write(text)
-  })
 
 describe("Idempotency-Key header", () => {
   it("sent twice: INVALID_REQUEST, and nothing is written", async () => {
@@ -33,7 +17,7 @@ describe("Idempotency-Key header", () => {
       const { idempotency_key: _, ...body } = H.researchBounty() as Record<string, unknown>
       const text = JSON.stringify(body)
       const send = (keys: ReadonlyArray<string>) =>
-        rawRequest(server.port, `POST /v1/bounties HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
+        H.rawExchange(server.port, `POST /v1/bounties HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
           "Content-Type: application/json\r\nConnection: close\r\n" +
           keys.map((key) => `Idempotency-Key: ${key}\r\n`).join("") +
           `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`)

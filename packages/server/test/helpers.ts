@@ -1,13 +1,15 @@
 /**
  * A real server on a loopback socket (port 0) for the tests, over SQLite (a file in a temp dir) or
  * PostgreSQL (a database of its own), with a known operator token, and a small JSON client with the
- * journey's steps (registration by signed challenge, funding, signed proof bundles).
+ * journey's steps (registration by signed challenge, funding, signed proof bundles), and raw bytes
+ * for requests no HTTP client would send.
  */
 import { SqlClient } from "@effect/sql"
 import { Tokens } from "@clawbounties/marketplace"
 import { EventChain, Hash, Sign } from "@clawbounties/verify"
 import { Effect, Layer, Option } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
+import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type * as Engine from "../src/Engine.js"
@@ -266,3 +268,28 @@ export const buildFixture = async (call: Call, seed: number): Promise<Fixture> =
     tokenIdOfA: tokens.tokens[0].token_id
   }
 }
+
+/** Sends `text` as raw bytes on a fresh connection; reads until the server closes it or answers in full. */
+export const rawExchange = (port: number, text: string): Promise<{ readonly status: number; readonly headers: string; readonly body: string }> =>
+  new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1")
+    let received = ""
+    const finish = () => {
+      const end = received.indexOf("\r\n\r\n")
+      if (end < 0) return reject(new Error(`no response head in ${JSON.stringify(received.slice(0, 200))}`))
+      resolve({ status: Number(received.split(" ", 2)[1]), headers: received.slice(0, end).toLowerCase(), body: received.slice(end + 4) })
+    }
+    socket.setEncoding("latin1")
+    socket.on("data", (chunk: string) => {
+      received += chunk
+      const end = received.indexOf("\r\n\r\n")
+      const length = /content-length: (\d+)/i.exec(received.slice(0, end))
+      if (end >= 0 && length !== null && received.length - end - 4 >= Number(length[1])) {
+        socket.destroy()
+        finish()
+      }
+    })
+    socket.on("end", finish)
+    socket.on("error", reject)
+    socket.write(text, "latin1")
+  })
