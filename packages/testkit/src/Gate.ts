@@ -15,7 +15,7 @@
  *   terminal and its requester holds nothing.
  */
 import { Settlement } from "@clawbounties/marketplace"
-import { DateTime, Effect, Either, Schedule } from "effect"
+import { DateTime, Effect, Either, Exit, Schedule } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as Artifacts from "./Artifacts.js"
@@ -73,6 +73,12 @@ export const requiredPaths = [
 class CheckFailed {
   readonly _tag = "CheckFailed"
   constructor(readonly detail: string) {}
+}
+
+interface Parties {
+  readonly requester: Principal
+  readonly worker: Principal
+  readonly workerKey: Keys.Key
 }
 
 const fail = (detail: string) => Effect.fail(new CheckFailed(detail))
@@ -139,7 +145,36 @@ export const run = (options: Options): Effect.Effect<Report> =>
       const worker = yield* fromTarget(target.register(Keys.derive(ns, "worker"), "worker"), "register worker")
       return { requester, worker, workerKey: Keys.derive(ns, "worker") }
     }))
+    // Each step moves the bounty one state on, the way its parties would: cancel an open bounty,
+    // deliver an accepted one, approve what is under review. Failures are left to the cleanup check.
+    const settled: Array<{ bounty_id: string; from: string }> = []
+    const settle = ({ requester, worker, workerKey }: Parties, bountyId: string) => Effect.gen(function* () {
+      for (let step = 0; step < 3; step++) {
+        const status = String((yield* fromTarget(target.getBounty(requester, bountyId), "get bounty")).status)
+        if (step === 0 && ["open", "accepted", "pending_review"].includes(status)) settled.push({ bounty_id: bountyId, from: status })
+        const key = `${ns}:cleanup:${bountyId}:${status}`
+        if (status === "open") {
+          yield* fromTarget(target.cancel(requester, bountyId, { reason: "gate cleanup", idempotency_key: key }), "cancel")
+        } else if (status === "accepted") {
+          const issuedAt = yield* target.now
+          yield* fromTarget(target.submit(worker, bountyId, {
+            proof_bundle_envelope: Builders.proofBundle(workerKey, { runId: `${ns}-cleanup-${bountyId}`, issuedAt }),
+            artifacts: [],
+            idempotency_key: key
+          }), "submit")
+        } else if (status === "pending_review") {
+          const listed = yield* fromTarget(target.listSubmissions(requester, bountyId), "list submissions")
+          const pending = ((listed.submissions ?? []) as Array<{ submission_id: string; status: string }>).find((s) => s.status === "pending_review")
+          if (pending === undefined) return
+          yield* fromTarget(target.approve(requester, bountyId, { submission_id: pending.submission_id, idempotency_key: key }), "approve")
+        } else return
+      }
+    })
+    const settleOpened = (p: Parties) =>
+      Effect.forEach(opened, (id) => Effect.ignore(Effect.catchAllDefect(settle(p, id), () => Effect.void)), { discard: true })
     if (parties._tag === "Some") {
+      // A gate interrupted part-way (Ctrl-C) still settles what it opened before it stops.
+      yield* Effect.addFinalizer((exit) => (Exit.isInterrupted(exit) ? settleOpened(parties.value) : Effect.void))
       const { requester, worker } = parties.value
       yield* refusal("auth.wrong_role", "A worker token cannot post a bounty", "POST", "/v1/bounties", worker.token, 403, "FORBIDDEN", bountyBody(ns, "wrong-role"))
       yield* refusal("auth.operator_route", "A requester token cannot reconcile the ledger", "GET", "/v1/operator/reconcile", requester.token, 403, "FORBIDDEN")
@@ -236,33 +271,8 @@ export const run = (options: Options): Effect.Effect<Report> =>
     // Cleanup ----------------------------------------------------------------------------------------
     let cleanup: Report["cleanup"] = { bounties: [], settled: [], requester_held_minor: null, ok: opened.length === 0 }
     if (parties._tag === "Some") {
-      const { requester, worker, workerKey } = parties.value
-      // Each step moves the bounty one state on, the way its parties would: cancel an open bounty,
-      // deliver an accepted one, approve what is under review. Failures are left to the check below.
-      const settled: Array<{ bounty_id: string; from: string }> = []
-      const settle = (bountyId: string) => Effect.gen(function* () {
-        for (let step = 0; step < 3; step++) {
-          const status = String((yield* fromTarget(target.getBounty(requester, bountyId), "get bounty")).status)
-          if (step === 0 && ["open", "accepted", "pending_review"].includes(status)) settled.push({ bounty_id: bountyId, from: status })
-          const key = `${ns}:cleanup:${bountyId}:${status}`
-          if (status === "open") {
-            yield* fromTarget(target.cancel(requester, bountyId, { reason: "gate cleanup", idempotency_key: key }), "cancel")
-          } else if (status === "accepted") {
-            const issuedAt = yield* target.now
-            yield* fromTarget(target.submit(worker, bountyId, {
-              proof_bundle_envelope: Builders.proofBundle(workerKey, { runId: `${ns}-cleanup-${bountyId}`, issuedAt }),
-              artifacts: [],
-              idempotency_key: key
-            }), "submit")
-          } else if (status === "pending_review") {
-            const listed = yield* fromTarget(target.listSubmissions(requester, bountyId), "list submissions")
-            const pending = ((listed.submissions ?? []) as Array<{ submission_id: string; status: string }>).find((s) => s.status === "pending_review")
-            if (pending === undefined) return
-            yield* fromTarget(target.approve(requester, bountyId, { submission_id: pending.submission_id, idempotency_key: key }), "approve")
-          } else return
-        }
-      })
-      yield* Effect.forEach(opened, (id) => Effect.ignore(Effect.catchAllDefect(settle(id), () => Effect.void)), { discard: true })
+      const { requester } = parties.value
+      yield* settleOpened(parties.value)
       const bounties = yield* Effect.forEach(opened, (id) =>
         Effect.map(Effect.either(target.getBounty(requester, id)), (b) => ({ bounty_id: id, status: Either.isRight(b) ? String(b.right.status) : null })))
       const held = yield* Effect.either(target.balances(requester, requester.did))
@@ -291,7 +301,7 @@ export const run = (options: Options): Effect.Effect<Report> =>
       checks,
       cleanup
     } satisfies Report
-  })
+  }).pipe(Effect.scoped)
 
 const describe = (value: unknown): string => (typeof value === "string" ? value : "ok")
 

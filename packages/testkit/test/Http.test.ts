@@ -7,13 +7,13 @@
  */
 import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Exit, Fiber } from "effect"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Gate, Http, LocalServer, Runner, Simulation } from "../src/index.js"
+import { Gate, Http, Keys, LocalServer, Runner, Simulation } from "../src/index.js"
 
 // Short per-bounty deadlines, so silent and abandoned jobs resolve in seconds over real time.
 process.env.BOUNTY_MIN_DEADLINE = "1 second"
@@ -31,15 +31,21 @@ afterAll(async () => {
 
 /**
  * A proxy in front of the server that answers 503 to the requests `refuse` picks, and passes the
- * server's answers through `rewrite` (a server whose money is off, as the gate would see it).
+ * server's answers through `rewrite` (a server whose money is off, as the gate would see it). The
+ * requests `stall` picks are never answered.
  */
-const refusingProxy = (refuse: (path: string, body: string) => boolean, rewrite: (path: string, body: string) => string = (_, body) => body) =>
+const refusingProxy = (
+  refuse: (path: string, body: string) => boolean,
+  rewrite: (path: string, body: string) => string = (_, body) => body,
+  { stall = () => false }: { readonly stall?: (path: string, body: string) => boolean } = {}
+) =>
   Effect.acquireRelease(
     Effect.promise(() => new Promise<{ url: string; close: () => void }>((resolve) => {
       const proxy = createServer(async (req, res) => {
         const chunks: Array<Buffer> = []
         for await (const chunk of req) chunks.push(chunk as Buffer)
         const body = Buffer.concat(chunks).toString("utf8")
+        if (stall(req.url ?? "", body)) return
         if (refuse(req.url ?? "", body)) {
           res.writeHead(503, { "content-type": "application/json" })
           res.end(JSON.stringify({ error: "SERVICE_UNAVAILABLE", message: "refused by the test proxy", details: {} }))
@@ -134,6 +140,32 @@ describe("Gate", () => {
       assert.isTrue(report.cleanup.ok, JSON.stringify(report.cleanup))
       assert.deepStrictEqual(report.cleanup.settled.map((s) => s.from), ["open"])
       assert.strictEqual(report.cleanup.requester_held_minor, "0")
+    })))
+
+  it.live("a gate interrupted part-way still settles the bounty it opened and releases its hold", () =>
+    Effect.scoped(Effect.gen(function* () {
+      // The end-to-end job's accept is never answered: the gate is interrupted (Ctrl-C) while it waits.
+      const stalled = yield* Deferred.make<void>()
+      const posted: Array<string> = []
+      const proxy = yield* refusingProxy(() => false, (path, body) => {
+        const id = path === "/v1/bounties" ? (JSON.parse(body) as { bounty_id?: string }).bounty_id : undefined
+        if (id !== undefined) posted.push(id)
+        return body
+      }, {
+        stall: (path, body) => {
+          if (!(path.endsWith("/accept") && body.includes(":job:accept"))) return false
+          Deferred.unsafeDone(stalled, Exit.void)
+          return true
+        }
+      })
+      const gate = yield* Effect.fork(Gate.run({ url: proxy.url, operatorToken: server.operatorToken, namespace: "gate-interrupted" }))
+      yield* Deferred.await(stalled)
+      yield* Fiber.interrupt(gate)
+      const direct = Http.make({ url: server.url, operatorToken: server.operatorToken })
+      const operator = yield* direct.operator
+      assert.strictEqual(posted.length, 1)
+      assert.strictEqual((yield* direct.getBounty(operator, posted[0]!)).status, "cancelled")
+      assert.strictEqual((yield* direct.balances(operator, Keys.derive("gate-interrupted", "requester").did)).H, 0n)
     })))
 
   it.live("without an operator token the gate is blocked and says why", () =>
