@@ -170,8 +170,17 @@ export const run = (options: Options): Effect.Effect<Report> =>
         } else return
       }
     })
+    // The server may have made a bounty whose post answer the gate never got (a gateway lost it):
+    // the requester is the gate's own, so its bounties on the server are all the gate opened.
+    const adoptOwn = (requester: Principal) => Effect.gen(function* () {
+      const listed = yield* raw("GET", "/v1/bounties?mine=true&limit=200", requester.token)
+      for (const b of (listed.body.bounties ?? []) as Array<{ bounty_id: string }>) if (!opened.includes(b.bounty_id)) opened.push(b.bounty_id)
+    })
     const settleOpened = (p: Parties) =>
-      Effect.forEach(opened, (id) => Effect.ignore(Effect.catchAllDefect(settle(p, id), () => Effect.void)), { discard: true })
+      Effect.zipRight(
+        Effect.ignore(Effect.catchAllDefect(adoptOwn(p.requester), () => Effect.void)),
+        Effect.forEach(opened, (id) => Effect.ignore(Effect.catchAllDefect(settle(p, id), () => Effect.void)), { discard: true })
+      )
     if (parties._tag === "Some") {
       // A gate interrupted part-way (Ctrl-C) still settles what it opened before it stops.
       yield* Effect.addFinalizer((exit) => (Exit.isInterrupted(exit) ? settleOpened(parties.value) : Effect.void))

@@ -32,12 +32,13 @@ afterAll(async () => {
 /**
  * A proxy in front of the server that answers 503 to the requests `refuse` picks, and passes the
  * server's answers through `rewrite` (a server whose money is off, as the gate would see it). The
- * requests `stall` picks are never answered.
+ * requests `lose` picks reach the server but their answer is a 502 (a gateway that lost it); those
+ * `stall` picks are never answered.
  */
 const refusingProxy = (
   refuse: (path: string, body: string) => boolean,
   rewrite: (path: string, body: string) => string = (_, body) => body,
-  { stall = () => false }: { readonly stall?: (path: string, body: string) => boolean } = {}
+  { lose = () => false, stall = () => false }: { readonly lose?: (path: string, body: string) => boolean; readonly stall?: (path: string, body: string) => boolean } = {}
 ) =>
   Effect.acquireRelease(
     Effect.promise(() => new Promise<{ url: string; close: () => void }>((resolve) => {
@@ -57,6 +58,11 @@ const refusingProxy = (
           if (typeof value === "string") headers[name] = value
         }
         const upstream = await fetch(`${server.url}${req.url}`, { method: req.method!, headers, ...(req.method === "GET" ? {} : { body }) })
+        if (lose(req.url ?? "", body)) {
+          res.writeHead(502, { "content-type": "text/html" })
+          res.end("<html>502 Bad Gateway</html>")
+          return
+        }
         res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/json" })
         res.end(rewrite(req.url ?? "", await upstream.text()))
       })
@@ -166,6 +172,18 @@ describe("Gate", () => {
       assert.strictEqual(posted.length, 1)
       assert.strictEqual((yield* direct.getBounty(operator, posted[0]!)).status, "cancelled")
       assert.strictEqual((yield* direct.balances(operator, Keys.derive("gate-interrupted", "requester").did)).H, 0n)
+    })))
+
+  it.live("a bounty whose post answer was lost is still found and settled by the cleanup", () =>
+    Effect.scoped(Effect.gen(function* () {
+      // The server makes the invalid-submission check's bounty, but the gate never learns its id.
+      const proxy = yield* refusingProxy(() => false, undefined, { lose: (path, body) => path === "/v1/bounties" && body.includes(":invalid:post") })
+      const report = yield* Gate.run({ url: proxy.url, operatorToken: server.operatorToken })
+      assert.deepStrictEqual(report.blockers.map((b) => b.id), ["verify.invalid_submission"], JSON.stringify(report.blockers))
+      assert.isTrue(report.cleanup.ok, JSON.stringify(report.cleanup))
+      assert.strictEqual(report.cleanup.requester_held_minor, "0")
+      assert.deepStrictEqual(report.cleanup.settled.map((s) => s.from), ["open"])
+      assert.deepStrictEqual(report.cleanup.bounties.map((b) => b.status), ["approved", "cancelled"])
     })))
 
   it.live("without an operator token the gate is blocked and says why", () =>
