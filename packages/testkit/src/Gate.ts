@@ -84,15 +84,15 @@ interface Parties {
 const fail = (detail: string) => Effect.fail(new CheckFailed(detail))
 const expect = (condition: boolean, detail: string) => (condition ? Effect.void : fail(detail))
 /**
- * A target call as a check step. A server that answered 5xx or 429 is asked again, twice, with the
- * same request (every gate mutation carries an idempotency key); no reply at all is not retried, so
- * an unreachable target is reported at once.
+ * A server that answered 5xx or 429 is asked again, twice, with the same request (every gate
+ * mutation carries an idempotency key); no reply at all is not retried, so an unreachable target is
+ * reported at once.
  */
+const retried = <A>(effect: Effect.Effect<A, TargetError>) =>
+  Effect.retry(effect, { while: (e) => e.retryable && e.status !== null, schedule: Schedule.exponential("200 millis"), times: 2 })
+/** A target call as a check step. */
 const fromTarget = <A>(effect: Effect.Effect<A, TargetError>, what: string) =>
-  effect.pipe(
-    Effect.retry({ while: (e) => e.retryable && e.status !== null, schedule: Schedule.exponential("200 millis"), times: 2 }),
-    Effect.mapError((e) => new CheckFailed(`${what}: ${e.code} (${e.status ?? "no reply"}) ${e.message}`))
-  )
+  Effect.mapError(retried(effect), (e) => new CheckFailed(`${what}: ${e.code} (${e.status ?? "no reply"}) ${e.message}`))
 
 const nowMs = Effect.map(DateTime.now, DateTime.toEpochMillis)
 
@@ -241,11 +241,11 @@ export const run = (options: Options): Effect.Effect<Report> =>
         opened.push(bountyId)
         yield* fromTarget(target.accept(worker, bountyId, { idempotency_key: `${ns}:invalid:accept` }), "accept")
         const issuedAt = yield* target.now
-        const refused = yield* Effect.either(target.submit(worker, bountyId, {
+        const refused = yield* Effect.either(retried(target.submit(worker, bountyId, {
           proof_bundle_envelope: Builders.proofBundle(workerKey, { runId: `${ns}-forged`, issuedAt, tamper: true }),
           artifacts: [],
           idempotency_key: `${ns}:invalid:forged`
-        }))
+        })))
         yield* expect(Either.isLeft(refused), "the tampered bundle was accepted")
         const error = (refused as Either.Left<TargetError, unknown>).left
         yield* expect(error.code === "SUBMISSION_INVALID" && error.status === 422, `expected 422 SUBMISSION_INVALID, got ${error.status} ${error.code}`)
@@ -263,7 +263,7 @@ export const run = (options: Options): Effect.Effect<Report> =>
       }))
 
       // Test lane --------------------------------------------------------------------------------------
-      const lane = yield* Effect.either(target.post(requester, { ...bountyBody(ns, "test-lane"), closure_type: "test", is_code_bounty: true }))
+      const lane = yield* Effect.either(retried(target.post(requester, { ...bountyBody(ns, "test-lane"), closure_type: "test", is_code_bounty: true })))
       if (Either.isLeft(lane) && lane.left.code === "CLOSURE_TYPE_NOT_SUPPORTED") {
         yield* skip("lane.test", "Test-lane (harness) closure", "not available on this engine yet: posting closure_type=test is refused with CLOSURE_TYPE_NOT_SUPPORTED, as it must be")
       } else if (Either.isRight(lane)) {

@@ -186,6 +186,18 @@ describe("Gate", () => {
       assert.deepStrictEqual(report.cleanup.bounties.map((b) => b.status), ["approved", "cancelled"])
     })))
 
+  it.live("a transient 503 on the test-lane post or the forged submission is retried, not a blocker", () =>
+    Effect.scoped(Effect.gen(function* () {
+      const refused = new Set<string>()
+      const once = (key: string) => !refused.has(key) && refused.add(key) !== undefined
+      const proxy = yield* refusingProxy((path, body) =>
+        (path === "/v1/bounties" && body.includes(":test-lane:post") && once("lane")) ||
+        (path.endsWith("/submit") && body.includes(":invalid:forged") && once("forged")))
+      const report = yield* Gate.run({ url: proxy.url, operatorToken: server.operatorToken })
+      assert.deepStrictEqual([...refused].sort(), ["forged", "lane"])
+      assert.strictEqual(report.recommendation, "READY_FOR_PROD_GOVERNANCE_REVIEW", JSON.stringify(report.blockers))
+    })))
+
   it.live("without an operator token the gate is blocked and says why", () =>
     Effect.gen(function* () {
       const report = yield* Gate.run({ url: server.url })
