@@ -148,6 +148,18 @@ describe("Gate", () => {
       assert.strictEqual(report.cleanup.requester_held_minor, "0")
     })))
 
+  it.live("a balance the gate cannot read is a blocker in the cleanup too, and the gate still reports", () =>
+    Effect.scoped(Effect.gen(function* () {
+      const did = encodeURIComponent(Keys.derive("gate-unreadable-balance", "requester").did)
+      const proxy = yield* refusingProxy(() => false, (path, body) =>
+        path.startsWith(`/v1/balances?did=${did}`) ? JSON.stringify({ buckets: { A: "n/a", H: "n/a" } }) : body)
+      const report = yield* Gate.run({ url: proxy.url, operatorToken: server.operatorToken, namespace: "gate-unreadable-balance" })
+      assert.strictEqual(report.recommendation, "BLOCKED")
+      assert.deepStrictEqual(report.blockers.map((b) => b.id), ["job.requester_closure", "cleanup"])
+      assert.strictEqual(report.cleanup.requester_held_minor, null)
+      assert.isTrue(report.cleanup.bounties.every((b) => b.status === "approved"), JSON.stringify(report.cleanup.bounties))
+    })))
+
   it.live("a gate interrupted part-way still settles the bounty it opened and releases its hold", () =>
     Effect.scoped(Effect.gen(function* () {
       // The end-to-end job's accept is never answered: the gate is interrupted (Ctrl-C) while it waits.
