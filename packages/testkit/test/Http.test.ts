@@ -218,6 +218,27 @@ describe("Gate", () => {
       assert.match(report.blockers[0]!.detail, /operator token/)
     }))
 
+  it.live("a gateway's multi-line error page keeps the markdown report one row per check", () =>
+    Effect.scoped(Effect.gen(function* () {
+      const page = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
+      const gateway = yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<{ url: string; close: () => void }>((resolve) => {
+          const s = createServer((_, res) => res.writeHead(502, { "content-type": "text/html" }).end(page))
+          s.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, close: () => s.close() }))
+        })),
+        (g) => Effect.sync(g.close)
+      )
+      const report = yield* Gate.run({ url: gateway.url, operatorToken: server.operatorToken })
+      assert.strictEqual(report.recommendation, "BLOCKED")
+      const lines = Gate.markdown(report).split("\n")
+      const table = lines.slice(lines.indexOf("|---|---|---|---|---|") + 1)
+      const rows = table.slice(0, table.indexOf(""))
+      assert.strictEqual(rows.length, report.checks.length, rows.join("\n"))
+      assert.isTrue(rows.every((r) => r.startsWith("| ") && r.endsWith(" |")), rows.join("\n"))
+      const blockers = lines.filter((l) => l.startsWith("- **"))
+      assert.strictEqual(blockers.length, report.blockers.length)
+    })))
+
   it.live("an unreachable target is blocked on its routes", () =>
     Effect.gen(function* () {
       const report = yield* Gate.run({ url: "http://127.0.0.1:9", operatorToken: "x".repeat(40), timeoutMs: 2000 })
