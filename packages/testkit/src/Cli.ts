@@ -6,7 +6,7 @@
  */
 import { Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, Config, Console, Effect, Logger, LogLevel, Option, Redacted } from "effect"
+import { Cause, Config, Console, Effect, Exit, Logger, LogLevel, Option, Redacted } from "effect"
 import { existsSync } from "node:fs"
 import * as Artifacts from "./Artifacts.js"
 import * as Faults from "./Faults.js"
@@ -193,7 +193,7 @@ export const gate = Command.make("clawbounties-gate", {
  * Runs `command` on `process.argv` as the process's main program. The engine's routine logs (each
  * deadline sweep) are muted: the run's own output is its summary. An unclean run, a blocked gate or
  * bad flags print their lines and exit 1; the CLI reports its own parse errors; a defect is printed
- * whole, never swallowed.
+ * whole, never swallowed. A run stopped by a signal exits 130.
  */
 export const main = <Name extends string, E, A>(command: Command.Command<Name, never, E, A>, name: string) =>
   Command.run(command, { name, version: "0.0.0" })(process.argv).pipe(
@@ -204,5 +204,14 @@ export const main = <Name extends string, E, A>(command: Command.Command<Name, n
       return Console.error(Cause.pretty(cause))
     }),
     Effect.provide(NodeContext.layer),
-    NodeRuntime.runMain({ disableErrorReporting: true })
+    NodeRuntime.runMain({
+      disableErrorReporting: true,
+      // Stopped part-way (Ctrl-C, a CI timeout's SIGTERM) is no pass: exit 130, as a shell does.
+      teardown: (exit, onExit) => {
+        if (Exit.isSuccess(exit)) return onExit(0)
+        if (!Cause.isInterruptedOnly(exit.cause)) return onExit(1)
+        process.stderr.write("interrupted: the run did not finish and wrote no report\n")
+        onExit(130)
+      }
+    })
   )

@@ -3,8 +3,10 @@
  * and exits 1 without a stack trace.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { execFile } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
@@ -65,5 +67,32 @@ describe("clawbounties-sim flags", () => {
     assert.include(error!.stderr, "--total must be from 1")
     assert.include(error!.stderr, "--workers must be from 1")
     assert.notInclude(error!.stderr, "    at ")
+  }, 30_000)
+})
+
+describe("clawbounties-gate", () => {
+  it("a gate stopped part-way (Ctrl-C, a CI timeout) exits non-zero: a wrapper must not read it as passed", async () => {
+    // A target that never answers: the gate is stopped while it waits for GET /health.
+    let asked: () => void = () => undefined
+    const waiting = new Promise<void>((resolve) => (asked = resolve))
+    const target = createServer(() => asked())
+    await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve))
+    const dir = mkdtempSync(join(tmpdir(), "cli-gate-"))
+    try {
+      const bin = join(import.meta.dirname, "../src/bin/gate.ts")
+      const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}`
+      const child = spawn(process.execPath, ["--import", "tsx", bin, "--target", url, "--out", dir], { stdio: ["ignore", "pipe", "pipe"] })
+      let stderr = ""
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")))
+      const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
+      await waiting
+      child.kill("SIGTERM")
+      assert.strictEqual(await exited, 130)
+      assert.include(stderr, "interrupted")
+    } finally {
+      target.closeAllConnections()
+      target.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   }, 30_000)
 })
