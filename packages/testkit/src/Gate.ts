@@ -16,6 +16,7 @@
  */
 import { Settlement } from "@clawbounties/marketplace"
 import { DateTime, Effect, Either, Exit, Schedule } from "effect"
+import { randomBytes } from "node:crypto"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as Artifacts from "./Artifacts.js"
@@ -27,7 +28,10 @@ import type { Principal, Target, TargetError } from "./Target.js"
 export interface Options {
   readonly url: string
   readonly operatorToken?: string | undefined
-  /** Prefix of the gate's key derivation and idempotency keys; the start time by default. */
+  /**
+   * Prefix of the gate's key derivation and idempotency keys (a test pins it to know the DIDs). By
+   * default the idempotency keys use the start time and the keys a fresh secret seed.
+   */
   readonly namespace?: string | undefined
   readonly timeoutMs?: number | undefined
 }
@@ -101,6 +105,9 @@ export const run = (options: Options): Effect.Effect<Report> =>
     const startedAt = yield* nowMs
     const startedIso = new Date(startedAt).toISOString()
     const ns = options.namespace ?? `gate-${startedIso}`
+    // The gate's requester keeps its unspent funding and the worker its pay: keys derived from the
+    // start time (in the report, and in the bounties' public descriptions) would hand both to anyone.
+    const keySeed = options.namespace ?? randomBytes(32).toString("hex")
     const target: Target = Http.make({ url: options.url, operatorToken: options.operatorToken, timeoutMs: options.timeoutMs })
     const base = options.url.endsWith("/") ? options.url : `${options.url}/`
     const raw = (method: "GET" | "POST", path: string, token?: string | null, body?: unknown) =>
@@ -141,9 +148,9 @@ export const run = (options: Options): Effect.Effect<Report> =>
 
     // Principals for the rest -----------------------------------------------------------------------
     const parties = yield* check("auth.register", "A requester and a worker register by signed DID challenges", true, Effect.gen(function* () {
-      const requester = yield* fromTarget(target.register(Keys.derive(ns, "requester"), "requester"), "register requester")
-      const worker = yield* fromTarget(target.register(Keys.derive(ns, "worker"), "worker"), "register worker")
-      return { requester, worker, workerKey: Keys.derive(ns, "worker") }
+      const requester = yield* fromTarget(target.register(Keys.derive(keySeed, "requester"), "requester"), "register requester")
+      const worker = yield* fromTarget(target.register(Keys.derive(keySeed, "worker"), "worker"), "register worker")
+      return { requester, worker, workerKey: Keys.derive(keySeed, "worker") }
     }))
     // Each step moves the bounty one state on, the way its parties would: cancel an open bounty,
     // deliver an accepted one, approve what is under review. Failures are left to the cleanup check.

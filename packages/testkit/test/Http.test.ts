@@ -94,6 +94,20 @@ describe("Gate", () => {
       assert.match(readFileSync(join(out, "gate-report.md"), "utf8"), /No blockers/)
     }))
 
+  it.live("the gate's principals cannot be taken over from its report: their keys are not derivable from it", () =>
+    Effect.gen(function* () {
+      const report = yield* Gate.run({ url: server.url, operatorToken: server.operatorToken })
+      assert.strictEqual(report.recommendation, "READY_FOR_PROD_GOVERNANCE_REVIEW", JSON.stringify(report.blockers))
+      // What anyone reading the report (or the gate's public bounty descriptions) could derive.
+      const target = Http.make({ url: server.url, operatorToken: server.operatorToken })
+      const operator = yield* target.operator
+      for (const role of ["requester", "worker"] as const) {
+        const guessed = Keys.derive(`gate-${report.started_at}`, role)
+        const balance = yield* target.balances(operator, guessed.did)
+        assert.strictEqual(balance.A, 0n, `the gate's ${role} and its money are one derivation away`)
+      }
+    }))
+
   it.live("a transient 503 is retried with the same key and the gate stays green", () =>
     Effect.scoped(Effect.gen(function* () {
       let refused = 0
