@@ -11,7 +11,6 @@ import { existsSync } from "node:fs"
 import * as Artifacts from "./Artifacts.js"
 import * as Faults from "./Faults.js"
 import * as Gate from "./Gate.js"
-import * as Http from "./Http.js"
 import * as Runner from "./Runner.js"
 import * as Simulate from "./Simulate.js"
 import * as Simulation from "./Simulation.js"
@@ -157,12 +156,7 @@ export const sim = Command.make("clawbounties-sim", {
   const onProgress = progressReporter()
   const url = Option.getOrUndefined(o.target)
   const result: Runner.Result = url !== undefined
-    ? yield* Effect.gen(function* () {
-      const startedAt = yield* Effect.map(Effect.clockWith((c) => c.currentTimeMillis), (ms) => new Date(ms).toISOString())
-      const target = Http.make({ url, operatorToken: Option.getOrUndefined(Option.map(o.operatorToken, Redacted.value)) })
-      // A long-lived server keeps earlier runs' principals: a run-unique namespace avoids replays.
-      return yield* Runner.run({ config, target, namespace: `seed-${o.seed}@${startedAt}`, onProgress })
-    })
+    ? yield* Simulate.overHttp({ config, url, operatorToken: Option.getOrUndefined(Option.map(o.operatorToken, Redacted.value)), onProgress })
     : yield* Simulate.inProcess({ config, file: Option.getOrUndefined(o.sqliteFile), onProgress })
   const dir = Artifacts.write(result, { root: o.out })
   const s = result.summary

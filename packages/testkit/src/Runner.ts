@@ -75,6 +75,12 @@ export interface Options {
    * with the same seed does not replay the first one's commands.
    */
   readonly namespace?: string | undefined
+  /**
+   * What the principals' keys are derived from; the namespace by default. The namespace is public
+   * (bounty descriptions, the summary), so against a shared server pass a secret: whoever can
+   * derive a requester's key can register its DID again, take a token, and spend its funding.
+   */
+  readonly keySeed?: string | undefined
   /** Checks on the engine's own records (in-process targets), run after the final sweep. */
   readonly engineChecks?: Effect.Effect<ReadonlyArray<Invariants.Result>> | undefined
   readonly onProgress?: ((progress: Progress) => void) | undefined
@@ -151,6 +157,7 @@ export const run = (options: Options): Effect.Effect<Result> =>
   Effect.gen(function* () {
     const { config, target } = options
     const ns = options.namespace ?? `seed-${config.seed}`
+    const keySeed = options.keySeed ?? ns
     const startedAt = yield* Clock.currentTimeMillis
     const started = yield* nowMs
     const progress = (p: Omit<Progress, "total">) => options.onProgress?.({ ...p, total: config.total })
@@ -240,12 +247,12 @@ export const run = (options: Options): Effect.Effect<Result> =>
     progress({ done: 0, succeeded: 0, failed: 0, limit: gate.limit(), phase: "preflight" })
     const preflightStart = yield* nowMs
     // Keys are derived once: a worker signs every proof of its jobs with the same key.
-    const workerKeys = Array.from({ length: config.workers }, (_, i) => Keys.derive(ns, `worker/${i}`))
+    const workerKeys = Array.from({ length: config.workers }, (_, i) => Keys.derive(keySeed, `worker/${i}`))
     const setup = yield* Effect.either(Effect.gen(function* () {
       const operator = yield* target.operator
       const requesters = yield* Effect.forEach(
         Array.from({ length: config.requesters }, (_, i) => i),
-        (i) => target.register(Keys.derive(ns, `requester/${i}`), "requester"),
+        (i) => target.register(Keys.derive(keySeed, `requester/${i}`), "requester"),
         { concurrency: Math.min(4, config.maxConcurrency) }
       )
       const workers = yield* Effect.forEach(

@@ -1,9 +1,12 @@
 /**
- * One call for the common case: a simulation against a fresh in-process engine (SQLite
- * `:memory:` or a file), with the engine's own invariant checks after the run.
+ * One call for each common case: a simulation against a fresh in-process engine (SQLite
+ * `:memory:` or a file), with the engine's own invariant checks after the run; or against a
+ * running server, as `clawbounties-sim --target` runs it.
  */
 import { MarketplaceConfig } from "@clawbounties/marketplace"
-import { Duration, Effect } from "effect"
+import { DateTime, Duration, Effect } from "effect"
+import { randomBytes } from "node:crypto"
+import * as Http from "./Http.js"
 import * as InProcess from "./InProcess.js"
 import * as Invariants from "./Invariants.js"
 import * as Runner from "./Runner.js"
@@ -34,3 +37,27 @@ export const inProcess = (options: Options) =>
     // own with `InProcess.make` (as the tests do) to query it afterwards.
     return yield* Runner.run({ config: options.config, target: engine.target, engineChecks, onProgress: options.onProgress })
   }))
+
+export interface HttpOptions {
+  readonly config: Simulation.Config
+  readonly url: string
+  readonly operatorToken?: string | undefined
+  readonly onProgress?: Runner.Options["onProgress"]
+}
+
+/**
+ * A run against the server at `url`. A long-lived server keeps earlier runs' principals, so the
+ * namespace is unique per run (the seed and the start time) lest a second run replay the first's
+ * commands; the principals' keys come from a fresh secret, as the namespace is public.
+ */
+export const overHttp = (options: HttpOptions) =>
+  Effect.gen(function* () {
+    const startedAt = DateTime.formatIso(yield* DateTime.now)
+    return yield* Runner.run({
+      config: options.config,
+      target: Http.make({ url: options.url, operatorToken: options.operatorToken }),
+      namespace: `seed-${options.config.seed}@${startedAt}`,
+      keySeed: randomBytes(32).toString("hex"),
+      onProgress: options.onProgress
+    })
+  })

@@ -13,7 +13,7 @@ import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Gate, Http, Keys, LocalServer, Runner, Simulation } from "../src/index.js"
+import { Gate, Http, Keys, LocalServer, Runner, Simulate, Simulation } from "../src/index.js"
 
 // Short per-bounty deadlines, so silent and abandoned jobs resolve in seconds over real time.
 process.env.BOUNTY_MIN_DEADLINE = "1 second"
@@ -262,6 +262,22 @@ describe("Gate", () => {
 })
 
 describe("Runner over HTTP", () => {
+  it.live("the command line's principals cannot be taken over: their keys are not derivable from the public namespace", () =>
+    Effect.gen(function* () {
+      const { jobs, summary } = yield* Simulate.overHttp({
+        config: { ...Simulation.defaults, total: 4, seed: 12, requesters: 1, workers: 1, decisions: { approve: 1, reject: 0, silent: 0 }, invalidShare: 0, abandonShare: 0 },
+        url: server.url,
+        operatorToken: server.operatorToken
+      })
+      assert.strictEqual(summary.totals.succeeded, 4)
+      // The namespace is in the summary and in every bounty's public description.
+      const used = new Set(jobs.flatMap((job) => [job.requester_did, job.worker_did]))
+      assert.strictEqual(used.size, 2)
+      for (const label of ["requester/0", "worker/0"]) {
+        assert.isFalse(used.has(Keys.derive(summary.run.namespace, label).did), `${label}'s key is one derivation away from the namespace`)
+      }
+    }))
+
   it.live("a batch with a server restart in the middle: retried with the same keys, nothing lost or doubled", () =>
     Effect.gen(function* () {
       const target = Http.make({ url: server.url, operatorToken: server.operatorToken, restart: server.restart })
