@@ -60,8 +60,8 @@ export const pageSize = (limit: number | undefined, fallback: number, max: numbe
 export const ProofTierFloor = Schema.Literal("self", "gateway", "sandbox")
 export type ProofTierFloor = typeof ProofTierFloor.Type
 
-/** Nesting a stored JSON value may have: the HTTP edge's limit for a whole body. */
-const MAX_JSON_DEPTH = 64
+/** Nesting JSON may have: of a stored value here, and of a whole body at the HTTP edge. */
+export const MAX_JSON_DEPTH = 64
 
 /** Whether JSON keeps `value` as it is (an undefined property is left out, as JSON leaves it). */
 const isJsonValue = (value: unknown, depth: number): boolean => {

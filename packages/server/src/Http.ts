@@ -3,11 +3,12 @@
  * route's Schema, and turning any outcome into a response with the catalogue's code and status.
  */
 import { ErrorCatalogue, Text } from "@clawbounties/domain"
+import { Requests } from "@clawbounties/marketplace"
 import { Cause, Effect, Option, ParseResult, Schema } from "effect"
 import type { IncomingMessage } from "node:http"
 
-/** JSON nested deeper than this is refused before parsing: deep values overflow recursive code. */
-export const MAX_JSON_DEPTH = 64
+/** JSON nested deeper than the engine accepts is refused before parsing: deep values overflow recursive code. */
+const MAX_JSON_DEPTH = Requests.MAX_JSON_DEPTH
 const MAX_ISSUES = 20
 const MAX_ISSUE_MESSAGE = 300
 

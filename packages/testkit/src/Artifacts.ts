@@ -23,10 +23,19 @@ export const json = (value: unknown, indent?: number): string =>
 
 export const ndjson = (jobs: ReadonlyArray<Runner.JobRecord>): string => jobs.map((job) => json(job)).join("\n") + (jobs.length > 0 ? "\n" : "")
 
-/** A message as one table cell: its first line, pipes escaped, at most 200 characters. */
+/** Text on one markdown line: a server's multi-line error page would otherwise break a table or list. */
+export const oneLine = (text: string): string => text.replace(/\s*[\r\n]+\s*/g, " ")
+
+/** Text as one markdown table cell: on one line, pipes escaped. */
+export const tableCell = (text: string): string => oneLine(text).replace(/\|/g, "\\|")
+
+/**
+ * A message as one table cell: its first line (a defect's message; the rest is its stack), at most
+ * 200 characters.
+ */
 const messageCell = (message: string): string => {
-  const line = message.split("\n", 1)[0]!.replace(/\|/g, "\\|")
-  return line.length > 200 ? `${line.slice(0, 199)}…` : line
+  const cell = tableCell(message.split("\n", 1)[0]!)
+  return cell.length > 200 ? `${cell.slice(0, 199)}…` : cell
 }
 
 const table = (rows: ReadonlyArray<ReadonlyArray<string | number>>): string => {

@@ -337,21 +337,18 @@ const bountyBody = (ns: string, label: string) => ({
   idempotency_key: `${ns}:${label}:post`
 })
 
-/** A detail on one markdown line: a server's multi-line error page would otherwise break the table. */
-const oneLine = (detail: string) => detail.replace(/\s*[\r\n]+\s*/g, " ")
-
 export const markdown = (report: Report): string => [
   `# Gate report: ${report.recommendation}`,
   "",
   `Target: ${report.target}. Started ${report.started_at}, ${report.duration_ms} ms.`,
   "",
-  report.blockers.length === 0 ? "No blockers." : `## Blockers\n\n${report.blockers.map((b) => `- **${b.id}**: ${oneLine(b.detail)}`).join("\n")}`,
+  report.blockers.length === 0 ? "No blockers." : `## Blockers\n\n${report.blockers.map((b) => `- **${b.id}**: ${Artifacts.oneLine(b.detail)}`).join("\n")}`,
   "",
   "## Checks",
   "",
   "| check | required | status | ms | detail |",
   "|---|---|---|---|---|",
-  ...report.checks.map((c) => `| ${c.id} | ${c.required ? "yes" : "no"} | ${c.status} | ${c.ms} | ${oneLine(c.detail).replace(/\|/g, "\\|")} |`),
+  ...report.checks.map((c) => `| ${c.id} | ${c.required ? "yes" : "no"} | ${c.status} | ${c.ms} | ${Artifacts.tableCell(c.detail)} |`),
   "",
   `Cleanup: ${report.cleanup.ok ? "every opened bounty is terminal, nothing held" : "INCOMPLETE"} (${report.cleanup.bounties.map((b) => `${b.bounty_id} ${b.status}`).join(", ") || "no bounties"}).`,
   ...(report.cleanup.settled.length === 0 ? [] : [`Settled after a failed check: ${report.cleanup.settled.map((b) => `${b.bounty_id} from ${b.from}`).join(", ")}.`]),
