@@ -15,7 +15,7 @@
  *   terminal and its requester holds nothing.
  */
 import { Settlement } from "@clawbounties/marketplace"
-import { DateTime, Effect, Either, Exit, Schedule } from "effect"
+import { DateTime, Effect, Either, Exit, Option, Schedule } from "effect"
 import { randomBytes } from "node:crypto"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -61,6 +61,12 @@ export interface Report {
     /** Bounties a failed check left part-way, and the state the gate settled each from. */
     readonly settled: ReadonlyArray<{ readonly bounty_id: string; readonly from: string }>
     readonly requester_held_minor: string | null
+    /**
+     * What the gate debited back from its requester (unspent funding) and its worker (its pay), so
+     * that a run leaves only its fees behind; null without a usable operator token or when a debit
+     * failed.
+     */
+    readonly returned_minor: { readonly requester: string; readonly worker: string } | null
     readonly ok: boolean
   }
 }
@@ -196,12 +202,21 @@ export const run = (options: Options): Effect.Effect<Report> =>
       yield* refusal("auth.operator_route", "A requester token cannot reconcile the ledger", "GET", "/v1/operator/reconcile", requester.token, 403, "FORBIDDEN")
     }
 
+    // The operator token, checked once before anything needs it: a refused token is one blocker
+    // that says so, rather than a failed funding, post, lane and reconcile each.
+    const given = options.operatorToken === undefined ? undefined : ({ did: "operator", role: "operator", token: options.operatorToken } satisfies Principal)
+    const operator = given === undefined ? undefined : Option.getOrUndefined(yield* check("auth.operator_token", "The operator token is accepted", true,
+      Effect.as(Effect.mapError(retried(target.balances(given, Settlement.PLATFORM_FEES)), (e) =>
+        new CheckFailed(e.status === 401 || e.status === 403
+          ? `the operator token was refused: ${e.status} ${e.code} (check the token given to the gate)`
+          : `the operator token could not be checked: ${e.code} (${e.status ?? "no reply"}) ${e.message}`)), given)))
+
     // One job end to end ---------------------------------------------------------------------------
-    const operator = options.operatorToken === undefined ? undefined : ({ did: "operator", role: "operator", token: options.operatorToken } satisfies Principal)
     if (parties._tag === "None") {
       yield* check("job.requester_closure", "A requester-closure job end to end", true, fail("registration failed"))
     } else if (operator === undefined) {
-      yield* check("job.requester_closure", "A requester-closure job end to end", true, fail("no operator token: the gate cannot fund its requester"))
+      yield* check("job.requester_closure", "A requester-closure job end to end", true,
+        fail(given === undefined ? "no operator token: the gate cannot fund its requester" : "the operator token was not accepted: the gate cannot fund its requester"))
     } else {
       const { requester, worker, workerKey } = parties.value
       yield* check("job.requester_closure", "A requester-closure job end to end, with the exact money moved", true, Effect.gen(function* () {
@@ -285,9 +300,9 @@ export const run = (options: Options): Effect.Effect<Report> =>
     }
 
     // Cleanup ----------------------------------------------------------------------------------------
-    let cleanup: Report["cleanup"] = { bounties: [], settled: [], requester_held_minor: null, ok: opened.length === 0 }
+    let cleanup: Report["cleanup"] = { bounties: [], settled: [], requester_held_minor: null, returned_minor: null, ok: opened.length === 0 }
     if (parties._tag === "Some") {
-      const { requester } = parties.value
+      const { requester, worker } = parties.value
       yield* settleOpened(parties.value)
       // A refusal or an answer the gate cannot read (a malformed amount throws) is recorded as null:
       // the cleanup check fails on it, and the gate still writes its report.
@@ -297,13 +312,28 @@ export const run = (options: Options): Effect.Effect<Report> =>
         Effect.map(orNull(Effect.map(target.getBounty(requester, id), (b) => String(b.status))), (status) => ({ bounty_id: id, status })))
       const held = yield* orNull(Effect.map(target.balances(requester, requester.did), (b) => b.H))
       const terminal = new Set(["approved", "rejected", "resolved", "cancelled", "expired"])
+      // The gate's keys are thrown away when it ends: money left with its parties could never be
+      // spent again. What it was credited goes back where it came from, less the fees it paid.
+      const giveBack = (role: string, did: string) => Effect.gen(function* () {
+        const available = (yield* target.balances(operator!, did)).A
+        if (available > 0n) {
+          const body = { did, amount_minor: available.toString(), currency: "USD", reason: "gate cleanup: unspent test money returned", idempotency_key: `${ns}:return:${role}` }
+          yield* retried(Effect.flatMap(Http.request(base, "POST", "v1/operator/debits", { token: operator!.token, body, timeoutMs: options.timeoutMs }), Http.expectOk))
+        }
+        return available.toString()
+      })
+      const returned = operator === undefined
+        ? null
+        : yield* orNull(Effect.all({ requester: giveBack("requester", requester.did), worker: giveBack("worker", worker.did) }))
       cleanup = {
         bounties,
         settled,
         requester_held_minor: held === null ? null : held.toString(),
-        ok: bounties.every((b) => b.status !== null && terminal.has(b.status)) && held === 0n
+        returned_minor: returned,
+        ok: bounties.every((b) => b.status !== null && terminal.has(b.status)) && held === 0n && (operator === undefined || returned !== null)
       }
-      yield* check("cleanup", "Every bounty the gate opened is terminal and no hold is left", true, expect(cleanup.ok, `bounties ${JSON.stringify(bounties)}, held ${cleanup.requester_held_minor}`))
+      yield* check("cleanup", "Every bounty the gate opened is terminal, no hold is left, and its unspent money is returned", true,
+        expect(cleanup.ok, `bounties ${JSON.stringify(bounties)}, held ${cleanup.requester_held_minor}, returned ${operator === undefined ? "n/a (no operator token)" : returned === null ? "nothing: a debit failed" : "all"}`))
     }
     if (operator !== undefined) {
       yield* check("ledger.reconcile", "The ledger reconciles after the gate", true, Effect.flatMap(fromTarget(target.reconcile(operator), "reconcile"), (r) =>
@@ -351,6 +381,7 @@ export const markdown = (report: Report): string => [
   ...report.checks.map((c) => `| ${c.id} | ${c.required ? "yes" : "no"} | ${c.status} | ${c.ms} | ${Artifacts.tableCell(c.detail)} |`),
   "",
   `Cleanup: ${report.cleanup.ok ? "every opened bounty is terminal, nothing held" : "INCOMPLETE"} (${report.cleanup.bounties.map((b) => `${b.bounty_id} ${b.status}`).join(", ") || "no bounties"}).`,
+  ...(report.cleanup.returned_minor === null ? [] : [`Returned to world:manual: ${report.cleanup.returned_minor.requester} from the requester, ${report.cleanup.returned_minor.worker} from the worker (minor units).`]),
   ...(report.cleanup.settled.length === 0 ? [] : [`Settled after a failed check: ${report.cleanup.settled.map((b) => `${b.bounty_id} from ${b.from}`).join(", ")}.`]),
   ""
 ].join("\n")

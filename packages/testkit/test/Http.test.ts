@@ -82,16 +82,48 @@ describe("Gate", () => {
       assert.deepStrictEqual(status, {
         "routes.health": "pass", "routes.ready": "pass", "routes.openapi": "pass",
         "auth.missing_token": "pass", "auth.malformed_token": "pass", "auth.register": "pass",
-        "auth.wrong_role": "pass", "auth.operator_route": "pass",
+        "auth.wrong_role": "pass", "auth.operator_route": "pass", "auth.operator_token": "pass",
         "job.requester_closure": "pass", "verify.invalid_submission": "pass",
         "lane.test": "skip", "cleanup": "pass", "ledger.reconcile": "pass"
       })
       assert.isTrue(report.cleanup.ok)
       assert.strictEqual(report.cleanup.requester_held_minor, "0")
+      assert.isNotNull(report.cleanup.returned_minor)
       assert.isTrue(report.cleanup.bounties.length >= 2 && report.cleanup.bounties.every((b) => b.status === "approved"))
       const out = Gate.write(report, join(dir, "artifacts"))
       assert.strictEqual(JSON.parse(readFileSync(join(out, "gate-report.json"), "utf8")).recommendation, "READY_FOR_PROD_GOVERNANCE_REVIEW")
       assert.match(readFileSync(join(out, "gate-report.md"), "utf8"), /No blockers/)
+    }))
+
+  it.live("the gate gives back what it credited: its parties end with nothing, the manual world account is down by the fees alone", () =>
+    Effect.gen(function* () {
+      const direct = Http.make({ url: server.url, operatorToken: server.operatorToken })
+      const operator = yield* direct.operator
+      const worldBefore = (yield* direct.balances(operator, "world:manual")).A
+      const feesBefore = (yield* direct.balances(operator, "platform:fees")).F
+      const report = yield* Gate.run({ url: server.url, operatorToken: server.operatorToken, namespace: "gate-gives-back" })
+      assert.strictEqual(report.recommendation, "READY_FOR_PROD_GOVERNANCE_REVIEW", JSON.stringify(report.blockers))
+      for (const role of ["requester", "worker"] as const) {
+        const balance = yield* direct.balances(operator, Keys.derive("gate-gives-back", role).did)
+        assert.deepStrictEqual([balance.A, balance.H], [0n, 0n], `the gate's ${role} kept money no one can spend`)
+      }
+      const fees = (yield* direct.balances(operator, "platform:fees")).F - feesBefore
+      assert.isTrue(fees > 0n)
+      assert.strictEqual((yield* direct.balances(operator, "world:manual")).A - worldBefore, -fees)
+      const returned = report.cleanup.returned_minor
+      assert.isTrue(returned !== null && BigInt(returned.requester) > 0n && BigInt(returned.worker) > 0n, JSON.stringify(returned))
+    }))
+
+  it.live("a refused operator token is one blocker that says so, not a cascade of failed checks", () =>
+    Effect.gen(function* () {
+      const report = yield* Gate.run({ url: server.url, operatorToken: `cbt_operator_${"w".repeat(40)}` })
+      assert.strictEqual(report.recommendation, "BLOCKED")
+      assert.deepStrictEqual(report.blockers.map((b) => b.id), ["auth.operator_token", "job.requester_closure"])
+      assert.match(report.blockers[0]!.detail, /operator token was refused: 401 UNAUTHORIZED/)
+      assert.match(report.blockers[1]!.detail, /operator token/)
+      // Nothing was funded, so nothing was opened or left behind.
+      assert.isTrue(report.cleanup.ok, JSON.stringify(report.cleanup))
+      assert.deepStrictEqual(report.cleanup.bounties, [])
     }))
 
   it.live("the gate's principals cannot be taken over from its report: their keys are not derivable from it", () =>
