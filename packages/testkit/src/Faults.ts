@@ -8,12 +8,10 @@
  * Arming is per fiber (a `FiberRef`), so concurrent commands of other jobs are unaffected, and a
  * fault fires at most once.
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient } from "@effect/sql"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
-import * as Statement from "@effect/sql/Statement"
-import { Effect, FiberRef, Layer } from "effect"
+import { Context, Effect, FiberRef, Layer } from "effect"
 
 /** Every fault the testkit can inject. `server_restart` needs an HTTP target that can restart. */
 export const kinds = ["db_before_commit", "db_after_commit", "server_restart"] as const
@@ -51,39 +49,32 @@ export const isInjected = (error: unknown): boolean =>
 const injected = (message: string) =>
   new SqlError({ message, cause: Object.assign(new Error(message), { code: SIMULATED_CODE }) })
 
-const control = /^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b/i
-
 const wrapConnection = (conn: Connection): Connection => {
-  const guard = <A>(sql: string, run: Effect.Effect<A, SqlError>): Effect.Effect<A, SqlError> =>
+  // Only the transaction's data statements pass through here: the store runs BEGIN, SAVEPOINT and
+  // COMMIT itself.
+  const guard = <A>(run: Effect.Effect<A, SqlError>): Effect.Effect<A, SqlError> =>
     Effect.flatMap(FiberRef.get(armedRef), (state) => {
-      if (state === undefined || state.fired) return run
-      if (state.kind === "db_after_commit") {
-        if (!/^\s*COMMIT\b/i.test(sql)) return run
-        return Effect.flatMap(run, () => {
-          state.fired = true
-          return Effect.fail(injected("simulated fault: the commit succeeded but the connection was lost before the reply"))
-        })
-      }
-      if (control.test(sql)) return run
+      if (state === undefined || state.fired || state.kind !== "db_before_commit") return run
       state.count++
       if (state.count !== state.at) return run
       state.fired = true
       return Effect.fail(injected(`simulated fault: statement ${state.at} of the command failed`))
     })
   return {
-    execute: (sql, params, transformRows) => guard(sql, conn.execute(sql, params, transformRows)),
-    executeRaw: (sql, params) => guard(sql, conn.executeRaw(sql, params)),
-    executeValues: (sql, params) => guard(sql, conn.executeValues(sql, params)),
-    executeUnprepared: (sql, params, transformRows) => guard(sql, conn.executeUnprepared(sql, params, transformRows)),
+    execute: (sql, params, transformRows) => guard(conn.execute(sql, params, transformRows)),
+    executeRaw: (sql, params) => guard(conn.executeRaw(sql, params)),
+    executeValues: (sql, params) => guard(conn.executeValues(sql, params)),
+    executeUnprepared: (sql, params, transformRows) => guard(conn.executeUnprepared(sql, params, transformRows)),
     executeStream: (sql, params, transformRows) => conn.executeStream(sql, params, transformRows)
   }
 }
 
 /**
- * Wraps the `SqlClient` of `store` (SQLite) so armed fibers can be failed. Unarmed fibers get the
- * same data and the same single writer, but not the same commit path: transactions here are
- * @effect/sql's own on the reserved connection, one COMMIT each, so the adapter's shared COMMITs
- * (`GroupCommit`) and their failure handling are not exercised under faults.
+ * Wraps the `SqlClient` of `store` (SQLite) so armed fibers can be failed, through the store's own
+ * transactions: on a file, transactions side by side still share COMMITs (`GroupCommit`), and a
+ * member failed before its COMMIT is rolled back alone while the others' work stays. A statement
+ * fault fires inside a transaction (every command's data statements run in one); an after-commit
+ * fault fires once the outermost transaction has committed.
  */
 export const wrap = <E, R>(store: Layer.Layer<SqlClient.SqlClient, E, R>): Layer.Layer<SqlClient.SqlClient, E, R> =>
   Layer.effect(
@@ -92,11 +83,25 @@ export const wrap = <E, R>(store: Layer.Layer<SqlClient.SqlClient, E, R>): Layer
       const inner = yield* SqlClient.SqlClient
       const dialect = inner.onDialectOrElse({ sqlite: () => "sqlite" as const, orElse: () => "other" as const })
       if (dialect !== "sqlite") return yield* Effect.dieMessage("Faults.wrap supports SQLite stores")
-      return yield* SqlClient.make({
-        acquirer: Effect.map(Effect.scoped(inner.reserve), wrapConnection),
-        transactionAcquirer: Effect.map(inner.reserve, wrapConnection),
-        compiler: Statement.makeCompilerSqlite(),
-        spanAttributes: [["db.system.name", "sqlite"]]
-      })
-    }).pipe(Effect.provide(Reactivity.layer))
+      const withTransaction = <A, E2, R2>(effect: Effect.Effect<A, E2, R2>): Effect.Effect<A, E2 | SqlError, R2> =>
+        Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => {
+          // The store provides its own connection at every depth: the body gets it guarded.
+          const guarded = Effect.contextWithEffect((context: Context.Context<never>) => {
+            const [conn, depth] = Context.unsafeGet(context, SqlClient.TransactionConnection)
+            return Effect.provideService(effect, SqlClient.TransactionConnection, [wrapConnection(conn), depth]) as Effect.Effect<A, E2, R2>
+          })
+          const transaction = inner.withTransaction(guarded)
+          if (outer._tag === "Some") return transaction
+          return Effect.flatMap(transaction, (value) =>
+            Effect.flatMap(FiberRef.get(armedRef), (state) => {
+              if (state === undefined || state.fired || state.kind !== "db_after_commit") return Effect.succeed(value)
+              state.fired = true
+              // As a failed COMMIT does: the caller cannot know whether it committed.
+              return Effect.die(injected("simulated fault: the commit succeeded but the connection was lost before the reply"))
+            }))
+        })
+      const client = Object.assign((...args: Array<unknown>) => (inner as unknown as (...args: Array<unknown>) => unknown)(...args), inner, { withTransaction })
+      ;(client as { safe: unknown }).safe = client
+      return client as unknown as SqlClient.SqlClient
+    })
   ).pipe(Layer.provide(store))

@@ -35,6 +35,8 @@ export interface Options {
   readonly busyTimeoutMillis?: number | undefined
   /** Transactions that may share one COMMIT, 32 by default; 1 commits each on its own. */
   readonly maxGroupSize?: number | undefined
+  /** Called after each COMMIT with the number of transactions that shared it (for metrics). */
+  readonly onCommit?: ((transactions: number, waited: boolean) => void) | undefined
 }
 
 /** What the layers provide. */
@@ -65,7 +67,7 @@ export const layer = (
     })
   ).pipe(
     Layer.provideMerge(DirectExecution.layer),
-    Layer.provideMerge(SqliteClient.layer({ filename: options.filename, maxGroupSize: options.maxGroupSize }))
+    Layer.provideMerge(SqliteClient.layer({ filename: options.filename, maxGroupSize: options.maxGroupSize, onCommit: options.onCommit }))
   )
 
 /** A fresh in-memory database: the fast, real store for tests. */
