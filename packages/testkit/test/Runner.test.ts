@@ -184,8 +184,7 @@ describe("Runner (in-process)", () => {
       // The latency signal of the backpressure depends on the machine, so it is off here; retryable
       // errors (faults, by seed) still move the limit, deterministically. Every closure type (those
       // not supported yet fail the same way each time); every fault kind (the in-process target drops
-      // server_restart, and says so), and no faults, where commands share COMMITs (the fault wrapper
-      // bypasses that path).
+      // server_restart, and says so), and no faults.
       const base = config({
         total: 60,
         seed: 1234,
