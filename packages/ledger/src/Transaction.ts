@@ -64,6 +64,24 @@ export interface RunOptions {
 }
 
 /**
+ * `sql.withTransaction(effect)`, keeping the effect's own failure when the ROLLBACK after it fails
+ * too. @effect/sql turns a failed ROLLBACK into a defect that replaces the failure: a connection cut
+ * mid-transaction (`pg_terminate_backend`, a server restart) failed the statement, then the ROLLBACK
+ * on the dead connection, and the caller got a defect instead of the typed `SqlError`. Nothing was
+ * committed: the effect failed before COMMIT, and the server discards a transaction whose session ends.
+ */
+const withTransaction = <A, E, R>(sql: SqlClient.SqlClient, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+  Effect.suspend(() => {
+    let failed: Cause.Cause<E> | undefined
+    return Effect.catchAllCause(
+      sql.withTransaction(Effect.tapErrorCause(effect, (cause) => Effect.sync(() => {
+        failed = cause
+      }))),
+      (cause) => Effect.failCause(failed !== undefined && Cause.isDie(cause) && !Cause.isFailure(cause) ? failed : cause)
+    )
+  })
+
+/**
  * `sql.withTransaction(effect)`, retried on serialization failures and deadlocks when it is the
  * outermost transaction, and queued behind the store's `WriteGate` when it provides one.
  *
@@ -75,7 +93,7 @@ export const run = <A, E, R>(
   options?: RunOptions
 ): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
   Effect.contextWithEffect((context: Context.Context<SqlClient.SqlClient>) => {
-    const transaction = Context.get(context, SqlClient.SqlClient).withTransaction(effect)
+    const transaction = withTransaction(Context.get(context, SqlClient.SqlClient), effect)
     if (Context.getOption(context, SqlClient.TransactionConnection)._tag === "Some") return transaction
     const attempt = (retriesLeft: number): Effect.Effect<A, E | SqlError, R> =>
       retriesLeft <= 0

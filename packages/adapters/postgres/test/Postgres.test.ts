@@ -87,6 +87,25 @@ describe.skipIf(!pg.available)(`Postgres adapter ${pg.reason}`, () => {
         assert.isTrue(Either.isLeft(result))
         assert.strictEqual(yield* Ref.get(attempts), 1)
       }))
+
+    it.effect("a transaction whose connection is killed fails with its SqlError, writes nothing, and the next one runs", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`CREATE TABLE killed_midway (n INTEGER NOT NULL)`
+        // The session ends itself, as an operator's pg_terminate_backend or a server restart would;
+        // the ROLLBACK that follows fails too, on a connection that is gone.
+        const exit = yield* Effect.exit(Postgres.withRetry(Effect.gen(function* () {
+          yield* sql`INSERT INTO killed_midway (n) VALUES (1)`
+          yield* sql`SELECT pg_terminate_backend(pg_backend_pid())`
+        })))
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) {
+          const failure = Cause.failureOption(exit.cause)
+          assert.isTrue(failure._tag === "Some" && failure.value._tag === "SqlError", `not a typed failure: ${Cause.pretty(exit.cause)}`)
+        }
+        const rows = yield* Postgres.withRetry(sql<{ n: number }>`SELECT n FROM killed_midway`)
+        assert.deepStrictEqual(rows, [])
+      }))
   })
 
   it.live("the test database is dropped when its layer is released", () =>

@@ -1,0 +1,120 @@
+/**
+ * PostgreSQL misbehaving under a running server, on a database of the test's own: a backend killed
+ * while a command waits on it, the pool exhausted, `lock_timeout` and `statement_timeout` set on
+ * the database, and a statement failing on a value out of a column's range. Every failure answers
+ * with a catalogued code and writes nothing, and the server serves the next request.
+ *
+ * Commands are held mid-transaction by a session of the test's own that locks `audit_log`, the
+ * table a command writes last: by then the command has moved money, so a partial write would show.
+ */
+import { PgTestDatabase } from "@clawbounties/adapter-postgres"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Effect, Exit, Scope } from "effect"
+import pg from "pg"
+import * as H from "./helpers.js"
+
+const probe = await PgTestDatabase.probe()
+
+const until = async (check: () => Promise<boolean>, what: string) => {
+  const deadline = Date.now() + 20_000
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** The pool size the server's PostgreSQL store has by default (`Postgres.Options.maxConnections`). */
+const POOL_SIZE = 10
+
+describe.skipIf(!probe.available)(`PostgreSQL misbehaving under the server ${probe.reason}`, () => {
+  const scope = Effect.runSync(Scope.make())
+  let db: { readonly name: string; readonly url: string }
+  let server: H.TestServer
+  let call: H.Call
+  let admin: pg.Client
+
+  const query = async (text: string, values: Array<unknown> = []) => (await admin.query(text, values)).rows
+  /** Terminates every backend of the test's database (never another's). */
+  const terminateBackends = () =>
+    query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [db.name])
+  const count = async (sql: string) => Number((await query(sql.replace("$db", db.name)))[0].n)
+  const waitingOnLocks = () => count("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = '$db' AND wait_event_type = 'Lock'")
+
+  /** What a command writes, counted in the test's database. */
+  const written = async () => {
+    const client = new pg.Client({ connectionString: db.url })
+    await client.connect()
+    try {
+      const rows = (await client.query(`SELECT
+        (SELECT count(*) FROM ledger_entries) AS entries,
+        (SELECT count(*) FROM ledger_postings) AS postings,
+        (SELECT count(*) FROM ledger_idempotency) AS keys,
+        (SELECT count(*) FROM outbox) AS events,
+        (SELECT count(*) FROM audit_log) AS audit`)).rows[0]
+      return rows as Record<string, string>
+    } finally {
+      await client.end()
+    }
+  }
+
+  /** A session of the test's own holding `audit_log` locked until `release`. */
+  const holdAuditLog = async () => {
+    const session = new pg.Client({ connectionString: db.url })
+    session.on("error", () => {})
+    await session.connect()
+    await session.query("BEGIN")
+    await session.query("LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE")
+    return { release: () => session.query("COMMIT").catch(() => undefined).then(() => session.end().catch(() => undefined)) }
+  }
+
+  let keys = 0
+  const credit = (did: string, amount = "100") =>
+    call("POST", "/v1/operator/credits", {
+      token: H.OPERATOR_TOKEN,
+      body: { did, amount_minor: amount, currency: "USD", reason: "faults test", idempotency_key: `faults-${++keys}` }
+    })
+
+  beforeAll(async () => {
+    db = await Effect.runPromise(Scope.extend(PgTestDatabase.database("pgfaults"), scope))
+    server = await H.start({ _tag: "postgres", url: db.url })
+    call = H.client(server.url)
+    admin = new pg.Client({ connectionString: PgTestDatabase.adminUrl() })
+    await admin.connect()
+  })
+  afterAll(async () => {
+    await server?.cleanup()
+    await admin?.end()
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  })
+
+  it("a backend killed in the middle of a command: SERVICE_UNAVAILABLE, nothing written, and the retry succeeds once", async () => {
+    const requester = H.signer(61)
+    await H.registerRequester(call, requester)
+    const before = await written()
+    const lock = await holdAuditLog()
+    const body = { did: requester.did, amount_minor: "700", currency: "USD", reason: "killed", idempotency_key: "faults-killed" }
+    const pending = call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body })
+    await until(async () => (await waitingOnLocks()) > 0, "the credit to wait on the lock")
+    await terminateBackends()
+    const killed = await pending
+    await lock.release()
+    assert.deepStrictEqual([killed.status, killed.body.error], [503, "SERVICE_UNAVAILABLE"], JSON.stringify(killed.body))
+    assert.deepStrictEqual(await written(), before)
+
+    const retried = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body })
+    assert.deepStrictEqual([retried.status, retried.body.available_after_minor], [201, "700"], JSON.stringify(retried.body))
+    const replayed = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body })
+    assert.deepStrictEqual([replayed.status, replayed.body.ledger_entry_id], [201, retried.body.ledger_entry_id])
+  }, 60_000)
+
+  it("idle connections killed: the pool hands out fresh ones, and the next requests succeed", async () => {
+    const requester = H.signer(62)
+    await H.registerRequester(call, requester)
+    // Fill the pool with idle connections, then kill them all.
+    await Promise.all(Array.from({ length: POOL_SIZE }, () => call("GET", "/v1/operator/reconcile", { token: H.OPERATOR_TOKEN })))
+    await terminateBackends()
+    await until(async () => (await count("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = '$db'")) === 0, "the backends to end")
+    const replies = await Promise.all(Array.from({ length: POOL_SIZE }, () => credit(requester.did)))
+    assert.deepStrictEqual(replies.map((r) => r.status), replies.map(() => 201), JSON.stringify(replies.map((r) => r.body)))
+  }, 60_000)
+})
