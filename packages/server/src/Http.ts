@@ -388,14 +388,20 @@ export const errorResponse = (error: ErrorCatalogue.EngineError, headers: Record
   return json(wire.status, wire.body, headers)
 }
 
-/** SQLSTATE classes and codes, and socket errors, that mean "the database cannot be reached now". */
-const unavailableCodes = new Set(["57P01", "57P02", "57P03", "53300", "SQLITE_BUSY", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"])
-const unavailableMessage = /connection terminated|connection timeout|connection error|server closed the connection/i
+/**
+ * SQLSTATE classes and codes, and socket errors, that mean "the database cannot serve this now":
+ * out of reach, or busy past the limits it was given (`lock_timeout` is 55P03, `statement_timeout`
+ * 57014).
+ */
+const unavailableCodes = new Set(["57P01", "57P02", "57P03", "53300", "55P03", "57014", "SQLITE_BUSY", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"])
+/** pg's own errors, which carry no code: a connection cut or broken, and the pool's wait for a free connection timing out. */
+const unavailableMessage = /connection terminated|connection timeout|connection error|server closed the connection|is not queryable|timeout exceeded when trying to connect/i
 
 /**
  * Whether a failure is the database being out of reach (PostgreSQL restarting or refusing
- * connections, a connection cut, SQLite's file locked past the busy timeout) rather than a fault of
- * the request or a bug: the client can retry later. Looks through a few levels of `cause`.
+ * connections, a connection cut, SQLite's file locked past the busy timeout) or too busy (every
+ * pooled connection taken, a lock or statement timeout) rather than a fault of the request or a
+ * bug: the client can retry later. Looks through a few levels of `cause`.
  */
 export const isDatabaseUnavailable = (failure: unknown): boolean => {
   if ((failure as { _tag?: unknown } | null)?._tag !== "SqlError") return false
@@ -424,7 +430,7 @@ export const failureResponse = <E>(cause: Cause.Cause<E>): { readonly response: 
     return { response: errorResponse(new ErrorCatalogue.ServiceUnavailable({ reason: "the request was interrupted" })) }
   }
   if (Option.isSome(failure) && isDatabaseUnavailable(failure.value)) {
-    return { response: errorResponse(new ErrorCatalogue.ServiceUnavailable({ reason: "the database is unavailable; retry later" })), log: "unavailable" }
+    return { response: errorResponse(new ErrorCatalogue.ServiceUnavailable({ reason: "the database is unavailable or busy; retry later" })), log: "unavailable" }
   }
   return { response: errorResponse(new ErrorCatalogue.InternalError()), log: "unexpected" }
 }

@@ -117,4 +117,43 @@ describe.skipIf(!probe.available)(`PostgreSQL misbehaving under the server ${pro
     const replies = await Promise.all(Array.from({ length: POOL_SIZE }, () => credit(requester.did)))
     assert.deepStrictEqual(replies.map((r) => r.status), replies.map(() => 201), JSON.stringify(replies.map((r) => r.body)))
   }, 60_000)
+
+  it("the pool exhausted by commands held in their transactions: a caller waiting for a connection gets SERVICE_UNAVAILABLE, and the held commands finish", async () => {
+    const requester = H.signer(63)
+    await H.registerRequester(call, requester)
+    const lock = await holdAuditLog()
+    const held = Array.from({ length: POOL_SIZE }, () => credit(requester.did))
+    try {
+      await until(async () => (await waitingOnLocks()) === POOL_SIZE, "every connection to wait on the lock")
+      // Past the pool's wait for a free connection (the store's connect timeout), not forever.
+      const waiting = await call("GET", "/v1/operator/reconcile", { token: H.OPERATOR_TOKEN })
+      assert.deepStrictEqual([waiting.status, waiting.body.error], [503, "SERVICE_UNAVAILABLE"], JSON.stringify(waiting.body))
+    } finally {
+      await lock.release()
+    }
+    const replies = await Promise.all(held)
+    assert.deepStrictEqual(replies.map((r) => r.status), replies.map(() => 201), JSON.stringify(replies.map((r) => r.body)))
+  }, 60_000)
+
+  for (const setting of ["lock_timeout", "statement_timeout"]) {
+    it(`${setting} set on the database: a command that runs into it answers SERVICE_UNAVAILABLE, writes nothing, and succeeds once retried`, async () => {
+      const requester = H.signer(setting === "lock_timeout" ? 64 : 65)
+      await H.registerRequester(call, requester)
+      await query(`ALTER DATABASE ${db.name} SET ${setting} = '100ms'`)
+      // The setting applies to new sessions: end the pool's, which it replaces.
+      await terminateBackends()
+      const body = { did: requester.did, amount_minor: "300", currency: "USD", reason: setting, idempotency_key: `faults-${setting}` }
+      try {
+        const before = await written()
+        const lock = await holdAuditLog()
+        const timedOut = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body }).finally(lock.release)
+        assert.deepStrictEqual([timedOut.status, timedOut.body.error], [503, "SERVICE_UNAVAILABLE"], JSON.stringify(timedOut.body))
+        assert.deepStrictEqual(await written(), before)
+      } finally {
+        await query(`ALTER DATABASE ${db.name} RESET ${setting}`)
+      }
+      const retried = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body })
+      assert.deepStrictEqual([retried.status, retried.body.available_after_minor], [201, "300"], JSON.stringify(retried.body))
+    }, 60_000)
+  }
 })
