@@ -78,7 +78,10 @@ describe("npm start", () => {
       [{ DATA_DIR: kept }, /operator-token: the operator token must be visible ASCII only/],
       [{ ...token, DATA_DIR: unused, GATEWAY_SIGNER_DIDS: "notadid" }, /bad setting GATEWAY_SIGNER_DIDS: must be did:key DIDs/],
       [{ DATA_DIR: join(dir, "a-file", "sub") }, /bad setting DATA_DIR: cannot keep the operator token .*ENOTDIR/],
-      [{ ...token, DATA_DIR: dir, SQLITE_FILE: join(dir, "not-a-db") }, /not-a-db is not a usable SQLite database/]
+      [{ ...token, DATA_DIR: dir, SQLITE_FILE: join(dir, "not-a-db") }, /not-a-db is not a usable SQLite database/],
+      // A database that cannot be reached or refuses the user: the reason, never the password.
+      [{ ...token, DATA_DIR: unused, DATABASE_URL: "postgres://someone:sekrit-password@127.0.0.1:1/nowhere" }, /^clawbounties: could not start: Failed to connect to PostgreSQL: connect ECONNREFUSED 127\.0\.0\.1:1$/m],
+      [{ ...token, DATA_DIR: unused, DATABASE_URL: "postgres://no_such_role_cbt:sekrit-password@127.0.0.1:5432/postgres" }, /^clawbounties: could not start: Failed to connect to PostgreSQL: /m]
     ]
     try {
       const runs = cases.map(([env]) => launch({ PORT: "0", ...env }))
@@ -87,6 +90,7 @@ describe("npm start", () => {
         assert.strictEqual(codes[i], 1, runs[i]!.errors())
         assert.match(runs[i]!.errors(), expected)
         assert.notMatch(runs[i]!.errors(), /\n\s+at /, "no stack trace")
+        assert.notInclude(runs[i]!.output() + runs[i]!.errors(), "sekrit")
       })
     } finally {
       rmSync(dir, { recursive: true, force: true })

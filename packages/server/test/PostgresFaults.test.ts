@@ -11,6 +11,8 @@ import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import pg from "pg"
+import { Scheduler } from "../src/Scheduler.js"
+import * as Server from "../src/Server.js"
 import * as H from "./helpers.js"
 
 const probe = await PgTestDatabase.probe()
@@ -156,4 +158,67 @@ describe.skipIf(!probe.available)(`PostgreSQL misbehaving under the server ${pro
       assert.deepStrictEqual([retried.status, retried.body.available_after_minor], [201, "300"], JSON.stringify(retried.body))
     }, 60_000)
   }
+
+  it("a balance past what its column holds is refused as AMOUNT_OUT_OF_RANGE before any statement, writing nothing", async () => {
+    const requester = H.signer(66)
+    await H.registerRequester(call, requester)
+    assert.strictEqual((await credit(requester.did, "1")).status, 201)
+    // No request can take a balance this high (amounts are capped far below): set it by hand.
+    const session = new pg.Client({ connectionString: db.url })
+    await session.connect()
+    await session.query("UPDATE ledger_balances SET amount = 9223372036854775000 WHERE account = $1 AND bucket = 'A'", [requester.did]).finally(() => session.end())
+    const before = await written()
+    const overflowing = await credit(requester.did, "1000000")
+    assert.deepStrictEqual([overflowing.status, overflowing.body.error], [400, "AMOUNT_OUT_OF_RANGE"], JSON.stringify(overflowing.body))
+    assert.deepStrictEqual(await written(), before)
+  }, 60_000)
+
+  it("a constraint the engine does not know of fails a command: INTERNAL_ERROR without internals, nothing written, and the server serves on", async () => {
+    const requester = H.signer(67)
+    await H.registerRequester(call, requester)
+    // As a DBA's constraint, or a schema drifted from the migrations, would.
+    const session = new pg.Client({ connectionString: db.url })
+    await session.connect()
+    await session.query("ALTER TABLE ledger_postings ADD CONSTRAINT faults_not_777 CHECK (abs(amount) <> 777) NOT VALID").finally(() => session.end())
+    const before = await written()
+    const refused = await credit(requester.did, "777")
+    assert.deepStrictEqual([refused.status, refused.body.error, refused.body.details], [500, "INTERNAL_ERROR", {}], JSON.stringify(refused.body))
+    assert.notMatch(JSON.stringify(refused.body), /faults_not_777|ledger_postings|constraint/i)
+    assert.deepStrictEqual(await written(), before)
+    assert.strictEqual((await credit(requester.did, "778")).status, 201)
+  }, 60_000)
+
+  it("the database gone from under the deadline scheduler: failed sweeps are counted, the server serves on, and sweeps succeed once it is back", async () => {
+    // A database of its own: while it refuses connections, so does every session on it.
+    const gone = await Effect.runPromise(Scope.extend(PgTestDatabase.database("pgsweep"), scope))
+    const running = await Server.start({
+      host: "127.0.0.1",
+      port: 0,
+      bodyLimitBytes: 64 * 1024,
+      engine: { store: { _tag: "postgres", url: gone.url }, operatorToken: H.operatorLayer },
+      scheduler: { interval: "100 millis", enabled: true },
+      shutdownGrace: "1 second"
+    })
+    const status = () => running.runtime.runPromise(Effect.flatMap(Scheduler, (scheduler) => scheduler.status))
+    try {
+      await until(async () => (await status()).runs >= 1, "a first sweep")
+      await query(`ALTER DATABASE ${gone.name} ALLOW_CONNECTIONS false`)
+      await query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [gone.name])
+      const failuresBefore = (await status()).failures
+      await until(async () => (await status()).failures >= failuresBefore + 2, "two failed sweeps")
+      const during = await status()
+      assert.deepStrictEqual([during.running, during.last_error], [true, "sweep failed (see the server log)"])
+      await query(`ALTER DATABASE ${gone.name} ALLOW_CONNECTIONS true`)
+      const runsBack = (await status()).runs
+      await until(async () => {
+        const now = await status()
+        return now.runs >= runsBack + 2 && now.last_error === null
+      }, "sweeps to succeed again")
+      const served = await H.client(running.url)("GET", "/v1/operator/reconcile", { token: H.OPERATOR_TOKEN })
+      assert.strictEqual(served.status, 200)
+    } finally {
+      await query(`ALTER DATABASE ${gone.name} ALLOW_CONNECTIONS true`)
+      await running.close()
+    }
+  }, 60_000)
 })
