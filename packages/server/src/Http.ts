@@ -429,7 +429,12 @@ export const failureResponse = <E>(cause: Cause.Cause<E>): { readonly response: 
   if (Cause.isInterruptedOnly(cause)) {
     return { response: errorResponse(new ErrorCatalogue.ServiceUnavailable({ reason: "the request was interrupted" })) }
   }
-  if (Option.isSome(failure) && isDatabaseUnavailable(failure.value)) {
+  // A COMMIT on a connection cut under it dies in @effect/sql rather than failing: the database was
+  // out of reach all the same. Whether the COMMIT landed is unknown, and a retry under the same
+  // idempotency key is what settles it (it replays the command if it did).
+  const defect = Option.isNone(failure) ? Cause.dieOption(cause) : Option.none()
+  const sqlFailure = Option.isSome(failure) ? failure : defect
+  if (Option.isSome(sqlFailure) && isDatabaseUnavailable(sqlFailure.value)) {
     return { response: errorResponse(new ErrorCatalogue.ServiceUnavailable({ reason: "the database is unavailable or busy; retry later" })), log: "unavailable" }
   }
   return { response: errorResponse(new ErrorCatalogue.InternalError()), log: "unexpected" }

@@ -221,4 +221,29 @@ describe.skipIf(!probe.available)(`PostgreSQL misbehaving under the server ${pro
       await running.close()
     }
   }, 60_000)
+
+  it("a backend killed at COMMIT: SERVICE_UNAVAILABLE, and the retry under the same key applies the command once", async () => {
+    const requester = H.signer(69)
+    await H.registerRequester(call, requester)
+    // A deferred trigger runs at COMMIT: this one ends its own session there, the first time only
+    // (a sequence, which a rollback does not undo, counts the times).
+    const session = new pg.Client({ connectionString: db.url })
+    await session.connect()
+    await session.query(`CREATE SEQUENCE faults_commits`)
+    await session.query(`CREATE FUNCTION faults_kill_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('faults_commits') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;
+        RETURN NULL;
+      END $$`)
+    await session.query(`CREATE CONSTRAINT TRIGGER faults_kill_at_commit AFTER INSERT ON audit_log
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION faults_kill_at_commit()`)
+    await session.end()
+    const before = await written()
+    const body = { did: requester.did, amount_minor: "900", currency: "USD", reason: "killed at commit", idempotency_key: "faults-commit" }
+    const killed = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body })
+    assert.deepStrictEqual([killed.status, killed.body.error], [503, "SERVICE_UNAVAILABLE"], JSON.stringify(killed.body))
+    assert.deepStrictEqual(await written(), before)
+    const retried = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body })
+    assert.deepStrictEqual([retried.status, retried.body.available_after_minor], [201, "900"], JSON.stringify(retried.body))
+  }, 60_000)
 })
