@@ -44,6 +44,20 @@ const operatorToken = (dataDir: string): { readonly layer: Layer.Layer<Tokens.Op
   return { layer: Layer.succeed(Tokens.OperatorToken, { hash: Option.some(hash) }), where: `in ${file}` }
 }
 
+/**
+ * A start-up failure as one line. A SqlError's message says only which step failed ("Failed to
+ * execute statement"); the database's reason ("cannot execute CREATE TABLE in a read-only
+ * transaction") is its cause's message, which names no password.
+ */
+const startFailure = (error: unknown): string => {
+  const cause = Runtime.isFiberFailure(error) ? error[Runtime.FiberFailureCauseId] : undefined
+  const failure = Cause.isCause(cause) ? Option.getOrElse(Cause.failureOption(cause), () => error) : error
+  const message = failure instanceof Error ? failure.message : error instanceof Error ? error.message : String(error)
+  const reason = (failure as { readonly cause?: unknown } | null)?.cause
+  const detail = reason instanceof Error && reason.message !== "" && !message.includes(reason.message) ? `: ${reason.message}` : ""
+  return `${message}${detail}`.replace(/\s*\n\s*/g, " ")
+}
+
 const main = async () => {
   const settings = await Effect.runPromiseExit(Config.config)
   if (Exit.isFailure(settings)) {
@@ -67,7 +81,7 @@ const main = async () => {
     // A bad engine setting (BOUNTY_*, OPERATOR_TOKEN, ...) arrives as a ConfigError in the cause.
     const cause = Runtime.isFiberFailure(error) ? error[Runtime.FiberFailureCauseId] : Cause.isCause(error) ? error : (error as { cause?: unknown })?.cause
     const lines = Cause.isCause(cause) ? Config.configErrorsOf(cause) : ConfigError.isConfigError(error) ? Config.describeConfigError(error) : []
-    fail(lines.length > 0 ? lines.map((line) => `bad setting ${line}`) : [`could not start: ${error instanceof Error ? error.message : String(error)}`])
+    fail(lines.length > 0 ? lines.map((line) => `bad setting ${line}`) : [`could not start: ${startFailure(error)}`])
     return
   }
 

@@ -3,13 +3,18 @@
  * the token), keeps the token file at mode 0600, serves, and exits 0 on SIGTERM; a bad setting
  * stops it with a message naming the setting.
  */
+import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import { spawn } from "node:child_process"
+import pg from "pg"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
 const root = resolve(import.meta.dirname, "../../..")
+
+const postgres = await PgTestDatabase.probe()
 
 const launch = (env: Record<string, string>) => {
   const child = spawn(process.execPath, ["--import", "tsx", "packages/server/src/main.ts"], {
@@ -96,4 +101,21 @@ describe("npm start", () => {
       rmSync(dir, { recursive: true, force: true })
     }
   }, 60_000)
+
+  it.scopedLive.skipIf(!postgres.available)(`stops on a database that refuses the migrations with the database's reason in one line ${postgres.reason}`, () =>
+    Effect.gen(function* () {
+      // As a read replica does: the URL reaches a database that refuses every write.
+      const db = yield* PgTestDatabase.database("main_readonly")
+      const url = new URL(db.url)
+      url.password = "sekrit-password"
+      const client = new pg.Client({ connectionString: PgTestDatabase.adminUrl() })
+      yield* Effect.promise(async () => {
+        await client.connect()
+        await client.query(`ALTER DATABASE ${db.name} SET default_transaction_read_only = on`).finally(() => client.end())
+      })
+      const run = launch({ PORT: "0", DATA_DIR: join(tmpdir(), "cbt-main-unused"), OPERATOR_TOKEN: "cbt_operator_main-test-token-0123456789abcdef", DATABASE_URL: url.toString() })
+      assert.strictEqual(yield* Effect.promise(() => run.exited), 1, run.errors())
+      assert.match(run.errors(), /^clawbounties: could not start: .*read-only transaction\n$/)
+      assert.notInclude(run.output() + run.errors(), "sekrit")
+    }), 60_000)
 })
