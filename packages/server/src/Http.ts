@@ -391,17 +391,17 @@ export const errorResponse = (error: ErrorCatalogue.EngineError, headers: Record
 /**
  * SQLSTATE classes and codes, and socket errors, that mean "the database cannot serve this now":
  * out of reach, or busy past the limits it was given (`lock_timeout` is 55P03, `statement_timeout`
- * 57014).
+ * 57014), or contended past the engine's bounded retries (serialization failure 40001, deadlock 40P01).
  */
-const unavailableCodes = new Set(["57P01", "57P02", "57P03", "53300", "55P03", "57014", "SQLITE_BUSY", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"])
+const unavailableCodes = new Set(["57P01", "57P02", "57P03", "53300", "55P03", "57014", "40001", "40P01", "SQLITE_BUSY", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"])
 /** pg's own errors, which carry no code: a connection cut or broken, and the pool's wait for a free connection timing out. */
 const unavailableMessage = /connection terminated|connection timeout|connection error|server closed the connection|is not queryable|timeout exceeded when trying to connect/i
 
 /**
  * Whether a failure is the database being out of reach (PostgreSQL restarting or refusing
  * connections, a connection cut, SQLite's file locked past the busy timeout) or too busy (every
- * pooled connection taken, a lock or statement timeout) rather than a fault of the request or a
- * bug: the client can retry later. Looks through a few levels of `cause`.
+ * pooled connection taken, a lock or statement timeout, retries spent on contention) rather than a
+ * fault of the request or a bug: the client can retry later. Looks through a few levels of `cause`.
  */
 export const isDatabaseUnavailable = (failure: unknown): boolean => {
   if ((failure as { _tag?: unknown } | null)?._tag !== "SqlError") return false
@@ -432,8 +432,7 @@ export const failureResponse = <E>(cause: Cause.Cause<E>): { readonly response: 
   // A COMMIT on a connection cut under it dies in @effect/sql rather than failing: the database was
   // out of reach all the same. Whether the COMMIT landed is unknown, and a retry under the same
   // idempotency key is what settles it (it replays the command if it did).
-  const defect = Option.isNone(failure) ? Cause.dieOption(cause) : Option.none()
-  const sqlFailure = Option.isSome(failure) ? failure : defect
+  const sqlFailure = Option.isSome(failure) ? failure : Cause.dieOption(cause)
   if (Option.isSome(sqlFailure) && isDatabaseUnavailable(sqlFailure.value)) {
     return { response: errorResponse(new ErrorCatalogue.ServiceUnavailable({ reason: "the database is unavailable or busy; retry later" })), log: "unavailable" }
   }

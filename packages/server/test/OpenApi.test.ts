@@ -212,7 +212,10 @@ describe("OpenAPI and the edge", () => {
       failing("/refused", Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" })),
       failing("/terminated", new Error("Connection terminated unexpectedly")),
       failing("/busy", pgError("SQLITE_BUSY", "database is locked")),
-      failing("/nested", new Error("wrapped", { cause: pgError("08006", "connection failure") }))
+      failing("/nested", new Error("wrapped", { cause: pgError("08006", "connection failure") })),
+      // What reaches the edge once the engine's bounded retries ran out: contention, not a bug.
+      failing("/serialization", pgError("40001", "could not serialize access due to concurrent update")),
+      failing("/deadlock", pgError("40P01", "deadlock detected"))
     ]
     const broken = failing("/syntax", pgError("42601", "syntax error at or near \"SELEC\""))
     const app = App.make(server.runtime, { bodyLimitBytes: 1024, routes: [...unavailable, broken] })

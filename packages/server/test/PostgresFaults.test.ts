@@ -163,14 +163,22 @@ describe.skipIf(!probe.available)(`PostgreSQL misbehaving under the server ${pro
     const requester = H.signer(66)
     await H.registerRequester(call, requester)
     assert.strictEqual((await credit(requester.did, "1")).status, 201)
-    // No request can take a balance this high (amounts are capped far below): set it by hand.
+    // No request can take a balance this high (amounts are capped far below): set it by hand, and
+    // back afterwards, so the ledger reconciles for the tests after this one.
     const session = new pg.Client({ connectionString: db.url })
     await session.connect()
-    await session.query("UPDATE ledger_balances SET amount = 9223372036854775000 WHERE account = $1 AND bucket = 'A'", [requester.did]).finally(() => session.end())
-    const before = await written()
-    const overflowing = await credit(requester.did, "1000000")
-    assert.deepStrictEqual([overflowing.status, overflowing.body.error], [400, "AMOUNT_OUT_OF_RANGE"], JSON.stringify(overflowing.body))
-    assert.deepStrictEqual(await written(), before)
+    const setBalance = (amount: string) =>
+      session.query("UPDATE ledger_balances SET amount = $2 WHERE account = $1 AND bucket = 'A'", [requester.did, amount])
+    try {
+      await setBalance("9223372036854775000")
+      const before = await written()
+      const overflowing = await credit(requester.did, "1000000")
+      assert.deepStrictEqual([overflowing.status, overflowing.body.error], [400, "AMOUNT_OUT_OF_RANGE"], JSON.stringify(overflowing.body))
+      assert.deepStrictEqual(await written(), before)
+    } finally {
+      await setBalance("1")
+      await session.end()
+    }
   }, 60_000)
 
   it("a constraint the engine does not know of fails a command: INTERNAL_ERROR without internals, nothing written, and the server serves on", async () => {
@@ -245,5 +253,24 @@ describe.skipIf(!probe.available)(`PostgreSQL misbehaving under the server ${pro
     assert.deepStrictEqual(await written(), before)
     const retried = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body })
     assert.deepStrictEqual([retried.status, retried.body.available_after_minor], [201, "900"], JSON.stringify(retried.body))
+  }, 60_000)
+
+  it("SERIALIZABLE set on the database: concurrent commands on one account succeed or answer SERVICE_UNAVAILABLE once their retries run out, and the balance counts each success once", async () => {
+    const requester = H.signer(70)
+    await H.registerRequester(call, requester)
+    await query(`ALTER DATABASE ${db.name} SET default_transaction_isolation = 'serializable'`)
+    await terminateBackends()
+    try {
+      const replies = await Promise.all(Array.from({ length: 30 }, () => credit(requester.did, "1")))
+      const unexpected = replies.filter((r) => r.status !== 201 && r.body.error !== "SERVICE_UNAVAILABLE")
+      assert.deepStrictEqual(unexpected.map((r) => r.body), [])
+      const balances = await call("GET", "/v1/operator/reconcile", { token: H.OPERATOR_TOKEN })
+      assert.isTrue(balances.body.ok, JSON.stringify(balances.body))
+      const last = await credit(requester.did, "1")
+      assert.strictEqual(last.body.available_after_minor, String(replies.filter((r) => r.status === 201).length + 1))
+    } finally {
+      await query(`ALTER DATABASE ${db.name} RESET default_transaction_isolation`)
+      await terminateBackends()
+    }
   }, 60_000)
 })
