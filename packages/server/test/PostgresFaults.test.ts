@@ -1,8 +1,10 @@
 /**
  * PostgreSQL misbehaving under a running server, on a database of the test's own: a backend killed
- * while a command waits on it, the pool exhausted, `lock_timeout` and `statement_timeout` set on
- * the database, and a statement failing on a value out of a column's range. Every failure answers
- * with a catalogued code and writes nothing, and the server serves the next request.
+ * while a command waits on it or at its COMMIT, idle connections killed, the pool exhausted,
+ * `lock_timeout`, `statement_timeout` and SERIALIZABLE set on the database, a value past its
+ * column, a constraint the engine does not know of, and the database refusing connections under
+ * the deadline scheduler. Every failure answers with a catalogued code (503 when a retry can cure
+ * it) and writes nothing, and the server serves the next request.
  *
  * Commands are held mid-transaction by a session of the test's own that locks `audit_log`, the
  * table a command writes last: by then the command has moved money, so a partial write would show.
