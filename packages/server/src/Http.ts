@@ -405,6 +405,9 @@ const unavailableMessage = /connection terminated|connection timeout|connection 
  */
 export const isDatabaseUnavailable = (failure: unknown): boolean => {
   if ((failure as { _tag?: unknown } | null)?._tag !== "SqlError") return false
+  // No connection could be had, whatever the server's reason (it refuses connections to the
+  // database, the role's password changed, too many clients): nothing ran, and later it may.
+  if ((failure as { message?: unknown }).message === "Failed to acquire connection") return true
   let cause = (failure as { cause?: unknown }).cause
   for (let depth = 0; depth < 4 && cause !== undefined && cause !== null; depth++) {
     const code = (cause as { code?: unknown }).code

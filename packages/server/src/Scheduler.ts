@@ -4,8 +4,9 @@
  * the status is kept for the operators' sweep-status route.
  */
 import { Deadlines } from "@clawbounties/marketplace"
-import { Cause, Context, DateTime, Duration, Effect, Layer, Ref, Schedule } from "effect"
+import { Cause, Context, DateTime, Duration, Effect, Layer, Option, Ref, Schedule } from "effect"
 import type * as Engine from "./Engine.js"
+import * as Http from "./Http.js"
 
 export interface Status {
   readonly running: boolean
@@ -67,7 +68,11 @@ export const layer = (options: Options): Layer.Layer<Scheduler, never, Engine.Se
           }))
           return exit.value
         }
-        yield* Effect.logError("deadline sweep failed", exit.cause)
+        // A database out of reach fails every sweep until it is back: one line each, not a stack trace.
+        const failure = Cause.failureOption(exit.cause)
+        const unavailable = Option.isSome(failure) && Http.isDatabaseUnavailable(failure.value)
+        if (unavailable) yield* Effect.logWarning("deadline sweep failed: the database is unavailable")
+        else yield* Effect.logError("deadline sweep failed", exit.cause)
         yield* Ref.update(state, (s) => ({
           ...s,
           runs: s.runs + 1,
@@ -75,7 +80,11 @@ export const layer = (options: Options): Layer.Layer<Scheduler, never, Engine.Se
           last_started_at: startedAt,
           last_finished_at: finishedAt,
           // Only the kind of failure: causes may carry SQL text, which does not belong in a response.
-          last_error: Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "sweep failed (see the server log)"
+          last_error: Cause.isInterruptedOnly(exit.cause)
+            ? "interrupted"
+            : unavailable
+            ? "the database is unavailable"
+            : "sweep failed (see the server log)"
         }))
         return yield* Effect.failCause(exit.cause)
       }))
