@@ -7,7 +7,7 @@ import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { Ledger } from "@clawbounties/ledger"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, layer } from "@effect/vitest"
-import { Array as Arr, Effect, Either } from "effect"
+import { Array as Arr, Deferred, Effect, Either, Fiber } from "effect"
 import { did, funded, pgLayer, uniqueKey } from "./helpers.js"
 
 const pg = await PgTestDatabase.probe()
@@ -127,6 +127,52 @@ describe.skipIf(!pg.available)(`concurrency on PostgreSQL ${pg.reason}`, () => {
         assert.strictEqual(paid, 7n)
         assert.strictEqual((yield* ledger.balances(alice)).USD!.A, 93n)
         assert.isTrue((yield* ledger.reconcile).ok)
+      }))
+
+    it.effect("history pages skip no posting when two transactions on one account commit out of posting-id order", () =>
+      Effect.gen(function* () {
+        const ledger = yield* Ledger.Ledger
+        const sql = yield* SqlClient.SqlClient
+        const [alice, bob, carol] = [did("alice"), did("bob"), did("carol")]
+        yield* funded([[alice, 0n], [bob, 1_000n], [carol, 1_000n]])
+        for (let i = 1n; i <= 3n; i++) {
+          yield* ledger.transfer({ idempotencyKey: uniqueKey("pre"), from: A(carol), to: A(alice), currency: "USD", amount: i })
+        }
+        // The first writer takes its posting id on alice's B and stays open; the second pays alice's A.
+        const wrote = yield* Deferred.make<void>()
+        const finish = yield* Deferred.make<void>()
+        const first = yield* Effect.fork(sql.withTransaction(Effect.gen(function* () {
+          yield* ledger.transfer({ idempotencyKey: uniqueKey("slow"), from: A(bob), to: { account: alice, bucket: "B" }, currency: "USD", amount: 7n })
+          yield* Deferred.succeed(wrote, undefined)
+          yield* Deferred.await(finish)
+        })))
+        yield* Deferred.await(wrote)
+        const second = yield* Effect.fork(
+          ledger.transfer({ idempotencyKey: uniqueKey("fast"), from: A(carol), to: A(alice), currency: "USD", amount: 11n })
+        )
+        // Either the second commits, or it waits for the first (a lock wait on this database).
+        const blocked = Effect.repeat(
+          sql<{ n: string }>`SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          { until: (rows) => Number(rows[0]!.n) > 0 }
+        )
+        yield* Effect.raceFirst(Effect.asVoid(Fiber.join(second)), Effect.asVoid(blocked))
+        // A client reads its first page meanwhile, then the rest once both have committed.
+        const seen: Array<string> = []
+        let page = yield* ledger.history({ account: alice, limit: 2 })
+        seen.push(...page.items.map((item) => item.cursor))
+        yield* Deferred.succeed(finish, undefined)
+        yield* Fiber.join(first)
+        yield* Fiber.join(second)
+        while (page.nextCursor !== null) {
+          page = yield* ledger.history({ account: alice, limit: 2, cursor: page.nextCursor })
+          seen.push(...page.items.map((item) => item.cursor))
+        }
+        const all = (yield* ledger.history({ account: alice, limit: 500 })).items.map((item) => item.cursor)
+        assert.strictEqual(all.length, 5)
+        const missed = all.filter((cursor) => !seen.includes(cursor))
+        const newer = all.slice(0, all.indexOf(seen[0]!))
+        assert.deepStrictEqual(missed.filter((cursor) => !newer.includes(cursor)), [], "only postings newer than the first page may be missing from the pages")
+        assert.strictEqual(new Set(seen).size, seen.length, "no posting repeated")
       }))
 
     it.effect("many workers moving money both ways between hot accounts: balances net out, no update lost", () =>

@@ -3,8 +3,9 @@
  *
  * 1. Validate and canonicalise every operation (no database access).
  * 2. Read and lock what the operations touch, in a fixed order: holds by id, then balance rows by
- *    (account, bucket, currency) with `FOR UPDATE` on PostgreSQL, in the same statement as the stored
- *    idempotency rows of their keys. An operation whose key is stored replays its stored result.
+ *    (account, bucket, currency) with `FOR UPDATE` on PostgreSQL (every row of each account touched),
+ *    in the same statement as the stored idempotency rows of their keys. An operation whose key is
+ *    stored replays its stored result.
  * 3. Idempotency under concurrency: the key's primary key decides. Two transactions with one new key
  *    both apply it in memory; the second one's INSERT of the key waits for the first and then fails,
  *    and `Transaction.run` retries it, and the retry replays. (SQLite has one writer: no such race.)
@@ -155,11 +156,17 @@ const lockAndLookup = (b: Builder, triples: ReadonlyArray<readonly [string, stri
   let prefix = ""
   const parts: Array<string> = []
   if (triples.length > 0) {
-    const where = `WHERE (account, currency, bucket) IN (VALUES ${b.rows(triples)})`
-    let from = `ledger_balances ${where}`
+    let from: string
     if (b.dialect === "pg") {
-      prefix = `WITH locked AS (SELECT ${columns} FROM ledger_balances ${where} ORDER BY account, bucket, currency FOR UPDATE) `
+      // Every balance row of each account touched, not only those written: two transactions writing
+      // one account (say its A and its B) then take their posting ids (a sequence) in commit order.
+      // Otherwise the later id could commit first, and a history page read in between would move its
+      // cursor past the earlier id, which a client paging on would never see.
+      const accounts = [...new Set(triples.map(([account]) => account))].map((account) => b.p(account)).join(",")
+      prefix = `WITH locked AS (SELECT ${columns} FROM ledger_balances WHERE account IN (${accounts}) ORDER BY account, bucket, currency FOR UPDATE) `
       from = "locked"
+    } else {
+      from = `ledger_balances WHERE (account, currency, bucket) IN (VALUES ${b.rows(triples)})`
     }
     parts.push(`SELECT ${columns}, NULL AS key, NULL AS request_hash, NULL AS request, NULL AS outcome, NULL AS result FROM ${from}`)
   }
