@@ -29,6 +29,22 @@ const rejectsUnchanged = <E extends { readonly _tag: string }>(effect: Effect.Ef
     return error as unknown as E
   })
 
+/** Runs `effect` (direct SQL) with the append-only guard on ledger_postings lifted: corruption no code path can cause. */
+const unguarded = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const lift = sql.onDialectOrElse({
+      pg: () => [sql`ALTER TABLE ledger_postings DISABLE TRIGGER ledger_postings_append_only`],
+      orElse: () => [sql`DROP TRIGGER ledger_postings_no_update`]
+    })
+    const restore = sql.onDialectOrElse({
+      pg: () => [sql`ALTER TABLE ledger_postings ENABLE TRIGGER ledger_postings_append_only`],
+      orElse: () => [sql.unsafe(`CREATE TRIGGER ledger_postings_no_update BEFORE UPDATE ON ledger_postings
+        BEGIN SELECT RAISE(ABORT, 'ledger_postings is append-only'); END`)]
+    })
+    return yield* Effect.acquireUseRelease(Effect.all(lift), () => effect, () => Effect.orDie(Effect.all(restore)))
+  })
+
 export const ledgerSuite = (it: It) => {
   it.effect("mint and transfer move money, with balance_after on each posting", () =>
     Effect.gen(function* () {
@@ -488,6 +504,27 @@ export const ledgerSuite = (it: It) => {
       ])
       assert.include(huge.discrepancies.find((d) => d.kind === "total_not_zero")!.detail, `USD: balances sum to ${2n * max}`)
       yield* sql`UPDATE ledger_balances SET amount = 0 WHERE account = ${alice} AND bucket IN ('B', 'F')`
+      assert.isTrue((yield* ledger.reconcile).ok)
+    }))
+  it.effect("reconcile reports postings corrupted to values near 2^63 instead of failing on the sums", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const sql = yield* SqlClient.SqlClient
+      const alice = did("alice")
+      yield* funded([[alice, 100n]])
+      yield* ledger.mint({ idempotencyKey: uniqueKey("more"), world: "world:test", account: alice, currency: "USD", amount: 5n })
+      const first = (yield* sql<{ id: unknown; entry_id: string }>`
+        SELECT id, entry_id FROM ledger_postings WHERE account = ${alice} ORDER BY id LIMIT 1`)[0]!
+      const max = 9_223_372_036_854_775_807n
+      yield* unguarded(sql`UPDATE ledger_postings SET amount = ${max}, balance_after = ${max} WHERE id = ${first.id}`)
+      const report = yield* ledger.reconcile
+      const kinds = report.discrepancies.map((d) => d.kind).sort()
+      assert.deepStrictEqual(kinds, ["balance_after_chain_broken", "balance_differs_from_postings", "entry_not_balanced"])
+      const detail = (kind: string) => report.discrepancies.find((d) => d.kind === kind)!.detail
+      assert.include(detail("balance_differs_from_postings"), `${alice}/USD/A: balance 105, postings sum to ${max + 5n}`)
+      assert.include(detail("entry_not_balanced"), `${first.entry_id}: 2 postings summing to ${max - 100n}`)
+      assert.include(detail("balance_after_chain_broken"), `on ${alice}/USD/A: 105 after ${max} + 5`)
+      yield* unguarded(sql`UPDATE ledger_postings SET amount = 100, balance_after = 100 WHERE id = ${first.id}`)
       assert.isTrue((yield* ledger.reconcile).ok)
     }))
 }

@@ -191,6 +191,20 @@ export const statement = (
     }
   })
 
+/**
+ * A sum of 64-bit values as two exact 64-bit sums, `hi` of the upper 32 bits and `lo` of the lower:
+ * SQLite's SUM fails with "integer overflow" past 2^63, which corrupt rows reach, and reconcile must
+ * report them, not fail. Exact for fewer than 2^31 rows; the sum is `hi * 2^32 + lo`.
+ */
+const halves = (column: string) =>
+  `CAST(COALESCE(SUM(${column} >> 32), 0) AS BIGINT) AS hi, CAST(COALESCE(SUM(${column} & 4294967295), 0) AS BIGINT) AS lo`
+
+/** SQL: the 64-bit `value` differs from the sum in `hi`, `lo` (compared in halves, so nothing overflows). */
+const differs = (value: string) =>
+  `((${value}) >> 32) <> hi + (lo >> 32) OR ((${value}) & 4294967295) <> (lo & 4294967295)`
+
+const whole = (row: Record<string, unknown>): bigint => Money.fromDb(row.hi) * 4_294_967_296n + Money.fromDb(row.lo)
+
 /** Recomputes every balance from the postings and checks the invariants of ARCHITECTURE §3. */
 export const reconcile = (sql: SqlClient.SqlClient): Effect.Effect<ReconcileReport, SqlError> =>
   Effect.gen(function* () {
@@ -202,14 +216,15 @@ export const reconcile = (sql: SqlClient.SqlClient): Effect.Effect<ReconcileRepo
       SELECT (SELECT COUNT(*) FROM ledger_accounts) AS accounts, (SELECT COUNT(*) FROM ledger_entries) AS entries,
              (SELECT COUNT(*) FROM ledger_postings) AS postings, (SELECT COUNT(*) FROM ledger_holds) AS holds`)[0]!
 
-    // Each balance equals the sum of its postings.
+    // Each balance equals the sum of its postings. Sums of postings are taken in halves (see `halves`).
     for (const row of yield* sql<Record<string, unknown>>`
-      SELECT b.account, b.currency, b.bucket, b.amount, COALESCE(SUM(p.amount), 0) AS posted
-      FROM ledger_balances b LEFT JOIN ledger_postings p
-        ON p.account = b.account AND p.currency = b.currency AND p.bucket = b.bucket
-      GROUP BY b.account, b.currency, b.bucket, b.amount
-      HAVING b.amount <> COALESCE(SUM(p.amount), 0)`) {
-      found("balance_differs_from_postings", `${where(row)}: balance ${Money.fromDb(row.amount)}, postings sum to ${Money.fromDb(row.posted)}`)
+      SELECT account, currency, bucket, amount, hi, lo FROM (
+        SELECT b.account, b.currency, b.bucket, b.amount, ${sql.literal(halves("p.amount"))}
+        FROM ledger_balances b LEFT JOIN ledger_postings p
+          ON p.account = b.account AND p.currency = b.currency AND p.bucket = b.bucket
+        GROUP BY b.account, b.currency, b.bucket, b.amount) sums
+      WHERE ${sql.literal(differs("amount"))}`) {
+      found("balance_differs_from_postings", `${where(row)}: balance ${Money.fromDb(row.amount)}, postings sum to ${whole(row)}`)
     }
     // Only world:* balances may be negative.
     for (const row of yield* sql<Record<string, unknown>>`
@@ -219,12 +234,13 @@ export const reconcile = (sql: SqlClient.SqlClient): Effect.Effect<ReconcileRepo
     }
     // Every entry has at least two postings, in its own currency, summing to zero.
     for (const row of yield* sql<Record<string, unknown>>`
-      SELECT e.id, e.currency, COUNT(p.id) AS legs, COALESCE(SUM(p.amount), 0) AS total,
-             SUM(CASE WHEN p.currency <> e.currency THEN 1 ELSE 0 END) AS foreign_legs
-      FROM ledger_entries e LEFT JOIN ledger_postings p ON p.entry_id = e.id
-      GROUP BY e.id, e.currency
-      HAVING COUNT(p.id) < 2 OR COALESCE(SUM(p.amount), 0) <> 0 OR SUM(CASE WHEN p.currency <> e.currency THEN 1 ELSE 0 END) > 0`) {
-      found("entry_not_balanced", `${row.id}: ${num(row.legs)} postings summing to ${Money.fromDb(row.total)}, ${num(row.foreign_legs ?? 0)} in another currency`)
+      SELECT id, legs, hi, lo, foreign_legs FROM (
+        SELECT e.id, COUNT(p.id) AS legs, ${sql.literal(halves("p.amount"))},
+               SUM(CASE WHEN p.currency <> e.currency THEN 1 ELSE 0 END) AS foreign_legs
+        FROM ledger_entries e LEFT JOIN ledger_postings p ON p.entry_id = e.id
+        GROUP BY e.id, e.currency) sums
+      WHERE legs < 2 OR ${sql.literal(differs("0"))} OR foreign_legs > 0`) {
+      found("entry_not_balanced", `${row.id}: ${num(row.legs)} postings summing to ${whole(row)}, ${num(row.foreign_legs ?? 0)} in another currency`)
     }
     // The sum of all balances is zero, per currency. Summed in 32-bit halves: SQLite's SUM fails with
     // "integer overflow" past 2^63, which a corrupt balance reaches, and reconcile would fail with it.
@@ -233,13 +249,15 @@ export const reconcile = (sql: SqlClient.SqlClient): Effect.Effect<ReconcileRepo
       const total = Money.fromDb(row.high) * 4_294_967_296n + Money.fromDb(row.low)
       if (total !== 0n) found("total_not_zero", `${row.currency}: balances sum to ${total}`)
     }
-    // Each posting's balance_after is the previous one plus its amount.
+    // Each posting's balance_after is the previous one plus its amount. The addition is NUMERIC: a
+    // corrupt value near 2^63 would fail it with "bigint out of range" on PostgreSQL (SQLite's
+    // integer `+` turns to REAL on overflow, which still compares unequal to any 64-bit integer).
     for (const row of yield* sql<Record<string, unknown>>`
       SELECT id, account, currency, bucket, amount, balance_after, prev FROM (
         SELECT id, account, currency, bucket, amount, balance_after,
                LAG(balance_after) OVER (PARTITION BY account, currency, bucket ORDER BY id) AS prev
         FROM ledger_postings) chain
-      WHERE balance_after <> COALESCE(prev, 0) + amount`) {
+      WHERE balance_after <> COALESCE(prev, 0) + CAST(amount AS NUMERIC)`) {
       found("balance_after_chain_broken", `posting ${row.id} on ${where(row)}: ${Money.fromDb(row.balance_after)} after ${row.prev === null ? 0n : Money.fromDb(row.prev)} + ${Money.fromDb(row.amount)}`)
     }
     // Each account's H equals the sum of its open holds.
