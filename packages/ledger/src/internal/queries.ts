@@ -249,15 +249,18 @@ export const reconcile = (sql: SqlClient.SqlClient): Effect.Effect<ReconcileRepo
       const total = Money.fromDb(row.high) * 4_294_967_296n + Money.fromDb(row.low)
       if (total !== 0n) found("total_not_zero", `${row.currency}: balances sum to ${total}`)
     }
-    // Each posting's balance_after is the previous one plus its amount. The addition is NUMERIC: a
-    // corrupt value near 2^63 would fail it with "bigint out of range" on PostgreSQL (SQLite's
-    // integer `+` turns to REAL on overflow, which still compares unequal to any 64-bit integer).
+    // Each posting's balance_after is the previous one plus its amount. The one reported is the one at
+    // fault: it also disagrees with the running sum of the amounts. The posting after a corrupt
+    // balance_after agrees with that sum, and the one after a corrupt amount with its predecessor.
+    // The addition is NUMERIC: a corrupt value near 2^63 would fail it with "bigint out of range" on
+    // PostgreSQL (SQLite's integer `+` turns to REAL on overflow, unequal to any 64-bit integer).
     for (const row of yield* sql<Record<string, unknown>>`
       SELECT id, account, currency, bucket, amount, balance_after, prev FROM (
-        SELECT id, account, currency, bucket, amount, balance_after,
-               LAG(balance_after) OVER (PARTITION BY account, currency, bucket ORDER BY id) AS prev
-        FROM ledger_postings) chain
-      WHERE balance_after <> COALESCE(prev, 0) + CAST(amount AS NUMERIC)`) {
+        SELECT id, account, currency, bucket, amount, balance_after, LAG(balance_after) OVER w AS prev,
+               CAST(SUM(amount >> 32) OVER w AS BIGINT) AS hi, CAST(SUM(amount & 4294967295) OVER w AS BIGINT) AS lo
+        FROM ledger_postings
+        WINDOW w AS (PARTITION BY account, currency, bucket ORDER BY id)) chain
+      WHERE balance_after <> COALESCE(prev, 0) + CAST(amount AS NUMERIC) AND (${sql.literal(differs("balance_after"))})`) {
       found("balance_after_chain_broken", `posting ${row.id} on ${where(row)}: ${Money.fromDb(row.balance_after)} after ${row.prev === null ? 0n : Money.fromDb(row.prev)} + ${Money.fromDb(row.amount)}`)
     }
     // Each account's H equals the sum of its open holds.
