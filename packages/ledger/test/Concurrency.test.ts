@@ -7,8 +7,8 @@ import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { Ledger } from "@clawbounties/ledger"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, layer } from "@effect/vitest"
-import { Array as Arr, Deferred, Effect, Either, Fiber } from "effect"
-import { did, funded, pgLayer, uniqueKey } from "./helpers.js"
+import { Array as Arr, Clock, Deferred, Effect, Either, Fiber } from "effect"
+import { clockAt, did, funded, pgLayer, uniqueKey } from "./helpers.js"
 
 const pg = await PgTestDatabase.probe()
 
@@ -173,6 +173,41 @@ describe.skipIf(!pg.available)(`concurrency on PostgreSQL ${pg.reason}`, () => {
         const newer = all.slice(0, all.indexOf(seen[0]!))
         assert.deepStrictEqual(missed.filter((cursor) => !newer.includes(cursor)), [], "only postings newer than the first page may be missing from the pages")
         assert.strictEqual(new Set(seen).size, seen.length, "no posting repeated")
+      }))
+
+    it.effect("an entry that waited for another's locks is dated after it: a month's statement never ends on the next month's money", () =>
+      Effect.gen(function* () {
+        const ledger = yield* Ledger.Ledger
+        const sql = yield* SqlClient.SqlClient
+        const [worker, first, second] = [did("worker"), did("payer"), did("payer")]
+        yield* Effect.withClock(funded([[worker, 0n], [first, 1_000n], [second, 1_000n]]), clockAt(Date.UTC(2026, 0, 10)))
+        const tip = (from: string, amount: bigint) =>
+          ledger.transfer({ idempotencyKey: uniqueKey("tip"), kind: "tip_transfer", from: A(from), to: A(worker), currency: "USD", amount })
+        // The first tip, at the start of February, holds the worker's balance while its transaction is open.
+        const wrote = yield* Deferred.make<void>()
+        const finish = yield* Deferred.make<void>()
+        const february = yield* Effect.fork(Effect.withClock(sql.withTransaction(Effect.gen(function* () {
+          yield* tip(first, 100n)
+          yield* Deferred.succeed(wrote, undefined)
+          yield* Deferred.await(finish)
+        })), clockAt(Date.UTC(2026, 1, 1))))
+        yield* Deferred.await(wrote)
+        // The second is sent in the last millisecond of January and waits; the clock moves on meanwhile.
+        let now = Date.UTC(2026, 0, 31, 23, 59, 59, 999)
+        const moving: Clock.Clock = { ...clockAt(0), unsafeCurrentTimeMillis: () => now, get currentTimeMillis() { return Effect.sync(() => now) } }
+        const late = yield* Effect.fork(Effect.withClock(tip(second, 10n), moving))
+        yield* Effect.repeat(
+          sql<{ n: string }>`SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          { until: (rows) => Number(rows[0]!.n) > 0 }
+        )
+        now = Date.UTC(2026, 1, 1, 0, 0, 0, 1)
+        yield* Deferred.succeed(finish, undefined)
+        yield* Fiber.join(february)
+        yield* Fiber.join(late)
+        const jan = yield* ledger.statement({ did: worker, month: "2026-01" })
+        const feb = yield* ledger.statement({ did: worker, month: "2026-02" })
+        assert.deepStrictEqual([jan.tipsReceived, jan.endingBalance], [0n, 0n])
+        assert.deepStrictEqual([feb.tipsReceived, feb.endingBalance], [110n, 110n])
       }))
 
     it.effect("many workers moving money both ways between hot accounts: balances net out, no update lost", () =>

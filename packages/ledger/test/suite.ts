@@ -573,4 +573,42 @@ export const ledgerSuite = (it: It) => {
       yield* sql`UPDATE ledger_balances SET amount = 0 WHERE account = ${dave} AND bucket = 'F'`
       assert.isTrue((yield* ledger.reconcile).ok)
     }))
+  it.effect("statement months are UTC: the last millisecond of a month is in it, the first of the next is not; a quiet month carries the balance", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [worker, payer] = [did("worker"), did("payer")]
+      yield* Effect.withClock(funded([[worker, 0n], [payer, 10_000n]]), clockAt(Date.UTC(2025, 11, 15)))
+      const tip = (amount: bigint, at: number) =>
+        Effect.withClock(
+          ledger.transfer({ idempotencyKey: uniqueKey("tip"), kind: "tip_transfer", from: A(payer), to: A(worker), currency: "USD", amount }),
+          clockAt(at)
+        )
+      yield* tip(1n, Date.UTC(2026, 0, 1, 0, 0, 0, 0))
+      yield* tip(10n, Date.UTC(2026, 0, 31, 23, 59, 59, 999))
+      yield* tip(100n, Date.UTC(2026, 1, 1, 0, 0, 0, 0))
+      yield* tip(1000n, Date.UTC(2026, 3, 30, 23, 59, 59, 999))
+      const month = (m: string) => ledger.statement({ did: worker, month: m })
+      const dec = yield* month("2025-12")
+      assert.deepStrictEqual([dec.tipsReceived, dec.lineItems.length, dec.endingBalance], [0n, 0, 0n])
+      const jan = yield* month("2026-01")
+      assert.deepStrictEqual([jan.tipsReceived, jan.endingBalance], [11n, 11n])
+      assert.deepStrictEqual(jan.lineItems.map((line) => [line.type, line.amount, line.timestamp]), [
+        ["tip_received", 1n, "2026-01-01T00:00:00.000Z"],
+        ["tip_received", 10n, "2026-01-31T23:59:59.999Z"]
+      ])
+      const feb = yield* month("2026-02")
+      assert.deepStrictEqual([feb.tipsReceived, feb.lineItems.length, feb.endingBalance], [100n, 1, 111n])
+      const mar = yield* month("2026-03")
+      assert.deepStrictEqual([mar.tipsReceived, mar.lineItems.length, mar.endingBalance], [0n, 0, 111n], "a quiet month carries the balance")
+      const apr = yield* month("2026-04")
+      assert.deepStrictEqual([apr.tipsReceived, apr.endingBalance], [1000n, 1111n])
+      const payerJan = yield* ledger.statement({ did: payer, month: "2026-01" })
+      assert.deepStrictEqual([payerJan.tipsPaid, payerJan.endingBalance], [11n, 9_989n])
+      for (const bad of ["2026-00", "2026-13", "2026-1", "26-01", "2026-01-01", " 2026-01", "2026-01 ", "2026-01\n", "2026/01", "", "２０２６-01"]) {
+        const error = yield* Effect.flip(ledger.statement({ did: worker, month: bad }))
+        assert.strictEqual(error._tag, "InvalidRequest", JSON.stringify(bad))
+      }
+      const none = yield* ledger.statement({ did: did("nobody"), month: "2026-01" })
+      assert.deepStrictEqual([none.lineItems.length, none.endingBalance, none.grossEarned], [0, 0n, 0n])
+    }))
 }

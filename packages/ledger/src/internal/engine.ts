@@ -189,7 +189,6 @@ export const apply = (deps: EngineDeps, operations: ReadonlyArray<Operation>): E
   Effect.gen(function* () {
     const { dialect, sql } = deps
     const pg = dialect === "pg"
-    const now = yield* deps.now
     const outcomes: Array<Outcome | undefined> = new Array(operations.length)
     const prepared: Array<Prepared | undefined> = new Array(operations.length)
     const firstIndex = new Map<string, number>()
@@ -304,6 +303,12 @@ export const apply = (deps: EngineDeps, operations: ReadonlyArray<Operation>): E
       }
     }
 
+    // The entries' time is read once their rows are locked, not before: an entry that waited for
+    // another's locks is then dated no earlier than it, so dates follow the order of postings on each
+    // account (and of each balance_after). Dated before the wait, an entry sent at 23:59:59.999 that
+    // waited for one of 00:00 fell in the old month, and that month's statement ended on a balance
+    // counting the new month's money.
+    const now = yield* deps.now
     const toApply: Array<number> = []
     for (const i of fresh) {
       const row = stored.get(prepared[i]!.key)
