@@ -611,4 +611,90 @@ export const ledgerSuite = (it: It) => {
       const none = yield* ledger.statement({ did: did("nobody"), month: "2026-01" })
       assert.deepStrictEqual([none.lineItems.length, none.endingBalance, none.grossEarned], [0, 0n, 0n])
     }))
+  it.effect("amount bounds: the largest amount is accepted, a balance may reach 4·10^18 and not pass it on either side, nothing written when refused", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [rich, other] = [did("rich"), did("other")]
+      const [world, spare] = [`world:cap${uniqueKey("w").replace(/[^A-Za-z0-9]/g, "")}`, `world:spare${uniqueKey("w").replace(/[^A-Za-z0-9]/g, "")}`]
+      for (const account of [rich, other, world, spare]) yield* ledger.openAccount({ account, currency: "USD" })
+      const limit = 4_000_000_000_000_000_000n
+      yield* ledger.mint({ idempotencyKey: uniqueKey("cap"), world, account: rich, currency: "USD", amount: Money.MAX_AMOUNT_MINOR })
+      // The rest of the way to the limit in one entry written directly (4,000 mints would do the same, slowly).
+      const sql = yield* SqlClient.SqlClient
+      const rest = limit - Money.MAX_AMOUNT_MINOR
+      const entry = `led_evt_cap${uniqueKey("e").replace(/[^A-Za-z0-9]/g, "")}`
+      yield* sql`INSERT INTO ledger_entries (id, kind, currency, idempotency_key, hold_id, metadata, created_at)
+        VALUES (${entry}, 'mint', 'USD', ${entry}, NULL, '{}', ${Date.now()})`
+      yield* sql`INSERT INTO ledger_postings (entry_id, account, currency, bucket, amount, balance_after)
+        VALUES (${entry}, ${world}, 'USD', 'A', ${-rest}, ${-limit}), (${entry}, ${rich}, 'USD', 'A', ${rest}, ${limit})`
+      yield* sql`UPDATE ledger_balances SET amount = ${-limit} WHERE account = ${world} AND bucket = 'A'`
+      yield* sql`UPDATE ledger_balances SET amount = ${limit} WHERE account = ${rich} AND bucket = 'A'`
+      assert.isTrue((yield* ledger.reconcile).ok)
+      assert.strictEqual((yield* ledger.balances(rich)).USD!.A, limit)
+      assert.strictEqual((yield* ledger.balances(world)).USD!.A, -limit)
+      const over = yield* rejectsUnchanged(
+        ledger.mint({ idempotencyKey: uniqueKey("over"), world: spare, account: rich, currency: "USD", amount: 1n }),
+        "AmountOutOfRange"
+      )
+      sameError(over, new ErrorCatalogue.AmountOutOfRange({ field: "balance", amount: limit + 1n, min: -limit, max: limit }))
+      const under = yield* rejectsUnchanged(
+        ledger.mint({ idempotencyKey: uniqueKey("under"), world, account: other, currency: "USD", amount: 1n }),
+        "AmountOutOfRange"
+      )
+      sameError(under, new ErrorCatalogue.AmountOutOfRange({ field: "balance", amount: -limit - 1n, min: -limit, max: limit }))
+      // A balance at the limit still moves: into other buckets, each within the limit, together past 2^63.
+      for (const bucket of ["B", "F", "P"] as const) {
+        yield* ledger.transfer({ idempotencyKey: uniqueKey("mv"), from: A(rich), to: { account: rich, bucket }, currency: "USD", amount: Money.MAX_AMOUNT_MINOR })
+      }
+      const legs = [{ ...A(rich), amount: -Money.MAX_AMOUNT_MINOR }, { ...A(other), amount: Money.MAX_AMOUNT_MINOR }]
+      yield* ledger.post({ idempotencyKey: uniqueKey("legs"), kind: "transfer", currency: "USD", legs })
+      for (const amount of [Money.MAX_AMOUNT_MINOR + 1n, 0n]) {
+        yield* rejectsUnchanged(
+          ledger.post({ idempotencyKey: uniqueKey("legs"), kind: "transfer", currency: "USD", legs: [{ ...A(rich), amount: -amount }, { ...A(other), amount }] }),
+          "AmountOutOfRange"
+        )
+      }
+      yield* rejectsUnchanged(ledger.hold({ idempotencyKey: uniqueKey("h"), account: rich, currency: "USD", amount: Money.MAX_AMOUNT_MINOR + 1n }), "AmountOutOfRange")
+      yield* rejectsUnchanged(ledger.hold({ idempotencyKey: uniqueKey("h"), account: rich, currency: "USD", amount: 0n }), "AmountOutOfRange")
+      yield* rejectsUnchanged(
+        ledger.transfer({ idempotencyKey: uniqueKey("n"), from: A(rich), to: A(other), currency: "USD", amount: 5 as unknown as bigint }),
+        "InvalidRequest"
+      )
+      const history = yield* ledger.history({ account: rich, limit: 1 })
+      assert.strictEqual(history.items[0]!.balanceAfter, limit - 4n * Money.MAX_AMOUNT_MINOR)
+      const report = yield* ledger.reconcile
+      assert.isTrue(report.ok, JSON.stringify(report.discrepancies))
+      const statement = yield* ledger.statement({ did: rich, month: new Date(history.items[0]!.createdAt).toISOString().slice(0, 7) })
+      assert.strictEqual(statement.endingBalance, limit - 4n * Money.MAX_AMOUNT_MINOR)
+    }))
+  it.effect("history and balances at their edges: page size bounds, a foreign cursor, an unknown account, a currency never used", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [alice, bob] = [did("alice"), did("bob")]
+      yield* funded([[alice, 1_000n], [bob, 1_000n]])
+      for (let i = 1n; i <= 3n; i++) {
+        yield* ledger.transfer({ idempotencyKey: uniqueKey("e"), from: A(alice), to: A(bob), currency: "USD", amount: i })
+      }
+      const sizes: Array<number> = []
+      for (const limit of [0, -3, 1, 2.7, 501, Number.POSITIVE_INFINITY]) {
+        sizes.push((yield* ledger.history({ account: alice, limit })).items.length)
+      }
+      assert.deepStrictEqual(sizes, [1, 1, 1, 2, 4, 4])
+      // Bob's newest posting as alice's cursor: a position, never bob's rows.
+      const bobs = (yield* ledger.history({ account: bob, limit: 1 })).items[0]!.cursor
+      const foreign = yield* ledger.history({ account: alice, cursor: bobs })
+      assert.isTrue(foreign.items.every((item) => BigInt(item.cursor) < BigInt(bobs)))
+      const aliceRows = new Set((yield* ledger.history({ account: alice, limit: 500 })).items.map((item) => item.cursor))
+      assert.isTrue(foreign.items.every((item) => aliceRows.has(item.cursor)))
+      const stranger = did("stranger")
+      assert.deepStrictEqual(yield* ledger.history({ account: stranger }), { items: [], nextCursor: null })
+      assert.deepStrictEqual((yield* ledger.history({ account: alice, currency: "EUR" })).items, [])
+      const unknown = yield* Effect.flip(ledger.balances(stranger))
+      sameError(unknown, new ErrorCatalogue.UnknownAccount({ account: stranger }))
+      const balances = yield* ledger.balances(alice)
+      assert.deepStrictEqual(Object.keys(balances), ["USD"])
+      assert.isUndefined(balances.EUR)
+      const euro = yield* ledger.statement({ did: alice, month: "2026-01", currency: "EUR" })
+      assert.deepStrictEqual([euro.lineItems.length, euro.endingBalance], [0, 0n])
+    }))
 }
