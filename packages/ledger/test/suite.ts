@@ -697,4 +697,26 @@ export const ledgerSuite = (it: It) => {
       const euro = yield* ledger.statement({ did: alice, month: "2026-01", currency: "EUR" })
       assert.deepStrictEqual([euro.lineItems.length, euro.endingBalance], [0, 0n])
     }))
+  it.effect("history pages stay put while new entries arrive: nothing repeated, nothing older skipped", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const [alice, bob] = [did("alice"), did("bob")]
+      yield* funded([[alice, 1_000n], [bob, 1_000n]])
+      const move = (from: string, to: string, bucket: "A" | "B" | "F" | "P" = "A") =>
+        ledger.transfer({ idempotencyKey: uniqueKey("mv"), from: A(from), to: { account: to, bucket }, currency: "USD", amount: 1n })
+      for (let i = 0; i < 5; i++) yield* move(alice, bob)
+      const before = (yield* ledger.history({ account: alice, limit: 500 })).items.map((item) => item.cursor)
+      const seen: Array<string> = []
+      let page = yield* ledger.history({ account: alice, limit: 2 })
+      seen.push(...page.items.map((item) => item.cursor))
+      while (page.nextCursor !== null) {
+        // New postings on alice (every bucket) and on bob between every two pages.
+        yield* move(bob, alice)
+        yield* move(bob, alice, "B")
+        yield* move(alice, bob)
+        page = yield* ledger.history({ account: alice, limit: 2, cursor: page.nextCursor })
+        seen.push(...page.items.map((item) => item.cursor))
+      }
+      assert.deepStrictEqual(seen, before)
+    }))
 }
