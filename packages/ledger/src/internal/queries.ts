@@ -73,6 +73,17 @@ export const history = (sql: SqlClient.SqlClient, input: HistoryInput): Effect.E
       })
     }
     const cursor = input.cursor === undefined ? undefined : BigInt(input.cursor)
+    // ... and a posting of this account: another account's posting id, or one no posting has, would
+    // start the page wherever that id happens to fall (page 1 again, for an id past the last).
+    if (cursor !== undefined) {
+      const owner = yield* sql<{ account: string }>`SELECT account FROM ledger_postings WHERE id = ${cursor}`
+      if (owner.length === 0 || owner[0]!.account !== input.account) {
+        return yield* new ErrorCatalogue.InvalidRequest({
+          message: "cursor is not one this API returned for this account",
+          issues: [{ path: "cursor", message: "invalid cursor" }]
+        })
+      }
+    }
     const rows = yield* sql<Record<string, unknown>>`
       SELECT p.id, p.entry_id, e.kind, e.created_at, p.bucket, p.currency, p.amount, p.balance_after, e.metadata
       FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id
