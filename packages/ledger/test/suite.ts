@@ -526,6 +526,19 @@ export const ledgerSuite = (it: It) => {
       assert.include(detail("balance_after_chain_broken"), `on ${alice}/USD/A: 105 after ${max} + 5`)
       yield* unguarded(sql`UPDATE ledger_postings SET amount = 100, balance_after = 100 WHERE id = ${first.id}`)
       assert.isTrue((yield* ledger.reconcile).ok)
+      // Two open holds corrupted to 2^63 - 1 each: their sum is still reported against H.
+      const holds = [
+        yield* ledger.hold({ idempotencyKey: uniqueKey("h"), account: alice, currency: "USD", amount: 1n }),
+        yield* ledger.hold({ idempotencyKey: uniqueKey("h"), account: alice, currency: "USD", amount: 2n })
+      ].map((held) => held.hold.id)
+      yield* sql`UPDATE ledger_holds SET amount = ${max}, remaining = ${max} WHERE id IN ${sql.in(holds)}`
+      const held = yield* ledger.reconcile
+      assert.deepStrictEqual(held.discrepancies.map((d) => `${d.kind} ${d.detail}`), [
+        `held_differs_from_open_holds ${alice}/USD/H: H is 3, open holds sum to ${2n * max}`
+      ])
+      yield* sql`UPDATE ledger_holds SET amount = 1, remaining = 1 WHERE id = ${holds[0]!}`
+      yield* sql`UPDATE ledger_holds SET amount = 2, remaining = 2 WHERE id = ${holds[1]!}`
+      assert.isTrue((yield* ledger.reconcile).ok)
     }))
   it.effect("reconcile names each corrupted row on its own: a posting's balance_after, an unbalanced entry, a hold, a negative balance", () =>
     Effect.gen(function* () {

@@ -212,7 +212,7 @@ const halves = (column: string) =>
 
 /** SQL: the 64-bit `value` differs from the sum in `hi`, `lo` (compared in halves, so nothing overflows). */
 const differs = (value: string) =>
-  `((${value}) >> 32) <> hi + (lo >> 32) OR ((${value}) & 4294967295) <> (lo & 4294967295)`
+  `(((${value}) >> 32) <> hi + (lo >> 32) OR ((${value}) & 4294967295) <> (lo & 4294967295))`
 
 const whole = (row: Record<string, unknown>): bigint => Money.fromDb(row.hi) * 4_294_967_296n + Money.fromDb(row.lo)
 
@@ -271,18 +271,19 @@ export const reconcile = (sql: SqlClient.SqlClient): Effect.Effect<ReconcileRepo
                CAST(SUM(amount >> 32) OVER w AS BIGINT) AS hi, CAST(SUM(amount & 4294967295) OVER w AS BIGINT) AS lo
         FROM ledger_postings
         WINDOW w AS (PARTITION BY account, currency, bucket ORDER BY id)) chain
-      WHERE balance_after <> COALESCE(prev, 0) + CAST(amount AS NUMERIC) AND (${sql.literal(differs("balance_after"))})`) {
+      WHERE balance_after <> COALESCE(prev, 0) + CAST(amount AS NUMERIC) AND ${sql.literal(differs("balance_after"))}`) {
       found("balance_after_chain_broken", `posting ${row.id} on ${where(row)}: ${Money.fromDb(row.balance_after)} after ${row.prev === null ? 0n : Money.fromDb(row.prev)} + ${Money.fromDb(row.amount)}`)
     }
-    // Each account's H equals the sum of its open holds.
+    // Each account's H equals the sum of its open holds (summed in halves, as the postings are).
     for (const row of yield* sql<Record<string, unknown>>`
-      SELECT b.account, b.currency, b.bucket, b.amount,
-             (SELECT COALESCE(SUM(h.remaining), 0) FROM ledger_holds h
-              WHERE h.account = b.account AND h.currency = b.currency AND h.status = 'open') AS open_holds
-      FROM ledger_balances b WHERE b.bucket = 'H'`) {
-      const held = Money.fromDb(row.amount)
-      const open = Money.fromDb(row.open_holds)
-      if (held !== open) found("held_differs_from_open_holds", `${where(row)}: H is ${held}, open holds sum to ${open}`)
+      SELECT account, currency, bucket, amount, hi, lo FROM (
+        SELECT b.account, b.currency, b.bucket, b.amount, ${sql.literal(halves("h.remaining"))}
+        FROM ledger_balances b LEFT JOIN ledger_holds h
+          ON h.account = b.account AND h.currency = b.currency AND h.status = 'open'
+        WHERE b.bucket = 'H'
+        GROUP BY b.account, b.currency, b.bucket, b.amount) sums
+      WHERE ${sql.literal(differs("amount"))}`) {
+      found("held_differs_from_open_holds", `${where(row)}: H is ${Money.fromDb(row.amount)}, open holds sum to ${whole(row)}`)
     }
     // Holds: open ones hold their whole amount, resolved ones nothing, and their entries exist.
     for (const row of yield* sql<Record<string, unknown>>`
