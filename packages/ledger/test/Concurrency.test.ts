@@ -7,7 +7,7 @@ import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { Ledger } from "@clawbounties/ledger"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, layer } from "@effect/vitest"
-import { Array as Arr, Clock, Deferred, Effect, Either, Fiber } from "effect"
+import { Array as Arr, Clock, Deferred, Effect, Either, Fiber, Schedule } from "effect"
 import { clockAt, did, funded, pgLayer, uniqueKey } from "./helpers.js"
 
 const pg = await PgTestDatabase.probe()
@@ -153,7 +153,7 @@ describe.skipIf(!pg.available)(`concurrency on PostgreSQL ${pg.reason}`, () => {
         // Either the second commits, or it waits for the first (a lock wait on this database).
         const blocked = Effect.repeat(
           sql<{ n: string }>`SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-          { until: (rows) => Number(rows[0]!.n) > 0 }
+          { schedule: Schedule.spaced("2 millis"), until: (rows) => Number(rows[0]!.n) > 0 }
         )
         yield* Effect.raceFirst(Effect.asVoid(Fiber.join(second)), Effect.asVoid(blocked))
         // A client reads its first page meanwhile, then the rest once both have committed.
@@ -198,7 +198,7 @@ describe.skipIf(!pg.available)(`concurrency on PostgreSQL ${pg.reason}`, () => {
         const late = yield* Effect.fork(Effect.withClock(tip(second, 10n), moving))
         yield* Effect.repeat(
           sql<{ n: string }>`SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-          { until: (rows) => Number(rows[0]!.n) > 0 }
+          { schedule: Schedule.spaced("2 millis"), until: (rows) => Number(rows[0]!.n) > 0 }
         )
         now = Date.UTC(2026, 1, 1, 0, 0, 0, 1)
         yield* Deferred.succeed(finish, undefined)
