@@ -253,11 +253,10 @@ export const reconcile = (sql: SqlClient.SqlClient): Effect.Effect<ReconcileRepo
       WHERE legs < 2 OR ${sql.literal(differs("0"))} OR foreign_legs > 0`) {
       found("entry_not_balanced", `${row.id}: ${num(row.legs)} postings summing to ${whole(row)}, ${num(row.foreign_legs ?? 0)} in another currency`)
     }
-    // The sum of all balances is zero, per currency. Summed in 32-bit halves: SQLite's SUM fails with
-    // "integer overflow" past 2^63, which a corrupt balance reaches, and reconcile would fail with it.
+    // The sum of all balances is zero, per currency (summed in halves).
     for (const row of yield* sql<Record<string, unknown>>`
-      SELECT currency, SUM(amount >> 32) AS high, SUM(amount & 4294967295) AS low FROM ledger_balances GROUP BY currency`) {
-      const total = Money.fromDb(row.high) * 4_294_967_296n + Money.fromDb(row.low)
+      SELECT currency, ${sql.literal(halves("amount"))} FROM ledger_balances GROUP BY currency`) {
+      const total = whole(row)
       if (total !== 0n) found("total_not_zero", `${row.currency}: balances sum to ${total}`)
     }
     // Each posting's balance_after is the previous one plus its amount. The one reported is the one at
