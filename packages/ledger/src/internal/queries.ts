@@ -84,14 +84,23 @@ export const history = (sql: SqlClient.SqlClient, input: HistoryInput): Effect.E
         })
       }
     }
-    const rows = yield* sql<Record<string, unknown>>`
-      SELECT p.id, p.entry_id, e.kind, e.created_at, p.bucket, p.currency, p.amount, p.balance_after, e.metadata
-      FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id
-      WHERE p.account = ${input.account}
-        ${input.currency !== undefined ? sql`AND p.currency = ${input.currency}` : sql``}
-        ${cursor !== undefined ? sql`AND p.id < ${cursor}` : sql``}
-      ORDER BY p.id DESC
-      LIMIT ${limit + 1}`
+    // One index range (account, currency, id) per currency, newest first, each stopping at the page:
+    // ordering all of an account's currencies at once sorted every posting it ever had, on every
+    // page (the fee pool gains one with each job). The ranges are merged here.
+    const currencies = input.currency !== undefined
+      ? [input.currency]
+      : (yield* sql<{ currency: string }>`SELECT currency FROM ledger_accounts WHERE account = ${input.account}`).map((row) => row.currency)
+    const ranges = yield* Effect.forEach(currencies, (currency) =>
+      sql<Record<string, unknown>>`
+        SELECT p.id, p.entry_id, e.kind, e.created_at, p.bucket, p.currency, p.amount, p.balance_after, e.metadata
+        FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id
+        WHERE p.account = ${input.account} AND p.currency = ${currency}
+          ${cursor !== undefined ? sql`AND p.id < ${cursor}` : sql``}
+        ORDER BY p.id DESC
+        LIMIT ${limit + 1}`)
+    const rows = ranges.length === 1
+      ? ranges[0]!
+      : ranges.flat().sort((a, b) => (BigInt(b.id as number | bigint) > BigInt(a.id as number | bigint) ? 1 : -1)).slice(0, limit + 1)
     const items = rows.slice(0, limit).map((row) => ({
       cursor: String(row.id),
       entryId: row.entry_id as string,
