@@ -10,6 +10,7 @@
 import { SqlClient } from "@effect/sql"
 import { BountyMachine, ErrorCatalogue, EscrowMachine, Ids, Money, SubmissionMachine } from "@clawbounties/domain"
 import { Effect, Option, Schema } from "effect"
+import { AgentPackRef } from "./Requests.js"
 
 const Bool = Schema.transform(Schema.Union(Schema.Number, Schema.BigIntFromSelf, Schema.Boolean), Schema.Boolean, {
   strict: true,
@@ -111,6 +112,7 @@ export const SubmissionRow = Schema.Struct({
   commit_proof_envelope: Nullable(JsonText(Schema.Unknown)),
   artifacts: JsonText(Schema.Array(Schema.Unknown)),
   result_summary: Nullable(Schema.String),
+  agent_pack: Nullable(JsonText(AgentPackRef)),
   verification: JsonText(Schema.Struct({
     status: Schema.Literal("valid", "invalid"),
     reasons: Schema.Array(VerificationReason),

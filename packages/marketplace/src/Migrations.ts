@@ -8,13 +8,15 @@ import identities from "./migrations/0002_identities.js"
 import bounties from "./migrations/0003_bounties.js"
 import bountyTagsByBounty from "./migrations/0004_bounty_tags_by_bounty.js"
 import submissionEvidence from "./migrations/0005_submission_evidence.js"
+import submissionAgentPack from "./migrations/0006_submission_agent_pack.js"
 
 const record = {
   "0001_events": events,
   "0002_identities": identities,
   "0003_bounties": bounties,
   "0004_bounty_tags_by_bounty": bountyTagsByBounty,
-  "0005_submission_evidence": submissionEvidence
+  "0005_submission_evidence": submissionEvidence,
+  "0006_submission_agent_pack": submissionAgentPack
 }
 
 export const marketplace: LedgerMigrations.MigrationSet = {

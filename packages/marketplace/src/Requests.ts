@@ -147,6 +147,13 @@ const EnvelopeObject = Schema.Object.annotations({
   description: "a signed envelope (verified in strict mode)"
 })
 
+/** A submission's reference to its agent pack (spec B3): where the bundle is and what it hashes to. */
+export const AgentPackRef = Schema.Struct({
+  bundle_url: Schema.optional(Text(2048)),
+  bundle_sha256_b64u: Text(64),
+  manifest_path: Schema.optional(Text(512))
+})
+
 /** `POST /v1/bounties/:id/submit` (spec B3). */
 export const Submit = Schema.Struct({
   idempotency_key: Schema.optional(IdempotencyKey),
@@ -158,11 +165,7 @@ export const Submit = Schema.Struct({
     { default: () => [] }
   ),
   result_summary: Schema.optional(Text(10_000)),
-  agent_pack: Schema.optional(Schema.Struct({
-    bundle_url: Schema.optional(Text(2048)),
-    bundle_sha256_b64u: Text(64),
-    manifest_path: Schema.optional(Text(512))
-  }))
+  agent_pack: Schema.optional(AgentPackRef)
 })
 export type Submit = typeof Submit.Type
 

@@ -106,6 +106,8 @@ export const submit = Effect.fn("Submissions.submit")(function* (actor: Actor, b
       commit_proof_envelope: input.commit_proof_envelope === undefined ? null : JSON.stringify(input.commit_proof_envelope),
       artifacts: JSON.stringify(input.artifacts),
       result_summary: input.result_summary ?? null,
+      // Kept for the requester's review: the bundle's URL and manifest path are where to look.
+      agent_pack: input.agent_pack === undefined ? null : JSON.stringify(input.agent_pack),
       verification: Json.canonical({ status: verification.status, reasons: verification.reasons, verified_at: now }),
       created_at: now,
       updated_at: now

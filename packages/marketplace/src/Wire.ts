@@ -73,6 +73,7 @@ export const submission = (row: SubmissionRow) => ({
   proof_bundle_envelope: row.proof_bundle_envelope,
   commit_proof_envelope: row.commit_proof_envelope,
   artifacts: row.artifacts,
+  agent_pack: row.agent_pack,
   created_at: row.created_at,
   updated_at: row.updated_at
 })

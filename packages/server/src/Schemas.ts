@@ -109,6 +109,8 @@ export const Submission = Schema.Struct({
   proof_bundle_envelope: Schema.Unknown,
   commit_proof_envelope: Schema.Unknown,
   artifacts: Schema.Array(Schema.Unknown),
+  /** The agent-pack reference as submitted (spec B2); null when the submission has none. */
+  agent_pack: Schema.NullOr(Requests.AgentPackRef),
   created_at: Timestamp,
   updated_at: Timestamp
 }).annotations({ identifier: "Submission" })

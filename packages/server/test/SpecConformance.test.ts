@@ -1,0 +1,72 @@
+/**
+ * What the specs promise a user of the HTTP API, checked where an audit against
+ * agent-economy-mvp.md (B2, B3) and the API's own conventions found the server diverging.
+ */
+import { Hash, Sign } from "@clawbounties/verify"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as H from "./helpers.js"
+
+describe("spec conformance over HTTP", () => {
+  let server: H.TestServer
+  let call: H.Call
+  beforeAll(async () => {
+    server = await H.startSqlite()
+    call = H.client(server.url)
+  })
+  afterAll(async () => {
+    await server?.cleanup()
+  })
+
+  it("an agent-pack submission shows its agent_pack reference to the requester reviewing it (spec B2 Submission)", async () => {
+    const requester = H.signer(31)
+    const worker = H.signer(32)
+    const requesterToken = await H.registerRequester(call, requester)
+    const { token: workerToken } = await H.registerWorker(call, worker)
+    await H.fund(call, requester.did, "100000", "spec-agent-pack")
+    const posted = await call("POST", "/v1/bounties", {
+      token: requesterToken,
+      body: { ...H.researchBounty("15000"), tags: ["agent_pack", "openclaw"] }
+    })
+    assert.strictEqual(posted.status, 201, JSON.stringify(posted.body))
+    const bountyId: string = posted.body.bounty_id
+    assert.strictEqual((await call("POST", `/v1/bounties/${bountyId}/accept`, { token: workerToken, body: {} })).status, 200)
+
+    const bytes = new TextEncoder().encode("an agent pack's bytes")
+    const bundleHash = Hash.sha256B64u(bytes)
+    const artifact = Sign.artifact(worker, {
+      artifact_id: "art_pack",
+      artifact_type: "agent_pack_bundle",
+      content_hash_b64u: bundleHash,
+      content_type: "application/gzip",
+      content_size_bytes: bytes.length
+    }, { issuedAt: new Date().toISOString() })
+    const agentPack = {
+      bundle_url: "https://packs.example/pack.tar.gz",
+      bundle_sha256_b64u: bundleHash,
+      manifest_path: "agent-pack/manifest.json"
+    }
+    const submitted = await call("POST", `/v1/bounties/${bountyId}/submit`, {
+      token: workerToken,
+      body: { proof_bundle_envelope: H.proofBundle(worker), artifacts: [{ envelope: artifact }], agent_pack: agentPack }
+    })
+    assert.strictEqual(submitted.status, 201, JSON.stringify(submitted.body))
+
+    // The requester reviews the pack: where to download it and where its manifest is.
+    const one = await call("GET", `/v1/submissions/${submitted.body.submission_id}`, { token: requesterToken })
+    assert.strictEqual(one.status, 200, JSON.stringify(one.body))
+    assert.deepStrictEqual(one.body.agent_pack, agentPack)
+    const listed = await call("GET", `/v1/bounties/${bountyId}/submissions`, { token: requesterToken })
+    assert.deepStrictEqual(listed.body.submissions.map((s: { agent_pack: unknown }) => s.agent_pack), [agentPack])
+
+    // A submission without a pack says so.
+    const plain = await call("POST", "/v1/bounties", { token: requesterToken, body: H.researchBounty() })
+    await call("POST", `/v1/bounties/${plain.body.bounty_id}/accept`, { token: workerToken, body: {} })
+    const plainSubmitted = await call("POST", `/v1/bounties/${plain.body.bounty_id}/submit`, {
+      token: workerToken,
+      body: { proof_bundle_envelope: H.proofBundle(worker) }
+    })
+    assert.strictEqual(plainSubmitted.status, 201, JSON.stringify(plainSubmitted.body))
+    const plainOne = await call("GET", `/v1/submissions/${plainSubmitted.body.submission_id}`, { token: requesterToken })
+    assert.strictEqual(plainOne.body.agent_pack, null)
+  })
+})
