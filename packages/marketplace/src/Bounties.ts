@@ -265,11 +265,13 @@ export const list = Effect.fn("Bounties.list")(function* (actor: Actor, input: L
     ...(input.isCodeBounty === undefined ? {} : { isCodeBounty: input.isCodeBounty }),
     ...(input.tag === undefined ? {} : { tag: input.tag }),
     ...(after === undefined ? {} : { after }),
-    limit
+    // One row past the page says whether another page exists: a full last page gets no cursor.
+    limit: limit + 1
   })
+  const page = rows.slice(0, limit)
   return {
-    bounties: rows.map(Wire.bounty),
-    next_cursor: rows.length === limit ? encodeCursor(rows[rows.length - 1]!) : null
+    bounties: page.map(Wire.bounty),
+    next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null
   }
 })
 
