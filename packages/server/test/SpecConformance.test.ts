@@ -88,4 +88,27 @@ describe("spec conformance over HTTP", () => {
     assert.strictEqual(all.body.bounties.length, 3)
     assert.isNull(all.body.next_cursor)
   })
+
+  it("openapi.json states each list's largest page size, and the server takes exactly that much", async () => {
+    const requester = H.signer(51)
+    const token = await H.registerRequester(call, requester)
+    const document = (await call("GET", "/openapi.json")).body
+    const queries: Record<string, string> = {
+      "/v1/bounties": "",
+      "/v1/workers": "",
+      "/v1/balances/history": `did=${encodeURIComponent(requester.did)}&`,
+      "/v1/operator/disputes": "",
+      "/v1/operator/audit": ""
+    }
+    for (const [path, query] of Object.entries(queries)) {
+      const limit = document.paths[path].get.parameters.find((p: { name: string }) => p.name === "limit")
+      const stated = /1 to (\d+)/.exec(String(limit?.schema?.description))
+      assert.isNotNull(stated, `${path}: limit says ${JSON.stringify(limit?.schema)}`)
+      const max = Number(stated![1])
+      const who = path.startsWith("/v1/operator") ? H.OPERATOR_TOKEN : token
+      assert.strictEqual((await call("GET", `${path}?${query}limit=${max}`, { token: who })).status, 200, path)
+      const over = await call("GET", `${path}?${query}limit=${max + 1}`, { token: who })
+      assert.deepStrictEqual([over.status, over.body.details.issues[0].path], [400, "limit"], path)
+    }
+  })
 })
