@@ -243,6 +243,7 @@ const listBounties = route({
   operationId: "listBounties",
   tag: "Bounties",
   summary: "Bounties: open ones by default (filters status, is_code_bounty, tag); `mine=true` for the caller's own.",
+  description: "Without `status` (and without `mine`), workers and requesters get open bounties; operators get bounties of every status. Other callers see a bounty that is not open only when they are its requester or its worker.",
   auth: anyRole,
   query: Schemas.ListBountiesQuery,
   status: 200,

@@ -89,6 +89,21 @@ describe("spec conformance over HTTP", () => {
     assert.isNull(last.body.next_cursor)
   })
 
+  it("the bounty list's default status is what openapi.json says, for workers and for operators", async () => {
+    const requester = H.signer(61)
+    const token = await H.registerRequester(call, requester)
+    const { token: workerToken } = await H.registerWorker(call, H.signer(62))
+    await H.fund(call, requester.did, "100000", "spec-default-status")
+    const posted = await call("POST", "/v1/bounties", { token, body: H.researchBounty() })
+    await call("POST", `/v1/bounties/${posted.body.bounty_id}/cancel`, { token, body: {} })
+    const listed = async (who: string) =>
+      (await call("GET", "/v1/bounties?limit=200", { token: who })).body.bounties.some((b: { bounty_id: string }) => b.bounty_id === posted.body.bounty_id)
+    assert.isFalse(await listed(workerToken))
+    assert.isTrue(await listed(H.OPERATOR_TOKEN))
+    const operation = (await call("GET", "/openapi.json")).body.paths["/v1/bounties"].get
+    assert.match(`${operation.summary} ${operation.description}`, /operators[^.;]*every status/i)
+  })
+
   it("openapi.json states each list's largest page size, and the server takes exactly that much", async () => {
     const requester = H.signer(51)
     const token = await H.registerRequester(call, requester)
