@@ -2,15 +2,17 @@
  * What the specs promise a user of the HTTP API, checked where an audit against
  * agent-economy-mvp.md (B2, B3) and the API's own conventions found the server diverging.
  */
+import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { Hash, Sign } from "@clawbounties/verify"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Effect, Exit, Scope } from "effect"
 import * as H from "./helpers.js"
 
-describe("spec conformance over HTTP", () => {
+const conformance = (name: string, startServer: () => Promise<H.TestServer>) => describe(name, () => {
   let server: H.TestServer
   let call: H.Call
   beforeAll(async () => {
-    server = await H.startSqlite()
+    server = await startServer()
     call = H.client(server.url)
   })
   afterAll(async () => {
@@ -125,5 +127,17 @@ describe("spec conformance over HTTP", () => {
       const over = await call("GET", `${path}?${query}limit=${max + 1}`, { token: who })
       assert.deepStrictEqual([over.status, over.body.details.issues[0].path], [400, "limit"], path)
     }
+  })
+})
+
+conformance("spec conformance over HTTP on SQLite", H.startSqlite)
+
+const pg = await PgTestDatabase.probe()
+describe.skipIf(!pg.available)(`spec conformance over HTTP on PostgreSQL ${pg.reason}`, () => {
+  const scope = Effect.runSync(Scope.make())
+  afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+  conformance("over a database of its own", async () => {
+    const db = await Effect.runPromise(Scope.extend(PgTestDatabase.database("server"), scope))
+    return H.start({ _tag: "postgres", url: db.url })
   })
 })
