@@ -71,9 +71,27 @@ const deadlinesFor = (input: Requests.PostBounty) =>
 
 const validPost = Requests.validate(Requests.PostBounty)
 
-export const post = Effect.fn("Bounties.post")(function* (actor: Actor, input: Requests.PostBounty) {
+const floorOrder: ReadonlyArray<Requests.ProofTierFloor> = ["self", "gateway", "sandbox"]
+
+/**
+ * The bounty's proof floor, from spec B2's `min_proof_tier` or post_bounty_request.v2's
+ * `minimum_proof_tier` (`none` is `self`): the stricter when both are given, so no floor a client
+ * asked for is ever lowered, with the field that set it (errors name what the client sent).
+ */
+const proofFloorOf = (input: Requests.PostBounty): { readonly tier: Requests.ProofTierFloor; readonly field: string } => {
+  const minimum = input.minimum_proof_tier === undefined ? undefined : input.minimum_proof_tier === "none" ? "self" : input.minimum_proof_tier
+  return minimum !== undefined && floorOrder.indexOf(minimum) > floorOrder.indexOf(input.min_proof_tier)
+    ? { tier: minimum, field: "minimum_proof_tier" }
+    : { tier: input.min_proof_tier, field: "min_proof_tier" }
+}
+
+export const post = Effect.fn("Bounties.post")(function* (actor: Actor, request: Requests.PostBounty) {
   yield* requireRole(actor, "requester")
-  yield* validPost(input)
+  yield* validPost(request)
+  const floor = proofFloorOf(request)
+  const { minimum_proof_tier: _alias, ...rest } = request
+  // One floor from here on; the idempotency record keeps the request as sent.
+  const input: Requests.PostBounty = { ...rest, min_proof_tier: floor.tier }
   if (input.reward.currency !== "USD") {
     return yield* new ErrorCatalogue.UnsupportedCurrency({ currency: input.reward.currency })
   }
@@ -94,8 +112,8 @@ export const post = Effect.fn("Bounties.post")(function* (actor: Actor, input: R
     const reachable = yield* Evidence.reachableTiers
     if (!reachable.includes(input.min_proof_tier)) {
       return yield* new ErrorCatalogue.InvalidRequest({
-        message: `min_proof_tier '${input.min_proof_tier}' cannot be met here: submissions reach ${reachable.join(" or ")}`,
-        issues: [{ path: "min_proof_tier", message: `must be one of ${reachable.join(", ")} on this deployment` }]
+        message: `${floor.field} '${input.min_proof_tier}' cannot be met here: submissions reach ${reachable.join(" or ")}`,
+        issues: [{ path: floor.field, message: `must be one of ${reachable.join(", ")} on this deployment` }]
       })
     }
     const sql = yield* SqlClient.SqlClient
@@ -200,7 +218,7 @@ export const post = Effect.fn("Bounties.post")(function* (actor: Actor, input: R
   })
 
   return yield* transaction(
-    Idempotency.once({ principal: actor.did, command: "bounty.post", key: input.idempotency_key, request: input, response: PostResponse })(command)
+    Idempotency.once({ principal: actor.did, command: "bounty.post", key: request.idempotency_key, request, response: PostResponse })(command)
   )
 })
 

@@ -106,6 +106,8 @@ export const PostBounty = Schema.Struct({
   difficulty_scalar: Schema.Number.pipe(Schema.between(0.1, 10)),
   is_code_bounty: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   min_proof_tier: Schema.optionalWith(ProofTierFloor, { default: () => "self" as const }),
+  /** post_bounty_request.v2's name of the same floor (`none` = `self`); the stricter of the two holds. */
+  minimum_proof_tier: Schema.optional(Schema.Literal("none", "gateway", "sandbox")),
   test_harness_id: Schema.optional(Text(200)),
   tags: Schema.optionalWith(Schema.Array(Text(50)).pipe(Schema.maxItems(10)), { default: () => [] }),
   task_spec: Schema.optional(JsonValue),

@@ -91,6 +91,22 @@ const conformance = (name: string, startServer: () => Promise<H.TestServer>) => 
     assert.isNull(last.body.next_cursor)
   })
 
+  it("a post in the post_bounty_request.v2 form names its proof floor minimum_proof_tier, and gets it", async () => {
+    const requester = H.signer(71)
+    const token = await H.registerRequester(call, requester)
+    await H.fund(call, requester.did, "100000", "spec-minimum-proof-tier")
+    // `none` is the schema's default, so a client generated from it may always send it.
+    const none = await call("POST", "/v1/bounties", { token, body: { ...H.researchBounty(), minimum_proof_tier: "none" } })
+    assert.strictEqual(none.status, 201, JSON.stringify(none.body))
+    assert.strictEqual((await call("GET", `/v1/bounties/${none.body.bounty_id}`, { token })).body.min_proof_tier, "self")
+    // A floor this deployment cannot verify is refused under the name the client used, as
+    // `min_proof_tier` is; and of two floors given, the stricter holds (a floor is never lowered).
+    for (const body of [{ minimum_proof_tier: "gateway" }, { min_proof_tier: "self", minimum_proof_tier: "sandbox" }]) {
+      const refused = await call("POST", "/v1/bounties", { token, body: { ...H.researchBounty(), ...body } })
+      assert.deepStrictEqual([refused.status, refused.body.error, refused.body.details.issues?.[0]?.path], [400, "INVALID_REQUEST", "minimum_proof_tier"], JSON.stringify(body))
+    }
+  })
+
   it("the bounty list's default status is what openapi.json says, for workers and for operators", async () => {
     const requester = H.signer(61)
     const token = await H.registerRequester(call, requester)
