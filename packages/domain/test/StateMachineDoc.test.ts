@@ -23,4 +23,15 @@ describe("StateMachineDoc", () => {
     assert.include(doc, "| `INVALID_STATUS` | 409 | `InvalidTransition` |")
     assert.include(doc, "| `POLICY_NOT_FOUND` | 404 | `PolicyNotFound` |")
   })
+
+  it("says what a client sees: the 409 codes commands answer, and the wire's names of deadlines and escalation", () => {
+    const doc = StateMachineDoc.render()
+    const refusals = doc.split("\n").filter((line) => line.startsWith("Created:"))
+    assert.strictEqual(refusals.length, 3)
+    for (const line of refusals) {
+      for (const code of ["BOUNTY_NOT_OPEN", "SUBMISSION_NOT_PENDING_REVIEW", "DISPUTE_NOT_OPEN"]) assert.include(line, `\`${code}\``)
+    }
+    assert.include(doc, "`deadline_at`")
+    assert.include(doc, "`escalated`")
+  })
 })
