@@ -14,7 +14,6 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import pg from "pg"
 import { Scheduler } from "../src/Scheduler.js"
-import * as Server from "../src/Server.js"
 import * as H from "./helpers.js"
 
 const probe = await PgTestDatabase.probe()
@@ -201,14 +200,7 @@ describe.skipIf(!probe.available)(`PostgreSQL misbehaving under the server ${pro
   it("the database gone from under the deadline scheduler: failed sweeps are counted, the server serves on, and sweeps succeed once it is back", async () => {
     // A database of its own: while it refuses connections, so does every session on it.
     const gone = await Effect.runPromise(Scope.extend(PgTestDatabase.database("pgsweep"), scope))
-    const running = await Server.start({
-      host: "127.0.0.1",
-      port: 0,
-      bodyLimitBytes: 64 * 1024,
-      engine: { store: { _tag: "postgres", url: gone.url }, operatorToken: H.operatorLayer },
-      scheduler: { interval: "100 millis", enabled: true },
-      shutdownGrace: "1 second"
-    })
+    const running = await H.start({ _tag: "postgres", url: gone.url }, { scheduler: { interval: "100 millis", enabled: true }, shutdownGrace: "1 second" })
     const status = () => running.runtime.runPromise(Effect.flatMap(Scheduler, (scheduler) => scheduler.status))
     try {
       await until(async () => (await status()).runs >= 1, "a first sweep")

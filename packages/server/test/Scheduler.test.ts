@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as OpenApi from "../src/OpenApi.js"
-import * as Server from "../src/Server.js"
 import * as H from "./helpers.js"
 
 const waitFor = async (check: () => Promise<boolean>, what: string) => {
@@ -23,14 +22,7 @@ const waitFor = async (check: () => Promise<boolean>, what: string) => {
 describe("deadline scheduler", () => {
   it("keeps sweeping after a sweep dies on a corrupt record", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cbt-scheduler-"))
-    const running = await Server.start({
-      host: "127.0.0.1",
-      port: 0,
-      bodyLimitBytes: 64 * 1024,
-      engine: { store: { _tag: "sqlite", filename: join(dir, "test.db") }, operatorToken: H.operatorLayer },
-      scheduler: { interval: "100 millis", enabled: true },
-      shutdownGrace: "1 second"
-    })
+    const running = await H.start({ _tag: "sqlite", filename: join(dir, "test.db") }, { scheduler: { interval: "100 millis", enabled: true }, shutdownGrace: "1 second" })
     try {
       const call = H.client(running.url)
       const status = async () => (await call("GET", "/v1/operator/sweep", { token: H.OPERATOR_TOKEN })).body

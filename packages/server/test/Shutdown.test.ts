@@ -19,14 +19,7 @@ describe.skipIf(!probe.available)(`shutdown on PostgreSQL ${probe.reason}`, () =
 
   it("a request still running after the grace answers 503 with Connection: close", async () => {
     const db = await Effect.runPromise(Scope.extend(PgTestDatabase.database("shutdown"), scope))
-    const running = await Server.start({
-      host: "127.0.0.1",
-      port: 0,
-      bodyLimitBytes: 64 * 1024,
-      engine: { store: { _tag: "postgres", url: db.url }, operatorToken: H.operatorLayer },
-      scheduler: { interval: "1 hour", enabled: false },
-      shutdownGrace: "500 millis"
-    })
+    const running = await H.start({ _tag: "postgres", url: db.url }, { shutdownGrace: "500 millis" })
     const locker = new pg.Client({ connectionString: db.url })
     await locker.connect()
     try {

@@ -32,14 +32,16 @@ export const startSqlite = async (): Promise<TestServer> => {
   return { ...running, cleanup: async () => { await running.close(); rmSync(dir, { recursive: true, force: true }) } }
 }
 
-export const start = async (store: Engine.Store): Promise<TestServer> => {
+/** A server on `store` with the test operator token; `options` override the defaults (no sweeps). */
+export const start = async (store: Engine.Store, options: Partial<Omit<Server.Options, "engine">> = {}): Promise<TestServer> => {
   const running = await Server.start({
     host: "127.0.0.1",
     port: 0,
     bodyLimitBytes: 256 * 1024,
-    engine: { store, operatorToken: operatorLayer },
     scheduler: { interval: "1 hour", enabled: false },
-    shutdownGrace: "2 seconds"
+    shutdownGrace: "2 seconds",
+    ...options,
+    engine: { store, operatorToken: operatorLayer }
   })
   return { ...running, cleanup: () => running.close() }
 }
