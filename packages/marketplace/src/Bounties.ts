@@ -6,6 +6,7 @@
 import { SqlClient } from "@effect/sql"
 import { ErrorCatalogue, Ids } from "@clawbounties/domain"
 import { Ledger } from "@clawbounties/ledger"
+import { Tier } from "@clawbounties/verify"
 import { Duration, Effect, Option, Schema } from "effect"
 import { type Actor, requireRole } from "./Actor.js"
 import * as Audit from "./Audit.js"
@@ -71,8 +72,6 @@ const deadlinesFor = (input: Requests.PostBounty) =>
 
 const validPost = Requests.validate(Requests.PostBounty)
 
-const floorOrder: ReadonlyArray<Requests.ProofTierFloor> = ["self", "gateway", "sandbox"]
-
 /**
  * The bounty's proof floor, from spec B2's `min_proof_tier` or post_bounty_request.v2's
  * `minimum_proof_tier` (`none` is `self`): the stricter when both are given, so no floor a client
@@ -80,7 +79,7 @@ const floorOrder: ReadonlyArray<Requests.ProofTierFloor> = ["self", "gateway", "
  */
 const proofFloorOf = (input: Requests.PostBounty): { readonly tier: Requests.ProofTierFloor; readonly field: string } => {
   const minimum = input.minimum_proof_tier === undefined ? undefined : input.minimum_proof_tier === "none" ? "self" : input.minimum_proof_tier
-  return minimum !== undefined && floorOrder.indexOf(minimum) > floorOrder.indexOf(input.min_proof_tier)
+  return minimum !== undefined && Tier.precedence(minimum) > Tier.precedence(input.min_proof_tier)
     ? { tier: minimum, field: "minimum_proof_tier" }
     : { tier: input.min_proof_tier, field: "min_proof_tier" }
 }
