@@ -9,6 +9,7 @@ import bounties from "./migrations/0003_bounties.js"
 import bountyTagsByBounty from "./migrations/0004_bounty_tags_by_bounty.js"
 import submissionEvidence from "./migrations/0005_submission_evidence.js"
 import submissionAgentPack from "./migrations/0006_submission_agent_pack.js"
+import eventAcks from "./migrations/0007_event_acks.js"
 
 const record = {
   "0001_events": events,
@@ -16,7 +17,8 @@ const record = {
   "0003_bounties": bounties,
   "0004_bounty_tags_by_bounty": bountyTagsByBounty,
   "0005_submission_evidence": submissionEvidence,
-  "0006_submission_agent_pack": submissionAgentPack
+  "0006_submission_agent_pack": submissionAgentPack,
+  "0007_event_acks": eventAcks
 }
 
 export const marketplace: LedgerMigrations.MigrationSet = {

@@ -3,9 +3,9 @@
  * consumers (feeds, webhooks) never see an event for a change that rolled back.
  *
  * `seq` orders events but is not a commit order on PostgreSQL: a sequence value is taken at insert,
- * so a transaction that began later can commit a higher `seq` first. A consumer paging by `seq`
- * must re-read behind its cursor (or wait out transactions in flight) not to miss an event. On
- * SQLite, with one writer, `seq` is the commit order.
+ * so a transaction that began later can commit a higher `seq` first. That is why the feed
+ * (`EventFeed`) delivers each event until its recipient acknowledges it, rather than after a cursor.
+ * On SQLite, with one writer, `seq` is the commit order.
  */
 import { SqlClient } from "@effect/sql"
 import { Ids } from "@clawbounties/domain"

@@ -21,6 +21,10 @@ const lookups: ReadonlyArray<string> = [
   "SELECT token_id FROM auth_tokens WHERE token_hash = 'h'",
   "SELECT worker_id FROM workers WHERE worker_did = 'd'",
   "SELECT seq FROM outbox WHERE subject_id = 's' ORDER BY seq",
+  // The event feed: a poll for unacknowledged events, a replay, and an acknowledgement's lookup.
+  "SELECT o.seq FROM outbox_recipients r JOIN outbox o ON o.seq = r.event_seq WHERE r.did = 'd' AND r.event_seq > 0 AND r.acked_at IS NULL ORDER BY r.event_seq LIMIT 51",
+  "SELECT o.seq FROM outbox_recipients r JOIN outbox o ON o.seq = r.event_seq WHERE r.did = 'd' AND r.event_seq > 0 ORDER BY r.event_seq LIMIT 51",
+  "SELECT o.event_id FROM outbox o JOIN outbox_recipients r ON r.event_seq = o.seq AND r.did = 'd' WHERE o.event_id IN ('e')",
   "SELECT amount FROM ledger_balances WHERE (account, currency, bucket) IN (VALUES ('a', 'USD', 'A'))",
   "SELECT result FROM ledger_idempotency WHERE key IN ('k')",
   "SELECT status FROM ledger_holds WHERE id IN ('h')"
@@ -34,6 +38,8 @@ describe("query plans", () => {
         const plan = yield* sql.unsafe<{ detail: string }>(`EXPLAIN QUERY PLAN ${query}`)
         const scans = plan.map((step) => step.detail).filter((detail) => /^SCAN (?!CONSTANT)/.test(detail) && !/VALUES|LIST SUBQUERY/.test(detail))
         assert.deepStrictEqual(scans, [], query)
+        // Not the whole history the recipient acknowledged: the partial index holds only what it has not.
+        if (query.includes("acked_at IS NULL")) assert.isTrue(plan.some((step) => /USING (COVERING )?INDEX outbox_recipients_unacked/.test(step.detail)), query)
         if (query.includes("bounty_tags")) assert.isTrue(plan.some((step) => /SEARCH t USING (COVERING )?INDEX bounty_tags_by_bounty/.test(step.detail)), query)
       }
     }).pipe(Effect.provide(Sqlite.layerMemory(Engine.migrations))))

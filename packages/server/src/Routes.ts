@@ -11,6 +11,7 @@ import {
   BountyStore,
   Closure,
   Disputes,
+  EventFeed,
   Identities,
   MarketplaceConfig,
   Operators,
@@ -670,6 +671,40 @@ const auditLog = route({
     )
 })
 
+// -------------------------------------------------------------------------------------------------
+// Events
+
+const pullEvents = route({
+  method: "GET",
+  path: "/v1/events",
+  operationId: "pullEvents",
+  tag: "Events",
+  summary: "The caller's events not yet acknowledged, oldest first.",
+  description: "Poll without a cursor, handle the page, acknowledge it with POST /v1/events/ack, and poll again: an event is delivered until its recipient acknowledges it, so a consumer that restarts loses nothing, and `event_id` tells a copy it already handled. `cursor` pages within one poll; `include_acked=true` replays acknowledged events too.",
+  auth: anyRole,
+  query: Schemas.EventsQuery,
+  status: 200,
+  response: EventFeed.PullResponse,
+  errors: ["InvalidRequest"],
+  handler: ({ actor, query }) =>
+    EventFeed.pull(actor, { cursor: query.cursor, limit: query.limit, includeAcked: query.include_acked })
+})
+
+const ackEvents = route({
+  method: "POST",
+  path: "/v1/events/ack",
+  operationId: "ackEvents",
+  tag: "Events",
+  summary: "Acknowledge handled events: they leave the caller's feed.",
+  description: "Acknowledging an event again changes nothing, so a retry needs no idempotency key. An id that is not one of the caller's events is NOT_FOUND, and then nothing is acknowledged.",
+  auth: anyRole,
+  body: EventFeed.AckRequest,
+  status: 200,
+  response: EventFeed.AckResponse,
+  errors: ["InvalidRequest", "NotFound"],
+  handler: ({ actor, body }) => EventFeed.ack(actor, body)
+})
+
 const sweepStatus = route({
   method: "GET",
   path: "/v1/operator/sweep",
@@ -707,5 +742,6 @@ export const routes: ReadonlyArray<Route> = [
   listSubmissions, getSubmission,
   getEscrow, getBalances, getHistory, simulateFees,
   verifyEnvelope, verifyBundle, verifyCommitProof,
+  pullEvents, ackEvents,
   getDispute, disputeQueue, resolveDispute, manualCredit, manualDebit, reconcile, auditLog, sweepStatus, runSweep
 ]

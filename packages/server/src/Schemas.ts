@@ -5,7 +5,7 @@
  * server sends is what `openapi.json` says.
  */
 import { BountyMachine, Did, Money } from "@clawbounties/domain"
-import { Requests, Workers } from "@clawbounties/marketplace"
+import { EventFeed, Requests, Workers } from "@clawbounties/marketplace"
 import { Schema } from "effect"
 
 const strict = { parseOptions: { onExcessProperty: "error" } } as const
@@ -196,6 +196,16 @@ export const CancelResponse = Schema.Struct({
   escrow_status: Schema.String,
   refunded_minor: Digits
 }).annotations({ identifier: "CancelBountyResponse" })
+
+// -------------------------------------------------------------------------------------------------
+// Events
+
+export const EventsQuery = Schema.Struct({
+  cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(40))),
+  limit: Schema.optional(Requests.PageLimit(EventFeed.MAX_PAGE)),
+  /** Acknowledged events too: a replay of the caller's history from `cursor`. */
+  include_acked: Schema.optional(BooleanString)
+}).annotations({ identifier: "EventsQuery", ...strict })
 
 // -------------------------------------------------------------------------------------------------
 // Money

@@ -84,6 +84,11 @@ const cases: Record<string, Case> = {
   verifyEnvelope: { request: (f) => ({ method: "POST", path: "/v1/verify", body: { envelope: H.proofBundle(f.worker1.signer) } }), otherParty: none("stateless") },
   verifyProofBundle: { request: (f) => ({ method: "POST", path: "/v1/verify/bundle", body: { envelope: H.proofBundle(f.worker1.signer) } }), otherParty: none("stateless") },
   verifyCommitProof: { request: () => ({ method: "POST", path: "/v1/verify/commit-proof", body: { envelope: {} } }), otherParty: none("stateless") },
+  pullEvents: { request: () => ({ method: "GET", path: "/v1/events" }), otherParty: none("the caller's own events") },
+  ackEvents: {
+    request: (f) => ({ method: "POST", path: "/v1/events/ack", body: { event_ids: [f.eventIdOfA] } }),
+    otherParty: notFound(strangers)
+  },
   getDispute: { request: (f) => ({ method: "GET", path: `/v1/disputes/${f.disputed.disputeId}` }), otherParty: notFound(strangers) },
   disputeQueue: { request: () => ({ method: "GET", path: "/v1/operator/disputes" }), otherParty: none("operators only") },
   resolveDispute: {

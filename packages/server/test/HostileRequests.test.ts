@@ -61,6 +61,7 @@ const reads = (f: H.Fixture): Record<string, Base> => {
     getEscrow: { token: f.requesterA.token, params: { escrow_id: f.review.escrowId }, query: {} },
     getBalances: { token: f.requesterA.token, params: {}, query: { did: f.requesterA.did, currency: "USD" } },
     getAccountHistory: { token: f.requesterA.token, params: {}, query: { did: f.requesterA.did, limit: "3" } },
+    pullEvents: { token: f.requesterA.token, params: {}, query: { limit: "5" } },
     getDispute: { token: f.requesterA.token, params: { dispute_id: f.disputed.disputeId }, query: {} },
     disputeQueue: { token: op, params: {}, query: { status: "open", limit: "5" } },
     reconcile: { token: op, params: {}, query: {} },

@@ -186,6 +186,8 @@ const responses = (name: string, storeOf: (dir: string) => Promise<Engine.Store>
     await check("verifyProofBundle", "POST", "/v1/verify/bundle", { token: worker1.token, body: { envelope: H.proofBundle(worker1.signer) } })
     await check("verifyCommitProof", "POST", "/v1/verify/commit-proof", { token: worker1.token, body: { envelope: { envelope_type: "commit_proof" } } })
 
+    const events = await check("pullEvents", "GET", "/v1/events", { token: requesterA.token })
+    await check("ackEvents", "POST", "/v1/events/ack", { token: requesterA.token, body: { event_ids: [events.events[0].event_id] } })
     await check("getDispute", "GET", `/v1/disputes/${f.resolved.disputeId}`, { token: requesterA.token })
     await check("disputeQueue", "GET", "/v1/operator/disputes", { token: op })
     await check("resolveDispute", "POST", `/v1/operator/disputes/${f.disputed.disputeId}/resolve`, {

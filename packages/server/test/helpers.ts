@@ -195,6 +195,8 @@ export interface Fixture {
   readonly disputed: { readonly bountyId: string; readonly disputeId: string; readonly submissionId: string }
   readonly resolved: { readonly bountyId: string; readonly disputeId: string }
   readonly tokenIdOfA: string
+  /** An event addressed to requester A, not acknowledged. */
+  readonly eventIdOfA: string
 }
 
 const expectStatus = (reply: Reply, status: number, what: string) => {
@@ -255,6 +257,7 @@ export const buildFixture = async (call: Call, seed: number): Promise<Fixture> =
     body: { outcome: "requester_refund" }
   }), 200, "resolve")
   const tokens = expectStatus(await call("GET", "/v1/auth/tokens", { token: requesterA.token }), 200, "tokens")
+  const events = expectStatus(await call("GET", "/v1/events", { token: requesterA.token }), 200, "events")
 
   return {
     requesterA,
@@ -267,7 +270,8 @@ export const buildFixture = async (call: Call, seed: number): Promise<Fixture> =
     approved: { bountyId: approvedBounty.bountyId, submissionId: approvedBounty.submissionId },
     disputed: { bountyId: disputedBounty.bountyId, disputeId, submissionId: disputedBounty.submissionId },
     resolved: { bountyId: resolvedBounty.bountyId, disputeId: resolvedDispute },
-    tokenIdOfA: tokens.tokens[0].token_id
+    tokenIdOfA: tokens.tokens[0].token_id,
+    eventIdOfA: events.events[0].event_id
   }
 }
 

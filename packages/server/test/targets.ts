@@ -58,6 +58,8 @@ export const targets: Record<string, Target> = {
   verifyEnvelope: { token: (f) => f.worker1.token, path: () => "/v1/verify", template: (f) => ({ envelope: H.proofBundle(f.worker1.signer), expected_type: "proof_bundle" }) },
   verifyProofBundle: { token: (f) => f.worker1.token, path: () => "/v1/verify/bundle", template: (f) => ({ envelope: H.proofBundle(f.worker1.signer) }) },
   verifyCommitProof: { token: (f) => f.worker1.token, path: () => "/v1/verify/commit-proof", template: () => ({ envelope: { envelope_type: "commit_proof" } }) },
+  // Another principal's event: not found, nothing acknowledged.
+  ackEvents: { token: (f) => f.requesterB.token, path: () => "/v1/events/ack", template: (f) => ({ event_ids: [f.eventIdOfA] }) },
   resolveDispute: {
     token: () => H.OPERATOR_TOKEN,
     path: (f) => `/v1/operator/disputes/${f.resolved.disputeId}/resolve`,

@@ -1,0 +1,138 @@
+/**
+ * The pull feed of events (ARCHITECTURE §5): each principal reads the events addressed to it, oldest
+ * first, and acknowledges the ones it has handled. An event stays in the feed until its recipient
+ * acknowledges it, so a consumer that crashed, restarted or lost a page gets it again; `event_id`
+ * lets it ignore a copy it already handled.
+ *
+ * Acknowledgement, not a cursor, is what makes delivery complete. On PostgreSQL an event's `seq` is
+ * taken at insert, so a transaction that began earlier can commit a lower `seq` after a higher one
+ * was read: a consumer that only moved a cursor forward would never see it. Unacknowledged, it is
+ * simply in the next poll. The `cursor` pages within one poll; a consumer loop polls from the start
+ * (no cursor), handles the page, acknowledges it, and polls again.
+ */
+import { SqlClient } from "@effect/sql"
+import { ErrorCatalogue, Ids } from "@clawbounties/domain"
+import { Effect, Schema } from "effect"
+import type { Actor } from "./Actor.js"
+import { nowIso, transaction } from "./Command.js"
+import { pageSize, validate } from "./Requests.js"
+
+export const DEFAULT_PAGE = 50
+export const MAX_PAGE = 200
+/** Event ids one acknowledgement may name: a page and then some. */
+export const MAX_ACK = 500
+
+export const Event = Schema.Struct({
+  event_id: Schema.String,
+  /** Dotted type, e.g. `bounty.accepted` (docs/events.md lists them). */
+  type: Schema.String,
+  subject_type: Schema.String,
+  subject_id: Schema.String,
+  payload: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  created_at: Schema.String,
+  /** Whether the caller acknowledged it (only acknowledged events asked for with `include_acked`). */
+  acked: Schema.Boolean,
+  /** Pass as `cursor` to read the events after this one. */
+  cursor: Schema.String
+}).annotations({ identifier: "Event" })
+export type Event = typeof Event.Type
+
+export const PullResponse = Schema.Struct({
+  events: Schema.Array(Event),
+  /** Pass as `cursor` for the next page; null on the last page. */
+  next_cursor: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "EventPage" })
+export type PullResponse = typeof PullResponse.Type
+
+export interface PullInput {
+  /** Only events after this one (a `cursor` the feed returned). */
+  readonly cursor?: string | undefined
+  readonly limit?: number | undefined
+  /** Acknowledged events too: a replay of the caller's whole history from `cursor`. */
+  readonly includeAcked?: boolean | undefined
+}
+
+export const AckRequest = Schema.Struct({
+  event_ids: Schema.Array(Ids.EventId).pipe(Schema.minItems(1), Schema.maxItems(MAX_ACK))
+}).annotations({ identifier: "AckEventsRequest", parseOptions: { onExcessProperty: "error" } })
+export type AckRequest = typeof AckRequest.Type
+
+export const AckResponse = Schema.Struct({
+  /** Events this call acknowledged. */
+  acked: Schema.Number,
+  /** Events that were acknowledged before (acknowledging again changes nothing). */
+  already_acked: Schema.Number
+}).annotations({ identifier: "AckEventsResponse" })
+export type AckResponse = typeof AckResponse.Type
+
+/** A cursor is an event's `seq` in decimal: only one the feed could have returned is accepted. */
+const decodeCursor = (cursor: string | undefined): Effect.Effect<bigint, ErrorCatalogue.InvalidRequest> => {
+  if (cursor === undefined) return Effect.succeed(0n)
+  if (/^[1-9][0-9]{0,18}$/.test(cursor) && BigInt(cursor) <= 2n ** 63n - 1n) return Effect.succeed(BigInt(cursor))
+  return Effect.fail(new ErrorCatalogue.InvalidRequest({
+    message: "cursor is not one this API returned",
+    issues: [{ path: "cursor", message: "invalid cursor" }]
+  }))
+}
+
+interface Row {
+  readonly seq: string | number | bigint
+  readonly event_id: string
+  readonly type: string
+  readonly subject_type: string
+  readonly subject_id: string
+  readonly payload: string
+  readonly created_at: string
+  readonly acked_at: string | null
+}
+
+/** The caller's events after `cursor`, oldest first: unacknowledged ones unless `includeAcked`. */
+export const pull = Effect.fn("EventFeed.pull")(function* (actor: Actor, input: PullInput = {}) {
+  const sql = yield* SqlClient.SqlClient
+  const after = yield* decodeCursor(input.cursor)
+  const limit = pageSize(input.limit, DEFAULT_PAGE, MAX_PAGE)
+  const unackedOnly = input.includeAcked === true ? sql`` : sql`AND r.acked_at IS NULL`
+  // One row past the page says whether another page exists.
+  const rows = yield* sql<Row>`SELECT o.seq, o.event_id, o.type, o.subject_type, o.subject_id, o.payload, o.created_at, r.acked_at
+    FROM outbox_recipients r JOIN outbox o ON o.seq = r.event_seq
+    WHERE r.did = ${actor.did} AND r.event_seq > ${after} ${unackedOnly}
+    ORDER BY r.event_seq LIMIT ${limit + 1}`
+  const page = rows.slice(0, limit).map((row): Event => ({
+    event_id: row.event_id,
+    type: row.type,
+    subject_type: row.subject_type,
+    subject_id: row.subject_id,
+    payload: JSON.parse(row.payload),
+    created_at: row.created_at,
+    acked: row.acked_at !== null,
+    cursor: String(row.seq)
+  }))
+  return { events: page, next_cursor: rows.length > limit ? page[page.length - 1]!.cursor : null } satisfies PullResponse
+})
+
+const validateAck = validate(AckRequest)
+
+/**
+ * Acknowledges events addressed to the caller; they leave its feed. Acknowledging again is a no-op,
+ * so a retry needs no idempotency key. An id that is not one of the caller's events (unknown, or
+ * another principal's) is NOT_FOUND, and then nothing is acknowledged.
+ */
+export const ack = Effect.fn("EventFeed.ack")(function* (actor: Actor, input: AckRequest) {
+  const ids = [...new Set((yield* validateAck(input)).event_ids)]
+  return yield* transaction(Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const mine = yield* sql<{ event_id: string; event_seq: string | number | bigint }>`SELECT o.event_id, r.event_seq
+      FROM outbox o JOIN outbox_recipients r ON r.event_seq = o.seq AND r.did = ${actor.did}
+      WHERE o.event_id IN ${sql.in(ids)}`
+    if (mine.length < ids.length) {
+      const found = new Set(mine.map((row) => row.event_id))
+      return yield* new ErrorCatalogue.NotFound({ entity: "event", id: ids.find((id) => !found.has(id))! })
+    }
+    const now = yield* nowIso
+    // `acked_at IS NULL` decides who acknowledged: of two concurrent calls, each event counts once.
+    const acked = yield* sql`UPDATE outbox_recipients SET acked_at = ${now}
+      WHERE did = ${actor.did} AND acked_at IS NULL AND event_seq IN ${sql.in(mine.map((row) => row.event_seq))}
+      RETURNING event_seq`
+    return { acked: acked.length, already_acked: ids.length - acked.length } satisfies AckResponse
+  }))
+})

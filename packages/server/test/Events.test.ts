@@ -1,0 +1,75 @@
+/**
+ * The event feed over HTTP: a worker and a requester each read their own events of a job, and
+ * acknowledge them; bad input is refused with its code and acknowledges nothing.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as H from "./helpers.js"
+
+describe("GET /v1/events, POST /v1/events/ack", () => {
+  let server: H.TestServer
+  let call: H.Call
+  beforeAll(async () => {
+    server = await H.startSqlite()
+    call = H.client(server.url)
+  })
+  afterAll(async () => {
+    await server?.cleanup()
+  })
+
+  const types = (reply: H.Reply) => reply.body.events.map((event: { type: string }) => event.type)
+
+  it("each party reads the job's events addressed to it until it acknowledges them", async () => {
+    const requester = H.signer(41)
+    const worker = H.signer(42)
+    const requesterToken = await H.registerRequester(call, requester)
+    const { token: workerToken } = await H.registerWorker(call, worker)
+    await H.fund(call, requester.did, "100000", "events-fund")
+    const posted = await call("POST", "/v1/bounties", { token: requesterToken, body: H.researchBounty() })
+    assert.strictEqual(posted.status, 201, JSON.stringify(posted.body))
+    const accepted = await call("POST", `/v1/bounties/${posted.body.bounty_id}/accept`, { token: workerToken, body: {} })
+    assert.strictEqual(accepted.status, 200, JSON.stringify(accepted.body))
+
+    const workerFeed = await call("GET", "/v1/events", { token: workerToken })
+    assert.strictEqual(workerFeed.status, 200, JSON.stringify(workerFeed.body))
+    assert.deepStrictEqual(types(workerFeed), ["identity.registered", "worker.registered", "bounty.accepted", "escrow.assigned"])
+    const requesterFeed = await call("GET", "/v1/events?limit=200", { token: requesterToken })
+    assert.deepStrictEqual(types(requesterFeed), ["identity.registered", "balance.manual_credit", "bounty.posted", "escrow.held", "bounty.accepted", "escrow.assigned"])
+    const accept = requesterFeed.body.events.find((event: { type: string }) => event.type === "bounty.accepted")
+    assert.strictEqual(accept.subject_id, posted.body.bounty_id)
+    assert.strictEqual(accept.payload.worker_did, worker.did)
+
+    const ids = workerFeed.body.events.map((event: { event_id: string }) => event.event_id)
+    const acked = await call("POST", "/v1/events/ack", { token: workerToken, body: { event_ids: ids } })
+    assert.strictEqual(acked.status, 200, JSON.stringify(acked.body))
+    assert.deepStrictEqual(acked.body, { acked: 4, already_acked: 0 })
+    assert.deepStrictEqual((await call("GET", "/v1/events", { token: workerToken })).body, { events: [], next_cursor: null })
+    // The requester's copies are its own: still there.
+    assert.strictEqual((await call("GET", "/v1/events", { token: requesterToken })).body.events.length, 6)
+    // A replay shows them acknowledged.
+    const replay = await call("GET", "/v1/events?include_acked=true", { token: workerToken })
+    assert.deepStrictEqual(replay.body.events.map((event: { acked: boolean }) => event.acked), [true, true, true, true])
+  })
+
+  it("refuses a caller without a token, and bad input with its code, acknowledging nothing", async () => {
+    const requester = H.signer(43)
+    const token = await H.registerRequester(call, requester)
+    const own = (await call("GET", "/v1/events", { token })).body.events[0].event_id
+
+    assert.strictEqual((await call("GET", "/v1/events")).status, 401)
+    assert.strictEqual((await call("POST", "/v1/events/ack", { body: { event_ids: [own] } })).status, 401)
+    for (const query of ["cursor=abc", "limit=0", "limit=201", "include_acked=yes", "after=1"]) {
+      const reply = await call("GET", `/v1/events?${query}`, { token })
+      assert.strictEqual(reply.status, 400, query)
+      assert.strictEqual(reply.body.error, "INVALID_REQUEST", query)
+    }
+    for (const body of [{}, { event_ids: [] }, { event_ids: ["nope"] }, { event_ids: [own], extra: 1 }]) {
+      const reply = await call("POST", "/v1/events/ack", { token, body })
+      assert.strictEqual(reply.status, 400, JSON.stringify(body))
+      assert.strictEqual(reply.body.error, "INVALID_REQUEST", JSON.stringify(body))
+    }
+    const stranger = await call("POST", "/v1/events/ack", { token, body: { event_ids: [own, "evt_0000000000000000000000000000"] } })
+    assert.strictEqual(stranger.status, 404, JSON.stringify(stranger.body))
+    assert.strictEqual(stranger.body.error, "NOT_FOUND")
+    assert.strictEqual((await call("GET", "/v1/events", { token })).body.events[0].event_id, own)
+  })
+})
