@@ -52,8 +52,12 @@ export interface PullInput {
   readonly includeAcked?: boolean | undefined
 }
 
+/** An event id as the feed returns it (a plain string to the caller, checked for its form). */
+const isEventId = Schema.is(Ids.EventId)
+const EventIdText = Schema.String.pipe(Schema.filter((id) => isEventId(id) || "an event id (evt_...)"))
+
 export const AckRequest = Schema.Struct({
-  event_ids: Schema.Array(Ids.EventId).pipe(Schema.minItems(1), Schema.maxItems(MAX_ACK))
+  event_ids: Schema.Array(EventIdText).pipe(Schema.minItems(1), Schema.maxItems(MAX_ACK))
 }).annotations({ identifier: "AckEventsRequest", parseOptions: { onExcessProperty: "error" } })
 export type AckRequest = typeof AckRequest.Type
 
