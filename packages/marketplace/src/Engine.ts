@@ -6,7 +6,7 @@
 import type { SqlClient } from "@effect/sql"
 import { Ids } from "@clawbounties/domain"
 import { Limits } from "@clawbounties/fees"
-import { Ledger, Migrations as LedgerMigrations } from "@clawbounties/ledger"
+import { Ledger, Migrations as LedgerMigrations, Transaction } from "@clawbounties/ledger"
 import { type ConfigError, Layer } from "effect"
 import { Entropy } from "./Entropy.js"
 import * as Identities from "./Identities.js"
@@ -35,20 +35,23 @@ export interface Parts<E = never, R = never> {
   readonly limits: Layer.Layer<Limits.Limits, E, R>
   readonly identities: Layer.Layer<Identities.IdentitySettings, E, R>
   readonly operatorToken: Layer.Layer<Tokens.OperatorToken, E, R>
+  /** How retried transactions wait; without it they retry at once (tests under `TestClock`). */
+  readonly retryBackoff?: Layer.Layer<Transaction.RetryBackoff> | undefined
 }
 
-/** Production parts: time-ordered ids, OS entropy, settings from `Config`. */
+/** Production parts: time-ordered ids, OS entropy, settings from `Config`, jittered retry waits. */
 export const liveParts: Parts<ConfigError.ConfigError> = {
   ids: Ids.IdGen.layer,
   entropy: Entropy.layer,
   settings: MarketplaceConfig.layerConfig,
   limits: Limits.Limits.layerConfig,
   identities: Identities.layer,
-  operatorToken: Tokens.layer
+  operatorToken: Tokens.layer,
+  retryBackoff: Transaction.RetryBackoff.jittered()
 }
 
 /** The services over `store` (a migrated `SqlClient`, e.g. from an adapter with {@link migrations}). */
 export const layer = <SE, SR, E, R>(store: Layer.Layer<SqlClient.SqlClient, SE, SR>, parts: Parts<E, R>) =>
-  Layer.mergeAll(Ledger.layer, parts.settings, parts.limits, parts.entropy, parts.identities, parts.operatorToken).pipe(
+  Layer.mergeAll(Ledger.layer, parts.settings, parts.limits, parts.entropy, parts.identities, parts.operatorToken, parts.retryBackoff ?? Layer.empty).pipe(
     Layer.provideMerge(Layer.merge(store, parts.ids))
   )
