@@ -7,6 +7,7 @@
  *   route: each refused with the catalogue's status and code (fail-closed);
  * - one requester-closure job end to end (register, fund, post, accept, submit, review, approve)
  *   with the exact money moved;
+ * - the job's events in both parties' feeds, gone once acknowledged;
  * - an invalid (tampered) submission refused fail-closed, the bounty left as it was;
  * - the test lane, once the engine has it (a post with `closure_type: "test"` is expected to be
  *   refused with CLOSURE_TYPE_NOT_SUPPORTED until then: reported, not a blocker);
@@ -77,7 +78,7 @@ export const requiredPaths = [
   "/v1/bounties", "/v1/bounties/{bounty_id}", "/v1/bounties/{bounty_id}/accept", "/v1/bounties/{bounty_id}/submit",
   "/v1/bounties/{bounty_id}/approve", "/v1/bounties/{bounty_id}/reject", "/v1/bounties/{bounty_id}/cancel",
   "/v1/bounties/{bounty_id}/submissions", "/v1/submissions/{submission_id}", "/v1/escrows/{escrow_id}", "/v1/balances",
-  "/v1/operator/credits", "/v1/operator/reconcile", "/v1/operator/sweep"
+  "/v1/events", "/v1/events/ack", "/v1/operator/credits", "/v1/operator/reconcile", "/v1/operator/sweep"
 ] as const
 
 class CheckFailed {
@@ -219,13 +220,15 @@ export const run = (options: Options): Effect.Effect<Report> =>
         fail(given === undefined ? "no operator token: the gate cannot fund its requester" : "the operator token was not accepted: the gate cannot fund its requester"))
     } else {
       const { requester, worker, workerKey } = parties.value
-      yield* check("job.requester_closure", "A requester-closure job end to end, with the exact money moved", true, Effect.gen(function* () {
+      let jobBountyId: string | undefined
+      const job = yield* check("job.requester_closure", "A requester-closure job end to end, with the exact money moved", true, Effect.gen(function* () {
         const funded = 20_000n
         yield* fromTarget(target.credit(operator, requester.did, funded, `${ns}:fund`), "fund")
         const feesBefore = (yield* fromTarget(target.balances(operator, Settlement.PLATFORM_FEES), "fee pool")).F
         const posted = yield* fromTarget(target.post(requester, bountyBody(ns, "job")), "post")
         const bountyId = String(posted.bounty_id)
         opened.push(bountyId)
+        jobBountyId = bountyId
         const netMinor = BigInt(String(posted.worker_net_minor))
         const cost = posted.all_in_cost as { readonly platform_fee_minor: string; readonly total_minor: string }
         const feeMinor = BigInt(cost.platform_fee_minor)
@@ -254,6 +257,32 @@ export const run = (options: Options): Effect.Effect<Report> =>
         const feesAfter = (yield* fromTarget(target.balances(operator, Settlement.PLATFORM_FEES), "fee pool")).F
         yield* expect(feesAfter - feesBefore >= feeMinor, `the fee pool grew by ${feesAfter - feesBefore}, the fee is ${feeMinor}`)
         return `bounty ${bountyId} approved, worker paid ${netMinor}, fee ${feeMinor}`
+      }))
+
+      // The job's events reach both parties, and acknowledging them empties the feed --------------------
+      // Only after a whole job: a job that stopped part-way is its own blocker, not this one's too.
+      const eventsTitle = "Each party of the job reads its events from the feed until it acknowledges them"
+      if (job._tag === "None" || jobBountyId === undefined) yield* skip("events.feed", eventsTitle, "the job did not complete")
+      else yield* check("events.feed", eventsTitle, true, Effect.gen(function* () {
+        const bountyId = jobBountyId!
+        const expected: Record<string, ReadonlyArray<string>> = {
+          requester: ["bounty.posted", "bounty.accepted", "bounty.pending_review", "bounty.approved"],
+          worker: ["bounty.accepted", "bounty.pending_review", "bounty.approved"]
+        }
+        for (const [role, party] of [["requester", requester], ["worker", worker]] as const) {
+          const feed = yield* raw("GET", "/v1/events?limit=200", party.token)
+          yield* expect(feed.status === 200, `GET /v1/events as the ${role}: status ${feed.status}`)
+          const events = (feed.body.events ?? []) as Array<{ event_id: string; type: string; subject_id: string }>
+          const seen = events.filter((e) => e.subject_id === bountyId).map((e) => e.type)
+          const missing = expected[role]!.filter((type) => !seen.includes(type))
+          yield* expect(missing.length === 0, `the ${role}'s feed lacks ${missing.join(", ")} for bounty ${bountyId}`)
+          const acked = yield* raw("POST", "/v1/events/ack", party.token, { event_ids: events.map((e) => e.event_id) })
+          yield* expect(acked.status === 200, `POST /v1/events/ack as the ${role}: status ${acked.status} ${String(acked.body.error)}`)
+          const after = yield* raw("GET", "/v1/events?limit=200", party.token)
+          const left = ((after.body.events ?? []) as Array<{ event_id: string }>).filter((e) => events.some((a) => a.event_id === e.event_id))
+          yield* expect(after.status === 200 && left.length === 0, `the ${role}'s acknowledged events are still delivered (${left.length})`)
+        }
+        return `bounty ${bountyId}: both parties' events delivered and acknowledged`
       }))
 
       // An invalid submission refused fail-closed ------------------------------------------------------

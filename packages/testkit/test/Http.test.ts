@@ -83,7 +83,7 @@ describe("Gate", () => {
         "routes.health": "pass", "routes.ready": "pass", "routes.openapi": "pass",
         "auth.missing_token": "pass", "auth.malformed_token": "pass", "auth.register": "pass",
         "auth.wrong_role": "pass", "auth.operator_route": "pass", "auth.operator_token": "pass",
-        "job.requester_closure": "pass", "verify.invalid_submission": "pass",
+        "job.requester_closure": "pass", "events.feed": "pass", "verify.invalid_submission": "pass",
         "lane.test": "skip", "cleanup": "pass", "ledger.reconcile": "pass"
       })
       assert.isTrue(report.cleanup.ok)
@@ -176,6 +176,17 @@ describe("Gate", () => {
       const job = report.checks.find((c) => c.id === "job.requester_closure")!
       assert.strictEqual(job.status, "fail")
       assert.match(job.detail, /fee pool grew by 0/)
+    })))
+
+  it.live("a deployment whose feed loses the job's events is blocked on them", () =>
+    Effect.scoped(Effect.gen(function* () {
+      const proxy = yield* refusingProxy(() => false, (path, body) =>
+        path.startsWith("/v1/events?") ? JSON.stringify({ events: [], next_cursor: null }) : body)
+      const report = yield* Gate.run({ url: proxy.url, operatorToken: server.operatorToken })
+      assert.strictEqual(report.recommendation, "BLOCKED")
+      assert.deepStrictEqual(report.blockers.map((b) => b.id), ["events.feed"])
+      assert.match(report.blockers[0]!.detail, /the requester's feed lacks bounty\.posted/)
+      assert.isTrue(report.cleanup.ok, JSON.stringify(report.cleanup))
     })))
 
   it.live("an answer the gate cannot read fails its check, and the gate still reports and settles the job", () =>
