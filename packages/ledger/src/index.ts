@@ -1,5 +1,6 @@
 export * as DirectExecution from "./DirectExecution.js"
 export * as Ledger from "./Ledger.js"
 export * as Migrations from "./Migrations.js"
+export * as Sums from "./Sums.js"
 export * as Transaction from "./Transaction.js"
 export * as WriteGate from "./WriteGate.js"

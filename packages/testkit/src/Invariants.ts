@@ -18,7 +18,7 @@
  * (with every violation listed) when any does not hold.
  */
 import { SqlClient } from "@effect/sql"
-import { Ledger } from "@clawbounties/ledger"
+import { Ledger, Sums } from "@clawbounties/ledger"
 import { Data, Effect } from "effect"
 
 export interface Result {
@@ -134,23 +134,24 @@ export const noOverdueJobs = Effect.gen(function* () {
  */
 export const conservation = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const flows = yield* sql<{ entered: unknown; left_: unknown; manual_in: unknown; manual_out: unknown }>`
-    SELECT COALESCE(SUM(CASE WHEN amount < 0 THEN -amount ELSE 0 END), 0) AS entered,
-           COALESCE(SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0) AS left_,
-           COALESCE(SUM(CASE WHEN amount < 0 AND account = 'world:manual' THEN -amount ELSE 0 END), 0) AS manual_in,
-           COALESCE(SUM(CASE WHEN amount > 0 AND account = 'world:manual' THEN amount ELSE 0 END), 0) AS manual_out
+  // Summed in halves (`Sums.halves`): totals across accounts pass 2^63, where SQLite's SUM fails.
+  const flows = yield* sql<Record<string, unknown>>`
+    SELECT ${sql.literal(Sums.halves("CASE WHEN amount < 0 THEN -amount ELSE 0 END", "entered_"))},
+           ${sql.literal(Sums.halves("CASE WHEN amount > 0 THEN amount ELSE 0 END", "left_"))},
+           ${sql.literal(Sums.halves("CASE WHEN amount < 0 AND account = 'world:manual' THEN -amount ELSE 0 END", "manual_in_"))},
+           ${sql.literal(Sums.halves("CASE WHEN amount > 0 AND account = 'world:manual' THEN amount ELSE 0 END", "manual_out_"))}
     FROM ledger_postings WHERE account LIKE 'world:%'`
-  const held = yield* sql<{ total: unknown }>`
-    SELECT COALESCE(SUM(amount), 0) AS total FROM ledger_balances WHERE account NOT LIKE 'world:%'`
+  const held = yield* sql<Record<string, unknown>>`
+    SELECT ${sql.literal(Sums.halves("amount"))} FROM ledger_balances WHERE account NOT LIKE 'world:%'`
   const audited = yield* sql<{ action: string; after_state: string }>`
     SELECT action, after_state FROM audit_log WHERE action IN ('ledger.manual_credit', 'ledger.manual_debit')`
   const auditedTotal = (action: string) =>
     audited.filter((row) => row.action === action).reduce((sum, row) => sum + big((JSON.parse(row.after_state) as { amount_minor: string }).amount_minor), 0n)
-  const entered = big(flows[0]?.entered)
-  const left = big(flows[0]?.left_)
-  const inside = big(held[0]?.total)
-  const manualIn = big(flows[0]?.manual_in)
-  const manualOut = big(flows[0]?.manual_out)
+  const entered = Sums.whole(flows[0]!, "entered_")
+  const left = Sums.whole(flows[0]!, "left_")
+  const inside = Sums.whole(held[0]!)
+  const manualIn = Sums.whole(flows[0]!, "manual_in_")
+  const manualOut = Sums.whole(flows[0]!, "manual_out_")
   const credited = auditedTotal("ledger.manual_credit")
   const debited = auditedTotal("ledger.manual_debit")
   const violations = [

@@ -5,10 +5,12 @@
  */
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
+import { PgTestDatabase } from "@clawbounties/adapter-postgres"
+import { Money } from "@clawbounties/domain"
 import { Ledger } from "@clawbounties/ledger"
 import { Identities } from "@clawbounties/marketplace"
 import { AgentPack, CommitProof, ProofBundle, Sign } from "@clawbounties/verify"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { Actors, Builders, Deterministic, Invariants, Keys, TestEngine } from "../src/index.js"
 
 const worker = Keys.key(2)
@@ -23,6 +25,32 @@ const dropEvents = (...types: ReadonlyArray<string>) =>
       sql`DELETE FROM outbox_recipients WHERE event_seq IN (SELECT seq FROM outbox WHERE ${sql.in("type", types)})`,
       sql`DELETE FROM outbox WHERE ${sql.in("type", types)}`
     ))
+
+/**
+ * 300 entries of 32 of the largest amounts each: 9.6·10^18 from 32 world accounts into 32 accounts,
+ * so no balance nears the ledger's bound of 4·10^18 and the sums of what entered and of the balances
+ * pass 2^63. Conservation must still hold, and report both totals exactly.
+ */
+const beyond64Bits = Effect.gen(function* () {
+  const ledger = yield* Ledger.Ledger
+  const accounts = Array.from({ length: 32 }, (_, i) => [`world:big${i}`, `platform:big${i}`] as const)
+  for (const [world, account] of accounts) {
+    yield* ledger.openAccount({ account: world, currency: "USD" })
+    yield* ledger.openAccount({ account, currency: "USD" })
+  }
+  const amount = Money.MAX_AMOUNT_MINOR
+  for (let i = 0; i < 300; i++) {
+    yield* ledger.post({
+      kind: "mint",
+      currency: "USD",
+      idempotencyKey: `big-${i}`,
+      legs: accounts.flatMap(([world, account]) => [{ account: world, bucket: "A" as const, amount: -amount }, { account, bucket: "A" as const, amount }])
+    })
+  }
+  const result = yield* Invariants.conservation
+  const total = (300n * 32n * amount).toString()
+  assert.deepStrictEqual([result.ok, result.facts?.entered, result.facts?.balances], [true, total, total])
+})
 
 describe("Builders", () => {
   it("a proof bundle verifies at tier self; tampered, it fails with HASH_MISMATCH", () => {
@@ -170,6 +198,9 @@ describe("Actors and invariants", () => {
       assert.deepStrictEqual(verdict.conservation!.violations, ["world:manual put in 10007, but operators credited 10000 (audit log)"])
     }).pipe(Effect.provide(TestEngine.layer())))
 
+  it.effect("conservation holds when the money that entered passes 2^63 (a plain SQL SUM overflows)", () =>
+    beyond64Bits.pipe(Effect.provide(TestEngine.layer())))
+
   it.effect("events that legitimately repeat are not duplicates: the same worker accepting a reopened bounty", () =>
     Effect.gen(function* () {
       const alice = yield* Actors.requester(Keys.key(1), { fund: 10_000n })
@@ -283,4 +314,12 @@ describe("Actors and invariants", () => {
       yield* dropEvents("dispute.escalated")
       assert.deepStrictEqual((yield* Invariants.eventsMatchRecords).violations, [`dispute ${rejected.dispute_id} has no dispute.escalated event`])
     }).pipe(Effect.provide(TestEngine.layer())))
+})
+
+const pg = await PgTestDatabase.probe()
+describe.skipIf(!pg.available)(`Invariants on PostgreSQL ${pg.reason}`, () => {
+  it.effect("conservation holds when the money that entered passes 2^63", () =>
+    beyond64Bits.pipe(Effect.provide(TestEngine.layer({
+      store: PgTestDatabase.layer({ prefix: "testkit_sums", migrations: TestEngine.migrations }).pipe(Layer.orDie)
+    }))))
 })

@@ -22,6 +22,7 @@ import type {
   StatementLine,
   StatementLineType
 } from "../Ledger.js"
+import { differs, halves, whole } from "../Sums.js"
 import { BUCKETS } from "./request.js"
 
 const num = (value: unknown): number => Number(value)
@@ -210,20 +211,6 @@ export const statement = (
       lineItems: lines
     }
   })
-
-/**
- * A sum of 64-bit values as two exact 64-bit sums, `hi` of the upper 32 bits and `lo` of the lower:
- * SQLite's SUM fails with "integer overflow" past 2^63, which corrupt rows reach, and reconcile must
- * report them, not fail. Exact for fewer than 2^31 rows; the sum is `hi * 2^32 + lo`.
- */
-const halves = (column: string) =>
-  `CAST(COALESCE(SUM(${column} >> 32), 0) AS BIGINT) AS hi, CAST(COALESCE(SUM(${column} & 4294967295), 0) AS BIGINT) AS lo`
-
-/** SQL: the 64-bit `value` differs from the sum in `hi`, `lo` (compared in halves, so nothing overflows). */
-const differs = (value: string) =>
-  `(((${value}) >> 32) <> hi + (lo >> 32) OR ((${value}) & 4294967295) <> (lo & 4294967295))`
-
-const whole = (row: Record<string, unknown>): bigint => Money.fromDb(row.hi) * 4_294_967_296n + Money.fromDb(row.lo)
 
 /** Recomputes every balance from the postings and checks the invariants of ARCHITECTURE §3. */
 export const reconcile = (sql: SqlClient.SqlClient): Effect.Effect<ReconcileReport, SqlError> =>
