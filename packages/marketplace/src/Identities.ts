@@ -5,6 +5,8 @@
  * The protocol:
  * 1. `challenge({ did, purpose: "register" })` stores and returns `{ challenge_id, nonce, expires_at, ... }`
  *    (nonce: 32 bytes from {@link Entropy}, base64url; lifetime `IDENTITY_CHALLENGE_TTL`, default 5 minutes).
+ *    A DID holds at most `IDENTITY_MAX_OPEN_CHALLENGES_PER_DID` open challenges (a new one replaces
+ *    its oldest), the marketplace at most `IDENTITY_MAX_OPEN_CHALLENGES` (CHALLENGE_CAPACITY_REACHED).
  * 2. The DID's holder signs a `message_signature` envelope (envelope_version "1", Ed25519, SHA-256,
  *    `signer_did` = the DID) whose payload is
  *    ```
@@ -59,26 +61,46 @@ export const challengeMessage = (challengeId: string, nonce: string, role: Regis
 export interface Settings {
   /** How long a challenge may be answered. */
   readonly challengeTtl: Duration.Duration
+  /** Open (unanswered, unexpired) challenges one DID may hold; asking for more replaces the oldest. */
+  readonly maxOpenChallengesPerDid: number
+  /** Open challenges the whole marketplace may hold; past it a new one is `ChallengeCapacityReached`. */
+  readonly maxOpenChallenges: number
 }
 
-export const defaults: Settings = { challengeTtl: Duration.minutes(5) }
+export const defaults: Settings = {
+  challengeTtl: Duration.minutes(5),
+  maxOpenChallengesPerDid: 5,
+  maxOpenChallenges: 10_000
+}
 
 export class IdentitySettings extends Context.Tag("@clawbounties/marketplace/Identities/IdentitySettings")<
   IdentitySettings,
   Settings
 >() {}
 
-/** Reads `IDENTITY_CHALLENGE_TTL` (an Effect duration such as "5 minutes"; between 10 s and 1 hour). */
+const integerBetween = (name: string, min: number, max: number, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: `${name} must be an integer between ${min} and ${max}`, validation: (n) => n >= min && n <= max }),
+    Config.withDefault(fallback)
+  )
+
+/**
+ * Reads `IDENTITY_CHALLENGE_TTL` (an Effect duration such as "5 minutes"; between 10 s and 1 hour),
+ * `IDENTITY_MAX_OPEN_CHALLENGES_PER_DID` (1 to 100) and `IDENTITY_MAX_OPEN_CHALLENGES` (100 to 1000000).
+ */
 export const layer = Layer.effect(
   IdentitySettings,
-  Config.duration("IDENTITY_CHALLENGE_TTL").pipe(
-    Config.validate({
-      message: "IDENTITY_CHALLENGE_TTL must be between 10 seconds and 1 hour",
-      validation: (d) => Duration.between(d, { minimum: Duration.seconds(10), maximum: Duration.hours(1) })
-    }),
-    Config.withDefault(defaults.challengeTtl),
-    Effect.map((challengeTtl): Settings => ({ challengeTtl }))
-  )
+  Config.all({
+    challengeTtl: Config.duration("IDENTITY_CHALLENGE_TTL").pipe(
+      Config.validate({
+        message: "IDENTITY_CHALLENGE_TTL must be between 10 seconds and 1 hour",
+        validation: (d) => Duration.between(d, { minimum: Duration.seconds(10), maximum: Duration.hours(1) })
+      }),
+      Config.withDefault(defaults.challengeTtl)
+    ),
+    maxOpenChallengesPerDid: integerBetween("IDENTITY_MAX_OPEN_CHALLENGES_PER_DID", 1, 100, defaults.maxOpenChallengesPerDid),
+    maxOpenChallenges: integerBetween("IDENTITY_MAX_OPEN_CHALLENGES", 100, 1_000_000, defaults.maxOpenChallenges)
+  })
 )
 
 /** Fixed settings (tests, embedding). */
@@ -141,7 +163,12 @@ export type RegisterResponse = typeof RegisterResponse.Type
 const validChallenge = Requests.validate(ChallengeRequest)
 const validRegister = Requests.validate(RegisterRequest)
 
-/** Issues and stores a challenge for `did`. */
+/**
+ * Issues and stores a challenge for `did`. Anyone may ask, so what they can store is bounded: a DID
+ * holding `maxOpenChallengesPerDid` open challenges gets a new one in place of its oldest (replaced,
+ * not refused, so nobody can lock a DID out of registering by asking for its challenges), and past
+ * `maxOpenChallenges` open ones in all a new DID's request is `ChallengeCapacityReached`.
+ */
 export const challenge = Effect.fn("Identities.challenge")(function* (input: ChallengeRequest) {
   // Embedders call this directly: a typed input can still break its schema (a did:web, a purpose
   // the table's CHECK would refuse with a bare SqlError).
@@ -153,9 +180,31 @@ export const challenge = Effect.fn("Identities.challenge")(function* (input: Cha
   const challengeId = yield* ids.make("challenge")
   const nonce = Buffer.from(yield* entropy.bytes(NONCE_BYTES)).toString("base64url")
   const now = yield* DateTime.now
+  const nowIso = DateTime.formatIso(now)
   const expiresAt = DateTime.formatIso(DateTime.addDuration(now, settings.challengeTtl))
-  yield* sql`INSERT INTO identity_challenges (challenge_id, did, purpose, nonce, created_at, expires_at)
-    VALUES (${challengeId}, ${input.did}, ${input.purpose}, ${nonce}, ${DateTime.formatIso(now)}, ${expiresAt})`
+  // One transaction, so on SQLite concurrent requests count each other's rows. (On PostgreSQL two
+  // may both see room, so the bounds can be passed by the requests in flight at once, no more.)
+  yield* transaction(Effect.gen(function* () {
+    const open = yield* sql<{ readonly challenge_id: string }>`SELECT challenge_id FROM identity_challenges
+      WHERE did = ${input.did} AND consumed_at IS NULL AND expires_at > ${nowIso}
+      ORDER BY expires_at, challenge_id`
+    const excess = open.length - settings.maxOpenChallengesPerDid + 1
+    if (excess > 0) {
+      // `consumed_at IS NULL` again: a challenge answered meanwhile is referred to by its identity.
+      yield* sql`DELETE FROM identity_challenges
+        WHERE consumed_at IS NULL AND ${sql.in("challenge_id", open.slice(0, excess).map((row) => row.challenge_id))}`
+    } else {
+      // Walks the open challenges' index: about 20 ns each on SQLite, so the ceiling keeps this
+      // cheap too (no LIMIT needed: the count does not grow past the ceiling it is checked against).
+      const counted = yield* sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM identity_challenges
+        WHERE consumed_at IS NULL AND expires_at > ${nowIso}`
+      if (Number(counted[0]!.n) >= settings.maxOpenChallenges) {
+        return yield* new ErrorCatalogue.ChallengeCapacityReached({ limit: settings.maxOpenChallenges })
+      }
+    }
+    yield* sql`INSERT INTO identity_challenges (challenge_id, did, purpose, nonce, created_at, expires_at)
+      VALUES (${challengeId}, ${input.did}, ${input.purpose}, ${nonce}, ${nowIso}, ${expiresAt})`
+  }))
   return {
     challenge_id: challengeId,
     did: input.did,

@@ -10,6 +10,7 @@ import bountyTagsByBounty from "./migrations/0004_bounty_tags_by_bounty.js"
 import submissionEvidence from "./migrations/0005_submission_evidence.js"
 import submissionAgentPack from "./migrations/0006_submission_agent_pack.js"
 import eventAcks from "./migrations/0007_event_acks.js"
+import openChallenges from "./migrations/0008_open_challenges.js"
 
 const record = {
   "0001_events": events,
@@ -18,7 +19,8 @@ const record = {
   "0004_bounty_tags_by_bounty": bountyTagsByBounty,
   "0005_submission_evidence": submissionEvidence,
   "0006_submission_agent_pack": submissionAgentPack,
-  "0007_event_acks": eventAcks
+  "0007_event_acks": eventAcks,
+  "0008_open_challenges": openChallenges
 }
 
 export const marketplace: LedgerMigrations.MigrationSet = {

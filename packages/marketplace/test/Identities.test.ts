@@ -85,6 +85,50 @@ describe(database.name, () => {
         assert.isTrue(Either.isLeft(tooLong))
       }).pipe(Effect.provide(Test())))
 
+    it.effect("keeps at most maxOpenChallengesPerDid open per DID: a new one replaces the oldest, which no longer registers", () =>
+      Effect.gen(function* () {
+        const issued = []
+        for (let i = 0; i < 4; i++) issued.push(yield* Identities.challenge({ did: alice.did, purpose: "register" }))
+        const sql = yield* SqlClient.SqlClient
+        const rows = yield* sql<{ challenge_id: string }>`SELECT challenge_id FROM identity_challenges ORDER BY challenge_id`
+        assert.deepStrictEqual(rows.map((r) => r.challenge_id), issued.slice(2).map((c) => c.challenge_id))
+        const replaced = yield* registerError({ did: alice.did, role: "worker", challenge_id: issued[0]!.challenge_id, proof: answer(alice, issued[0]!, "worker") })
+        assertError(replaced, new ErrorCatalogue.ChallengeNotFound({ challenge_id: issued[0]!.challenge_id }))
+        yield* Identities.register({ did: alice.did, role: "worker", challenge_id: issued[3]!.challenge_id, proof: answer(alice, issued[3]!, "worker") })
+      }).pipe(Effect.provide(Test({ identities: { maxOpenChallengesPerDid: 2 } }))))
+
+    it.effect("past maxOpenChallenges open in all, a new DID's challenge is CHALLENGE_CAPACITY_REACHED; expired and answered ones do not count", () =>
+      Effect.gen(function* () {
+        const first = yield* Identities.challenge({ did: alice.did, purpose: "register" })
+        yield* Identities.challenge({ did: key(3).did, purpose: "register" })
+        const refused = yield* failure(Identities.challenge({ did: mallory.did, purpose: "register" }))
+        assertError(refused, new ErrorCatalogue.ChallengeCapacityReached({ limit: 2 }))
+        assert.strictEqual(ErrorCatalogue.toWire(refused).status, 503)
+        const sql = yield* SqlClient.SqlClient
+        const rows = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM identity_challenges WHERE did = ${mallory.did}`
+        assert.strictEqual(Number(rows[0]!.n), 0)
+        // Answered: its place is free.
+        yield* Identities.register({ did: alice.did, role: "worker", challenge_id: first.challenge_id, proof: answer(alice, first, "worker") })
+        yield* Identities.challenge({ did: mallory.did, purpose: "register" })
+        // Expired (not yet purged): no longer open either.
+        yield* TestClock.adjust(Duration.minutes(5))
+        yield* Identities.challenge({ did: key(4).did, purpose: "register" })
+        yield* Identities.challenge({ did: key(5).did, purpose: "register" })
+      }).pipe(Effect.provide(Test({ identities: { maxOpenChallenges: 2 } }))))
+
+    it.effect("reads both bounds from IDENTITY_MAX_OPEN_CHALLENGES_PER_DID and IDENTITY_MAX_OPEN_CHALLENGES and refuses out-of-range ones", () =>
+      Effect.gen(function* () {
+        const read = (entries: ReadonlyArray<readonly [string, string]>) =>
+          Effect.either(Effect.provide(Identities.IdentitySettings, Layer.provide(Identities.layer, Layer.setConfigProvider(ConfigProvider.fromMap(new Map(entries))))))
+        const settings = yield* read([["IDENTITY_MAX_OPEN_CHALLENGES_PER_DID", "3"], ["IDENTITY_MAX_OPEN_CHALLENGES", "500"]])
+        assert.deepStrictEqual(Either.map(settings, (s) => [s.maxOpenChallengesPerDid, s.maxOpenChallenges]), Either.right([3, 500]))
+        const defaults = yield* read([])
+        assert.deepStrictEqual(Either.map(defaults, (s) => [s.maxOpenChallengesPerDid, s.maxOpenChallenges]), Either.right([5, 10_000]))
+        for (const bad of [["IDENTITY_MAX_OPEN_CHALLENGES_PER_DID", "0"], ["IDENTITY_MAX_OPEN_CHALLENGES", "99"], ["IDENTITY_MAX_OPEN_CHALLENGES", "many"]] as const) {
+          assert.isTrue(Either.isLeft(yield* read([bad])), bad.join("="))
+        }
+      }))
+
     it("decodes its request strictly: a did:key, the register purpose, nothing else", () => {
       const decode = Schema.decodeUnknownEither(Identities.ChallengeRequest)
       assert.isTrue(Either.isRight(decode({ did: alice.did, purpose: "register" })))

@@ -4,7 +4,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { Ids } from "@clawbounties/domain"
-import { Engine, type Tokens } from "@clawbounties/marketplace"
+import { Engine, type Identities, type Tokens } from "@clawbounties/marketplace"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { Postgres } from "@clawbounties/adapter-postgres"
 import { Effect, Layer, Option } from "effect"
@@ -44,13 +44,16 @@ export interface Options {
   readonly operatorToken?: Layer.Layer<Tokens.OperatorToken, unknown> | undefined
   /** Ids; time-ordered by default (tests may use counters). */
   readonly ids?: Layer.Layer<Ids.IdGen> | undefined
+  /** Registration challenge settings; read from `Config` by default (tests may fix them). */
+  readonly identities?: Layer.Layer<Identities.IdentitySettings, unknown> | undefined
 }
 
 /** The services over a `SqlClient`: each reads its settings from `Config`. */
-export const servicesLayer = <SE, SR>(store: Layer.Layer<SqlClient.SqlClient, SE, SR>, options: Pick<Options, "operatorToken" | "ids"> = {}) =>
+export const servicesLayer = <SE, SR>(store: Layer.Layer<SqlClient.SqlClient, SE, SR>, options: Pick<Options, "operatorToken" | "ids" | "identities"> = {}) =>
   Engine.layer(store, {
     ...Engine.liveParts,
     ids: options.ids ?? Engine.liveParts.ids,
+    identities: options.identities ?? Engine.liveParts.identities,
     operatorToken: options.operatorToken ?? Engine.liveParts.operatorToken
   })
 

@@ -80,7 +80,7 @@ const challenge = route({
   body: Identities.ChallengeRequest,
   status: 201,
   response: Identities.ChallengeResponse,
-  errors: ["InvalidRequest"],
+  errors: ["InvalidRequest", "ChallengeCapacityReached"],
   handler: ({ body }) => Identities.challenge(body)
 })
 

@@ -32,8 +32,15 @@ export const startSqlite = async (): Promise<TestServer> => {
   return { ...running, cleanup: async () => { await running.close(); rmSync(dir, { recursive: true, force: true }) } }
 }
 
-/** A server on `store` with the test operator token; `options` override the defaults (no sweeps). */
-export const start = async (store: Engine.Store, options: Partial<Omit<Server.Options, "engine">> = {}): Promise<TestServer> => {
+/**
+ * A server on `store` with the test operator token; `options` override the defaults (no sweeps),
+ * `engine` the engine's parts (fixed identity settings, say).
+ */
+export const start = async (
+  store: Engine.Store,
+  options: Partial<Omit<Server.Options, "engine">> = {},
+  engine: Omit<Engine.Options, "store" | "operatorToken"> = {}
+): Promise<TestServer> => {
   const running = await Server.start({
     host: "127.0.0.1",
     port: 0,
@@ -41,7 +48,7 @@ export const start = async (store: Engine.Store, options: Partial<Omit<Server.Op
     scheduler: { interval: "1 hour", enabled: false },
     shutdownGrace: "2 seconds",
     ...options,
-    engine: { store, operatorToken: operatorLayer }
+    engine: { ...engine, store, operatorToken: operatorLayer }
   })
   return { ...running, cleanup: () => running.close() }
 }

@@ -23,6 +23,15 @@ export class ChallengeExpired extends Schema.TaggedError<ChallengeExpired>()("Ch
   expired_at: Schema.String
 }) {}
 
+/**
+ * The server holds as many open (unanswered, unexpired) registration challenges as it is set to
+ * (`IDENTITY_MAX_OPEN_CHALLENGES`): anyone may ask for one, so their number is bounded. Retry once
+ * some are answered or expire.
+ */
+export class ChallengeCapacityReached extends Schema.TaggedError<ChallengeCapacityReached>()("ChallengeCapacityReached", {
+  limit: Schema.Number
+}) {}
+
 /** The challenge was already answered once; a challenge is single-use. */
 export class ChallengeUsed extends Schema.TaggedError<ChallengeUsed>()("ChallengeUsed", {
   challenge_id: Schema.String
@@ -58,6 +67,7 @@ export type IdentityError =
   | ChallengeNotFound
   | ChallengeExpired
   | ChallengeUsed
+  | ChallengeCapacityReached
   | DidMismatch
   | IdentityNotRegistered
   | WorkerAlreadyRegistered
@@ -71,6 +81,11 @@ export const identityEntries = {
     summary: "The registration challenge has expired; request a new one."
   },
   ChallengeUsed: { code: "CHALLENGE_USED", status: 409, summary: "The registration challenge was already used." },
+  ChallengeCapacityReached: {
+    code: "CHALLENGE_CAPACITY_REACHED",
+    status: 503,
+    summary: "The server holds as many open registration challenges as it allows; retry later."
+  },
   DidMismatch: {
     code: "DID_MISMATCH",
     status: 403,

@@ -18,10 +18,11 @@ import { Entropy } from "../../src/Entropy.js"
 import * as Identities from "../../src/Identities.js"
 import events from "../../src/migrations/0001_events.js"
 import identities from "../../src/migrations/0002_identities.js"
+import openChallenges from "../../src/migrations/0008_open_challenges.js"
 import * as Tokens from "../../src/Tokens.js"
 
 export const migrations = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_events": events, "0002_identities": identities }),
+  loader: Migrator.fromRecord({ "0001_events": events, "0002_identities": identities, "0008_open_challenges": openChallenges }),
   table: "marketplace_migrations"
 })
 
@@ -36,13 +37,14 @@ export const TestLayer = (
   options: {
     readonly operator?: Layer.Layer<Tokens.OperatorToken, ConfigError>
     readonly database?: Layer.Layer<SqlClient.SqlClient>
+    readonly identities?: Partial<Identities.Settings>
   } = {}
 ) =>
   Layer.mergeAll(
     options.database ?? SqliteMemory,
     Ids.IdGen.layerCounter,
     Entropy.layerSeeded,
-    Identities.layerWith(),
+    Identities.layerWith(options.identities),
     Layer.orDie(options.operator ?? Tokens.layerNoOperator)
   )
 
