@@ -11,6 +11,7 @@ import submissionEvidence from "./migrations/0005_submission_evidence.js"
 import submissionAgentPack from "./migrations/0006_submission_agent_pack.js"
 import eventAcks from "./migrations/0007_event_acks.js"
 import openChallenges from "./migrations/0008_open_challenges.js"
+import tokenLineage from "./migrations/0009_token_lineage.js"
 
 const record = {
   "0001_events": events,
@@ -20,7 +21,8 @@ const record = {
   "0005_submission_evidence": submissionEvidence,
   "0006_submission_agent_pack": submissionAgentPack,
   "0007_event_acks": eventAcks,
-  "0008_open_challenges": openChallenges
+  "0008_open_challenges": openChallenges,
+  "0009_token_lineage": tokenLineage
 }
 
 export const marketplace: LedgerMigrations.MigrationSet = {

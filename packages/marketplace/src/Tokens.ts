@@ -89,10 +89,11 @@ export interface IssuedToken {
 }
 
 /**
- * Issues a token for `did` in `role`. Runs inside the caller's transaction (registration and
- * rotation issue a token as part of a larger command), so it opens none of its own.
+ * Issues a token for `did` in `role`, the first of a rotation line unless `root` names the line it
+ * continues. Runs inside the caller's transaction (registration and rotation issue a token as part
+ * of a larger command), so it opens none of its own.
  */
-export const issue = Effect.fn("Tokens.issue")(function* (input: { readonly did: string; readonly role: Role }) {
+export const issue = Effect.fn("Tokens.issue")(function* (input: { readonly did: string; readonly role: Role; readonly root?: string }) {
   const sql = yield* SqlClient.SqlClient
   const entropy = yield* Entropy
   const ids = yield* Ids.IdGen
@@ -100,8 +101,8 @@ export const issue = Effect.fn("Tokens.issue")(function* (input: { readonly did:
   const secret = Buffer.from(yield* entropy.bytes(TOKEN_BYTES)).toString("base64url")
   const token = `cbt_${input.role}_${secret}`
   const now = DateTime.formatIso(yield* DateTime.now)
-  yield* sql`INSERT INTO auth_tokens (token_id, token_hash, did, role, created_at)
-    VALUES (${tokenId}, ${hashToken(token)}, ${input.did}, ${input.role}, ${now})`
+  yield* sql`INSERT INTO auth_tokens (token_id, token_hash, did, role, created_at, root_token_id)
+    VALUES (${tokenId}, ${hashToken(token)}, ${input.did}, ${input.role}, ${now}, ${input.root ?? tokenId})`
   return { token_id: tokenId, token } satisfies IssuedToken
 })
 
@@ -181,6 +182,18 @@ export const list = Effect.fn("Tokens.list")(function* (principal: Principal) {
   return rows.map(infoOf)
 })
 
+/**
+ * Locks a rotation line (its first token's row) on PostgreSQL, so a rotation and a revocation of
+ * the same line take turns: a revocation then sees the token a rotation issued, or the rotation
+ * finds its token revoked. (On SQLite transactions already take turns.)
+ */
+const lockLine = (root: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.onDialectOrElse({
+      pg: () => Effect.asVoid(sql`SELECT token_id FROM auth_tokens WHERE token_id = ${root} FOR UPDATE`),
+      orElse: () => Effect.void
+    }))
+
 const configuredOperator = () =>
   new ErrorCatalogue.Forbidden({ reason: "the configured operator token changes only with OPERATOR_TOKEN" })
 
@@ -193,7 +206,12 @@ export const rotate = Effect.fn("Tokens.rotate")(function* (principal: Principal
   if (principal.token_id === OPERATOR_TOKEN_ID) return yield* configuredOperator()
   const sql = yield* SqlClient.SqlClient
   return yield* transaction(Effect.gen(function* () {
-    const issued = yield* issue({ did: principal.did, role: principal.role })
+    const presented = yield* sql<{ readonly root_token_id: string }>`SELECT root_token_id FROM auth_tokens
+      WHERE token_id = ${principal.token_id}`
+    if (presented[0] === undefined) return yield* unauthorized("invalid_token")
+    const root = presented[0].root_token_id
+    yield* lockLine(root)
+    const issued = yield* issue({ did: principal.did, role: principal.role, root })
     const now = DateTime.formatIso(yield* DateTime.now)
     // Conditional: only a live token is rotated, so two concurrent rotations cannot both win.
     const revoked = yield* sql`UPDATE auth_tokens SET revoked_at = ${now}, revoked_reason = 'rotated', replaced_by = ${issued.token_id}
@@ -222,12 +240,13 @@ export const rotate = Effect.fn("Tokens.rotate")(function* (principal: Principal
 export const RevokeReason = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
 
 /**
- * Revokes a token and every live token it was rotated into (`replaced_by`, followed to the end): a
+ * Revokes a token and every live token it was rotated into (its rotation line's live token, found
+ * by the line's first token, `root_token_id`, in one indexed statement however long the line): a
  * thief who rotated a stolen token must not keep the replacement. The owner (any token of the same
  * DID) or an operator may revoke; anyone else gets `NotFound`, so token ids of other DIDs cannot be
- * probed. Each token revoked now gets its event and audit row; revoking a token whose whole chain is
- * revoked changes nothing. Rows are locked as the chain is walked, so a rotation racing the
- * revocation either lands first (and its replacement is revoked too) or finds its token revoked.
+ * probed. Each token revoked now gets its event and audit row; revoking a token whose whole line is
+ * revoked changes nothing. The line is locked first, so a rotation racing the revocation either
+ * lands first (and its replacement is revoked too) or finds its token revoked.
  */
 export const revoke = Effect.fn("Tokens.revoke")(function* (
   principal: Principal,
@@ -242,33 +261,28 @@ export const revoke = Effect.fn("Tokens.revoke")(function* (
   if (!Schema.is(Ids.TokenId)(input.token_id)) {
     return yield* new ErrorCatalogue.NotFound({ entity: "token", id: input.token_id.slice(0, 100) })
   }
-  const lock = sql.onDialectOrElse({ pg: () => sql.literal("FOR UPDATE"), orElse: () => sql.literal("") })
   const read = (tokenId: string) =>
     Effect.map(
-      sql<TokenRow>`SELECT token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by
-        FROM auth_tokens WHERE token_id = ${tokenId} ${lock}`,
+      sql<TokenRow & { readonly root_token_id: string }>`SELECT token_id, token_hash, did, role, created_at, revoked_at,
+        revoked_reason, replaced_by, root_token_id FROM auth_tokens WHERE token_id = ${tokenId}`,
       (rows) => rows[0]
     )
   return yield* transaction(Effect.gen(function* () {
-    const row = yield* read(input.token_id)
-    if (row === undefined || (principal.role !== "operator" && row.did !== principal.did)) {
+    const found = yield* read(input.token_id)
+    if (found === undefined || (principal.role !== "operator" && found.did !== principal.did)) {
       return yield* new ErrorCatalogue.NotFound({ entity: "token", id: input.token_id })
     }
-    // Followed to its end however long: a cap would let a thief rotate past it. Rotation keeps a
-    // DID's tokens in a line, so only a corrupt row could make a cycle; `seen` stops one.
-    const chain: Array<TokenRow> = [row]
-    const seen = new Set([row.token_id])
-    for (let next = row.replaced_by; next !== null && !seen.has(next);) {
-      const successor = yield* read(next)
-      if (successor === undefined || successor.did !== row.did) break
-      seen.add(successor.token_id)
-      chain.push(successor)
-      next = successor.replaced_by
-    }
+    yield* lockLine(found.root_token_id)
+    // Read again under the line's lock: a rotation may have revoked it meanwhile.
+    const row = (yield* read(input.token_id))!
+    // A line has at most one live token, its last (a rotation revokes the token it replaces), and
+    // every token of the line was rotated into it: revoking any token revokes that one, however long
+    // the line (a cap on its length would let a thief rotate past it).
     const now = DateTime.formatIso(yield* DateTime.now)
-    for (const token of chain) {
-      if (token.revoked_at !== null) continue
-      yield* sql`UPDATE auth_tokens SET revoked_at = ${now}, revoked_reason = ${reason} WHERE token_id = ${token.token_id}`
+    const revokedNow = yield* sql<TokenRow>`UPDATE auth_tokens SET revoked_at = ${now}, revoked_reason = ${reason}
+      WHERE root_token_id = ${row.root_token_id} AND revoked_at IS NULL
+      RETURNING token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by`
+    for (const token of revokedNow) {
       const via = token.token_id === row.token_id ? {} : { revoked_via: row.token_id }
       yield* Outbox.append({
         type: "token.revoked",

@@ -19,6 +19,11 @@ const lookups: ReadonlyArray<string> = [
   "SELECT * FROM disputes WHERE bounty_id = 'b' AND status = 'open'",
   "SELECT request_hash FROM command_idempotency WHERE principal = 'p' AND command = 'c' AND idempotency_key = 'k'",
   "SELECT token_id FROM auth_tokens WHERE token_hash = 'h'",
+  // Revocation finds a rotation line's live token (Tokens.revoke).
+  "SELECT token_id FROM auth_tokens WHERE root_token_id = 'r' AND revoked_at IS NULL",
+  // A DID's open challenges, and all of them (Identities.challenge).
+  "SELECT challenge_id FROM identity_challenges WHERE did = 'd' AND consumed_at IS NULL AND expires_at > 't' ORDER BY expires_at, challenge_id",
+  "SELECT COUNT(*) AS n FROM identity_challenges WHERE consumed_at IS NULL AND expires_at > 't'",
   "SELECT worker_id FROM workers WHERE worker_did = 'd'",
   "SELECT seq FROM outbox WHERE subject_id = 's' ORDER BY seq",
   // The event feed: a poll for unacknowledged events, a replay, and an acknowledgement's lookup.

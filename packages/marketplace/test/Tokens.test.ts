@@ -1,4 +1,5 @@
 import { SqlClient } from "@effect/sql"
+import * as Statement from "@effect/sql/Statement"
 import { assert, describe, it } from "@effect/vitest"
 import { ErrorCatalogue } from "@clawbounties/domain"
 import { ConfigProvider, Effect, Either, Layer } from "effect"
@@ -168,6 +169,28 @@ describe(database.name, () => {
         yield* Tokens.revoke(stolen, { token_id: auth.token_id, reason: "stolen" })
         assert.strictEqual(yield* reasonOf(latest.token), "revoked_token")
       }).pipe(Effect.provide(Test())), 60_000)
+
+    // Counted on SQLite: PostgreSQL runs statements directly, past any statement transformer.
+    it.effect.skipIf(database.name !== "sqlite")("revoking the head of a rotation chain costs the same however long the chain: rotations are cheap, so a walk per link let one caller hold the writer for seconds", () =>
+      Effect.gen(function* () {
+        /** Statements one revocation of `who`'s first token runs, after `rotations` rotations. */
+        const statementsToRevoke = (who: typeof alice, rotations: number) =>
+          Effect.gen(function* () {
+            const { auth } = yield* registerIdentity(who, "worker")
+            let principal = yield* Tokens.authenticate(auth.token)
+            for (let i = 0; i < rotations; i++) principal = yield* Tokens.authenticate((yield* Tokens.rotate(principal)).token)
+            let statements = 0
+            yield* Tokens.revoke(principal, { token_id: auth.token_id }).pipe(
+              Statement.withTransformer((statement) => Effect.sync(() => (statements++, statement)))
+            )
+            assert.strictEqual(yield* reasonOf(auth.token), "revoked_token")
+            return statements
+          })
+        const short = yield* statementsToRevoke(alice, 1)
+        const long = yield* statementsToRevoke(bob, 40)
+        assert.isAbove(short, 0)
+        assert.strictEqual(long, short)
+      }).pipe(Effect.provide(Test())))
 
     it.effect("a rotation racing a revocation of the same token leaves no live token in the chain", () =>
       Effect.gen(function* () {

@@ -19,10 +19,16 @@ import * as Identities from "../../src/Identities.js"
 import events from "../../src/migrations/0001_events.js"
 import identities from "../../src/migrations/0002_identities.js"
 import openChallenges from "../../src/migrations/0008_open_challenges.js"
+import tokenLineage from "../../src/migrations/0009_token_lineage.js"
 import * as Tokens from "../../src/Tokens.js"
 
 export const migrations = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_events": events, "0002_identities": identities, "0008_open_challenges": openChallenges }),
+  loader: Migrator.fromRecord({
+    "0001_events": events,
+    "0002_identities": identities,
+    "0008_open_challenges": openChallenges,
+    "0009_token_lineage": tokenLineage
+  }),
   table: "marketplace_migrations"
 })
 
