@@ -26,7 +26,8 @@
  *    Any failure rolls all of it back: a failed attempt writes nothing.
  *
  * Registering a DID that already holds the role keeps the identity and issues another token: a
- * key holder who lost a token recovers by proving control again (and may revoke the old one).
+ * key holder who lost a token recovers by proving control again (and may revoke the old one). A DID
+ * keeps at most `IDENTITY_MAX_LIVE_TOKENS` live tokens per role: the oldest beyond it is revoked.
  */
 import { SqlClient } from "@effect/sql"
 import { Did, ErrorCatalogue, Ids } from "@clawbounties/domain"
@@ -65,12 +66,15 @@ export interface Settings {
   readonly maxOpenChallengesPerDid: number
   /** Open challenges the whole marketplace may hold; past it a new one is `ChallengeCapacityReached`. */
   readonly maxOpenChallenges: number
+  /** Live tokens one DID may hold per role; registering again revokes the oldest beyond it. */
+  readonly maxLiveTokens: number
 }
 
 export const defaults: Settings = {
   challengeTtl: Duration.minutes(5),
   maxOpenChallengesPerDid: 5,
-  maxOpenChallenges: 10_000
+  maxOpenChallenges: 10_000,
+  maxLiveTokens: 50
 }
 
 export class IdentitySettings extends Context.Tag("@clawbounties/marketplace/Identities/IdentitySettings")<
@@ -86,7 +90,8 @@ const integerBetween = (name: string, min: number, max: number, fallback: number
 
 /**
  * Reads `IDENTITY_CHALLENGE_TTL` (an Effect duration such as "5 minutes"; between 10 s and 1 hour),
- * `IDENTITY_MAX_OPEN_CHALLENGES_PER_DID` (1 to 100) and `IDENTITY_MAX_OPEN_CHALLENGES` (100 to 1000000).
+ * `IDENTITY_MAX_OPEN_CHALLENGES_PER_DID` (1 to 100), `IDENTITY_MAX_OPEN_CHALLENGES` (100 to 1000000) and
+ * `IDENTITY_MAX_LIVE_TOKENS` (1 to 1000).
  */
 export const layer = Layer.effect(
   IdentitySettings,
@@ -99,7 +104,8 @@ export const layer = Layer.effect(
       Config.withDefault(defaults.challengeTtl)
     ),
     maxOpenChallengesPerDid: integerBetween("IDENTITY_MAX_OPEN_CHALLENGES_PER_DID", 1, 100, defaults.maxOpenChallengesPerDid),
-    maxOpenChallenges: integerBetween("IDENTITY_MAX_OPEN_CHALLENGES", 100, 1_000_000, defaults.maxOpenChallenges)
+    maxOpenChallenges: integerBetween("IDENTITY_MAX_OPEN_CHALLENGES", 100, 1_000_000, defaults.maxOpenChallenges),
+    maxLiveTokens: integerBetween("IDENTITY_MAX_LIVE_TOKENS", 1, 1000, defaults.maxLiveTokens)
   })
 )
 
@@ -305,6 +311,7 @@ export const registerWithin = Effect.fn("Identities.registerWithin")(function* (
     ON CONFLICT DO NOTHING RETURNING did`
   const created = inserted.length > 0
   const issued = yield* Tokens.issue({ did: input.did, role: input.role })
+  yield* Tokens.supersede({ did: input.did, role: input.role, keep: (yield* IdentitySettings).maxLiveTokens })
   // A new credential is news to its owner either way: a token it did not ask for is a stolen key.
   yield* Outbox.append({
     type: created ? "identity.registered" : "token.issued",

@@ -12,6 +12,7 @@ import submissionAgentPack from "./migrations/0006_submission_agent_pack.js"
 import eventAcks from "./migrations/0007_event_acks.js"
 import openChallenges from "./migrations/0008_open_challenges.js"
 import tokenLineage from "./migrations/0009_token_lineage.js"
+import tokenListing from "./migrations/0010_token_listing.js"
 
 const record = {
   "0001_events": events,
@@ -22,7 +23,8 @@ const record = {
   "0006_submission_agent_pack": submissionAgentPack,
   "0007_event_acks": eventAcks,
   "0008_open_challenges": openChallenges,
-  "0009_token_lineage": tokenLineage
+  "0009_token_lineage": tokenLineage,
+  "0010_token_listing": tokenListing
 }
 
 export const marketplace: LedgerMigrations.MigrationSet = {

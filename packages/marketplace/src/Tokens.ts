@@ -174,12 +174,57 @@ const infoOf = (row: TokenRow): TokenInfo => ({
   replaced_by: row.replaced_by
 })
 
-/** The caller's tokens (all roles of its DID), oldest first. */
+/** How many revoked tokens {@link list} shows, the newest: every rotation leaves one. */
+export const LISTED_REVOKED_TOKENS = 100
+
+const byCreation = (a: TokenRow, b: TokenRow) =>
+  a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.token_id < b.token_id ? -1 : a.token_id > b.token_id ? 1 : 0
+
+/**
+ * The caller's tokens (all roles of its DID), oldest first: every live one (registration keeps
+ * their number bounded) and the newest {@link LISTED_REVOKED_TOKENS} revoked ones. Listing every
+ * revoked token made each call cost as much as the DID's whole history of rotations.
+ */
 export const list = Effect.fn("Tokens.list")(function* (principal: Principal) {
   const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql<TokenRow>`SELECT token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by
-    FROM auth_tokens WHERE did = ${principal.did} ORDER BY created_at, token_id`
-  return rows.map(infoOf)
+  const live = yield* sql<TokenRow>`SELECT token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by
+    FROM auth_tokens WHERE did = ${principal.did} AND revoked_at IS NULL ORDER BY role, created_at, token_id`
+  const revoked = yield* sql<TokenRow>`SELECT token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by
+    FROM auth_tokens WHERE did = ${principal.did} AND revoked_at IS NOT NULL
+    ORDER BY created_at DESC, token_id DESC LIMIT ${LISTED_REVOKED_TOKENS}`
+  return [...live, ...revoked].sort(byCreation).map(infoOf)
+})
+
+/**
+ * Revokes the oldest live tokens of `did` in `role` beyond the newest `keep` (`revoked_reason:
+ * "superseded"`), each with its event and audit row, inside the caller's transaction. Registration
+ * calls it: registering again is free for a key holder, and each one issued a token that stayed
+ * live for good.
+ */
+export const supersede = Effect.fn("Tokens.supersede")(function* (input: { readonly did: string; readonly role: Role; readonly keep: number }) {
+  const sql = yield* SqlClient.SqlClient
+  const live = yield* sql<TokenRow>`SELECT token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by
+    FROM auth_tokens WHERE did = ${input.did} AND role = ${input.role} AND revoked_at IS NULL
+    ORDER BY created_at, token_id`
+  const now = DateTime.formatIso(yield* DateTime.now)
+  for (const token of live.slice(0, Math.max(0, live.length - input.keep))) {
+    yield* sql`UPDATE auth_tokens SET revoked_at = ${now}, revoked_reason = 'superseded' WHERE token_id = ${token.token_id}`
+    yield* Outbox.append({
+      type: "token.revoked",
+      subjectType: "identity",
+      subjectId: token.did,
+      recipients: [token.did],
+      payload: { did: token.did, role: token.role, token_id: token.token_id, reason: "superseded", revoked_by: token.did }
+    })
+    yield* Audit.record({
+      actor: token.did,
+      action: "token.revoke",
+      entityType: "token",
+      entityId: token.token_id,
+      before: { token_id: token.token_id, revoked_at: null },
+      after: { token_id: token.token_id, revoked_at: now, revoked_reason: "superseded" }
+    })
+  }
 })
 
 /**

@@ -120,14 +120,32 @@ describe(database.name, () => {
       Effect.gen(function* () {
         const read = (entries: ReadonlyArray<readonly [string, string]>) =>
           Effect.either(Effect.provide(Identities.IdentitySettings, Layer.provide(Identities.layer, Layer.setConfigProvider(ConfigProvider.fromMap(new Map(entries))))))
-        const settings = yield* read([["IDENTITY_MAX_OPEN_CHALLENGES_PER_DID", "3"], ["IDENTITY_MAX_OPEN_CHALLENGES", "500"]])
-        assert.deepStrictEqual(Either.map(settings, (s) => [s.maxOpenChallengesPerDid, s.maxOpenChallenges]), Either.right([3, 500]))
-        const defaults = yield* read([])
-        assert.deepStrictEqual(Either.map(defaults, (s) => [s.maxOpenChallengesPerDid, s.maxOpenChallenges]), Either.right([5, 10_000]))
-        for (const bad of [["IDENTITY_MAX_OPEN_CHALLENGES_PER_DID", "0"], ["IDENTITY_MAX_OPEN_CHALLENGES", "99"], ["IDENTITY_MAX_OPEN_CHALLENGES", "many"]] as const) {
+        const bounds = (s: Identities.Settings) => [s.maxOpenChallengesPerDid, s.maxOpenChallenges, s.maxLiveTokens]
+        const settings = yield* read([["IDENTITY_MAX_OPEN_CHALLENGES_PER_DID", "3"], ["IDENTITY_MAX_OPEN_CHALLENGES", "500"], ["IDENTITY_MAX_LIVE_TOKENS", "7"]])
+        assert.deepStrictEqual(Either.map(settings, bounds), Either.right([3, 500, 7]))
+        assert.deepStrictEqual(Either.map(yield* read([]), bounds), Either.right([5, 10_000, 50]))
+        for (const bad of [
+          ["IDENTITY_MAX_OPEN_CHALLENGES_PER_DID", "0"], ["IDENTITY_MAX_OPEN_CHALLENGES", "99"], ["IDENTITY_MAX_OPEN_CHALLENGES", "many"],
+          ["IDENTITY_MAX_LIVE_TOKENS", "0"], ["IDENTITY_MAX_LIVE_TOKENS", "1001"]
+        ] as const) {
           assert.isTrue(Either.isLeft(yield* read([bad])), bad.join("="))
         }
       }))
+
+    it.effect("registering again keeps maxLiveTokens live tokens per DID and role: the oldest is revoked as superseded, with its event and audit row", () =>
+      Effect.gen(function* () {
+        const first = yield* registerIdentity(alice, "worker")
+        const second = yield* registerIdentity(alice, "worker")
+        const asRequester = yield* registerIdentity(alice, "requester")
+        const third = yield* registerIdentity(alice, "worker")
+        const reason = (token: string) => Effect.map(failure(Tokens.authenticate(token)), (e) => (e as ErrorCatalogue.Unauthorized).reason)
+        assert.strictEqual(yield* reason(first.auth.token), "revoked_token")
+        for (const live of [second, asRequester, third]) assert.strictEqual((yield* Tokens.authenticate(live.auth.token)).token_id, live.auth.token_id)
+        const events = (yield* Outbox.forSubject(alice.did)).filter((e) => e.type === "token.revoked")
+        assert.deepStrictEqual(events.map((e) => [e.payload.token_id, e.payload.reason]), [[first.auth.token_id, "superseded"]])
+        const audit = yield* Audit.list({ entityId: first.auth.token_id, limit: 10 })
+        assert.deepStrictEqual(audit.map((a) => [a.actor, a.action]), [[alice.did, "token.revoke"]])
+      }).pipe(Effect.provide(Test({ identities: { maxLiveTokens: 2 } }))))
 
     it("decodes its request strictly: a did:key, the register purpose, nothing else", () => {
       const decode = Schema.decodeUnknownEither(Identities.ChallengeRequest)

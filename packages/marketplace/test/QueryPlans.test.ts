@@ -21,6 +21,10 @@ const lookups: ReadonlyArray<string> = [
   "SELECT token_id FROM auth_tokens WHERE token_hash = 'h'",
   // Revocation finds a rotation line's live token (Tokens.revoke).
   "SELECT token_id FROM auth_tokens WHERE root_token_id = 'r' AND revoked_at IS NULL",
+  // A DID's live tokens, and its newest revoked ones (Tokens.list, Tokens.supersede).
+  "SELECT token_id FROM auth_tokens WHERE did = 'd' AND revoked_at IS NULL ORDER BY role, created_at, token_id",
+  "SELECT token_id FROM auth_tokens WHERE did = 'd' AND role = 'worker' AND revoked_at IS NULL ORDER BY created_at, token_id",
+  "SELECT token_id FROM auth_tokens WHERE did = 'd' AND revoked_at IS NOT NULL ORDER BY created_at DESC, token_id DESC LIMIT 100",
   // A DID's open challenges, and all of them (Identities.challenge).
   "SELECT challenge_id FROM identity_challenges WHERE did = 'd' AND consumed_at IS NULL AND expires_at > 't' ORDER BY expires_at, challenge_id",
   "SELECT COUNT(*) AS n FROM identity_challenges WHERE consumed_at IS NULL AND expires_at > 't'",
@@ -45,6 +49,8 @@ describe("query plans", () => {
         assert.deepStrictEqual(scans, [], query)
         // Not the whole history the recipient acknowledged: the partial index holds only what it has not.
         if (query.includes("acked_at IS NULL")) assert.isTrue(plan.some((step) => /USING (COVERING )?INDEX outbox_recipients_unacked/.test(step.detail)), query)
+        // A DID's tokens by `did` alone would walk every token it ever rotated.
+        if (query.includes("auth_tokens WHERE did")) assert.isFalse(plan.some((step) => /INDEX auth_tokens_did /.test(step.detail)), query)
         if (query.includes("bounty_tags")) assert.isTrue(plan.some((step) => /SEARCH t USING (COVERING )?INDEX bounty_tags_by_bounty/.test(step.detail)), query)
       }
     }).pipe(Effect.provide(Sqlite.layerMemory(Engine.migrations))))

@@ -119,7 +119,7 @@ const listTokens = route({
   path: "/v1/auth/tokens",
   operationId: "listTokens",
   tag: "Identities",
-  summary: "The caller's tokens (never the tokens themselves).",
+  summary: "The caller's tokens (never the tokens themselves): every live one and the newest 100 revoked ones, oldest first.",
   auth: anyRole,
   status: 200,
   response: Schemas.TokenList,

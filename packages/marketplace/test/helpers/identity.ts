@@ -20,6 +20,7 @@ import events from "../../src/migrations/0001_events.js"
 import identities from "../../src/migrations/0002_identities.js"
 import openChallenges from "../../src/migrations/0008_open_challenges.js"
 import tokenLineage from "../../src/migrations/0009_token_lineage.js"
+import tokenListing from "../../src/migrations/0010_token_listing.js"
 import * as Tokens from "../../src/Tokens.js"
 
 export const migrations = Migrator.make({})({
@@ -27,7 +28,8 @@ export const migrations = Migrator.make({})({
     "0001_events": events,
     "0002_identities": identities,
     "0008_open_challenges": openChallenges,
-    "0009_token_lineage": tokenLineage
+    "0009_token_lineage": tokenLineage,
+    "0010_token_listing": tokenListing
   }),
   table: "marketplace_migrations"
 })

@@ -1,11 +1,12 @@
 /**
- * Registration challenges are the one thing anyone may make the server store without a token, so
- * what they can store is bounded: a few open challenges per DID (asking again replaces the oldest)
- * and a ceiling for the whole server, past which a new one is CHALLENGE_CAPACITY_REACHED.
+ * What a caller with no token, or only the token it registered itself, can make the server store
+ * or read on every request is bounded. Registration challenges: a few open per DID (asking again
+ * replaces the oldest) and a ceiling for the whole server (CHALLENGE_CAPACITY_REACHED). Tokens: a
+ * few live per DID and role, and a listing that does not grow with every rotation.
  */
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Identities } from "@clawbounties/marketplace"
+import { Identities, Tokens } from "@clawbounties/marketplace"
 import { Sign } from "@clawbounties/verify"
 import { Effect } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -85,6 +86,49 @@ describe("registration challenges", () => {
       // An answered challenge is no longer open: its place is free again.
       assert.strictEqual((await registerRequester(call, b, ofB.body)).status, 201)
       assert.strictEqual((await ask(call, c.did)).status, 201)
+    })
+  })
+})
+
+describe("tokens a registered caller can pile up", () => {
+  it("GET /v1/auth/tokens lists every live token and only the newest revoked ones: each rotation adds a revoked row, and listing them all grew without bound", async () => {
+    await withServer({}, async (server, call) => {
+      const who = H.signer(45)
+      const first = await H.registerRequester(call, who)
+      let token = first
+      for (let i = 0; i < Tokens.LISTED_REVOKED_TOKENS + 20; i++) {
+        const rotated = await call("POST", "/v1/auth/tokens/rotate", { token, body: {} })
+        assert.strictEqual(rotated.status, 201, JSON.stringify(rotated.body))
+        token = rotated.body.token
+      }
+      const other = await H.registerRequester(call, who)
+      const listed = await call("GET", "/v1/auth/tokens", { token })
+      assert.strictEqual(listed.status, 200, JSON.stringify(listed.body))
+      const tokens: Array<any> = listed.body.tokens
+      const live = tokens.filter((t) => t.revoked_at === null)
+      assert.strictEqual(live.length, 2)
+      assert.strictEqual(tokens.length, 2 + Tokens.LISTED_REVOKED_TOKENS)
+      // Oldest first, as before; the oldest revoked ones are left out.
+      const created = tokens.map((t) => `${t.created_at} ${t.token_id}`)
+      assert.deepStrictEqual(created, [...created].sort())
+      assert.strictEqual(tokens.at(-1).token_id, (await call("GET", "/v1/auth/tokens", { token: other })).body.tokens.at(-1).token_id)
+      assert.strictEqual(await server.runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        Effect.map(sql<{ n: number }>`SELECT COUNT(*) AS n FROM auth_tokens WHERE did = ${who.did}`, (rows) => Number(rows[0]!.n)))), Tokens.LISTED_REVOKED_TOKENS + 22)
+    })
+  })
+
+  it("a DID registering again and again keeps at most maxLiveTokens live tokens per role: the oldest is revoked as superseded", async () => {
+    await withServer({ maxLiveTokens: 2 }, async (_server, call) => {
+      const who = H.signer(46)
+      const tokens: Array<string> = []
+      for (let i = 0; i < 4; i++) tokens.push(await H.registerRequester(call, who))
+      const statuses = await Promise.all(tokens.map(async (token) => (await call("GET", "/v1/auth/tokens", { token })).status))
+      assert.deepStrictEqual(statuses, [401, 401, 200, 200])
+      const listed = (await call("GET", "/v1/auth/tokens", { token: tokens[3]! })).body.tokens
+      assert.deepStrictEqual(listed.map((t: any) => t.revoked_reason), ["superseded", "superseded", null, null])
+      // The worker role counts on its own.
+      await H.registerWorker(call, who)
+      assert.strictEqual((await call("GET", "/v1/auth/tokens", { token: tokens[3]! })).status, 200)
     })
   })
 })
