@@ -68,7 +68,9 @@ export const EntryKind = Schema.Literal(
   "payout_lock",
   "payout_settle",
   "payout_reverse",
-  "reversal"
+  "reversal",
+  /** An operator's manual correction of a balance (a credit or a debit), not a deposit or a payout. */
+  "adjustment"
 )
 export type EntryKind = typeof EntryKind.Type
 
@@ -335,6 +337,8 @@ export type StatementLineType =
   | "tip_paid"
   | "payout"
   | "deposit"
+  /** An operator's manual correction (entry kind `adjustment`), in either direction. */
+  | "adjustment"
   | "other"
 
 export interface StatementLine {

@@ -467,6 +467,24 @@ export const ledgerSuite = (it: It) => {
       assert.isTrue(Either.isLeft(bad) && bad.left._tag === "InvalidRequest")
     }))
 
+  it.effect("a statement shows adjustments as their own lines, counted in neither payouts nor deposits", () =>
+    Effect.gen(function* () {
+      const ledger = yield* Ledger.Ledger
+      const worker = did("adjusted")
+      yield* Effect.withClock(Effect.gen(function* () {
+        yield* funded([[worker, 1_000n]])
+        yield* ledger.openAccount({ account: "world:manual", currency: "USD" })
+        yield* ledger.mint({ idempotencyKey: uniqueKey("adj+"), kind: "adjustment", world: "world:manual", account: worker, currency: "USD", amount: 50n })
+        yield* ledger.burn({ idempotencyKey: uniqueKey("adj-"), kind: "adjustment", account: worker, world: "world:manual", currency: "USD", amount: 30n })
+        yield* ledger.burn({ idempotencyKey: uniqueKey("out"), account: worker, world: "world:test", currency: "USD", amount: 100n })
+      }), clockAt(Date.UTC(2026, 4, 2)))
+      const statement = yield* ledger.statement({ did: worker, month: "2026-05" })
+      assert.deepStrictEqual(statement.lineItems.map((line) => [line.type, line.kind, line.amount]), [
+        ["deposit", "mint", 1_000n], ["adjustment", "adjustment", 50n], ["adjustment", "adjustment", -30n], ["payout", "burn", -100n]
+      ])
+      assert.deepStrictEqual([statement.payouts, statement.endingBalance], [100n, 920n])
+    }))
+
   it.effect("a statement covers the month it names, whatever its year (0070-01 is not 1970-01)", () =>
     Effect.gen(function* () {
       const ledger = yield* Ledger.Ledger

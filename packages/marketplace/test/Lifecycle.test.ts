@@ -8,7 +8,8 @@ import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { Limits } from "@clawbounties/fees"
 import { Sign } from "@clawbounties/verify"
-import { Duration, Effect, Layer, TestClock } from "effect"
+import { Ledger } from "@clawbounties/ledger"
+import { Clock, Duration, Effect, Layer, TestClock } from "effect"
 import * as Bounties from "../src/Bounties.js"
 import * as Closure from "../src/Closure.js"
 import * as Deadlines from "../src/Deadlines.js"
@@ -563,6 +564,32 @@ const suite = (store: Store) => {
         // A replay moves nothing and tells no one again.
         yield* Operators.debit(operator, { did: actor.did, amount_minor: 400n, currency: "USD", reason: "chargeback", idempotency_key: "debit-1" })
         assert.strictEqual((yield* Outbox.forSubject(actor.did)).filter((e) => e.type === "balance.manual_debit").length, 1)
+      })))
+
+    it.effect("a manual credit or debit says its purpose: deposits and payouts count as such on statements, corrections are adjustments", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1, 1000n)
+        const adjust = { did: actor.did, currency: "USD" } as const
+        const payout = yield* Operators.debit(operator, { ...adjust, amount_minor: 400n, reason: "paid out by bank transfer", idempotency_key: "debit-1" })
+        assert.strictEqual(payout.purpose, "payout")
+        yield* Operators.credit(operator, { ...adjust, amount_minor: 50n, reason: "fee refunded by mistake", idempotency_key: "credit-2", purpose: "correction" })
+        yield* Operators.debit(operator, { ...adjust, amount_minor: 20n, reason: "undo half of it", idempotency_key: "debit-2", purpose: "correction" })
+        const ledger = yield* Ledger.Ledger
+        const month = new Date(yield* Clock.currentTimeMillis).toISOString().slice(0, 7)
+        const statement = yield* ledger.statement({ did: actor.did, month })
+        assert.deepStrictEqual(statement.lineItems.map((line) => [line.type, line.kind, line.amount, line.metadata.purpose]), [
+          ["deposit", "mint", 1000n, "deposit"],
+          ["payout", "burn", -400n, "payout"],
+          ["adjustment", "adjustment", 50n, "correction"],
+          ["adjustment", "adjustment", -20n, "correction"]
+        ])
+        assert.deepStrictEqual([statement.payouts, statement.endingBalance], [400n, 630n])
+        // The participant's event says which it was.
+        const events = (yield* Outbox.forSubject(actor.did)).filter((e) => e.type.startsWith("balance.manual_"))
+        assert.deepStrictEqual(events.map((e) => e.payload.purpose), ["deposit", "payout", "correction", "correction"])
+        // A debit cannot be a deposit, nor a credit a payout: refused before anything is written.
+        const wrong = yield* failureCode(Operators.credit(operator, { ...adjust, amount_minor: 1n, reason: "x", idempotency_key: "credit-3", purpose: "payout" as never }))
+        assert.strictEqual(wrong, "InvalidRequest")
       })))
   })
 

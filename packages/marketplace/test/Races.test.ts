@@ -137,7 +137,7 @@ const suite = (store: () => Layer.Layer<SqlClient.SqlClient>) => {
       const review = yield* underReview(actor, w.key)
       const open = yield* Bounties.post(actor, researchBounty({ title: "to cancel" }))
       const post = researchBounty({ title: "posted ten times" })
-      const credit: Operators.Adjustment = { did: actor.did, amount_minor: 700n, currency: "USD", reason: "bonus", idempotency_key: "credit-once" }
+      const credit: Operators.Credit = { did: actor.did, amount_minor: 700n, currency: "USD", reason: "bonus", idempotency_key: "credit-once" }
       const tenTimes = <A, E>(command: Effect.Effect<A, E, any>) => Effect.all(Array.from({ length: 10 }, () => command), { concurrency: "unbounded" })
       const [posts, approvals, cancels, credits] = yield* Effect.all([
         tenTimes(Bounties.post(actor, post)),

@@ -39,7 +39,7 @@ describe("command inputs", () => {
       assert.isFalse(decodes(Requests.Cancel, { reason: bad }), JSON.stringify(bad))
       assert.isFalse(decodes(Requests.ResolveDispute, { outcome: "worker_award", note: bad }), JSON.stringify(bad))
       assert.isFalse(
-        decodes(Operators.Adjustment, { did: "did:key:z6Mk", amount_minor: "1", currency: "USD", reason: bad, idempotency_key: "k" }),
+        decodes(Operators.Credit, { did: "did:key:z6Mk", amount_minor: "1", currency: "USD", reason: bad, idempotency_key: "k" }),
         JSON.stringify(bad)
       )
     }

@@ -144,7 +144,7 @@ export const make = (options: Options = {}): Effect.Effect<InProcess, never, Sco
       register,
       credit: (operator, did, amount, idempotencyKey) =>
         json(Effect.flatMap(
-          decode(Operators.Adjustment, { did, amount_minor: amount.toString(), currency: "USD", reason: "simulation funding", idempotency_key: idempotencyKey }),
+          decode(Operators.Credit, { did, amount_minor: amount.toString(), currency: "USD", reason: "simulation funding", idempotency_key: idempotencyKey }),
           (input) => Operators.credit(actorOf(operator), input)
         )),
       balances: (_viewer, did) =>

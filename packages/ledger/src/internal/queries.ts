@@ -125,6 +125,7 @@ const lineType = (kind: string, net: bigint, holdAccount: string | null, did: st
   if (kind === "tip_transfer") return net > 0n ? "tip_received" : "tip_paid"
   if ((kind === "payout_settle" || kind === "burn") && net < 0n) return "payout"
   if (kind === "mint" && net > 0n) return "deposit"
+  if (kind === "adjustment") return "adjustment"
   return "other"
 }
 

@@ -22,7 +22,7 @@ export const BUCKETS: ReadonlyArray<Bucket> = ["A", "H", "B", "F", "P"]
 const ENTRY_KINDS: ReadonlySet<string> = new Set([
   "mint", "burn", "transfer", "hold", "release", "refund", "stake_lock", "stake_release", "stake_slash",
   "fee_transfer", "tip_transfer", "promo_mint", "promo_burn", "payout_lock", "payout_settle",
-  "payout_reverse", "reversal"
+  "payout_reverse", "reversal", "adjustment"
 ])
 const ACCOUNT_PATTERN = /^[a-z][a-z0-9_-]*:[A-Za-z0-9._:-]{1,200}$/
 const CURRENCY_PATTERN = /^[A-Z]{3}$/
