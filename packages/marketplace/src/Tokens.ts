@@ -196,6 +196,38 @@ export const list = Effect.fn("Tokens.list")(function* (principal: Principal) {
 })
 
 /**
+ * A token that stopped working (rotated, revoked, superseded): its owner's event, since a change it
+ * did not make is a stolen key, and the audit row, which records it as an end of the token.
+ */
+const recordTokenEnd = (input: {
+  readonly actor: string
+  readonly token: { readonly token_id: string; readonly did: string; readonly role: string }
+  readonly change: "rotated" | "revoked"
+  readonly revokedAt: string
+  /** What the event adds to the token's did, role and id. */
+  readonly payload: Record<string, unknown>
+  /** What the audit row's `after` adds to the token's id, `revoked_at` and reason. */
+  readonly after: Record<string, unknown>
+}) =>
+  Effect.zipRight(
+    Outbox.append({
+      type: `token.${input.change}`,
+      subjectType: "identity",
+      subjectId: input.token.did,
+      recipients: [input.token.did],
+      payload: { did: input.token.did, role: input.token.role, token_id: input.token.token_id, ...input.payload }
+    }),
+    Audit.record({
+      actor: input.actor,
+      action: input.change === "rotated" ? "token.rotate" : "token.revoke",
+      entityType: "token",
+      entityId: input.token.token_id,
+      before: { token_id: input.token.token_id, revoked_at: null },
+      after: { token_id: input.token.token_id, revoked_at: input.revokedAt, ...input.after }
+    })
+  )
+
+/**
  * Revokes the oldest live tokens of `did` in `role` beyond the newest `keep` (`revoked_reason:
  * "superseded"`), each with its event and audit row, inside the caller's transaction. Registration
  * calls it: registering again is free for a key holder, and each one issued a token that stayed
@@ -209,20 +241,13 @@ export const supersede = Effect.fn("Tokens.supersede")(function* (input: { reado
   const now = DateTime.formatIso(yield* DateTime.now)
   for (const token of live.slice(0, Math.max(0, live.length - input.keep))) {
     yield* sql`UPDATE auth_tokens SET revoked_at = ${now}, revoked_reason = 'superseded' WHERE token_id = ${token.token_id}`
-    yield* Outbox.append({
-      type: "token.revoked",
-      subjectType: "identity",
-      subjectId: token.did,
-      recipients: [token.did],
-      payload: { did: token.did, role: token.role, token_id: token.token_id, reason: "superseded", revoked_by: token.did }
-    })
-    yield* Audit.record({
+    yield* recordTokenEnd({
       actor: token.did,
-      action: "token.revoke",
-      entityType: "token",
-      entityId: token.token_id,
-      before: { token_id: token.token_id, revoked_at: null },
-      after: { token_id: token.token_id, revoked_at: now, revoked_reason: "superseded" }
+      token,
+      change: "revoked",
+      revokedAt: now,
+      payload: { reason: "superseded", revoked_by: token.did },
+      after: { revoked_reason: "superseded" }
     })
   }
 })
@@ -262,20 +287,13 @@ export const rotate = Effect.fn("Tokens.rotate")(function* (principal: Principal
     const revoked = yield* sql`UPDATE auth_tokens SET revoked_at = ${now}, revoked_reason = 'rotated', replaced_by = ${issued.token_id}
       WHERE token_id = ${principal.token_id} AND revoked_at IS NULL RETURNING token_id`
     if (revoked.length === 0) return yield* unauthorized("revoked_token")
-    yield* Outbox.append({
-      type: "token.rotated",
-      subjectType: "identity",
-      subjectId: principal.did,
-      recipients: [principal.did],
-      payload: { did: principal.did, role: principal.role, token_id: principal.token_id, replaced_by: issued.token_id }
-    })
-    yield* Audit.record({
+    yield* recordTokenEnd({
       actor: principal.did,
-      action: "token.rotate",
-      entityType: "token",
-      entityId: principal.token_id,
-      before: { token_id: principal.token_id, revoked_at: null },
-      after: { token_id: principal.token_id, revoked_at: now, revoked_reason: "rotated", replaced_by: issued.token_id }
+      token: principal,
+      change: "rotated",
+      revokedAt: now,
+      payload: { replaced_by: issued.token_id },
+      after: { revoked_reason: "rotated", replaced_by: issued.token_id }
     })
     return issued
   }))
@@ -329,20 +347,13 @@ export const revoke = Effect.fn("Tokens.revoke")(function* (
       RETURNING token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by`
     for (const token of revokedNow) {
       const via = token.token_id === row.token_id ? {} : { revoked_via: row.token_id }
-      yield* Outbox.append({
-        type: "token.revoked",
-        subjectType: "identity",
-        subjectId: token.did,
-        recipients: [token.did],
-        payload: { did: token.did, role: token.role, token_id: token.token_id, reason, revoked_by: principal.did, ...via }
-      })
-      yield* Audit.record({
+      yield* recordTokenEnd({
         actor: principal.did,
-        action: "token.revoke",
-        entityType: "token",
-        entityId: token.token_id,
-        before: { token_id: token.token_id, revoked_at: null },
-        after: { token_id: token.token_id, revoked_at: now, revoked_reason: reason, ...via }
+        token,
+        change: "revoked",
+        revokedAt: now,
+        payload: { reason, revoked_by: principal.did, ...via },
+        after: { revoked_reason: reason, ...via }
       })
     }
     return infoOf(row.revoked_at !== null ? row : { ...row, revoked_at: now, revoked_reason: reason })
