@@ -9,10 +9,15 @@
  * was read: a consumer that only moved a cursor forward would never see it. Unacknowledged, it is
  * simply in the next poll. The `cursor` pages within one poll; a consumer loop polls from the start
  * (no cursor), handles the page, acknowledges it, and polls again.
+ *
+ * A poll may wait (`waitSeconds`, up to {@link MAX_WAIT_SECONDS}) for an event when none is there
+ * yet: a worker on its owner's machine, with no address to be called back on, then learns of its
+ * job within {@link WAIT_POLL} without asking every second. The wait re-reads on `Clock`, holding
+ * no connection or lock in between.
  */
 import { SqlClient } from "@effect/sql"
 import { ErrorCatalogue, Ids } from "@clawbounties/domain"
-import { Effect, Schema } from "effect"
+import { Clock, Duration, Effect, Schema } from "effect"
 import type { Actor } from "./Actor.js"
 import { nowIso, transaction } from "./Command.js"
 import { pageSize, validate } from "./Requests.js"
@@ -21,6 +26,10 @@ export const DEFAULT_PAGE = 50
 export const MAX_PAGE = 200
 /** Event ids one acknowledgement may name: a page and then some. */
 export const MAX_ACK = 500
+/** The longest a poll may wait for an event: under the idle timeouts of common proxies (60 s). */
+export const MAX_WAIT_SECONDS = 30
+/** How often a waiting poll reads again. */
+export const WAIT_POLL = Duration.millis(250)
 
 export const Event = Schema.Struct({
   event_id: Schema.String,
@@ -50,6 +59,8 @@ export interface PullInput {
   readonly limit?: number | undefined
   /** Acknowledged events too: a replay of the caller's whole history from `cursor`. */
   readonly includeAcked?: boolean | undefined
+  /** When there is no event yet, wait up to this long for one (0 to {@link MAX_WAIT_SECONDS}). */
+  readonly waitSeconds?: number | undefined
 }
 
 /** An event id as the feed returns it (a plain string to the caller, checked for its form). */
@@ -90,16 +101,37 @@ interface Row {
   readonly acked_at: string | null
 }
 
-/** The caller's events after `cursor`, oldest first: unacknowledged ones unless `includeAcked`. */
+/**
+ * The caller's events after `cursor`, oldest first: unacknowledged ones unless `includeAcked`. With
+ * `waitSeconds`, an empty page is read again every {@link WAIT_POLL} until an event is there or the
+ * wait is over (an embedder may interrupt the wait; nothing is written).
+ */
 export const pull = Effect.fn("EventFeed.pull")(function* (actor: Actor, input: PullInput = {}) {
-  const sql = yield* SqlClient.SqlClient
   const after = yield* decodeCursor(input.cursor)
   const limit = pageSize(input.limit, DEFAULT_PAGE, MAX_PAGE)
-  const unackedOnly = input.includeAcked === true ? sql`` : sql`AND r.acked_at IS NULL`
+  const wait = input.waitSeconds
+  if (wait !== undefined && !(Number.isInteger(wait) && wait >= 0 && wait <= MAX_WAIT_SECONDS)) {
+    return yield* new ErrorCatalogue.InvalidRequest({
+      message: `wait_seconds must be a whole number from 0 to ${MAX_WAIT_SECONDS}`,
+      issues: [{ path: "wait_seconds", message: "out of range" }]
+    })
+  }
+  const until = (yield* Clock.currentTimeMillis) + (wait ?? 0) * 1000
+  for (;;) {
+    const page = yield* readPage(actor.did, after, limit, input.includeAcked === true)
+    const now = yield* Clock.currentTimeMillis
+    if (page.events.length > 0 || now >= until) return page
+    yield* Effect.sleep(Duration.min(WAIT_POLL, Duration.millis(until - now)))
+  }
+})
+
+const readPage = (did: string, after: bigint, limit: number, includeAcked: boolean) => Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const unackedOnly = includeAcked ? sql`` : sql`AND r.acked_at IS NULL`
   // One row past the page says whether another page exists.
   const rows = yield* sql<Row>`SELECT o.seq, o.event_id, o.type, o.subject_type, o.subject_id, o.payload, o.created_at, r.acked_at
     FROM outbox_recipients r JOIN outbox o ON o.seq = r.event_seq
-    WHERE r.did = ${actor.did} AND r.event_seq > ${after} ${unackedOnly}
+    WHERE r.did = ${did} AND r.event_seq > ${after} ${unackedOnly}
     ORDER BY r.event_seq LIMIT ${limit + 1}`
   const page = rows.slice(0, limit).map((row): Event => ({
     event_id: row.event_id,

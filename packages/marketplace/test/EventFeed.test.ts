@@ -7,7 +7,7 @@ import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer } from "effect"
+import { Deferred, Effect, Fiber, Layer, Option, TestClock } from "effect"
 import * as EventFeed from "../src/EventFeed.js"
 import * as Outbox from "../src/Outbox.js"
 import { engineOver, migrationSets, requester, worker } from "./helpers/engine.js"
@@ -106,6 +106,33 @@ for (const { name, postgres, store } of stores) {
         assert.strictEqual(pages, 3)
         for (const bad of ["abc", "0", "-1", "01", "1.5", "99999999999999999999", "9223372036854775808"]) {
           assert.strictEqual((yield* errorOf(EventFeed.pull(alice.actor, { cursor: bad })))._tag, "InvalidRequest", bad)
+        }
+      }).pipe(Effect.provide(Test())))
+
+    it.effect("a poll may wait for an event: it answers once one is there, or empty at the end of the wait", () =>
+      Effect.gen(function* () {
+        const alice = yield* requester(1, 0n)
+        yield* EventFeed.ack(alice.actor, { event_ids: (yield* EventFeed.pull(alice.actor)).events.map((e) => e.event_id) })
+        const waiting = yield* Effect.fork(EventFeed.pull(alice.actor, { waitSeconds: 10 }))
+        yield* TestClock.adjust("3 seconds")
+        assert.isTrue(Option.isNone(yield* Fiber.poll(waiting)))
+        yield* eventFor(alice.actor.did, 7)
+        // A read after the event finds it: the clock moves a poll interval at a time, with a moment of
+        // real time between steps for a read in flight (PostgreSQL answers asynchronously).
+        let steps = 0
+        while (Option.isNone(yield* Fiber.poll(waiting)) && steps++ < 20) {
+          yield* TestClock.adjust(EventFeed.WAIT_POLL)
+          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+        }
+        const page = yield* Fiber.join(waiting)
+        assert.deepStrictEqual(page.events.map((e) => e.payload.n), [7])
+
+        yield* EventFeed.ack(alice.actor, { event_ids: [page.events[0]!.event_id] })
+        const empty = yield* Effect.fork(EventFeed.pull(alice.actor, { waitSeconds: 2 }))
+        yield* TestClock.adjust("2 seconds")
+        assert.deepStrictEqual(yield* Fiber.join(empty), { events: [], next_cursor: null })
+        for (const waitSeconds of [-1, 1.5, EventFeed.MAX_WAIT_SECONDS + 1, Number.NaN]) {
+          assert.strictEqual((yield* errorOf(EventFeed.pull(alice.actor, { waitSeconds })))._tag, "InvalidRequest", String(waitSeconds))
         }
       }).pipe(Effect.provide(Test())))
 

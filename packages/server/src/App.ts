@@ -48,8 +48,20 @@ const authenticate = (route: Route, header: string | undefined) =>
     return principal
   })
 
+/** Completes once `signal` is aborted; never without one. */
+const abortedOf = (signal: AbortSignal | undefined): Effect.Effect<void> =>
+  signal === undefined
+    ? Effect.never
+    : Effect.async<void>((resume) => {
+      if (signal.aborted) return resume(Effect.void)
+      const onAbort = () => resume(Effect.void)
+      signal.addEventListener("abort", onAbort, { once: true })
+      return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+    })
+
 /** The per-route pipeline, with its decoders and encoder built once. */
 const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
+  const closing = abortedOf(options.shutdown?.closing)
   const decodeBody = route.body === undefined ? undefined : Http.decoder(route.body, "body")
   const decodeQuery = route.query === undefined ? undefined : Http.decoder(route.query, "query")
   const encode = Schema.encode(route.response)
@@ -80,7 +92,7 @@ const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
         body = yield* decodeBody(keyed)
         yield* Http.refuseDroppedProtoKeys(keyed, body)
       }
-      const result = yield* route.handler({ actor, params, body, query })
+      const result = yield* route.handler({ actor, params, body, query, closing })
       // The response Schema is the document's: a value it cannot encode is a defect of the server.
       return yield* Effect.orDie(encode(result))
     }).pipe(

@@ -29,6 +29,8 @@ export interface Input<Auth_, B, Q> {
   readonly params: Readonly<Record<string, string>>
   readonly body: B
   readonly query: Q
+  /** Completes once the server starts to stop: a handler that waits (a long poll) answers then. */
+  readonly closing: Effect.Effect<void>
 }
 
 type AnySchema = Schema.Schema<any, any, never>

@@ -682,14 +682,18 @@ const pullEvents = route({
   operationId: "pullEvents",
   tag: "Events",
   summary: "The caller's events not yet acknowledged, oldest first.",
-  description: "Poll without a cursor, handle the page, acknowledge it with POST /v1/events/ack, and poll again: an event is delivered until its recipient acknowledges it, so a consumer that restarts loses nothing, and `event_id` tells a copy it already handled. `cursor` pages within one poll; `include_acked=true` replays acknowledged events too.",
+  description: "Poll without a cursor, handle the page, acknowledge it with POST /v1/events/ack, and poll again: an event is delivered until its recipient acknowledges it, so a consumer that restarts loses nothing, and `event_id` tells a copy it already handled. `cursor` pages within one poll; `include_acked=true` replays acknowledged events too. With `wait_seconds` (up to 30) a poll that finds nothing waits for an event and answers as soon as one is there, or empty at the end of the wait.",
   auth: anyRole,
   query: Schemas.EventsQuery,
   status: 200,
   response: EventFeed.PullResponse,
   errors: ["InvalidRequest"],
-  handler: ({ actor, query }) =>
-    EventFeed.pull(actor, { cursor: query.cursor, limit: query.limit, includeAcked: query.include_acked })
+  handler: ({ actor, closing, query }) => {
+    const input = { cursor: query.cursor, limit: query.limit, includeAcked: query.include_acked }
+    if (query.wait_seconds === undefined) return EventFeed.pull(actor, input)
+    // A server that starts to stop answers a waiting poll with what is there, not 503 after its grace.
+    return Effect.raceFirst(EventFeed.pull(actor, { ...input, waitSeconds: query.wait_seconds }), Effect.zipRight(closing, EventFeed.pull(actor, input)))
+  }
 })
 
 const ackEvents = route({

@@ -200,11 +200,19 @@ export const CancelResponse = Schema.Struct({
 // -------------------------------------------------------------------------------------------------
 // Events
 
+/** Seconds a poll waits for an event when there is none yet, in decimal digits. */
+const WaitSeconds = Schema.compose(
+  Schema.String.pipe(Schema.pattern(/^(0|[1-9][0-9]?)$/))
+    .annotations({ description: `seconds to wait for an event when there is none yet, 0 to ${EventFeed.MAX_WAIT_SECONDS}` }),
+  Schema.NumberFromString
+).pipe(Schema.between(0, EventFeed.MAX_WAIT_SECONDS))
+
 export const EventsQuery = Schema.Struct({
   cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(40))),
   limit: Schema.optional(Requests.PageLimit(EventFeed.MAX_PAGE)),
   /** Acknowledged events too: a replay of the caller's history from `cursor`. */
-  include_acked: Schema.optional(BooleanString)
+  include_acked: Schema.optional(BooleanString),
+  wait_seconds: Schema.optional(WaitSeconds)
 }).annotations({ identifier: "EventsQuery", ...strict })
 
 // -------------------------------------------------------------------------------------------------

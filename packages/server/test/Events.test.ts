@@ -1,8 +1,12 @@
 /**
  * The event feed over HTTP: a worker and a requester each read their own events of a job, and
- * acknowledge them; bad input is refused with its code and acknowledges nothing.
+ * acknowledge them; a poll may wait for an event, and a server that stops answers it at once; bad
+ * input is refused with its code and acknowledges nothing.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as H from "./helpers.js"
 
 describe("GET /v1/events, POST /v1/events/ack", () => {
@@ -50,6 +54,29 @@ describe("GET /v1/events, POST /v1/events/ack", () => {
     assert.deepStrictEqual(replay.body.events.map((event: { acked: boolean }) => event.acked), [true, true, true, true])
   })
 
+  it("a poll with wait_seconds answers as soon as an event is there", async () => {
+    const requester = H.signer(44)
+    const worker = H.signer(45)
+    const requesterToken = await H.registerRequester(call, requester)
+    const { token: workerToken } = await H.registerWorker(call, worker)
+    await H.fund(call, requester.did, "100000", "events-wait-fund")
+    const old = (await call("GET", "/v1/events", { token: workerToken })).body.events.map((event: { event_id: string }) => event.event_id)
+    await call("POST", "/v1/events/ack", { token: workerToken, body: { event_ids: old } })
+
+    // The worker waits; the requester posts a bounty asking for it; the wait ends with that event.
+    const waiting = call("GET", "/v1/events?wait_seconds=25", { token: workerToken })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const posted = await call("POST", "/v1/bounties", {
+      token: requesterToken,
+      body: { ...H.researchBounty(), metadata: { requested_worker_did: worker.did } }
+    })
+    assert.strictEqual(posted.status, 201, JSON.stringify(posted.body))
+    const reply = await waiting
+    assert.strictEqual(reply.status, 200, JSON.stringify(reply.body))
+    assert.deepStrictEqual(types(reply), ["bounty.posted"])
+    assert.strictEqual(reply.body.events[0].subject_id, posted.body.bounty_id)
+  })
+
   it("refuses a caller without a token, and bad input with its code, acknowledging nothing", async () => {
     const requester = H.signer(43)
     const token = await H.registerRequester(call, requester)
@@ -57,7 +84,7 @@ describe("GET /v1/events, POST /v1/events/ack", () => {
 
     assert.strictEqual((await call("GET", "/v1/events")).status, 401)
     assert.strictEqual((await call("POST", "/v1/events/ack", { body: { event_ids: [own] } })).status, 401)
-    for (const query of ["cursor=abc", "limit=0", "limit=201", "include_acked=yes", "after=1"]) {
+    for (const query of ["cursor=abc", "limit=0", "limit=201", "include_acked=yes", "after=1", "wait_seconds=31", "wait_seconds=-1", "wait_seconds=1.5"]) {
       const reply = await call("GET", `/v1/events?${query}`, { token })
       assert.strictEqual(reply.status, 400, query)
       assert.strictEqual(reply.body.error, "INVALID_REQUEST", query)
@@ -72,4 +99,29 @@ describe("GET /v1/events, POST /v1/events/ack", () => {
     assert.strictEqual(stranger.body.error, "NOT_FOUND")
     assert.strictEqual((await call("GET", "/v1/events", { token })).body.events[0].event_id, own)
   })
+})
+
+describe("a waiting poll when the server stops", () => {
+  it("answers at once with what is there, not 503 at the end of the grace", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cbt-events-"))
+    // A grace longer than the wait: were the wait not cut short, close would interrupt it (503) later.
+    const running = await H.start({ _tag: "sqlite", filename: join(dir, "test.db") }, { shutdownGrace: "40 seconds" })
+    try {
+      const call = H.client(running.url)
+      const token = await H.registerRequester(call, H.signer(46))
+      const pending = (await call("GET", "/v1/events", { token })).body.events.map((event: { event_id: string }) => event.event_id)
+      await call("POST", "/v1/events/ack", { token, body: { event_ids: pending } })
+      const waiting = call("GET", "/v1/events?wait_seconds=30", { token })
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      const closed = running.close()
+      const reply = await waiting
+      assert.strictEqual(reply.status, 200, JSON.stringify(reply.body))
+      assert.deepStrictEqual(reply.body, { events: [], next_cursor: null })
+      assert.strictEqual(reply.headers.get("connection"), "close")
+      await closed
+    } finally {
+      await running.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 25_000)
 })
