@@ -132,7 +132,7 @@ export const resolve = Effect.fn("Disputes.resolve")(function* (actor: Actor, di
     }
     yield* Outbox.append(
       { type: "dispute.resolved", subjectType: "dispute", subjectId: disputeId, recipients, payload: response },
-      { type: `bounty.${bountyStatus}`, subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: settled },
+      { type: `bounty.${bountyStatus}`, subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: { ...settled, status: bountyStatus } },
       { type: `escrow.${escrowStatus}`, subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: settled }
     )
     yield* Audit.record({

@@ -1,0 +1,169 @@
+/**
+ * The events of a representative mix of jobs, read as a consumer reads them: each payload carries
+ * what a consumer acts on and agrees with the records the API returns.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
+import { Sqlite } from "@clawbounties/adapter-sqlite"
+import { BountyMachine } from "@clawbounties/domain"
+import { Effect, Layer, TestClock } from "effect"
+import * as Bounties from "../src/Bounties.js"
+import * as Closure from "../src/Closure.js"
+import * as Deadlines from "../src/Deadlines.js"
+import * as Disputes from "../src/Disputes.js"
+import * as Identities from "../src/Identities.js"
+import * as Operators from "../src/Operators.js"
+import * as Submissions from "../src/Submissions.js"
+import * as Tokens from "../src/Tokens.js"
+import * as Workers from "../src/Workers.js"
+import { engineOver, migrationSets, operator, proofBundle, registerIdentity, requester, researchBounty, underReview, worker } from "./helpers/engine.js"
+import { answer, key } from "./helpers/identity.js"
+
+interface Row {
+  readonly seq: string | number
+  readonly type: string
+  readonly subject_type: string
+  readonly subject_id: string
+  readonly payload: string
+  readonly recipients: string
+}
+
+interface Event {
+  readonly seq: number
+  readonly type: string
+  readonly subjectType: string
+  readonly subjectId: string
+  readonly payload: Record<string, unknown>
+  readonly recipients: ReadonlySet<string>
+}
+
+const allEvents = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<Row>`SELECT o.seq, o.type, o.subject_type, o.subject_id, o.payload,
+      (SELECT json_group_array(r.did) FROM outbox_recipients r WHERE r.event_seq = o.seq) AS recipients
+    FROM outbox o ORDER BY o.seq`
+  return rows.map((row): Event => ({
+    seq: Number(row.seq),
+    type: row.type,
+    subjectType: row.subject_type,
+    subjectId: row.subject_id,
+    payload: JSON.parse(row.payload),
+    recipients: new Set(JSON.parse(row.recipients))
+  }))
+})
+
+const JOB_SUBJECTS = ["bounty", "escrow", "submission", "dispute"]
+
+/** Every bounty's last event announces the status the API shows for it. */
+const lastEventsAgreeWithRecords = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const events = yield* allEvents
+  for (const { bounty_id } of yield* sql<{ bounty_id: string }>`SELECT bounty_id FROM bounties`) {
+    const last = events.filter((e) => e.subjectId === bounty_id).at(-1)!
+    const record = yield* Bounties.get(operator, bounty_id)
+    assert.strictEqual(last.payload.status, record.status, `${last.type} of ${bounty_id}`)
+  }
+})
+
+const submitTampered = (w: { key: ReturnType<typeof key>; actor: { did: string; role: "worker" } }, bountyId: string) =>
+  Effect.flip(Submissions.submit(w.actor, bountyId, { proof_bundle_envelope: proofBundle(w.key, { tamper: true }), artifacts: [] }))
+
+/**
+ * Every path a job can take, and the identity, token, worker and balance events around them:
+ * approve, reject with each dispute outcome, an invalid submission, review timeout, cancel, expiry
+ * of a direct hire, a missed work deadline (reopened, then taken by another worker), escalation.
+ * Checks that each bounty's last event agrees with its record after every phase.
+ */
+const jobMix = Effect.gen(function* () {
+  const { actor: buyer } = yield* requester(1)
+  const w2 = yield* worker(2)
+  const w3 = yield* worker(3)
+
+  // Identity, tokens, worker profile, balances.
+  yield* registerIdentity(key(1), "requester")
+  const challenge = yield* Identities.challenge({ did: key(4).did, purpose: "register" })
+  const registered = yield* Identities.register({ did: key(4).did, role: "requester", challenge_id: challenge.challenge_id, proof: answer(key(4), challenge, "requester") })
+  const rotated = yield* Tokens.rotate(yield* Tokens.authenticate(registered.auth.token))
+  yield* Tokens.revoke(yield* Tokens.authenticate(rotated.token), { token_id: rotated.token_id })
+  yield* Workers.update(w3.actor, { worker_version: "test/2.0.0" })
+  yield* Operators.debit(operator, { did: buyer.did, amount_minor: 1n, currency: "USD", reason: "test", idempotency_key: "debit-1" })
+
+  // Approved by the requester.
+  const approved = yield* underReview(buyer, w2.key)
+  yield* Closure.approve(buyer, approved.posted.bounty_id, { submission_id: approved.submitted.submission_id })
+  // Rejected, then each outcome of the dispute.
+  for (const resolution of [{ outcome: "worker_award" }, { outcome: "requester_refund" }, { outcome: "split", worker_share_bps: 4000 }] as const) {
+    const job = yield* underReview(buyer, w2.key)
+    const rejected = yield* Closure.reject(buyer, job.posted.bounty_id, { submission_id: job.submitted.submission_id, reason: "incomplete" })
+    yield* Disputes.resolve(operator, rejected.dispute_id, resolution)
+  }
+  // Cancelled while open.
+  yield* Bounties.cancel(buyer, (yield* Bounties.post(buyer, researchBounty())).bounty_id, { reason: "changed my mind" })
+
+  // Jobs that wait for a deadline.
+  const silent = yield* Bounties.post(buyer, researchBounty({ deadlines: { review_within_seconds: 3600 } }))
+  yield* Bounties.accept(w2.actor, silent.bounty_id, {})
+  yield* submitTampered(w2, silent.bounty_id)
+  yield* Submissions.submit(w2.actor, silent.bounty_id, { proof_bundle_envelope: proofBundle(w2.key), artifacts: [] })
+  yield* Bounties.post(buyer, researchBounty({ metadata: { requested_worker_did: w3.actor.did as never }, deadlines: { accept_within_seconds: 3600 } }))
+  const abandoned = yield* Bounties.post(buyer, researchBounty({ deadlines: { work_within_seconds: 3600 } }))
+  yield* Bounties.accept(w2.actor, abandoned.bounty_id, {})
+  const escalated = yield* underReview(buyer, w3.key)
+  const dispute = yield* Closure.reject(buyer, escalated.posted.bounty_id, { submission_id: escalated.submitted.submission_id, reason: "wrong" })
+  yield* lastEventsAgreeWithRecords
+
+  yield* TestClock.adjust("2 hours")
+  const first = yield* Deadlines.sweep()
+  assert.deepInclude(first, { autoApproved: 1, expired: 1, reopened: 1 })
+  yield* lastEventsAgreeWithRecords
+  // Another worker takes the reopened bounty and is paid.
+  yield* Bounties.accept(w3.actor, abandoned.bounty_id, {})
+  const retaken = yield* Submissions.submit(w3.actor, abandoned.bounty_id, { proof_bundle_envelope: proofBundle(w3.key), artifacts: [] })
+  yield* Closure.approve(buyer, abandoned.bounty_id, { submission_id: retaken.submission_id })
+
+  yield* TestClock.adjust("8 days")
+  assert.strictEqual((yield* Deadlines.sweep()).escalated, 1)
+  yield* Disputes.resolve(operator, dispute.dispute_id, { outcome: "split", worker_share_bps: 5000 })
+  yield* lastEventsAgreeWithRecords
+  return yield* allEvents
+})
+
+/** A missed work deadline under the `cancel` policy (the setting is per engine). */
+const cancelPolicyMix = Effect.gen(function* () {
+  const { actor: buyer } = yield* requester(1)
+  const w = yield* worker(2)
+  const posted = yield* Bounties.post(buyer, researchBounty())
+  yield* Bounties.accept(w.actor, posted.bounty_id, {})
+  yield* TestClock.adjust("25 hours")
+  assert.strictEqual((yield* Deadlines.sweep()).cancelled, 1)
+  yield* lastEventsAgreeWithRecords
+  return yield* allEvents
+})
+
+const store = () => Sqlite.layerMemory(migrationSets).pipe(Layer.orDie)
+
+describe("event catalogue", () => {
+  it.effect("payloads name their subject and the bounty's new status, with amounts as digit strings", () =>
+    Effect.gen(function* () {
+      const events = [
+        ...yield* Effect.provide(jobMix, engineOver(store())),
+        ...yield* Effect.provide(cancelPolicyMix, engineOver(store(), { acceptanceTimeout: "cancel" }))
+      ]
+      const amounts = (value: unknown, path: string): Array<[string, unknown]> =>
+        typeof value !== "object" || value === null
+          ? []
+          : Object.entries(value).flatMap(([k, v]) => [...(k.endsWith("_minor") ? [[`${path}.${k}`, v] as [string, unknown]] : []), ...amounts(v, `${path}.${k}`)])
+      for (const event of events) {
+        const label = `${event.type} (${event.seq})`
+        if (JOB_SUBJECTS.includes(event.subjectType)) {
+          assert.strictEqual(event.payload[`${event.subjectType}_id`], event.subjectId, `${label} names its subject`)
+        }
+        if (event.subjectType === "bounty") {
+          assert.include(BountyMachine.states, event.payload.status as BountyMachine.Status, `${label} carries the bounty's status`)
+        }
+        const found = amounts(event.payload, "payload")
+        for (const [path, value] of found) assert.match(String(value), /^\d+$/, `${label} ${path}`)
+        for (const [path, value] of found) assert.isString(value, `${label} ${path} is a string`)
+      }
+    }))
+})
