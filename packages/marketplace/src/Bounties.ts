@@ -209,7 +209,7 @@ export const post = Effect.fn("Bounties.post")(function* (actor: Actor, request:
         subjectType: "escrow",
         subjectId: escrowId,
         recipients: [actor.did],
-        payload: { escrow_id: escrowId, bounty_id: bountyId, amount_minor: snapshot.buyerTotal.toString(), hold_id: held.hold.id }
+        payload: { escrow_id: escrowId, bounty_id: bountyId, amount_minor: snapshot.buyerTotal.toString(), currency, hold_id: held.hold.id }
       }
     )
     yield* Audit.record({ actor: actor.did, action: "bounty.post", entityType: "bounty", entityId: bountyId, before: null, after: response })
@@ -350,9 +350,10 @@ export const cancel = Effect.fn("Bounties.cancel")(function* (actor: Actor, boun
       escrow_status: "cancelled",
       refunded_minor: voided.returned.toString()
     }
+    const payload = { ...response, currency: bounty.currency }
     yield* Outbox.append(
-      { type: "bounty.cancelled", subjectType: "bounty", subjectId: bountyId, recipients: openBountyRecipients(bounty), payload: { ...response, reason: input.reason ?? null } },
-      { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [actor.did], payload: response }
+      { type: "bounty.cancelled", subjectType: "bounty", subjectId: bountyId, recipients: openBountyRecipients(bounty), payload: { ...payload, reason: input.reason ?? null } },
+      { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [actor.did], payload }
     )
     yield* Audit.record({ actor: actor.did, action: "bounty.cancel", entityType: "bounty", entityId: bountyId, before: { status: bounty.status }, after: { status: "cancelled", reason: input.reason ?? null } })
     return response

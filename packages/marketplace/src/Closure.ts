@@ -79,7 +79,7 @@ export const approveUnderReview = (
     yield* Outbox.append(
       { type: "bounty.approved", subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: { ...response, auto: event === "review_timeout" } },
       { type: "submission.approved", subjectType: "submission", subjectId: submission.submission_id, recipients, payload: { submission_id: submission.submission_id, bounty_id: bounty.bounty_id } },
-      { type: "escrow.released", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, worker_paid_minor: response.worker_paid_minor, platform_fee_minor: response.platform_fee_minor, ledger_entry_id: paid.entryId } }
+      { type: "escrow.released", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, worker_paid_minor: response.worker_paid_minor, platform_fee_minor: response.platform_fee_minor, currency: bounty.currency, ledger_entry_id: paid.entryId } }
     )
     yield* Audit.record({
       actor: approvedBy,

@@ -60,7 +60,7 @@ const expire = (bounty: BountyStore.BountyRow) =>
     const refunded = yield* Settlement.refund(bounty, escrow, "bounty_expired")
     yield* Transitions.bounty(bounty, "expire", { deadline_at: null })
     yield* Transitions.escrow(escrow, "void")
-    const payload = { bounty_id: bounty.bounty_id, status: "expired", escrow_id: escrow.escrow_id, escrow_status: "cancelled", refunded_minor: refunded.refund.toString() }
+    const payload = { bounty_id: bounty.bounty_id, status: "expired", escrow_id: escrow.escrow_id, escrow_status: "cancelled", refunded_minor: refunded.refund.toString(), currency: bounty.currency }
     yield* Outbox.append(
       { type: "bounty.expired", subjectType: "bounty", subjectId: bounty.bounty_id, recipients: openBountyRecipients(bounty), payload },
       { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [bounty.requester_did], payload }
@@ -79,7 +79,7 @@ const acceptanceTimeout = (bounty: BountyStore.BountyRow, now: string) =>
       yield* Transitions.bounty(bounty, "acceptance_timeout_cancel", { deadline_at: null })
       yield* Transitions.escrow(escrow, "void")
       // The fields of the requester's own cancel: one event type reads one way whoever cancelled.
-      const payload = { bounty_id: bounty.bounty_id, status: "cancelled", escrow_id: escrow.escrow_id, escrow_status: "cancelled", refunded_minor: refunded.refund.toString(), reason: "work_deadline_missed" }
+      const payload = { bounty_id: bounty.bounty_id, status: "cancelled", escrow_id: escrow.escrow_id, escrow_status: "cancelled", refunded_minor: refunded.refund.toString(), currency: bounty.currency, reason: "work_deadline_missed" }
       yield* Outbox.append(
         { type: "bounty.cancelled", subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload },
         { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload }

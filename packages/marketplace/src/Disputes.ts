@@ -131,7 +131,7 @@ export const resolve = Effect.fn("Disputes.resolve")(function* (actor: Actor, di
       currency: bounty.currency
     }
     yield* Outbox.append(
-      { type: "dispute.resolved", subjectType: "dispute", subjectId: disputeId, recipients, payload: response },
+      { type: "dispute.resolved", subjectType: "dispute", subjectId: disputeId, recipients, payload: { ...response, currency: bounty.currency } },
       { type: `bounty.${bountyStatus}`, subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: { ...settled, status: bountyStatus } },
       { type: `escrow.${escrowStatus}`, subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: settled }
     )

@@ -143,7 +143,7 @@ const cancelPolicyMix = Effect.gen(function* () {
 const store = () => Sqlite.layerMemory(migrationSets).pipe(Layer.orDie)
 
 describe("event catalogue", () => {
-  it.effect("payloads name their subject and the bounty's new status, with amounts as digit strings", () =>
+  it.effect("payloads name their subject and the bounty's new status, with amounts as digit strings beside a currency", () =>
     Effect.gen(function* () {
       const events = [
         ...yield* Effect.provide(jobMix, engineOver(store())),
@@ -153,6 +153,8 @@ describe("event catalogue", () => {
         typeof value !== "object" || value === null
           ? []
           : Object.entries(value).flatMap(([k, v]) => [...(k.endsWith("_minor") ? [[`${path}.${k}`, v] as [string, unknown]] : []), ...amounts(v, `${path}.${k}`)])
+      const hasCurrency = (value: unknown): boolean =>
+        typeof value === "object" && value !== null && Object.entries(value).some(([k, v]) => k === "currency" || hasCurrency(v))
       for (const event of events) {
         const label = `${event.type} (${event.seq})`
         if (JOB_SUBJECTS.includes(event.subjectType)) {
@@ -164,6 +166,7 @@ describe("event catalogue", () => {
         const found = amounts(event.payload, "payload")
         for (const [path, value] of found) assert.match(String(value), /^\d+$/, `${label} ${path}`)
         for (const [path, value] of found) assert.isString(value, `${label} ${path} is a string`)
+        if (found.length > 0) assert.isTrue(hasCurrency(event.payload), `${label} names the currency of ${found[0]![0]}`)
       }
     }))
 })
