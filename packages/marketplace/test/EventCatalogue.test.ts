@@ -1,7 +1,9 @@
 /**
- * The events of a representative mix of jobs, read as a consumer reads them: each payload carries
- * what a consumer acts on and agrees with the records the API returns.
+ * The events of a representative mix of jobs, read as a consumer reads them: every type written is
+ * in `docs/events.md`'s catalogue (and every type listed is written), and each payload carries what
+ * a consumer acts on and agrees with the records the API returns.
  */
+import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
@@ -18,6 +20,14 @@ import * as Tokens from "../src/Tokens.js"
 import * as Workers from "../src/Workers.js"
 import { engineOver, migrationSets, operator, proofBundle, registerIdentity, requester, researchBounty, underReview, worker } from "./helpers/engine.js"
 import { answer, key } from "./helpers/identity.js"
+
+/** The event types `docs/events.md` lists: every code span in the first column of its catalogue table. */
+const cataloguedTypes = (): ReadonlySet<string> => {
+  const doc = readFileSync(new URL("../../../docs/events.md", import.meta.url), "utf8")
+  const table = doc.slice(doc.indexOf("## Catalogue"))
+  const firstCells = table.split("\n").filter((line) => line.startsWith("| `")).map((line) => line.split("|")[1]!)
+  return new Set(firstCells.flatMap((cell) => [...cell.matchAll(/`([^`]+)`/g)].map((match) => match[1]!)))
+}
 
 interface Row {
   readonly seq: string | number
@@ -143,6 +153,17 @@ const cancelPolicyMix = Effect.gen(function* () {
 const store = () => Sqlite.layerMemory(migrationSets).pipe(Layer.orDie)
 
 describe("event catalogue", () => {
+  it.effect("docs/events.md lists every event type the jobs write, and lists none they never write", () =>
+    Effect.gen(function* () {
+      const written = new Set([
+        ...(yield* Effect.provide(jobMix, engineOver(store()))).map((e) => e.type),
+        ...(yield* Effect.provide(cancelPolicyMix, engineOver(store(), { acceptanceTimeout: "cancel" }))).map((e) => e.type)
+      ])
+      const listed = cataloguedTypes()
+      assert.deepStrictEqual([...written].filter((type) => !listed.has(type)).sort(), [], "written but not in docs/events.md")
+      assert.deepStrictEqual([...listed].filter((type) => !written.has(type)).sort(), [], "in docs/events.md but never written")
+    }))
+
   it.effect("payloads name their subject and the bounty's new status, with amounts as digit strings beside a currency", () =>
     Effect.gen(function* () {
       const events = [
