@@ -1,7 +1,8 @@
 /**
  * The events of a representative mix of jobs, read as a consumer reads them: every type written is
- * in `docs/events.md`'s catalogue (and every type listed is written), and each payload carries what
- * a consumer acts on and agrees with the records the API returns.
+ * in `docs/events.md`'s catalogue (and every type listed is written), each job event reaches the
+ * parties of its job and nobody else, and each payload carries what a consumer acts on and agrees
+ * with the records the API returns.
  */
 import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
@@ -63,6 +64,22 @@ const allEvents = Effect.gen(function* () {
 })
 
 const JOB_SUBJECTS = ["bounty", "escrow", "submission", "dispute"]
+
+/** The bounty each job record belongs to, and each bounty's requester and requested worker. */
+const jobs = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ id: string; bounty_id: string }>`
+    SELECT bounty_id AS id, bounty_id FROM bounties
+    UNION ALL SELECT escrow_id, bounty_id FROM escrows
+    UNION ALL SELECT submission_id, bounty_id FROM submissions
+    UNION ALL SELECT dispute_id, bounty_id FROM disputes`
+  const bounties = yield* sql<{ bounty_id: string; requester_did: string; requested_worker_did: string | null }>`
+    SELECT bounty_id, requester_did, requested_worker_did FROM bounties`
+  return {
+    bountyOf: new Map(rows.map((row) => [row.id, row.bounty_id])),
+    bounties: new Map(bounties.map((row) => [row.bounty_id, row]))
+  }
+})
 
 /** Every bounty's last event announces the status the API shows for it. */
 const lastEventsAgreeWithRecords = Effect.gen(function* () {
@@ -162,6 +179,36 @@ describe("event catalogue", () => {
       const listed = cataloguedTypes()
       assert.deepStrictEqual([...written].filter((type) => !listed.has(type)).sort(), [], "written but not in docs/events.md")
       assert.deepStrictEqual([...listed].filter((type) => !written.has(type)).sort(), [], "in docs/events.md but never written")
+    }))
+
+  it.effect("each job event reaches its job's parties at that moment, and nobody else", () =>
+    Effect.gen(function* () {
+      for (const [events, { bountyOf, bounties }] of [
+        yield* Effect.provide(Effect.all([jobMix, jobs]), engineOver(store())),
+        yield* Effect.provide(Effect.all([cancelPolicyMix, jobs]), engineOver(store(), { acceptanceTimeout: "cancel" }))
+      ]) {
+        const jobEvents = events.filter((e) => JOB_SUBJECTS.includes(e.subjectType))
+        for (const bountyId of new Set(jobEvents.map((e) => bountyOf.get(e.subjectId)!))) {
+          const own = jobEvents.filter((e) => bountyOf.get(e.subjectId) === bountyId)
+          const { requester_did: requesterDid, requested_worker_did } = bounties.get(bountyId)!
+          const requested = requested_worker_did === null ? [] : [requested_worker_did]
+          // The parties: the requester, a direct hire's worker, and each worker that held the bounty.
+          const workers = own.filter((e) => e.type === "bounty.accepted").map((e) => e.payload.worker_did as string)
+          const parties = new Set([requesterDid, ...requested, ...workers])
+          let holder: string | undefined
+          for (const event of own) {
+            const label = `${event.type} of ${bountyId}`
+            if (event.type === "bounty.accepted") holder = event.payload.worker_did as string
+            for (const did of event.recipients) assert.isTrue(parties.has(did), `${label} leaks to ${did}`)
+            assert.isTrue(event.recipients.has(requesterDid), `${label} misses the requester`)
+            if (holder !== undefined) assert.isTrue(event.recipients.has(holder), `${label} misses the worker`)
+            else if (event.subjectType === "bounty") {
+              for (const did of requested) assert.isTrue(event.recipients.has(did), `${label} misses the requested worker`)
+            }
+            if (event.type === "bounty.reopened") holder = undefined
+          }
+        }
+      }
     }))
 
   it.effect("payloads name their subject and the bounty's new status, with amounts as digit strings beside a currency", () =>
