@@ -14,6 +14,7 @@ import * as Idempotency from "./Idempotency.js"
 import * as Outbox from "./Outbox.js"
 import * as Requests from "./Requests.js"
 import * as Settlement from "./Settlement.js"
+import { OPERATOR_DID } from "./Tokens.js"
 import * as Transitions from "./Transitions.js"
 
 export const ApproveResponse = Schema.Struct({
@@ -179,7 +180,8 @@ export const reject = Effect.fn("Closure.reject")(function* (actor: Actor, bount
     const recipients = [bounty.requester_did, submission.worker_did]
     yield* Outbox.append(
       { type: "bounty.rejected", subjectType: "bounty", subjectId: bountyId, recipients, payload: { ...response, reason: input.reason } },
-      { type: "dispute.opened", subjectType: "dispute", subjectId: disputeId, recipients, payload: response },
+      // Operators resolve disputes: they read of a new one in the operator principal's feed.
+      { type: "dispute.opened", subjectType: "dispute", subjectId: disputeId, recipients: [...recipients, OPERATOR_DID], payload: response },
       { type: "escrow.frozen", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, dispute_id: disputeId } }
     )
     yield* Audit.record({

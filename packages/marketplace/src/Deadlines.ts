@@ -15,6 +15,7 @@ import { addSeconds, nowIso, transaction } from "./Command.js"
 import { MarketplaceConfig } from "./MarketplaceConfig.js"
 import * as Outbox from "./Outbox.js"
 import * as Settlement from "./Settlement.js"
+import { OPERATOR_DID } from "./Tokens.js"
 import * as Transitions from "./Transitions.js"
 
 /** The actor named in audit rows and events for transitions made by the clock. */
@@ -142,7 +143,8 @@ const escalate = (disputeId: string) =>
     if (rows.length === 0) return "skipped" as const
     const dispute = Option.getOrThrow(yield* BountyStore.findDispute(disputeId))
     const bounty = Option.getOrThrow(yield* BountyStore.findBounty(dispute.bounty_id))
-    const recipients = [bounty.requester_did, ...(bounty.worker_did === null ? [] : [bounty.worker_did])]
+    // The operators too: escalation is how they learn a dispute is overdue.
+    const recipients = [bounty.requester_did, ...(bounty.worker_did === null ? [] : [bounty.worker_did]), OPERATOR_DID]
     yield* Outbox.append({ type: "dispute.escalated", subjectType: "dispute", subjectId: disputeId, recipients, payload: { dispute_id: disputeId, bounty_id: bounty.bounty_id } })
     yield* Audit.record({ actor: SYSTEM, action: "dispute.escalate", entityType: "dispute", entityId: disputeId, before: { escalated: false }, after: { escalated: true } })
     return "escalated" as const

@@ -65,6 +65,9 @@ const allEvents = Effect.gen(function* () {
 
 const JOB_SUBJECTS = ["bounty", "escrow", "submission", "dispute"]
 
+/** Job events the operators act on, beside the job's parties. */
+const OPERATOR_EVENTS = ["dispute.opened", "dispute.escalated"]
+
 /** The bounty each job record belongs to, and each bounty's requester and requested worker. */
 const jobs = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
@@ -181,7 +184,7 @@ describe("event catalogue", () => {
       assert.deepStrictEqual([...listed].filter((type) => !written.has(type)).sort(), [], "in docs/events.md but never written")
     }))
 
-  it.effect("each job event reaches its job's parties at that moment, and nobody else", () =>
+  it.effect("each job event reaches its job's parties at that moment (a dispute's also the operators), and nobody else", () =>
     Effect.gen(function* () {
       for (const [events, { bountyOf, bounties }] of [
         yield* Effect.provide(Effect.all([jobMix, jobs]), engineOver(store())),
@@ -199,7 +202,12 @@ describe("event catalogue", () => {
           for (const event of own) {
             const label = `${event.type} of ${bountyId}`
             if (event.type === "bounty.accepted") holder = event.payload.worker_did as string
-            for (const did of event.recipients) assert.isTrue(parties.has(did), `${label} leaks to ${did}`)
+            // The operators must act on a dispute: resolve it, the sooner once it is overdue.
+            const forOperators = OPERATOR_EVENTS.includes(event.type)
+            for (const did of event.recipients) {
+              assert.isTrue(parties.has(did) || (forOperators && did === Tokens.OPERATOR_DID), `${label} leaks to ${did}`)
+            }
+            if (forOperators) assert.isTrue(event.recipients.has(Tokens.OPERATOR_DID), `${label} misses the operators`)
             assert.isTrue(event.recipients.has(requesterDid), `${label} misses the requester`)
             if (holder !== undefined) assert.isTrue(event.recipients.has(holder), `${label} misses the worker`)
             else if (event.subjectType === "bounty") {
