@@ -77,6 +77,31 @@ describe("GET /v1/events, POST /v1/events/ack", () => {
     assert.strictEqual(reply.body.events[0].subject_id, posted.body.bounty_id)
   })
 
+  it("the operator token reads the disputes it must resolve, and acknowledges them", async () => {
+    const requester = H.signer(47)
+    const worker = H.signer(48)
+    const requesterToken = await H.registerRequester(call, requester)
+    const { token: workerToken } = await H.registerWorker(call, worker, 48)
+    await H.fund(call, requester.did, "100000", "events-fund-dispute")
+    const posted = await call("POST", "/v1/bounties", { token: requesterToken, body: H.researchBounty() })
+    await call("POST", `/v1/bounties/${posted.body.bounty_id}/accept`, { token: workerToken, body: {} })
+    const submitted = await call("POST", `/v1/bounties/${posted.body.bounty_id}/submit`, { token: workerToken, body: { proof_bundle_envelope: H.proofBundle(worker) } })
+    const rejected = await call("POST", `/v1/bounties/${posted.body.bounty_id}/reject`, {
+      token: requesterToken,
+      body: { submission_id: submitted.body.submission_id, reason: "missing deliverables" }
+    })
+    assert.strictEqual(rejected.status, 200, JSON.stringify(rejected.body))
+
+    const feed = await call("GET", "/v1/events", { token: H.OPERATOR_TOKEN })
+    assert.strictEqual(feed.status, 200, JSON.stringify(feed.body))
+    const opened = feed.body.events.filter((event: { subject_id: string }) => event.subject_id === rejected.body.dispute_id)
+    assert.deepStrictEqual(opened.map((event: { type: string }) => event.type), ["dispute.opened"])
+    // Only the dispute: the job's other events stay its parties'.
+    assert.isFalse(feed.body.events.some((event: { subject_id: string }) => event.subject_id === posted.body.bounty_id))
+    const acked = await call("POST", "/v1/events/ack", { token: H.OPERATOR_TOKEN, body: { event_ids: [opened[0].event_id] } })
+    assert.deepStrictEqual(acked.body, { acked: 1, already_acked: 0 })
+  })
+
   it("refuses a caller without a token, and bad input with its code, acknowledging nothing", async () => {
     const requester = H.signer(43)
     const token = await H.registerRequester(call, requester)
