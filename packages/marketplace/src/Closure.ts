@@ -181,7 +181,7 @@ export const reject = Effect.fn("Closure.reject")(function* (actor: Actor, bount
     yield* Outbox.append(
       { type: "bounty.rejected", subjectType: "bounty", subjectId: bountyId, recipients, payload: { ...response, reason: input.reason } },
       // Operators resolve disputes: they read of a new one in the operator principal's feed.
-      { type: "dispute.opened", subjectType: "dispute", subjectId: disputeId, recipients: [...recipients, OPERATOR_DID], payload: response },
+      { type: "dispute.opened", subjectType: "dispute", subjectId: disputeId, recipients: [...recipients, OPERATOR_DID], payload: { ...response, reason: input.reason } },
       { type: "escrow.frozen", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, dispute_id: disputeId } }
     )
     yield* Audit.record({

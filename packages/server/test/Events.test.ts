@@ -96,6 +96,8 @@ describe("GET /v1/events, POST /v1/events/ack", () => {
     assert.strictEqual(feed.status, 200, JSON.stringify(feed.body))
     const opened = feed.body.events.filter((event: { subject_id: string }) => event.subject_id === rejected.body.dispute_id)
     assert.deepStrictEqual(opened.map((event: { type: string }) => event.type), ["dispute.opened"])
+    // What the operator decides on comes with it.
+    assert.deepInclude(opened[0].payload, { bounty_id: posted.body.bounty_id, submission_id: submitted.body.submission_id, reason: "missing deliverables" })
     // Only the dispute: the job's other events stay its parties'.
     assert.isFalse(feed.body.events.some((event: { subject_id: string }) => event.subject_id === posted.body.bounty_id))
     const acked = await call("POST", "/v1/events/ack", { token: H.OPERATOR_TOKEN, body: { event_ids: [opened[0].event_id] } })
