@@ -434,7 +434,7 @@ export const accept = Effect.fn("Bounties.accept")(function* (actor: Actor, boun
     const recipients = [bounty.requester_did, actor.did]
     yield* Outbox.append(
       { type: "bounty.accepted", subjectType: "bounty", subjectId: bountyId, recipients, payload: response },
-      { type: "escrow.assigned", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, worker_did: actor.did, assigned_at: now } }
+      { type: "escrow.assigned", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, bounty_id: bountyId, worker_did: actor.did, assigned_at: now } }
     )
     yield* Audit.record({
       actor: actor.did,

@@ -80,7 +80,7 @@ export const approveUnderReview = (
     yield* Outbox.append(
       { type: "bounty.approved", subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: { ...response, auto: event === "review_timeout" } },
       { type: "submission.approved", subjectType: "submission", subjectId: submission.submission_id, recipients, payload: { submission_id: submission.submission_id, bounty_id: bounty.bounty_id } },
-      { type: "escrow.released", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, worker_paid_minor: response.worker_paid_minor, platform_fee_minor: response.platform_fee_minor, currency: bounty.currency, ledger_entry_id: paid.entryId } }
+      { type: "escrow.released", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, bounty_id: bounty.bounty_id, worker_paid_minor: response.worker_paid_minor, platform_fee_minor: response.platform_fee_minor, currency: bounty.currency, ledger_entry_id: paid.entryId } }
     )
     yield* Audit.record({
       actor: approvedBy,
@@ -182,7 +182,7 @@ export const reject = Effect.fn("Closure.reject")(function* (actor: Actor, bount
       { type: "bounty.rejected", subjectType: "bounty", subjectId: bountyId, recipients, payload: { ...response, reason: input.reason } },
       // Operators resolve disputes: they read of a new one in the operator principal's feed.
       { type: "dispute.opened", subjectType: "dispute", subjectId: disputeId, recipients: [...recipients, OPERATOR_DID], payload: { ...response, reason: input.reason } },
-      { type: "escrow.frozen", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, dispute_id: disputeId } }
+      { type: "escrow.frozen", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, bounty_id: bountyId, dispute_id: disputeId } }
     )
     yield* Audit.record({
       actor: actor.did,

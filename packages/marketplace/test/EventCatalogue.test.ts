@@ -219,7 +219,7 @@ describe("event catalogue", () => {
       }
     }))
 
-  it.effect("payloads name their subject and the bounty's new status, with amounts as digit strings beside a currency", () =>
+  it.effect("payloads name their subject, their bounty and the bounty's new status, with amounts as digit strings beside a currency", () =>
     Effect.gen(function* () {
       const events = [
         ...yield* Effect.provide(jobMix, engineOver(store())),
@@ -235,6 +235,8 @@ describe("event catalogue", () => {
         const label = `${event.type} (${event.seq})`
         if (JOB_SUBJECTS.includes(event.subjectType)) {
           assert.strictEqual(event.payload[`${event.subjectType}_id`], event.subjectId, `${label} names its subject`)
+          // And its job: a consumer files any job event under its bounty without looking it up.
+          assert.match(String(event.payload.bounty_id), /^bty_/, `${label} names its bounty`)
         }
         if (event.subjectType === "bounty") {
           assert.include(BountyMachine.states, event.payload.status as BountyMachine.Status, `${label} carries the bounty's status`)
