@@ -23,11 +23,7 @@ describe("GET /v1/events, POST /v1/events/ack", () => {
   const types = (reply: H.Reply) => reply.body.events.map((event: { type: string }) => event.type)
 
   it("each party reads the job's events addressed to it until it acknowledges them", async () => {
-    const requester = H.signer(41)
-    const worker = H.signer(42)
-    const requesterToken = await H.registerRequester(call, requester)
-    const { token: workerToken } = await H.registerWorker(call, worker)
-    await H.fund(call, requester.did, "100000", "events-fund")
+    const { requesterToken, worker, workerToken } = await H.fundedPair(call, 41)
     const posted = await call("POST", "/v1/bounties", { token: requesterToken, body: H.researchBounty() })
     assert.strictEqual(posted.status, 201, JSON.stringify(posted.body))
     const accepted = await call("POST", `/v1/bounties/${posted.body.bounty_id}/accept`, { token: workerToken, body: {} })
@@ -55,11 +51,7 @@ describe("GET /v1/events, POST /v1/events/ack", () => {
   })
 
   it("a poll with wait_seconds answers as soon as an event is there", async () => {
-    const requester = H.signer(44)
-    const worker = H.signer(45)
-    const requesterToken = await H.registerRequester(call, requester)
-    const { token: workerToken } = await H.registerWorker(call, worker)
-    await H.fund(call, requester.did, "100000", "events-wait-fund")
+    const { requesterToken, worker, workerToken } = await H.fundedPair(call, 44)
     const old = (await call("GET", "/v1/events", { token: workerToken })).body.events.map((event: { event_id: string }) => event.event_id)
     await call("POST", "/v1/events/ack", { token: workerToken, body: { event_ids: old } })
 
@@ -78,11 +70,7 @@ describe("GET /v1/events, POST /v1/events/ack", () => {
   })
 
   it("the operator token reads the disputes it must resolve, and acknowledges them", async () => {
-    const requester = H.signer(47)
-    const worker = H.signer(48)
-    const requesterToken = await H.registerRequester(call, requester)
-    const { token: workerToken } = await H.registerWorker(call, worker, 48)
-    await H.fund(call, requester.did, "100000", "events-fund-dispute")
+    const { requesterToken, worker, workerToken } = await H.fundedPair(call, 47)
     const posted = await call("POST", "/v1/bounties", { token: requesterToken, body: H.researchBounty() })
     await call("POST", `/v1/bounties/${posted.body.bounty_id}/accept`, { token: workerToken, body: {} })
     const submitted = await call("POST", `/v1/bounties/${posted.body.bounty_id}/submit`, { token: workerToken, body: { proof_bundle_envelope: H.proofBundle(worker) } })

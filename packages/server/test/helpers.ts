@@ -134,6 +134,16 @@ export const fund = async (call: Call, did: string, amountMinor: string, key: st
   return credited.body
 }
 
+/** A requester funded with `amountMinor` and a worker, registered from seeds `n` and `n + 1`. */
+export const fundedPair = async (call: Call, n: number, amountMinor = "100000") => {
+  const requester = signer(n)
+  const worker = signer(n + 1)
+  const requesterToken = await registerRequester(call, requester)
+  const { token: workerToken } = await registerWorker(call, worker, n + 1)
+  await fund(call, requester.did, amountMinor, `pair-${n}-${requester.did}`)
+  return { requester, worker, requesterToken, workerToken }
+}
+
 let runs = 0
 /** A signed proof bundle with a two-event chain, by `who`. */
 export const proofBundle = (who: Sign.Signer) => {
