@@ -235,12 +235,22 @@ const recordTokenEnd = (input: {
  */
 export const supersede = Effect.fn("Tokens.supersede")(function* (input: { readonly did: string; readonly role: Role; readonly keep: number }) {
   const sql = yield* SqlClient.SqlClient
+  // On PostgreSQL, registrations of one DID and role take turns here (on its identity row, which
+  // registration has written): each then counts the tokens the others issued, so replicas
+  // registering it at once neither leave more than `keep` live nor supersede one token twice.
+  yield* sql.onDialectOrElse({
+    pg: () => sql`SELECT did FROM identities WHERE did = ${input.did} AND role = ${input.role} FOR UPDATE`,
+    orElse: () => Effect.void
+  })
   const live = yield* sql<TokenRow>`SELECT token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by
     FROM auth_tokens WHERE did = ${input.did} AND role = ${input.role} AND revoked_at IS NULL
     ORDER BY created_at, token_id`
   const now = DateTime.formatIso(yield* DateTime.now)
   for (const token of live.slice(0, Math.max(0, live.length - input.keep))) {
-    yield* sql`UPDATE auth_tokens SET revoked_at = ${now}, revoked_reason = 'superseded' WHERE token_id = ${token.token_id}`
+    // Conditional: a rotation or revocation (which lock its line, not the identity) may have revoked it.
+    const revoked = yield* sql`UPDATE auth_tokens SET revoked_at = ${now}, revoked_reason = 'superseded'
+      WHERE token_id = ${token.token_id} AND revoked_at IS NULL RETURNING token_id`
+    if (revoked.length === 0) continue
     yield* recordTokenEnd({
       actor: token.did,
       token,

@@ -20,6 +20,9 @@ import * as H from "./helpers.js"
 // Deadlines of a second or two, so they pass while the replicas sweep (read by each server's config).
 process.env.BOUNTY_MIN_DEADLINE = "1 second"
 process.env.DISPUTE_ESCALATION_AFTER = "1 second"
+// Few live tokens per DID, so registrations racing through replicas supersede the same ones.
+const MAX_LIVE_TOKENS = 2
+process.env.IDENTITY_MAX_LIVE_TOKENS = `${MAX_LIVE_TOKENS}`
 
 const probe = await PgTestDatabase.probe()
 
@@ -274,6 +277,19 @@ describe.skipIf(!probe.available)(`replicas sharing one PostgreSQL ${probe.reaso
     for (const reply of registrations) assert.strictEqual(reply.status, 201, JSON.stringify(reply.body))
     assert.deepStrictEqual(registrations.map((reply) => reply.body.created).sort(), [false, false, true])
     assert.deepStrictEqual(new Set(registrations.map((reply) => reply.body.worker_id)).size, 1)
+    await checkHealthy()
+  })
+
+  it("one DID at its live-token limit registering through every replica at once: each token superseded once", async () => {
+    const requester = H.signer(94)
+    for (let n = 0; n < MAX_LIVE_TOKENS; n++) await H.registerRequester(via(n), requester)
+    await Promise.all(Array.from({ length: REPLICAS }, (_, i) => H.registerRequester(via(i), requester)))
+    const live = await query("SELECT token_id FROM auth_tokens WHERE did = $1 AND revoked_at IS NULL", [requester.did])
+    assert.strictEqual(live.length, MAX_LIVE_TOKENS)
+    assert.deepStrictEqual(await query(`SELECT entity_id, count(*)::int AS n FROM audit_log WHERE action = 'token.revoke'
+      AND entity_id IN (SELECT token_id FROM auth_tokens WHERE did = $1) GROUP BY entity_id HAVING count(*) > 1`, [requester.did]), [])
+    assert.deepStrictEqual(await query(`SELECT payload, count(*)::int AS n FROM outbox WHERE type = 'token.revoked' AND subject_id = $1
+      GROUP BY payload HAVING count(*) > 1`, [requester.did]), [])
     await checkHealthy()
   })
 
