@@ -204,7 +204,8 @@ export const sweep = Effect.fn("Deadlines.sweep")(function* () {
     purged = yield* Identities.purgeExpired(config.sweepBatchSize)
     challengesPurged += purged
   }
-  const moved = report.expired + report.reopened + report.cancelled + report.autoApproved + report.escalated + report.skipped
+  // Records skipped because another replica holds them are that replica's to log.
+  const moved = report.expired + report.reopened + report.cancelled + report.autoApproved + report.escalated
   if (moved + challengesPurged > 0) {
     yield* Effect.logInfo("deadline sweep", { ...report, challengesPurged })
   }

@@ -358,10 +358,12 @@ export const purgeExpired = Effect.fn("Identities.purgeExpired")(function* (limi
   const now = DateTime.formatIso(yield* DateTime.now)
   // `consumed_at IS NULL` twice: on PostgreSQL a registration may answer a challenge the subquery
   // picked, and only the outer condition is checked again once its row lock is released (the
-  // identity row refers to the challenge, so deleting it then would fail the sweep).
+  // identity row refers to the challenge, so deleting it then would fail the sweep). Rows another
+  // transaction holds (a registration, another replica's purge) are skipped, not waited on.
+  const skipLocked = sql.onDialectOrElse({ pg: () => sql.literal("FOR UPDATE SKIP LOCKED"), orElse: () => sql.literal("") })
   const deleted = yield* sql`DELETE FROM identity_challenges WHERE consumed_at IS NULL AND challenge_id IN (
       SELECT challenge_id FROM identity_challenges
-      WHERE consumed_at IS NULL AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit})
+      WHERE consumed_at IS NULL AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit} ${skipLocked})
     RETURNING challenge_id`
   return deleted.length
 })

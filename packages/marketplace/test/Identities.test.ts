@@ -1,7 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { ErrorCatalogue } from "@clawbounties/domain"
-import { ConfigProvider, DateTime, Deferred, Duration, Effect, Either, Fiber, Layer, Schema, TestClock } from "effect"
+import { ConfigProvider, DateTime, Deferred, Duration, Effect, Either, Fiber, Layer, Option, Schema, TestClock } from "effect"
 import * as Audit from "../src/Audit.js"
 import * as Identities from "../src/Identities.js"
 import * as Outbox from "../src/Outbox.js"
@@ -401,6 +401,35 @@ describe(database.name, () => {
   })
 
   describe("concurrency", () => {
+    // Replicas purge side by side (ARCHITECTURE §7): one must not wait on the rows another holds.
+    it.effect.skipIf(database.name === "sqlite")("a purge skips the expired challenges another transaction holds locked, and deletes the rest", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const held = yield* Identities.challenge({ did: alice.did, purpose: "register" })
+        yield* Identities.challenge({ did: alice.did, purpose: "register" })
+        yield* TestClock.adjust(Duration.minutes(6))
+        const locked = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const holder = yield* Effect.fork(sql.withTransaction(Effect.gen(function* () {
+          yield* sql`SELECT challenge_id FROM identity_challenges WHERE challenge_id = ${held.challenge_id} FOR UPDATE`
+          yield* Deferred.succeed(locked, undefined)
+          yield* Deferred.await(release)
+        })))
+        yield* Deferred.await(locked)
+        const purge = yield* Effect.fork(Identities.purgeExpired())
+        // Real time for the purge's statement to come back (a waiting purge never would).
+        for (let waited = 0; waited < 3000 && Option.isNone(yield* Fiber.poll(purge)); waited += 50) {
+          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
+        }
+        const done = yield* Fiber.poll(purge)
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(holder)
+        assert.isTrue(Option.isSome(done), "the purge waited on the locked challenge")
+        assert.strictEqual(yield* Fiber.join(purge), 1)
+        const left = yield* sql<{ challenge_id: string }>`SELECT challenge_id FROM identity_challenges`
+        assert.deepStrictEqual(left.map((r) => r.challenge_id), [held.challenge_id])
+      }).pipe(Effect.provide(Test())))
+
     it.effect("a purge racing a registration of an expiring challenge leaves the answered challenge alone", () =>
       Effect.gen(function* () {
         const sql = yield* SqlClient.SqlClient
