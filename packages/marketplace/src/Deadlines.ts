@@ -5,7 +5,7 @@
  * apply one twice: on PostgreSQL a record another sweeper holds is skipped (`SKIP LOCKED`).
  */
 import { SqlClient } from "@effect/sql"
-import { Effect, Option } from "effect"
+import { DateTime, Effect, Option } from "effect"
 import * as Audit from "./Audit.js"
 import { openBountyRecipients } from "./Bounties.js"
 import * as BountyStore from "./BountyStore.js"
@@ -31,6 +31,8 @@ export interface SweepReport {
   readonly skipped: number
   /** Expired, unanswered registration challenges deleted. */
   readonly challengesPurged: number
+  /** Events every recipient acknowledged, deleted past `EVENT_RETENTION`. */
+  readonly eventsPurged: number
 }
 
 type Applied = "expired" | "reopened" | "cancelled" | "autoApproved" | "escalated" | "skipped"
@@ -205,11 +207,18 @@ export const sweep = Effect.fn("Deadlines.sweep")(function* () {
     challengesPurged += purged
   }
   // Records skipped because another replica holds them are that replica's to log.
-  const moved = report.expired + report.reopened + report.cancelled + report.autoApproved + report.escalated
-  if (moved + challengesPurged > 0) {
-    yield* Effect.logInfo("deadline sweep", { ...report, challengesPurged })
+  // Events every recipient acknowledged, past their retention: batch after batch like the rest.
+  const retainedFrom = DateTime.formatIso(DateTime.subtractDuration(DateTime.unsafeMake(now), config.eventRetention))
+  let eventsPurged = 0
+  for (let purged = config.sweepBatchSize; purged === config.sweepBatchSize;) {
+    purged = yield* transaction(Outbox.purgeAcknowledged(retainedFrom, config.sweepBatchSize))
+    eventsPurged += purged
   }
-  return { ...report, challengesPurged } satisfies SweepReport
+  const moved = report.expired + report.reopened + report.cancelled + report.autoApproved + report.escalated
+  if (moved + challengesPurged + eventsPurged > 0) {
+    yield* Effect.logInfo("deadline sweep", { ...report, challengesPurged, eventsPurged })
+  }
+  return { ...report, challengesPurged, eventsPurged } satisfies SweepReport
 })
 
 /** What a sweep can fail with: a transition's ledger, idempotency or state-machine error, or SQL. */

@@ -30,6 +30,8 @@ export interface Settings {
   readonly maxSubmissionAttempts: number
   /** How many due transitions one sweep applies at most. */
   readonly sweepBatchSize: number
+  /** How long an event every recipient acknowledged is kept (for replays) before the sweep deletes it. */
+  readonly eventRetention: Duration.Duration
   readonly verification: {
     /** Gateway receipt signers trusted for the `gateway` proof tier. */
     readonly gatewaySignerDids: ReadonlyArray<string>
@@ -50,6 +52,7 @@ export const defaults: Settings = {
   acceptanceTimeout: "reopen",
   maxSubmissionAttempts: 3,
   sweepBatchSize: 500,
+  eventRetention: Duration.days(90),
   verification: { gatewaySignerDids: [], clockSkewMs: 0 }
 }
 
@@ -79,6 +82,10 @@ export const config: Config.Config<Settings> = Config.all({
   sweepBatchSize: Config.integer("SWEEP_BATCH_SIZE").pipe(
     Config.validate({ message: "must be between 1 and 10000", validation: (n) => n >= 1 && n <= 10_000 }),
     Config.withDefault(defaults.sweepBatchSize)
+  ),
+  eventRetention: Config.duration("EVENT_RETENTION").pipe(
+    Config.validate({ message: "must be at least 1 day", validation: (d) => Duration.greaterThanOrEqualTo(d, Duration.days(1)) }),
+    Config.withDefault(defaults.eventRetention)
   ),
   verification: Config.all({
     // A mistyped signer would make the gateway tier silently never apply: refuse it at start-up.

@@ -68,3 +68,23 @@ export const forSubject = Effect.fnUntraced(function* (subjectId: string) {
     FROM outbox WHERE subject_id = ${subjectId} ORDER BY seq`
   return rows.map((row): StoredEvent => ({ ...row, seq: BigInt(row.seq as string), payload: JSON.parse(row.payload) }))
 })
+
+/**
+ * Deletes, oldest first and at most `limit`, the events created before `before` that every
+ * recipient has acknowledged, with their recipient rows. An event someone has not acknowledged is
+ * kept however old: the feed delivers it until it is. Returns how many events were deleted.
+ */
+export const purgeAcknowledged = Effect.fnUntraced(function* (before: string, limit: number) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ seq: string | number | bigint }>`SELECT o.seq FROM outbox o
+    WHERE o.created_at < ${before}
+      AND NOT EXISTS (SELECT 1 FROM outbox_recipients r WHERE r.event_seq = o.seq AND r.acked_at IS NULL)
+    ORDER BY o.seq LIMIT ${limit}`
+  if (rows.length === 0) return 0
+  const seqs = rows.map((row) => row.seq)
+  // Still fully acknowledged when deleted: an acknowledgement is never undone, and an event's
+  // recipients are written with it, in its own transaction.
+  yield* sql`DELETE FROM outbox_recipients WHERE ${sql.in("event_seq", seqs)}`
+  yield* sql`DELETE FROM outbox WHERE ${sql.in("seq", seqs)}`
+  return rows.length
+})

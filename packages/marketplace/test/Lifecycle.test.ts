@@ -15,6 +15,7 @@ import * as Closure from "../src/Closure.js"
 import * as Deadlines from "../src/Deadlines.js"
 import * as Audit from "../src/Audit.js"
 import * as Disputes from "../src/Disputes.js"
+import * as EventFeed from "../src/EventFeed.js"
 import * as Identities from "../src/Identities.js"
 import * as MarketplaceConfig from "../src/MarketplaceConfig.js"
 import * as Operators from "../src/Operators.js"
@@ -777,7 +778,7 @@ const suite = (store: Store) => {
         assert.strictEqual(yield* failureCode(Bounties.accept(w.actor, late.bounty_id, {})), "DeadlinePassed")
         const submitLate = Submissions.submit(w.actor, late.bounty_id, { proof_bundle_envelope: proofBundle(w.key), artifacts: [] })
         assert.strictEqual(yield* failureCode(submitLate), "DeadlinePassed")
-        assert.deepStrictEqual(yield* Deadlines.sweep(), { expired: 1, reopened: 1, cancelled: 0, autoApproved: 0, escalated: 0, skipped: 0, challengesPurged: 0 })
+        assert.deepStrictEqual(yield* Deadlines.sweep(), { expired: 1, reopened: 1, cancelled: 0, autoApproved: 0, escalated: 0, skipped: 0, challengesPurged: 0, eventsPurged: 0 })
         assert.strictEqual((yield* Bounties.get(actor, expiring.bounty_id)).status, "expired")
         assert.strictEqual((yield* Bounties.get(actor, late.bounty_id)).status, "open")
         // Rejecting at the end of the review window would take the worker's auto-approval.
@@ -803,7 +804,7 @@ const suite = (store: Store) => {
         const reviewers = yield* Effect.forEach([20, 21], (n) => worker(n))
         const unreviewed = yield* Effect.forEach(reviewers, (w, i) => underReview(actor, w.key, researchBounty({ title: `never reviewed ${i}` })))
         yield* TestClock.adjust("4 days")
-        assert.deepStrictEqual(yield* sweep, { expired: 5, reopened: 3, cancelled: 0, autoApproved: 2, escalated: 0, skipped: 0, challengesPurged: 0 })
+        assert.deepStrictEqual(yield* sweep, { expired: 5, reopened: 3, cancelled: 0, autoApproved: 2, escalated: 0, skipped: 0, challengesPurged: 0, eventsPurged: 0 })
         for (const bounty of expiring) assert.strictEqual((yield* Bounties.get(actor, bounty.bounty_id)).status, "expired")
         for (const bounty of abandoned) assert.strictEqual((yield* Bounties.get(actor, bounty.bounty_id)).status, "open")
         for (const { posted } of unreviewed) assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "approved")
@@ -836,6 +837,37 @@ const suite = (store: Store) => {
         const left = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM identity_challenges`
         assert.strictEqual(Number(left[0]!.n), 0)
       }), engineOver(store(), { sweepBatchSize: 2 })))
+
+    it.effect("a sweep deletes events past their retention once every recipient acknowledged them, never one still owed", () =>
+      Effect.provide(Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const alice = yield* requester(1, 0n)
+        const bob = yield* requester(2, 0n)
+        const both = [alice.actor.did, bob.actor.did]
+        const shared = (n: number) => Outbox.append({ type: "test.shared", subjectType: "account", subjectId: "shared", recipients: both, payload: { n } })
+        for (let n = 0; n < 5; n++) yield* shared(n)
+        const ackAll = (actor: Parameters<typeof EventFeed.pull>[0]) =>
+          Effect.flatMap(EventFeed.pull(actor, { limit: 200 }), (page) => EventFeed.ack(actor, { event_ids: page.events.map((e) => e.event_id) }))
+        // Alice acknowledges everything; Bob every shared event but the last, and not his own.
+        yield* ackAll(alice.actor)
+        const bobs = (yield* EventFeed.pull(bob.actor, { limit: 200 })).events.filter((e) => e.type === "test.shared")
+        yield* EventFeed.ack(bob.actor, { event_ids: bobs.slice(0, 4).map((e) => e.event_id) })
+        const counts = Effect.map(
+          sql<{ events: number; recipients: number }>`SELECT (SELECT COUNT(*) FROM outbox) AS events, (SELECT COUNT(*) FROM outbox_recipients) AS recipients`,
+          (rows) => [Number(rows[0]!.events), Number(rows[0]!.recipients)]
+        )
+        const before = yield* counts
+        // Within the retention nothing goes.
+        yield* TestClock.adjust("9 days")
+        assert.strictEqual((yield* Deadlines.sweep()).eventsPurged, 0)
+        yield* TestClock.adjust("2 days")
+        // Past it, in batches of 2: the 4 shared events both acknowledged and Alice's registration.
+        assert.strictEqual((yield* Deadlines.sweep()).eventsPurged, 5)
+        assert.deepStrictEqual(yield* counts, [before[0]! - 5, before[1]! - 9])
+        // Still owed: the shared event Bob has not acknowledged, and Bob's registration.
+        assert.deepStrictEqual((yield* EventFeed.pull(bob.actor)).events.map((e) => e.payload.n ?? e.type), ["identity.registered", 4])
+        assert.deepStrictEqual((yield* EventFeed.pull(alice.actor, { includeAcked: true })).events.map((e) => e.payload.n), [4])
+      }), engineOver(store(), { sweepBatchSize: 2, eventRetention: Duration.days(10) })))
 
     it.effect("inside a caller's transaction, the sweep applies them one at a time, with the same result", () =>
       run(Effect.flatMap(SqlClient.SqlClient, (sql) => manyDue(sql.withTransaction(Deadlines.sweep())))))

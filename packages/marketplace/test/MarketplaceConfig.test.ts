@@ -1,6 +1,6 @@
 /** Settings read from the environment: lists parsed as operators write them, mistakes refused by name. */
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either } from "effect"
+import { ConfigProvider, Duration, Effect, Either } from "effect"
 import { MarketplaceConfig } from "../src/index.js"
 
 const read = (env: Record<string, string>) =>
@@ -23,6 +23,17 @@ describe("MarketplaceConfig.config", () => {
       const result = signers(bad)
       assert.isTrue(Either.isLeft(result), bad)
       if (Either.isLeft(result)) assert.match(String(result.left), /GATEWAY_SIGNER_DIDS/)
+    }
+  })
+
+  it("EVENT_RETENTION: a duration of at least a day, 90 days by default; a shorter one stops start-up", () => {
+    const retention = (env: Record<string, string>) => Either.map(read(env), (settings) => Duration.toMillis(settings.eventRetention))
+    assert.deepStrictEqual(retention({}), Either.right(Duration.toMillis(Duration.days(90))))
+    assert.deepStrictEqual(retention({ EVENT_RETENTION: "30 days" }), Either.right(Duration.toMillis(Duration.days(30))))
+    for (const bad of ["1 hour", "soon"]) {
+      const result = read({ EVENT_RETENTION: bad })
+      assert.isTrue(Either.isLeft(result), bad)
+      if (Either.isLeft(result)) assert.match(String(result.left), /EVENT_RETENTION/)
     }
   })
 })

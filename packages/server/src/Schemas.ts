@@ -333,7 +333,8 @@ export const SweepReport = Schema.Struct({
   autoApproved: Schema.Number,
   escalated: Schema.Number,
   skipped: Schema.Number,
-  challengesPurged: Schema.Number
+  challengesPurged: Schema.Number,
+  eventsPurged: Schema.Number
 }).annotations({ identifier: "SweepReport" })
 
 export const SweepStatus = Schema.Struct({

@@ -56,7 +56,7 @@ describe("deadline scheduler", () => {
         sql`UPDATE identity_challenges SET expires_at = '2000-01-01T00:00:00.000Z' WHERE challenge_id = ${challenge.body.challenge_id}`))
       const swept = await call("POST", "/v1/operator/sweep", { token: H.OPERATOR_TOKEN, body: {} })
       assert.strictEqual(swept.status, 200, JSON.stringify(swept.body))
-      const report = { expired: 0, reopened: 0, cancelled: 0, autoApproved: 0, escalated: 0, skipped: 0, challengesPurged: 1 }
+      const report = { expired: 0, reopened: 0, cancelled: 0, autoApproved: 0, escalated: 0, skipped: 0, challengesPurged: 1, eventsPurged: 0 }
       assert.deepStrictEqual(swept.body, report)
       assert.deepStrictEqual((await call("GET", "/v1/operator/sweep", { token: H.OPERATOR_TOKEN })).body.last_report, report)
     } finally {
