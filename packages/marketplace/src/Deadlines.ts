@@ -31,7 +31,7 @@ export interface SweepReport {
   readonly skipped: number
   /** Expired, unanswered registration challenges deleted. */
   readonly challengesPurged: number
-  /** Events every recipient acknowledged, deleted past `EVENT_RETENTION`. */
+  /** Events deleted past `EVENT_RETENTION`. */
   readonly eventsPurged: number
 }
 
@@ -207,11 +207,11 @@ export const sweep = Effect.fn("Deadlines.sweep")(function* () {
     challengesPurged += purged
   }
   // Records skipped because another replica holds them are that replica's to log.
-  // Events every recipient acknowledged, past their retention: batch after batch like the rest.
+  // Events past their retention, acknowledged or not: batch after batch like the rest.
   const retainedFrom = DateTime.formatIso(DateTime.subtractDuration(DateTime.unsafeMake(now), config.eventRetention))
   let eventsPurged = 0
   for (let purged = config.sweepBatchSize; purged === config.sweepBatchSize;) {
-    purged = yield* transaction(Outbox.purgeAcknowledged(retainedFrom, config.sweepBatchSize))
+    purged = yield* transaction(Outbox.purgeOlderThan(retainedFrom, config.sweepBatchSize))
     eventsPurged += purged
   }
   const moved = report.expired + report.reopened + report.cancelled + report.autoApproved + report.escalated

@@ -30,7 +30,7 @@ export interface Settings {
   readonly maxSubmissionAttempts: number
   /** How many due transitions one sweep applies at most. */
   readonly sweepBatchSize: number
-  /** How long an event every recipient acknowledged is kept (for replays) before the sweep deletes it. */
+  /** How long an event is kept: delivered until acknowledged, replayable, then deleted by the sweep. */
   readonly eventRetention: Duration.Duration
   readonly verification: {
     /** Gateway receipt signers trusted for the `gateway` proof tier. */
