@@ -306,8 +306,9 @@ const acceptBounty = route({
   status: 200,
   response: Bounties.AcceptResponse,
   errors: [
-    // Idempotent by state: a key is validated, never stored, so it cannot conflict.
-    "NotFound", ...ledgerErrors, "Forbidden", "BountyNotOpen", "DeadlinePassed", "BountyAlreadyAccepted", "WorkerNotEligible",
+    // Idempotent by state: a key is validated, never stored, so it cannot conflict. Accepting
+    // moves no money, so none of the ledger's errors applies.
+    "NotFound", "InvalidAccount", "UnsupportedCurrency", "InvalidRequest", "Forbidden", "BountyNotOpen", "DeadlinePassed", "BountyAlreadyAccepted", "WorkerNotEligible",
     "WorkerNotRegistered", "InvalidTransition"
   ],
   handler: ({ actor, params, body }) => Bounties.accept(actor, params.bounty_id!, body)

@@ -117,6 +117,15 @@ describe("OpenAPI and the edge", () => {
     }
   })
 
+  it("documents no money error for accept: accepting moves no money", async () => {
+    const doc = (await call("GET", OpenApi.DOCUMENT_PATH)).body as Json
+    const op = doc.paths["/v1/bounties/{bounty_id}/accept"].post
+    const listed = Object.values<Json>(op.responses).flatMap((response) => response["x-error-codes"] ?? [])
+    for (const code of ["INSUFFICIENT_FUNDS", "HOLD_NOT_FOUND", "HOLD_OVERSPENT", "UNBALANCED_ENTRY"]) {
+      assert.notInclude(listed, code)
+    }
+  })
+
   it("documents the idempotency key as the edge reads it: from the body or the header, with the same rules", async () => {
     const doc = (await call("GET", OpenApi.DOCUMENT_PATH)).body as Json
     const idempotent = routes.filter((r) => r.idempotent)
