@@ -368,7 +368,7 @@ const listSubmissions = route({
   path: "/v1/bounties/{bounty_id}/submissions",
   operationId: "listSubmissions",
   tag: "Submissions",
-  summary: "A bounty's submissions: all to its requester, its own to a worker.",
+  summary: "A bounty's submissions: all to its requester and operators, its own to a worker.",
   auth: anyRole,
   status: 200,
   response: Schemas.SubmissionList,
