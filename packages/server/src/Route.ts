@@ -5,8 +5,8 @@
  * derived from these definitions, so they cannot disagree.
  *
  * {@link route} checks at compile time that `errors` names every catalogued error the handler's
- * effect can fail with (a `SqlError` becomes `SERVICE_UNAVAILABLE` when the database is out of
- * reach and `INTERNAL_ERROR` otherwise, as every other unexpected failure does).
+ * effect can fail with, and none it cannot (a `SqlError` becomes `SERVICE_UNAVAILABLE` when the
+ * database is out of reach and `INTERNAL_ERROR` otherwise, as every other unexpected failure does).
  */
 import type { ErrorCatalogue } from "@clawbounties/domain"
 import type { Tokens } from "@clawbounties/marketplace"
@@ -77,10 +77,17 @@ export interface Route {
 
 type TagOf<E> = E extends { readonly _tag: infer T extends string } ? T : never
 type Undeclared<E, D extends string> = Exclude<TagOf<E>, D | "SqlError">
+/**
+ * Declared tags the handler cannot fail with. None while `E` is `unknown`, as TypeScript has it
+ * before it infers `E` from a handler whose parameters take their types from the definition;
+ * without that, every route would fail the check.
+ */
+type Overdeclared<E, D extends string> = unknown extends E ? never : Exclude<D, TagOf<E>>
 
 /**
  * Defines a route. A handler that can fail with a catalogued error the route does not declare is a
- * type error naming the missing tags (`undeclared_errors`).
+ * type error naming the missing tags (`undeclared_errors`), and so is a declared error the handler
+ * cannot fail with (`overdeclared_errors`): `/openapi.json` lists exactly the codes a route returns.
  */
 export const route = <
   const A extends Auth,
@@ -92,6 +99,8 @@ export const route = <
 >(
   definition: Definition<A, BS, QS, RS, E> & { readonly errors: D } & (
     [Undeclared<E, D[number]>] extends [never] ? unknown : { readonly undeclared_errors: Undeclared<E, D[number]> }
+  ) & (
+    [Overdeclared<E, D[number]>] extends [never] ? unknown : { readonly overdeclared_errors: Overdeclared<E, D[number]> }
   )
 ): Route => definition as unknown as Route
 
