@@ -3,7 +3,7 @@
  *
  * PostgreSQL at READ COMMITTED with rows locked in a fixed order should not deadlock, but a caller
  * may lock its own rows in another order, and SERIALIZABLE callers get 40001s: both are retried here
- * a bounded number of times, at once (the losing transaction is already rolled back). SQLite's
+ * a bounded number of times (the losing transaction is already rolled back). SQLite's
  * `SQLITE_BUSY` (another process holds the write lock past the busy timeout) is retried too.
  *
  * A PostgreSQL unique violation of a ledger idempotency key is retried too: two transactions applied
