@@ -17,6 +17,21 @@ const COMPONENTS = "#/components/schemas/"
 
 type JsonObject = Record<string, unknown>
 
+/**
+ * Drops the `$id` Effect gives every `unknown`, `any` and `object` schema ("/schemas/unknown"): one
+ * identifier on many subschemas is invalid JSON Schema, and validators refuse the whole document.
+ */
+const withoutEffectIds = (value: unknown): unknown =>
+  Array.isArray(value)
+    ? value.map(withoutEffectIds)
+    : typeof value === "object" && value !== null
+    ? Object.fromEntries(
+      Object.entries(value)
+        .filter(([key, item]) => !(key === "$id" && typeof item === "string" && item.startsWith("/schemas/")))
+        .map(([key, item]) => [key, withoutEffectIds(item)])
+    )
+    : value
+
 const statusText: Record<number, string> = {
   200: "OK", 201: "Created", 400: "Bad request", 401: "Unauthorized", 402: "Payment required", 403: "Forbidden",
   404: "Not found", 405: "Method not allowed", 409: "Conflict", 410: "Gone", 413: "Payload too large",
@@ -136,9 +151,9 @@ export const document = (routes: ReadonlyArray<Route>): JsonObject => {
     },
     servers: [{ url: "/" }],
     tags,
-    paths,
+    paths: withoutEffectIds(paths),
     components: {
-      schemas: definitions,
+      schemas: withoutEffectIds(definitions),
       securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "A token from registration or rotation, or the operator token." } }
     },
     "x-error-catalogue": ErrorCatalogue.table.map((row) => ({ code: row.code, status: row.status, summary: row.summary }))

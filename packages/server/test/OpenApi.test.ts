@@ -7,6 +7,7 @@
 import { ErrorCatalogue } from "@clawbounties/domain"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { SqlError } from "@effect/sql/SqlError"
+import Ajv2020 from "ajv/dist/2020.js"
 import { ConfigProvider, Effect, Exit } from "effect"
 import * as App from "../src/App.js"
 import * as Config from "../src/Config.js"
@@ -274,4 +275,15 @@ describe("OpenAPI and the edge", () => {
       if (Exit.isFailure(exit)) assert.match(Config.configErrorsOf(exit.cause).join("\n"), new RegExp(name), name)
     }
   })
+})
+
+describe("the OpenAPI document, as client generators read it", () => {
+  const doc = OpenApi.document(routes) as Json
+
+  it("loads into a JSON Schema validator as it is, with no identifier declared twice", () => {
+    const ajv = new Ajv2020.default({ strict: false, validateFormats: false })
+    ajv.addSchema(doc, "openapi")
+    assert.isFunction(ajv.getSchema("openapi#/components/schemas/Event"))
+  })
+
 })
