@@ -145,13 +145,17 @@ export const Cancel = Schema.Struct({
 })
 export type Cancel = typeof Cancel.Type
 
+const envelopeDescription = "a signed envelope (verified in strict mode)"
 /**
  * A signed envelope as received: any JSON object. It is verified, not decoded, here: its payload
  * hash is over `JSON.stringify` of the parsed payload, so it must reach the verifier untouched.
  */
 const EnvelopeObject = Schema.Object.annotations({
   identifier: "SignedEnvelope",
-  description: "a signed envelope (verified in strict mode)"
+  description: envelopeDescription,
+  // `Schema.Object` alone is documented as "an object or an array" naming no properties, which client
+  // generators turn into an empty object type: no envelope could be sent through them.
+  jsonSchema: { type: "object", additionalProperties: true, description: envelopeDescription }
 })
 
 /** A submission's reference to its agent pack (spec B3): where the bundle is and what it hashes to. */

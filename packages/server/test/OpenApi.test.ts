@@ -277,6 +277,13 @@ describe("OpenAPI and the edge", () => {
   })
 })
 
+/** Every subschema of `value`, at any depth, with where it is. */
+const subschemas = (value: unknown, at = "#"): Array<[string, Json]> => {
+  if (Array.isArray(value)) return value.flatMap((item, i) => subschemas(item, `${at}/${i}`))
+  if (typeof value !== "object" || value === null) return []
+  return [[at, value as Json], ...Object.entries(value).flatMap(([key, item]) => subschemas(item, `${at}/${key}`))]
+}
+
 describe("the OpenAPI document, as client generators read it", () => {
   const doc = OpenApi.document(routes) as Json
 
@@ -284,6 +291,13 @@ describe("the OpenAPI document, as client generators read it", () => {
     const ajv = new Ajv2020.default({ strict: false, validateFormats: false })
     ajv.addSchema(doc, "openapi")
     assert.isFunction(ajv.getSchema("openapi#/components/schemas/Event"))
+  })
+
+  it("says what properties each object takes, so a generated type is not an empty object", () => {
+    // `{ type: "object" }` alone is generated as `Record<string, never>`: no envelope could be sent.
+    const silent = subschemas(doc).filter(([, s]) => s.type === "object" && !("properties" in s) && !("additionalProperties" in s))
+    assert.deepStrictEqual(silent.map(([at]) => at), [])
+    assert.strictEqual(doc.components.schemas.SignedEnvelope.type, "object")
   })
 
 })
