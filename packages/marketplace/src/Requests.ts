@@ -48,11 +48,14 @@ export const IdempotencyKey = Schema.String.pipe(
  */
 export const PageLimit = (max: number) =>
   Schema.compose(
-    // The OpenAPI document shows this (the string) side only: it must state the bound, or a client
-    // reading the document sends a size the server refuses.
     Schema.String.pipe(Schema.pattern(/^[1-9][0-9]{0,5}$/)).annotations({ description: `a page size in decimal digits, 1 to ${max}` }),
     Schema.NumberFromString
-  ).pipe(Schema.between(1, max))
+  ).pipe(
+    // The OpenAPI document shows this (the decoded) side: it must say integer and state the bound,
+    // or a client generated from it sends a size the server refuses.
+    Schema.int(),
+    Schema.between(1, max)
+  )
 
 /**
  * A page size an embedder passed: the default when it is not a whole number (NaN reached SQL and

@@ -79,7 +79,9 @@ export const document = (routes: ReadonlyArray<Route>): JsonObject => {
       schema: { type: "string", maxLength: MAX_PATH_PARAM_LENGTH }
     }))
     if (route.query !== undefined) {
-      const query = schemaOf(route.query, "skip")
+      // The decoded side: a query string is text on the wire anyway, and a client generator writes
+      // an integer or boolean parameter as the digits or `true`/`false` the server reads.
+      const query = schemaOf(Schema.typeSchema(route.query), "skip")
       const required = new Set((query.required as ReadonlyArray<string> | undefined) ?? [])
       for (const [name, schema] of Object.entries((query.properties as Record<string, JsonObject> | undefined) ?? {})) {
         parameters.push({ name, in: "query", required: required.has(name), schema })

@@ -201,11 +201,12 @@ export const CancelResponse = Schema.Struct({
 // Events
 
 /** Seconds a poll waits for an event when there is none yet, in decimal digits. */
+const waitDescription = `seconds to wait for an event when there is none yet, 0 to ${EventFeed.MAX_WAIT_SECONDS}`
 const WaitSeconds = Schema.compose(
-  Schema.String.pipe(Schema.pattern(/^(0|[1-9][0-9]?)$/))
-    .annotations({ description: `seconds to wait for an event when there is none yet, 0 to ${EventFeed.MAX_WAIT_SECONDS}` }),
+  Schema.String.pipe(Schema.pattern(/^(0|[1-9][0-9]?)$/)).annotations({ description: waitDescription }),
   Schema.NumberFromString
-).pipe(Schema.between(0, EventFeed.MAX_WAIT_SECONDS))
+  // The decoded side is what the OpenAPI document shows: an integer, with its bounds and meaning.
+).pipe(Schema.int(), Schema.between(0, EventFeed.MAX_WAIT_SECONDS, { description: waitDescription }))
 
 export const EventsQuery = Schema.Struct({
   cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(40))),

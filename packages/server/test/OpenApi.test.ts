@@ -8,7 +8,7 @@ import { ErrorCatalogue } from "@clawbounties/domain"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { SqlError } from "@effect/sql/SqlError"
 import Ajv2020 from "ajv/dist/2020.js"
-import { ConfigProvider, Effect, Exit } from "effect"
+import { ConfigProvider, Effect, Either, Exit, JSONSchema, Schema } from "effect"
 import * as App from "../src/App.js"
 import * as Config from "../src/Config.js"
 import * as OpenApi from "../src/OpenApi.js"
@@ -300,4 +300,25 @@ describe("the OpenAPI document, as client generators read it", () => {
     assert.strictEqual(doc.components.schemas.SignedEnvelope.type, "object")
   })
 
+  it("types each query parameter as the value the server reads from it, and the server reads what a client writes", () => {
+    for (const r of routes.filter((candidate) => candidate.query !== undefined)) {
+      const read = JSONSchema.fromAST(Schema.typeSchema(r.query!).ast, { definitions: {}, topLevelReferenceStrategy: "skip" }) as Json
+      const params: Array<Json> = doc.paths[r.path][r.method.toLowerCase()].parameters.filter((p: Json) => p.in === "query")
+      // The other required parameters (all plain strings), so that only the one sampled can fail.
+      const required = Object.fromEntries(params.filter((p) => p.required).map((p) => [p.name, "x"]))
+      for (const p of params) {
+        const at = `${r.operationId} ${p.name}`
+        assert.strictEqual(p.schema.type, read.properties[p.name].type, at)
+        // Every number in a query is read from plain digits: a generator must not offer `1.5`.
+        assert.notStrictEqual(p.schema.type, "number", `${at} is an integer`)
+        // What a generated client writes for the documented values (a number or boolean's text) is read back as that value.
+        const samples: Array<unknown> = p.schema.type === "integer" ? [p.schema.minimum, p.schema.maximum] : p.schema.type === "boolean" ? [true, false] : p.schema.enum ?? []
+        if (p.schema.type === "integer") assert.isTrue(Number.isInteger(p.schema.minimum) && Number.isInteger(p.schema.maximum), `${at} states its bounds`)
+        for (const sample of samples) {
+          const decoded = Schema.decodeUnknownEither(r.query!)({ ...required, [p.name]: String(sample) })
+          assert.isTrue(Either.isRight(decoded) && decoded.right[p.name] === sample, `${at}=${String(sample)}`)
+        }
+      }
+    }
+  })
 })
