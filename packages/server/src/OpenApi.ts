@@ -5,7 +5,7 @@
  */
 import { ErrorCatalogue } from "@clawbounties/domain"
 import { Requests } from "@clawbounties/marketplace"
-import { JSONSchema, Schema } from "effect"
+import { Either, JSONSchema, Schema } from "effect"
 import { errorsOf, MAX_PATH_PARAM_LENGTH, pathParams, type Route } from "./Route.js"
 import * as Schemas from "./Schemas.js"
 
@@ -67,6 +67,15 @@ export const document = (routes: ReadonlyArray<Route>): JsonObject => {
     if (!Array.isArray(required) || !required.includes("idempotency_key")) return schema
     return { ...object, required: required.filter((name) => name !== "idempotency_key") }
   }
+
+  /**
+   * The edge reads a missing body as `{}` (`Http.parseJson`), so where `{}` is a valid body (accept,
+   * cancel, rotate) the body is optional: a generated client need not make callers pass one.
+   */
+  const requestBodyOf = (route: Route): JsonObject => ({
+    required: Either.isLeft(Schema.decodeUnknownEither(route.body!)({})),
+    content: { "application/json": { schema: bodySchemaOf(route) } }
+  })
 
   const errorRef = schemaOf(Schemas.ErrorBody)
   const paths: Record<string, Record<string, JsonObject>> = {}
@@ -131,9 +140,7 @@ export const document = (routes: ReadonlyArray<Route>): JsonObject => {
       "x-roles": route.auth === "public" ? [] : route.auth,
       security: route.auth === "public" ? [] : [{ bearerAuth: [] }],
       ...(parameters.length === 0 ? {} : { parameters }),
-      ...(route.body === undefined
-        ? {}
-        : { requestBody: { required: true, content: { "application/json": { schema: bodySchemaOf(route) } } } }),
+      ...(route.body === undefined ? {} : { requestBody: requestBodyOf(route) }),
       responses
     }
     const byMethod = (paths[route.path] ??= {})

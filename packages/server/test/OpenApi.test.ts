@@ -202,6 +202,14 @@ describe("OpenAPI and the edge", () => {
     }
   })
 
+  it("takes a request without a body where the document makes the body optional", async () => {
+    const token = await H.registerRequester(call, H.signer(92))
+    const doc = (await call("GET", OpenApi.DOCUMENT_PATH)).body as Json
+    assert.isFalse(doc.paths["/v1/auth/tokens/rotate"].post.requestBody.required)
+    const rotated = await call("POST", "/v1/auth/tokens/rotate", { token })
+    assert.strictEqual(rotated.status, 201, JSON.stringify(rotated.body))
+  })
+
   it("answers SERVICE_UNAVAILABLE while the database cannot be reached, and INTERNAL_ERROR for other SQL failures", async () => {
     const failing = (path: string, cause: unknown) => route({
       method: "GET",
@@ -319,6 +327,14 @@ describe("the OpenAPI document, as client generators read it", () => {
           assert.isTrue(Either.isRight(decoded) && decoded.right[p.name] === sample, `${at}=${String(sample)}`)
         }
       }
+    }
+  })
+
+  it("makes a request body optional exactly where the server reads a missing body, taken as {}, as a valid one", () => {
+    for (const r of routes.filter((candidate) => candidate.body !== undefined)) {
+      const op = doc.paths[r.path][r.method.toLowerCase()]
+      const emptyIsValid = Either.isRight(Schema.decodeUnknownEither(r.body!)({}))
+      assert.strictEqual(op.requestBody.required, !emptyIsValid, r.operationId)
     }
   })
 })
