@@ -2,9 +2,10 @@
  * Wire schemas of the HTTP API that the libraries do not define themselves: the record views
  * (`marketplace/Wire.ts` builds them), balances and history, verification requests and results,
  * operator reports, and the query strings. Responses are encoded with these schemas, so what the
- * server sends is what `openapi.json` says.
+ * server sends is what `openapi.json` says. Statuses are their lifecycle's literals, not strings, so a
+ * client generated from the document knows every value it must handle.
  */
-import { BountyMachine, Did, Money } from "@clawbounties/domain"
+import { Bounty as BountyRecord, BountyMachine, Did, EscrowMachine, Money, SubmissionMachine } from "@clawbounties/domain"
 import { EventFeed, Requests, Workers } from "@clawbounties/marketplace"
 import { Schema } from "effect"
 
@@ -47,10 +48,10 @@ export const Bounty = Schema.Struct({
   title: Schema.String,
   description: Schema.String,
   reward: Schema.Struct({ amount_minor: Digits, currency: Schema.String }),
-  closure_type: Schema.String,
+  closure_type: BountyRecord.ClosureType,
   difficulty_scalar: Schema.Number,
   escrow_id: Schema.String,
-  status: Schema.String,
+  status: BountyMachine.Status,
   min_proof_tier: Schema.String,
   tags: Schema.Array(Schema.String),
   is_code_bounty: Schema.Boolean,
@@ -82,7 +83,7 @@ export const Escrow = Schema.Struct({
   agent_did: Schema.optional(Schema.String),
   amount_minor: Digits,
   currency: Schema.String,
-  status: Schema.String,
+  status: EscrowMachine.Status,
   created_at: Timestamp,
   updated_at: Timestamp,
   held_at: Timestamp,
@@ -97,7 +98,7 @@ export const Submission = Schema.Struct({
   submission_id: Schema.String,
   bounty_id: Schema.String,
   worker_did: Schema.String,
-  status: Schema.String,
+  status: SubmissionMachine.Status,
   proof_tier: Schema.NullOr(Schema.String),
   proof_bundle_hash_b64u: Schema.NullOr(Schema.String),
   verification: Schema.Struct({

@@ -4,7 +4,7 @@
  * code each route can return; `/docs` renders it with no network access. Plus the edge's own
  * answers: 404/405, idempotency header rules, and a defect that never leaks.
  */
-import { ErrorCatalogue } from "@clawbounties/domain"
+import { Bounty, BountyMachine, ErrorCatalogue, EscrowMachine, SubmissionMachine } from "@clawbounties/domain"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { SqlError } from "@effect/sql/SqlError"
 import Ajv2020 from "ajv/dist/2020.js"
@@ -336,5 +336,13 @@ describe("the OpenAPI document, as client generators read it", () => {
       const emptyIsValid = Either.isRight(Schema.decodeUnknownEither(r.body!)({}))
       assert.strictEqual(op.requestBody.required, !emptyIsValid, r.operationId)
     }
+  })
+
+  it("lists the values each record's status can take, so a generated client can switch on them", () => {
+    const enumOf = (record: string, field: string) => doc.components.schemas[record].properties[field].enum
+    assert.deepStrictEqual(enumOf("Bounty", "status"), [...BountyMachine.states])
+    assert.deepStrictEqual(enumOf("Bounty", "closure_type"), [...Bounty.ClosureType.literals])
+    assert.deepStrictEqual(enumOf("Escrow", "status"), [...EscrowMachine.states])
+    assert.deepStrictEqual(enumOf("Submission", "status"), [...SubmissionMachine.Status.literals])
   })
 })
