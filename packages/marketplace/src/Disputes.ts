@@ -22,7 +22,7 @@ export const ResolveResponse = Schema.Struct({
   dispute_id: Schema.String,
   bounty_id: Schema.String,
   outcome: Schema.Literal("worker_award", "requester_refund", "split"),
-  worker_share_bps: Schema.Number,
+  worker_share_bps: Schema.Int,
   bounty_status: Schema.String,
   submission_status: Schema.String,
   escrow_status: Schema.String,

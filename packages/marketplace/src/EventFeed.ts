@@ -74,9 +74,9 @@ export type AckRequest = typeof AckRequest.Type
 
 export const AckResponse = Schema.Struct({
   /** Events this call acknowledged. */
-  acked: Schema.Number,
+  acked: Schema.Int,
   /** Events that were acknowledged before (acknowledging again changes nothing). */
-  already_acked: Schema.Number
+  already_acked: Schema.Int
 }).annotations({ identifier: "AckEventsResponse" })
 export type AckResponse = typeof AckResponse.Type
 

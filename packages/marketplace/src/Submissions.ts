@@ -32,7 +32,7 @@ export const SubmitResponse = Schema.Struct({
   }),
   /** When the requester's review window ends (auto-approval), for a valid submission. */
   review_deadline_at: Schema.NullOr(Schema.String),
-  attempts_remaining: Schema.Number
+  attempts_remaining: Schema.Int
 })
 export type SubmitResponse = typeof SubmitResponse.Type
 

@@ -66,7 +66,7 @@ export const Bounty = Schema.Struct({
   fee_policy: Schema.Struct({ id: Schema.String, version: Schema.String, hash_b64u: Schema.String }),
   worker_net_minor: Digits,
   deadline_at: Schema.NullOr(Timestamp),
-  submission_attempts: Schema.Number,
+  submission_attempts: Schema.Int,
   resolution: Schema.NullOr(JsonObject),
   updated_at: Timestamp
 }).annotations({ identifier: "Bounty" })
@@ -128,7 +128,7 @@ export const Dispute = Schema.Struct({
   escalated: Schema.Boolean,
   deadline_at: Timestamp,
   outcome: Schema.NullOr(Schema.String),
-  worker_share_bps: Schema.NullOr(Schema.Number),
+  worker_share_bps: Schema.NullOr(Schema.Int),
   resolved_by: Schema.NullOr(Schema.String),
   resolution_note: Schema.NullOr(Schema.String),
   created_at: Timestamp,
@@ -321,29 +321,29 @@ export const AuditResponse = Schema.Struct({ entries: Schema.Array(AuditEntry) }
 
 export const ReconcileResponse = Schema.Struct({
   ok: Schema.Boolean,
-  accounts: Schema.Number,
-  entries: Schema.Number,
-  postings: Schema.Number,
-  holds: Schema.Number,
+  accounts: Schema.Int,
+  entries: Schema.Int,
+  postings: Schema.Int,
+  holds: Schema.Int,
   discrepancies: Schema.Array(Schema.Struct({ kind: Schema.String, detail: Schema.String }))
 }).annotations({ identifier: "ReconcileReport" })
 
 export const SweepReport = Schema.Struct({
-  expired: Schema.Number,
-  reopened: Schema.Number,
-  cancelled: Schema.Number,
-  autoApproved: Schema.Number,
-  escalated: Schema.Number,
-  skipped: Schema.Number,
-  challengesPurged: Schema.Number,
-  eventsPurged: Schema.Number
+  expired: Schema.Int,
+  reopened: Schema.Int,
+  cancelled: Schema.Int,
+  autoApproved: Schema.Int,
+  escalated: Schema.Int,
+  skipped: Schema.Int,
+  challengesPurged: Schema.Int,
+  eventsPurged: Schema.Int
 }).annotations({ identifier: "SweepReport" })
 
 export const SweepStatus = Schema.Struct({
   running: Schema.Boolean,
   interval_ms: Schema.Number,
-  runs: Schema.Number,
-  failures: Schema.Number,
+  runs: Schema.Int,
+  failures: Schema.Int,
   last_started_at: Schema.NullOr(Timestamp),
   last_finished_at: Schema.NullOr(Timestamp),
   last_report: Schema.NullOr(SweepReport),

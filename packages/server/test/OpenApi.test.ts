@@ -345,4 +345,13 @@ describe("the OpenAPI document, as client generators read it", () => {
     assert.deepStrictEqual(enumOf("Escrow", "status"), [...EscrowMachine.states])
     assert.deepStrictEqual(enumOf("Submission", "status"), [...SubmissionMachine.Status.literals])
   })
+
+  it("types every count and basis-point figure a response carries as an integer", () => {
+    // The only fractional numbers the server sends: a difficulty (0.1 to 10) and a configured interval.
+    const fractional = ["#/components/schemas/Bounty/properties/difficulty_scalar", "#/components/schemas/SweepStatus/properties/interval_ms"]
+    const responses = Object.values<Json>(doc.paths).flatMap((item) => Object.values<Json>(item).map((op) => op.responses))
+    const numbers = [...subschemas(doc.components.schemas, "#/components/schemas"), ...subschemas(responses, "#/responses")]
+      .filter(([at, s]) => s.type === "number" && !fractional.includes(at))
+    assert.deepStrictEqual(numbers.map(([at]) => at), [])
+  })
 })
