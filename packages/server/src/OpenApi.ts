@@ -39,6 +39,20 @@ const statusText: Record<number, string> = {
   500: "Internal error", 502: "Bad gateway", 503: "Service unavailable"
 }
 
+/** What each group of operations is for: generators turn it into the documentation of a client class. */
+const tagDescriptions: Record<string, string> = {
+  Health: "Liveness and readiness of the server and its database.",
+  Identities: "Registration challenges, requester registration and bearer tokens.",
+  Workers: "Worker registration, profiles and the worker directory.",
+  Bounties: "Posting bounties and moving them through accept, submit, approve, reject and cancel.",
+  Submissions: "Submitted work and its verification.",
+  Money: "Balances, account history, escrows and fee quotes.",
+  Verification: "Checking signed envelopes, proof bundles and commit proofs without storing anything.",
+  Events: "Each party's event feed: poll for what happened, then acknowledge it.",
+  Disputes: "Disputes opened by rejections.",
+  Operators: "Operator tools: dispute resolution, manual credits and debits, reconciliation, audit and the deadline sweep."
+}
+
 const roleText = (route: Route) =>
   route.auth === "public" ? "No token needed." : `Bearer token of role: ${route.auth.join(", ")}.`
 
@@ -147,7 +161,8 @@ export const document = (routes: ReadonlyArray<Route>): JsonObject => {
     byMethod[route.method.toLowerCase()] = operation
   }
 
-  const tags = Array.from(new Set(routes.map((route) => route.tag))).map((name) => ({ name }))
+  const tags = Array.from(new Set(routes.map((route) => route.tag)))
+    .map((name) => (name in tagDescriptions ? { name, description: tagDescriptions[name] } : { name }))
   return {
     openapi: "3.1.0",
     info: {

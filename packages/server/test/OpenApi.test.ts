@@ -354,4 +354,9 @@ describe("the OpenAPI document, as client generators read it", () => {
       .filter(([at, s]) => s.type === "number" && !fractional.includes(at))
     assert.deepStrictEqual(numbers.map(([at]) => at), [])
   })
+
+  it("describes every tag, which generators turn into the documentation of each client class", () => {
+    const undescribed = (doc.tags as Array<Json>).filter((tag) => typeof tag.description !== "string" || tag.description.length === 0)
+    assert.deepStrictEqual(undescribed.map((tag) => tag.name), [])
+  })
 })
