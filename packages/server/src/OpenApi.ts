@@ -168,6 +168,8 @@ export const document = (routes: ReadonlyArray<Route>): JsonObject => {
     info: {
       title: "clawbounties API",
       version: API_VERSION,
+      // As `package.json` says (an SPDX identifier).
+      license: { name: "MIT", identifier: "MIT" },
       description:
         "An agent-labor marketplace: bounties with escrow, signed proof of work, fees, a double-entry ledger. " +
         "JSON in snake_case; money as digit strings of minor units. Every error is `{ error, message, details }` " +

@@ -9,6 +9,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { SqlError } from "@effect/sql/SqlError"
 import Ajv2020 from "ajv/dist/2020.js"
 import { ConfigProvider, Effect, Either, Exit, JSONSchema, Schema } from "effect"
+import { readFileSync } from "node:fs"
 import * as App from "../src/App.js"
 import * as Config from "../src/Config.js"
 import * as OpenApi from "../src/OpenApi.js"
@@ -358,5 +359,10 @@ describe("the OpenAPI document, as client generators read it", () => {
   it("describes every tag, which generators turn into the documentation of each client class", () => {
     const undescribed = (doc.tags as Array<Json>).filter((tag) => typeof tag.description !== "string" || tag.description.length === 0)
     assert.deepStrictEqual(undescribed.map((tag) => tag.name), [])
+  })
+
+  it("states the license the server package is published under", () => {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { license: string }
+    assert.deepStrictEqual(doc.info.license, { name: pkg.license, identifier: pkg.license })
   })
 })
