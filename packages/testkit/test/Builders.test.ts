@@ -107,20 +107,7 @@ describe("Builders", () => {
 })
 
 describe("Actors and invariants", () => {
-  // The README's "In tests" example, verbatim, so it cannot drift from the API.
-  it.effect("a job end to end", () =>
-    Effect.gen(function* () {
-      const alice = yield* Actors.requester(Keys.key(1), { fund: 10_000n })
-      const bob = yield* Actors.worker(Keys.key(2))
-      const posted = yield* alice.post()
-      yield* bob.accept(posted.bounty_id)
-      const submitted = yield* bob.submit(posted.bounty_id)
-      yield* alice.approve(posted.bounty_id, submitted.submission_id)
-      yield* Deterministic.passDeadline("90 days")
-      yield* Actors.operator.sweep
-      yield* Invariants.assertAll({ afterSweep: true })
-    }).pipe(Effect.provide(TestEngine.layer())))
-
+  // The README's "In tests" example runs as readme/job.test.ts, verbatim.
   it.effect("README: a credit or a post run twice moves money once; a third argument is a new credit", () =>
     Effect.gen(function* () {
       const did = Keys.key(1).did
