@@ -7,7 +7,7 @@
  * out (`"payout"`, the default); either may instead be a `"correction"` of a mistake, entry kind
  * `adjustment`, which statements show as its own line outside the deposits and payouts.
  */
-import { Did, Money } from "@clawbounties/domain"
+import { Did, type ErrorCatalogue, Money } from "@clawbounties/domain"
 import { Ledger } from "@clawbounties/ledger"
 import { Effect, Schema } from "effect"
 import { type Actor, requireRole } from "./Actor.js"
@@ -51,9 +51,9 @@ export const AdjustmentResponse = Schema.Struct({
 })
 export type AdjustmentResponse = typeof AdjustmentResponse.Type
 
-const adjust = <I extends Credit | Debit>(direction: "credit" | "debit", schema: Schema.Schema<I, any>) => {
-  const valid = validate(schema)
-  return Effect.fn(`Operators.${direction}`)(function* (actor: Actor, input: I) {
+/** `valid`: the command's own check of its input against its direction's schema. */
+const adjust = <I extends Credit | Debit>(direction: "credit" | "debit", valid: (input: I) => Effect.Effect<I, ErrorCatalogue.InvalidRequest>) =>
+  Effect.fn(`Operators.${direction}`)(function* (actor: Actor, input: I) {
     yield* requireRole(actor, "operator")
     yield* valid(input)
     const purpose: Purpose = input.purpose ?? (direction === "credit" ? "deposit" : "payout")
@@ -105,10 +105,9 @@ const adjust = <I extends Credit | Debit>(direction: "credit" | "debit", schema:
       Idempotency.once({ principal: actor.did, command: `ledger.manual_${direction}`, key: input.idempotency_key, request: input, response: AdjustmentResponse })(command)
     )
   })
-}
 
 /** Adds money to a participant's available balance (a top-up before payment rails exist, or a correction). */
-export const credit = adjust("credit", Credit)
+export const credit = adjust("credit", validate(Credit))
 /** Removes money from a participant's available balance (a payout or a correction); `INSUFFICIENT_FUNDS` if short. */
-export const debit = adjust("debit", Debit)
+export const debit = adjust("debit", validate(Debit))
 
