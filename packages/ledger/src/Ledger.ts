@@ -401,8 +401,8 @@ export type LedgerFailure =
   | ErrorCatalogue.InvalidRequest
   | ErrorCatalogue.UnsupportedCurrency
 
-/** What a mutation can fail with: a typed ledger failure, or the database. */
-export type MutationError = LedgerFailure | SqlError
+/** What a mutation can fail with: a typed ledger failure, or the database (`Transaction.TransactionError`). */
+export type MutationError = LedgerFailure | Transaction.TransactionError
 
 /** One item of a batch: its result, or the business failure that rejected it (and only it). */
 export type BatchItem = Either.Either<OperationResult, LedgerFailure>
@@ -415,7 +415,7 @@ export interface LedgerService {
   /** Opens `account` in `currency` with all five buckets at zero. Opening an open account is a no-op. */
   readonly openAccount: (
     input: OpenAccountInput
-  ) => Effect.Effect<OpenAccountResult, ErrorCatalogue.InvalidAccount | ErrorCatalogue.UnsupportedCurrency | SqlError>
+  ) => Effect.Effect<OpenAccountResult, ErrorCatalogue.InvalidAccount | ErrorCatalogue.UnsupportedCurrency | Transaction.TransactionError>
 
   readonly mint: (input: MintInput) => Effect.Effect<EntryResult, MutationError>
   readonly burn: (input: BurnInput) => Effect.Effect<EntryResult, MutationError>
@@ -438,7 +438,7 @@ export interface LedgerService {
    * TigerBeetle's unlinked batches): a rejected item changes nothing, later items see earlier ones.
    * For all-or-nothing, call the single-operation methods inside your own `sql.withTransaction`.
    */
-  readonly batch: (operations: ReadonlyArray<Operation>) => Effect.Effect<ReadonlyArray<BatchItem>, SqlError>
+  readonly batch: (operations: ReadonlyArray<Operation>) => Effect.Effect<ReadonlyArray<BatchItem>, Transaction.TransactionError>
 
   /** All balances of an account, read in one statement. */
   readonly balances: (account: AccountName) => Effect.Effect<Balances, ErrorCatalogue.UnknownAccount | SqlError>

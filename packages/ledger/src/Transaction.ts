@@ -11,6 +11,9 @@
  * (see `internal/engine.ts`).
  *
  * A serialization failure at COMMIT (a defect in @effect/sql) is retried too: the transaction rolled back.
+ * Any other failed COMMIT (a defect too) fails as `CommitOutcomeUnknown`, and is not retried: see
+ * {@link settleCommitDefect}. A PostgreSQL `lock_timeout` or `statement_timeout` fails as
+ * `DatabaseTimeout`, not retried either: see {@link timeoutOf}.
  *
  * A retry is only safe for the outermost transaction. Inside a caller's transaction (a savepoint)
  * the failure is returned to the caller, whose own `run` retries the whole command.
@@ -20,6 +23,7 @@
  * same contention again: under SERIALIZABLE, 11 of 30 concurrent credits to one account ran out of
  * retries that way, none with jittered waits (`PostgresFaults.test.ts`).
  */
+import { ErrorCatalogue } from "@clawbounties/domain"
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Cause, Context, Duration, Effect, Layer, Random } from "effect"
@@ -38,29 +42,52 @@ export const errorCode = (error: SqlError): string | undefined => {
 const isIdempotencyKeyTaken = (error: SqlError): boolean =>
   errorCode(error) === "23505" && (error.cause as { readonly constraint?: unknown }).constraint === "ledger_idempotency_pkey"
 
-export const isRetryable = (error: unknown): boolean => {
-  if (typeof error !== "object" || error === null || (error as { _tag?: unknown })._tag !== "SqlError") return false
-  const sqlError = error as SqlError
-  return retryableCodes.has(errorCode(sqlError) ?? "") || isIdempotencyKeyTaken(sqlError)
+const isSqlError = (error: unknown): error is SqlError =>
+  typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "SqlError"
+
+export const isRetryable = (error: unknown): boolean =>
+  isSqlError(error) && (retryableCodes.has(errorCode(error) ?? "") || isIdempotencyKeyTaken(error))
+
+/**
+ * A PostgreSQL `lock_timeout` (55P03) or `statement_timeout` (57014) as the typed `DatabaseTimeout`:
+ * the statement failed, so the transaction rolls back and nothing is written.
+ *
+ * Not retried here, unlike a deadlock: a deadlock is resolved the moment PostgreSQL picks a loser,
+ * but a lock timeout means another transaction held the row for the whole timeout (a long or stuck
+ * transaction), and a retry would most likely wait the whole timeout again, holding its pool
+ * connection all the while: the starvation the timeout exists to stop. The caller retries later
+ * (over HTTP a 503), when the holder may be gone.
+ */
+export const timeoutOf = (error: unknown): ErrorCatalogue.DatabaseTimeout | undefined => {
+  if (!isSqlError(error)) return undefined
+  const code = errorCode(error)
+  return code === "55P03"
+    ? new ErrorCatalogue.DatabaseTimeout({ limit: "lock_timeout" })
+    : code === "57014"
+    ? new ErrorCatalogue.DatabaseTimeout({ limit: "statement_timeout" })
+    : undefined
 }
 
 /**
- * A failed COMMIT is a defect in @effect/sql (in general no one knows whether it committed). But a
- * PostgreSQL serialization failure at COMMIT, which SERIALIZABLE raises there, means the transaction
- * was rolled back: retrying it is as safe as retrying a failed statement.
+ * The failure for a COMMIT that failed after the body succeeded, which @effect/sql (and the SQLite
+ * store's `GroupCommit`, which keeps its contract) report as a defect.
+ *
+ * A PostgreSQL serialization failure or deadlock at COMMIT, which SERIALIZABLE raises there, means the
+ * transaction was rolled back: it fails as the `SqlError` it is, retried as a failed statement is.
+ * Anything else (mostly a connection cut while it committed) may or may not have committed:
+ * `CommitOutcomeUnknown`, a typed failure the caller can act on rather than a defect. It is never
+ * retried here: running the command again is safe only under its idempotency key, which the caller
+ * holds (a retry replays it if the COMMIT landed).
  */
-const isRolledBackCommit = (defect: unknown): boolean => {
-  if (typeof defect !== "object" || defect === null || (defect as { _tag?: unknown })._tag !== "SqlError") return false
-  const code = errorCode(defect as SqlError)
-  return code === "40001" || code === "40P01"
+const settleCommitDefect = (defect: SqlError): SqlError | ErrorCatalogue.CommitOutcomeUnknown => {
+  const code = errorCode(defect)
+  return code === "40001" || code === "40P01" ? defect : new ErrorCatalogue.CommitOutcomeUnknown()
 }
 
 const isRetryableCause = (cause: Cause.Cause<unknown>): boolean => {
   if (Cause.isInterrupted(cause)) return false
   const failure = Cause.failureOption(cause)
-  if (failure._tag === "Some") return isRetryable(failure.value)
-  const defect = Cause.dieOption(cause)
-  return defect._tag === "Some" && isRolledBackCommit(defect.value)
+  return failure._tag === "Some" && isRetryable(failure.value)
 }
 
 /** How long a command waits before its `retry`-th retry (1 for the first). */
@@ -89,21 +116,36 @@ export interface RunOptions {
   readonly retries?: number | undefined
 }
 
+/** What a transaction can fail with besides its body's own failures. */
+export type TransactionError = SqlError | ErrorCatalogue.CommitOutcomeUnknown | ErrorCatalogue.DatabaseTimeout
+
 /**
  * `sql.withTransaction(effect)`, keeping the effect's own failure when the ROLLBACK after it fails
  * too. @effect/sql turns a failed ROLLBACK into a defect that replaces the failure: a connection cut
  * mid-transaction (`pg_terminate_backend`, a server restart) failed the statement, then the ROLLBACK
  * on the dead connection, and the caller got a defect instead of the typed `SqlError`. Nothing was
  * committed: the effect failed before COMMIT, and the server discards a transaction whose session ends.
+ *
+ * A defect carrying a `SqlError` after the effect succeeded can only be its failed COMMIT: it becomes
+ * a typed failure ({@link settleCommitDefect}). Timeouts become `DatabaseTimeout` ({@link timeoutOf}).
  */
-const withTransaction = <A, E, R>(sql: SqlClient.SqlClient, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+const withTransaction = <A, E, R>(sql: SqlClient.SqlClient, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | TransactionError, R> =>
   Effect.suspend(() => {
     let failed: Cause.Cause<E> | undefined
     return Effect.catchAllCause(
       sql.withTransaction(Effect.tapErrorCause(effect, (cause) => Effect.sync(() => {
         failed = cause
       }))),
-      (cause) => Effect.failCause(failed !== undefined && Cause.isDie(cause) && !Cause.isFailure(cause) ? failed : cause)
+      (cause): Effect.Effect<never, E | TransactionError> => {
+        if (failed === undefined) {
+          const defect = Cause.dieOption(cause)
+          if (defect._tag === "Some" && isSqlError(defect.value)) return Effect.fail(settleCommitDefect(defect.value))
+        }
+        const settled = failed !== undefined && Cause.isDie(cause) && !Cause.isFailure(cause) ? failed : cause
+        const failure = Cause.failureOption(settled)
+        const timeout = failure._tag === "Some" ? timeoutOf(failure.value) : undefined
+        return timeout !== undefined ? Effect.fail(timeout) : Effect.failCause(settled)
+      }
     )
   })
 
@@ -117,13 +159,13 @@ const withTransaction = <A, E, R>(sql: SqlClient.SqlClient, effect: Effect.Effec
 export const run = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   options?: RunOptions
-): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
+): Effect.Effect<A, E | TransactionError, R | SqlClient.SqlClient> =>
   Effect.contextWithEffect((context: Context.Context<SqlClient.SqlClient>) => {
     const transaction = withTransaction(Context.get(context, SqlClient.SqlClient), effect)
     if (Context.getOption(context, SqlClient.TransactionConnection)._tag === "Some") return transaction
     const backoff = Context.getOption(context, RetryBackoff)
     const retries = options?.retries ?? 8
-    const attempt = (retriesLeft: number): Effect.Effect<A, E | SqlError, R> =>
+    const attempt = (retriesLeft: number): Effect.Effect<A, E | TransactionError, R> =>
       retriesLeft <= 0
         ? transaction
         : Effect.catchAllCause(transaction, (cause) => {

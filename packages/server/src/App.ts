@@ -100,7 +100,7 @@ const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
         const { log } = Http.failureResponse(cause)
         if (log === "unexpected") return Effect.logError(`${route.method} ${route.path} failed unexpectedly`, cause)
         // A line, not the stack: an outage fails every request the same way.
-        if (log === "unavailable") return Effect.logWarning(`${route.method} ${route.path}: the database is unavailable`)
+        if (log === "unavailable") return Effect.logWarning(`${route.method} ${route.path}: the database is unavailable or busy`)
         return Effect.void
       }),
       Effect.withSpan(`http ${route.operationId}`)

@@ -3,6 +3,7 @@
  * route's Schema, and turning any outcome into a response with the catalogue's code and status.
  */
 import { ErrorCatalogue, Text } from "@clawbounties/domain"
+import { Transaction } from "@clawbounties/ledger"
 import { Requests } from "@clawbounties/marketplace"
 import { Cause, Effect, Option, ParseResult, Schema } from "effect"
 import type { IncomingMessage } from "node:http"
@@ -404,7 +405,10 @@ const unavailableMessage = /connection terminated|connection timeout|connection 
  * fault of the request or a bug: the client can retry later. Looks through a few levels of `cause`.
  */
 export const isDatabaseUnavailable = (failure: unknown): boolean => {
-  if ((failure as { _tag?: unknown } | null)?._tag !== "SqlError") return false
+  const tag = (failure as { _tag?: unknown } | null)?._tag
+  // The engine's own typed failures for a timeout and for a connection lost at COMMIT.
+  if (tag === "DatabaseTimeout" || tag === "CommitOutcomeUnknown") return true
+  if (tag !== "SqlError") return false
   // No connection could be had, whatever the server's reason (it refuses connections to the
   // database, the role's password changed, too many clients): nothing ran, and later it may.
   if ((failure as { message?: unknown }).message === "Failed to acquire connection") return true
@@ -419,7 +423,8 @@ export const isDatabaseUnavailable = (failure: unknown): boolean => {
 }
 
 /**
- * The response for a failed request: a catalogued failure is sent as the catalogue says; an
+ * The response for a failed request: a catalogued failure is sent as the catalogue says (a
+ * `lock_timeout` or `statement_timeout` as `DATABASE_TIMEOUT`, wherever it struck); an
  * interruption (the client went away, or the server is stopping) and a database out of reach are
  * `SERVICE_UNAVAILABLE`; anything else is `INTERNAL_ERROR`. `log` says what the caller logs: the
  * whole cause of an unexpected failure, a line for an unavailable database; neither is ever sent.
@@ -427,14 +432,19 @@ export const isDatabaseUnavailable = (failure: unknown): boolean => {
 export const failureResponse = <E>(cause: Cause.Cause<E>): { readonly response: Response; readonly log?: "unexpected" | "unavailable" } => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure) && isCatalogued(failure.value)) {
-    return { response: errorResponse(failure.value) }
+    const response = errorResponse(failure.value)
+    // The engine's database failures (a timeout, a COMMIT cut off) get the operator's line too.
+    return isDatabaseUnavailable(failure.value) ? { response, log: "unavailable" } : { response }
   }
+  // A timeout outside a command's transaction (a read) answers as one inside it does.
+  const timeout = Option.isSome(failure) ? Transaction.timeoutOf(failure.value) : undefined
+  if (timeout !== undefined) return { response: errorResponse(timeout), log: "unavailable" }
   if (Cause.isInterruptedOnly(cause)) {
     return { response: errorResponse(new ErrorCatalogue.ServiceUnavailable({ reason: "the request was interrupted" })) }
   }
-  // A COMMIT on a connection cut under it dies in @effect/sql rather than failing: the database was
-  // out of reach all the same. Whether the COMMIT landed is unknown, and a retry under the same
-  // idempotency key is what settles it (it replays the command if it did).
+  // A COMMIT cut off outside `Transaction.run` (which makes it `COMMIT_OUTCOME_UNKNOWN`) dies in
+  // @effect/sql rather than failing: the database was out of reach all the same. Whether the COMMIT
+  // landed is unknown, and a retry under the same idempotency key is what settles it.
   const sqlFailure = Option.isSome(failure) ? failure : Cause.dieOption(cause)
   if (Option.isSome(sqlFailure) && isDatabaseUnavailable(sqlFailure.value)) {
     return { response: errorResponse(new ErrorCatalogue.ServiceUnavailable({ reason: "the database is unavailable or busy; retry later" })), log: "unavailable" }

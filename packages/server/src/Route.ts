@@ -6,7 +6,8 @@
  *
  * {@link route} checks at compile time that `errors` names every catalogued error the handler's
  * effect can fail with, and none it cannot (a `SqlError` becomes `SERVICE_UNAVAILABLE` when the
- * database is out of reach and `INTERNAL_ERROR` otherwise, as every other unexpected failure does).
+ * database is out of reach and `INTERNAL_ERROR` otherwise, as every other unexpected failure does;
+ * `DatabaseTimeout` and `CommitOutcomeUnknown`, which any command can meet, every route declares).
  */
 import type { ErrorCatalogue } from "@clawbounties/domain"
 import type { Tokens } from "@clawbounties/marketplace"
@@ -76,7 +77,9 @@ export interface Route {
 }
 
 type TagOf<E> = E extends { readonly _tag: infer T extends string } ? T : never
-type Undeclared<E, D extends string> = Exclude<TagOf<E>, D | "SqlError">
+/** Failures of the database any route can meet, added to every route by {@link errorsOf}. */
+type DatabaseFailure = "SqlError" | "CommitOutcomeUnknown" | "DatabaseTimeout"
+type Undeclared<E, D extends string> = Exclude<TagOf<E>, D | DatabaseFailure>
 /**
  * Declared tags the handler cannot fail with. None while `E` is `unknown`, as TypeScript has it
  * before it infers `E` from a handler whose parameters take their types from the definition;
@@ -131,8 +134,11 @@ export const errorsOf = (route: Route): ReadonlyArray<ErrorTag> => {
     tags.add("InvalidRequest")
   }
   if (route.query !== undefined || route.idempotent || pathParams(route.path).length > 0) tags.add("InvalidRequest")
-  // Any request can be interrupted by shutdown or meet the database out of reach.
+  // Any request can be interrupted by shutdown, meet the database out of reach or past a timeout, or
+  // lose its connection while it commits.
   tags.add("ServiceUnavailable")
+  tags.add("DatabaseTimeout")
+  tags.add("CommitOutcomeUnknown")
   tags.add("InternalError")
   // Any request can be refused before it reaches a route (`EdgeRefusals`): headers too large, too
   // slow to arrive, or not HTTP a URL can be built from.

@@ -78,8 +78,9 @@ export const toTargetError = (cause: Cause.Cause<unknown>): TargetError => {
     return new TargetError({ code: transportCodes.DEFECT, status: 500, message: String(error), retryable: false })
   }
   const defect = Cause.dieOption(cause)
-  // A failed COMMIT surfaces as a defect (@effect/sql dies on it): the client cannot know whether
-  // it committed, which is exactly what a retry with the same idempotency key resolves.
+  // A failed COMMIT outside `Transaction.run` (which makes it `COMMIT_OUTCOME_UNKNOWN`) surfaces as
+  // a defect (@effect/sql dies on it): the client cannot know whether it committed, which is
+  // exactly what a retry with the same idempotency key resolves.
   if (Option.isSome(defect) && defect.value instanceof SqlError) {
     return new TargetError({ code: transportCodes.DB_ERROR, status: 500, message: defect.value.message, retryable: true })
   }

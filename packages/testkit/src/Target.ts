@@ -61,8 +61,8 @@ export const transportCodes = {
 export const classify = (code: string): string => {
   if (code === "INSUFFICIENT_FUNDS") return "INSUFFICIENT_FUNDS"
   if (code === "UNAUTHORIZED" || code === "FORBIDDEN" || code.startsWith("TOKEN_")) return "AUTH_CONTRACT"
-  if (code === transportCodes.DB_ERROR || code === "INTERNAL_ERROR") return "DB_ERROR"
-  if (code === transportCodes.NETWORK || code === transportCodes.TIMEOUT || code === "SERVICE_UNAVAILABLE") return "UPSTREAM_UNAVAILABLE"
+  if (code === transportCodes.DB_ERROR || code === "INTERNAL_ERROR" || code === "COMMIT_OUTCOME_UNKNOWN") return "DB_ERROR"
+  if (code === transportCodes.NETWORK || code === transportCodes.TIMEOUT || code === "SERVICE_UNAVAILABLE" || code === "DATABASE_TIMEOUT") return "UPSTREAM_UNAVAILABLE"
   if (code === "RATE_LIMITED") return "RATE_LIMITED"
   if (code.startsWith("SUBMISSION_") || code.includes("PROOF")) return "VERIFY_PIPELINE"
   if (code === "INVALID_REQUEST" || code.startsWith("MALFORMED") || code === "IDEMPOTENCY_CONFLICT") return "CLIENT_CONTRACT"

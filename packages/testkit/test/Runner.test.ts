@@ -97,7 +97,12 @@ describe("Runner (in-process)", () => {
       assert.strictEqual(s.totals.succeeded, 80, JSON.stringify(result.jobs.filter((j) => j.outcome.status !== "succeeded").slice(0, 2)))
       assert.isTrue((s.faults.by_kind.db_before_commit ?? 0) > 0 && (s.faults.by_kind.db_after_commit ?? 0) > 0, JSON.stringify(s.faults))
       assert.strictEqual(s.faults.fired, s.faults.planned)
-      assert.strictEqual(s.retries.by_code.DB_ERROR, s.faults.fired)
+      // A failed statement is a SqlError (DB_ERROR); a failure after the COMMIT, as a lost COMMIT
+      // reply, is the engine's typed COMMIT_OUTCOME_UNKNOWN.
+      assert.deepStrictEqual(
+        [s.retries.by_code.DB_ERROR, s.retries.by_code.COMMIT_OUTCOME_UNKNOWN],
+        [s.faults.by_kind.db_before_commit, s.faults.by_kind.db_after_commit]
+      )
       assert.deepStrictEqual(inspected.duplicates, [])
       assert.strictEqual(inspected.bounties, 80)
       // A hold is created once and resolved once: never released twice.

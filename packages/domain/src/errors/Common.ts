@@ -44,6 +44,34 @@ export class InvalidTransition extends Schema.TaggedError<InvalidTransition>()("
   }
 }
 
+/**
+ * The connection to the database was lost while it committed the command's transaction (a server
+ * restart, a killed backend, a network cut): it may or may not have committed, and no one can tell
+ * from here. Only a retry under the same idempotency key settles it safely: the command is applied
+ * if it was not, and replayed if it was. Never retried by the engine itself, since it does not hold
+ * the caller's key.
+ */
+export class CommitOutcomeUnknown extends Schema.TaggedError<CommitOutcomeUnknown>()("CommitOutcomeUnknown", {}) {
+  override get message(): string {
+    return "the database connection was lost at COMMIT, so the outcome is unknown: retry with the same idempotency key"
+  }
+}
+
+/**
+ * PostgreSQL gave up on the command past a limit it was given: waiting for a row lock another
+ * transaction holds (`lock_timeout`), or running a statement (`statement_timeout`). The transaction
+ * was rolled back, so nothing was written; a retry later may succeed.
+ */
+export class DatabaseTimeout extends Schema.TaggedError<DatabaseTimeout>()("DatabaseTimeout", {
+  limit: Schema.Literal("lock_timeout", "statement_timeout")
+}) {
+  override get message(): string {
+    return this.limit === "lock_timeout"
+      ? "the command waited too long for a lock another transaction holds; nothing was written: retry later"
+      : "a statement of the command ran too long; nothing was written: retry later"
+  }
+}
+
 export type CommonError =
   | InvalidRequest
   | UnsupportedCurrency
@@ -52,6 +80,8 @@ export type CommonError =
   | Unauthorized
   | Forbidden
   | InvalidTransition
+  | CommitOutcomeUnknown
+  | DatabaseTimeout
 
 export const commonEntries = {
   InvalidRequest: { code: "INVALID_REQUEST", status: 400, summary: "The request does not match its schema." },
@@ -68,5 +98,15 @@ export const commonEntries = {
     code: "INVALID_STATUS",
     status: 409,
     summary: "The record's current status does not allow this action."
+  },
+  CommitOutcomeUnknown: {
+    code: "COMMIT_OUTCOME_UNKNOWN",
+    status: 503,
+    summary: "The database connection was lost at COMMIT: the command may or may not have been applied. Retry with the same idempotency key."
+  },
+  DatabaseTimeout: {
+    code: "DATABASE_TIMEOUT",
+    status: 503,
+    summary: "The database gave up waiting for a lock or on a statement; nothing was written. Retry later."
   }
 } as const satisfies Section<CommonError>
