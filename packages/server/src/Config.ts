@@ -14,6 +14,9 @@ export interface Settings {
   readonly sqliteFile: string
   /** Statement texts each PostgreSQL connection prepares once; 0 for a pooler in transaction mode. */
   readonly pgPreparedStatements: number
+  /** Each PostgreSQL connection's `lock_timeout` and `statement_timeout`; 0 sets none. */
+  readonly pgLockTimeout: Duration.Duration
+  readonly pgStatementTimeout: Duration.Duration
   /** Largest request body accepted, in bytes. */
   readonly bodyLimitBytes: number
   /** How often the deadline sweep runs. */
@@ -30,6 +33,16 @@ export const DEFAULT_DATA_DIR = "./data"
 
 const between = (min: number, max: number) => (n: number) => n >= min && n <= max
 const notBlank = (text: string) => text.trim().length > 0
+
+/** A PostgreSQL timeout: 0 (none), or 1 ms to 1 day (PostgreSQL counts whole milliseconds). */
+const pgTimeout = (name: string, fallback: Duration.Duration) =>
+  Config.duration(name).pipe(
+    Config.validate({
+      message: `${name} must be 0 seconds (none) or between 1 millisecond and 1 day`,
+      validation: (d) => Duration.isZero(d) || Duration.between(d, { minimum: Duration.millis(1), maximum: Duration.days(1) })
+    }),
+    Config.withDefault(fallback)
+  )
 
 export const config: Config.Config<Settings> = Config.all({
   port: Config.integer("PORT").pipe(
@@ -61,6 +74,8 @@ export const config: Config.Config<Settings> = Config.all({
     Config.validate({ message: "PG_PREPARED_STATEMENTS must be between 0 and 10000", validation: between(0, 10_000) }),
     Config.withDefault(Postgres.DEFAULT_PREPARED_STATEMENTS)
   ),
+  pgLockTimeout: pgTimeout("PG_LOCK_TIMEOUT", Postgres.DEFAULT_LOCK_TIMEOUT),
+  pgStatementTimeout: pgTimeout("PG_STATEMENT_TIMEOUT", Postgres.DEFAULT_STATEMENT_TIMEOUT),
   bodyLimitBytes: Config.integer("BODY_LIMIT_BYTES").pipe(
     Config.validate({
       message: "BODY_LIMIT_BYTES must be between 1024 and 67108864",

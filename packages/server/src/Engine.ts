@@ -7,7 +7,7 @@ import type { Ids } from "@clawbounties/domain"
 import { Engine, type Identities, type Tokens } from "@clawbounties/marketplace"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { Postgres } from "@clawbounties/adapter-postgres"
-import { Effect, Layer, Option } from "effect"
+import { type Duration, Effect, Layer, Option } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 
@@ -18,21 +18,46 @@ const migrations = Engine.migrations
 
 export type Store =
   | { readonly _tag: "sqlite"; readonly filename: string }
-  | { readonly _tag: "postgres"; readonly url: string; readonly preparedStatements?: number | undefined }
+  | {
+    readonly _tag: "postgres"
+    readonly url: string
+    readonly preparedStatements?: number | undefined
+    /** `Postgres.Options.lockTimeout` and `statementTimeout`: the adapter's defaults when unset. */
+    readonly lockTimeout?: Duration.DurationInput | undefined
+    readonly statementTimeout?: Duration.DurationInput | undefined
+  }
 
 /** Which store a `DATABASE_URL` (or its absence) means. */
 export const storeOf = (
-  settings: { readonly databaseUrl: Option.Option<string>; readonly sqliteFile: string; readonly pgPreparedStatements?: number | undefined }
+  settings: {
+    readonly databaseUrl: Option.Option<string>
+    readonly sqliteFile: string
+    readonly pgPreparedStatements?: number | undefined
+    readonly pgLockTimeout?: Duration.DurationInput | undefined
+    readonly pgStatementTimeout?: Duration.DurationInput | undefined
+  }
 ): Store =>
   Option.match(settings.databaseUrl, {
     onNone: () => ({ _tag: "sqlite", filename: settings.sqliteFile }),
-    onSome: (url) => ({ _tag: "postgres", url, preparedStatements: settings.pgPreparedStatements })
+    onSome: (url) => ({
+      _tag: "postgres",
+      url,
+      preparedStatements: settings.pgPreparedStatements,
+      lockTimeout: settings.pgLockTimeout,
+      statementTimeout: settings.pgStatementTimeout
+    })
   })
 
 /** A store's `SqlClient`, migrated. A SQLite file's directory is created first. */
 export const storeLayer = (store: Store) =>
   store._tag === "postgres"
-    ? Postgres.layer({ url: store.url, migrations, preparedStatements: store.preparedStatements })
+    ? Postgres.layer({
+      url: store.url,
+      migrations,
+      preparedStatements: store.preparedStatements,
+      lockTimeout: store.lockTimeout,
+      statementTimeout: store.statementTimeout
+    })
     : Layer.unwrapEffect(Effect.sync(() => {
       if (store.filename !== ":memory:") mkdirSync(dirname(store.filename), { recursive: true })
       return Sqlite.layer({ filename: store.filename, migrations })

@@ -8,7 +8,7 @@ import { Bounty, BountyMachine, ErrorCatalogue, EscrowMachine, SubmissionMachine
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { SqlError } from "@effect/sql/SqlError"
 import Ajv2020 from "ajv/dist/2020.js"
-import { ConfigProvider, Effect, Either, Exit, JSONSchema, Schema } from "effect"
+import { ConfigProvider, Duration, Effect, Either, Exit, JSONSchema, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import * as App from "../src/App.js"
 import * as Config from "../src/Config.js"
@@ -248,6 +248,27 @@ describe("OpenAPI and the edge", () => {
     assert.notInclude(await response.text(), "SELEC")
   })
 
+  it("answers DATABASE_TIMEOUT for a lock_timeout or statement_timeout outside a command's transaction too", async () => {
+    const timingOut = (path: string, code: string) => route({
+      method: "GET",
+      path,
+      operationId: path.slice(1),
+      tag: "Test",
+      summary: "times out in SQL",
+      auth: "public",
+      status: 200,
+      response: Schemas.Health,
+      errors: [],
+      handler: () => Effect.fail(new SqlError({ cause: Object.assign(new Error("canceling statement"), { code }), message: "failed" }))
+    })
+    const app = App.make(server.runtime, { bodyLimitBytes: 1024, routes: [timingOut("/lock", "55P03"), timingOut("/statement", "57014")] })
+    for (const [path, limit] of [["/lock", "lock_timeout"], ["/statement", "statement_timeout"]]) {
+      const response = await app.request(path)
+      const body = (await response.json()) as { error: string; details: unknown }
+      assert.deepStrictEqual([response.status, body.error, body.details], [503, "DATABASE_TIMEOUT", { limit }], path)
+    }
+  })
+
   it("answers a defect with INTERNAL_ERROR and no internals", async () => {
     const boom = route({
       method: "GET",
@@ -274,8 +295,15 @@ describe("OpenAPI and the edge", () => {
       Effect.runPromiseExit(Effect.withConfigProvider(Config.config, ConfigProvider.fromMap(new Map(Object.entries(env)))))
     const ok = await read({})
     assert.isTrue(Exit.isSuccess(ok))
-    if (Exit.isSuccess(ok)) assert.deepInclude(ok.value, { port: 8787, host: "127.0.0.1", sqliteFile: "./data/clawbounties.db", pgPreparedStatements: 256 })
+    if (Exit.isSuccess(ok)) {
+      assert.deepInclude(ok.value, { port: 8787, host: "127.0.0.1", sqliteFile: "./data/clawbounties.db", pgPreparedStatements: 256 })
+      assert.deepStrictEqual([Duration.toMillis(ok.value.pgLockTimeout), Duration.toMillis(ok.value.pgStatementTimeout)], [5_000, 30_000])
+    }
+    const set = await read({ PG_LOCK_TIMEOUT: "0 seconds", PG_STATEMENT_TIMEOUT: "2 minutes" })
+    if (Exit.isSuccess(set)) assert.deepStrictEqual([Duration.toMillis(set.value.pgLockTimeout), Duration.toMillis(set.value.pgStatementTimeout)], [0, 120_000])
+    else assert.fail(Config.configErrorsOf(set.cause).join("\n"))
     for (const [name, value] of [["PORT", "eighty"], ["PORT", "70000"], ["BODY_LIMIT_BYTES", "12"], ["SWEEP_INTERVAL", "0 seconds"], ["DATABASE_URL", "mysql://x"], ["PG_PREPARED_STATEMENTS", "-1"],
+      ["PG_LOCK_TIMEOUT", "5"], ["PG_LOCK_TIMEOUT", "2 days"], ["PG_STATEMENT_TIMEOUT", "500 micros"],
       // Empty (as `SQLITE_FILE=${SQLITE_FILE}` in a compose file leaves it): "" would open a temporary
       // database that vanishes at exit, and an empty DATA_DIR would put the database at /.
       ["SQLITE_FILE", ""], ["SQLITE_FILE", " "], ["DATA_DIR", ""]] as const) {

@@ -1,7 +1,7 @@
 /**
  * PostgreSQL misbehaving under a running server, on a database of the test's own: a backend killed
  * while a command waits on it or at its COMMIT, idle connections killed, the pool exhausted,
- * `lock_timeout`, `statement_timeout` and SERIALIZABLE set on the database, a value past its
+ * the server's `lock_timeout` and `statement_timeout`, SERIALIZABLE set on the database, a value past its
  * column, a constraint the engine does not know of, and the database refusing connections under
  * the deadline scheduler. Every failure answers with a catalogued code (503 when a retry can cure
  * it) and writes nothing, and the server serves the next request.
@@ -11,8 +11,11 @@
  */
 import { PgTestDatabase } from "@clawbounties/adapter-postgres"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Effect, Exit, Scope } from "effect"
+import { SqlClient } from "@effect/sql"
+import { ConfigProvider, Duration, Effect, Exit, Scope } from "effect"
 import pg from "pg"
+import * as Config from "../src/Config.js"
+import * as Engine from "../src/Engine.js"
 import { Scheduler } from "../src/Scheduler.js"
 import * as H from "./helpers.js"
 
@@ -24,6 +27,12 @@ const until = async (check: () => Promise<boolean>, what: string) => {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
+}
+
+/** The store `npm start` opens on `url` with `env` set (and every other setting at its default). */
+const storeFromSettings = async (url: string, env: Record<string, string>) => {
+  const settings = await Effect.runPromise(Effect.withConfigProvider(Config.config, ConfigProvider.fromMap(new Map(Object.entries({ DATABASE_URL: url, ...env })))))
+  return Engine.storeOf(settings)
 }
 
 /** The pool size the server's PostgreSQL store has by default (`Postgres.Options.maxConnections`). */
@@ -124,39 +133,64 @@ describe.skipIf(!probe.available)(`PostgreSQL misbehaving under the server ${pro
   it("the pool exhausted by commands held in their transactions: a caller waiting for a connection gets SERVICE_UNAVAILABLE, and the held commands finish", async () => {
     const requester = H.signer(63)
     await H.registerRequester(call, requester)
-    const lock = await holdAuditLog()
-    const held = Array.from({ length: POOL_SIZE }, () => credit(requester.did))
+    // With the timeouts off, as an operator may set them: held commands then wait for the lock as
+    // long as it is held (with the defaults they give up after 5 s and free their connections).
+    const unlimited = await H.start(await storeFromSettings(db.url, { PG_LOCK_TIMEOUT: "0 seconds", PG_STATEMENT_TIMEOUT: "0 seconds" }))
+    const callUnlimited = H.client(unlimited.url)
     try {
-      await until(async () => (await waitingOnLocks()) === POOL_SIZE, "every connection to wait on the lock")
-      // Past the pool's wait for a free connection (the store's connect timeout), not forever.
-      const waiting = await call("GET", "/v1/operator/reconcile", { token: H.OPERATOR_TOKEN })
-      assert.deepStrictEqual([waiting.status, waiting.body.error], [503, "SERVICE_UNAVAILABLE"], JSON.stringify(waiting.body))
+      const lock = await holdAuditLog()
+      const held = Array.from({ length: POOL_SIZE }, () =>
+        callUnlimited("POST", "/v1/operator/credits", {
+          token: H.OPERATOR_TOKEN,
+          body: { did: requester.did, amount_minor: "100", currency: "USD", reason: "faults test", idempotency_key: `faults-${++keys}` }
+        }))
+      try {
+        await until(async () => (await waitingOnLocks()) === POOL_SIZE, "every connection to wait on the lock")
+        // Past the pool's wait for a free connection (the store's connect timeout), not forever.
+        const waiting = await callUnlimited("GET", "/v1/operator/reconcile", { token: H.OPERATOR_TOKEN })
+        assert.deepStrictEqual([waiting.status, waiting.body.error], [503, "SERVICE_UNAVAILABLE"], JSON.stringify(waiting.body))
+      } finally {
+        await lock.release()
+      }
+      const replies = await Promise.all(held)
+      assert.deepStrictEqual(replies.map((r) => r.status), replies.map(() => 201), JSON.stringify(replies.map((r) => r.body)))
     } finally {
-      await lock.release()
+      await unlimited.close()
     }
-    const replies = await Promise.all(held)
-    assert.deepStrictEqual(replies.map((r) => r.status), replies.map(() => 201), JSON.stringify(replies.map((r) => r.body)))
   }, 60_000)
 
-  for (const setting of ["lock_timeout", "statement_timeout"]) {
-    it(`${setting} set on the database: a command that runs into it answers SERVICE_UNAVAILABLE, writes nothing, and succeeds once retried`, async () => {
+  it("a fresh server connection has the default lock_timeout and statement_timeout (the settings' defaults)", async () => {
+    const store = await storeFromSettings(db.url, {})
+    assert.deepInclude(store, { lockTimeout: Duration.seconds(5), statementTimeout: Duration.seconds(30) })
+    // The server's own pool: a statement of the test's, on one of its connections.
+    const shown = await server.runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      sql<{ lock: string; statement: string }>`SELECT current_setting('lock_timeout') AS lock, current_setting('statement_timeout') AS statement`))
+    assert.deepStrictEqual(shown, [{ lock: "5s", statement: "30s" }])
+  }, 60_000)
+
+  // Each on a server of its own, started from the settings an operator writes.
+  for (const [setting, env] of [
+    ["lock_timeout", { PG_LOCK_TIMEOUT: "100 millis" }],
+    // With no lock_timeout, the statement waiting on the lock runs into statement_timeout.
+    ["statement_timeout", { PG_LOCK_TIMEOUT: "0 seconds", PG_STATEMENT_TIMEOUT: "100 millis" }]
+  ] as const) {
+    it(`${setting} from the settings: a command held behind a lock answers DATABASE_TIMEOUT (503), writes nothing, and succeeds once retried`, async () => {
       const requester = H.signer(setting === "lock_timeout" ? 64 : 65)
       await H.registerRequester(call, requester)
-      await query(`ALTER DATABASE ${db.name} SET ${setting} = '100ms'`)
-      // The setting applies to new sessions: end the pool's, which it replaces.
-      await terminateBackends()
+      const limited = await H.start(await storeFromSettings(db.url, env))
       const body = { did: requester.did, amount_minor: "300", currency: "USD", reason: setting, idempotency_key: `faults-${setting}` }
       try {
         const before = await written()
         const lock = await holdAuditLog()
-        const timedOut = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body }).finally(lock.release)
-        assert.deepStrictEqual([timedOut.status, timedOut.body.error], [503, "SERVICE_UNAVAILABLE"], JSON.stringify(timedOut.body))
+        // Without the timeout it would wait as long as the lock is held, released only once it answers.
+        const timedOut = await H.client(limited.url)("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body }).finally(lock.release)
+        assert.deepStrictEqual([timedOut.status, timedOut.body.error, timedOut.body.details], [503, "DATABASE_TIMEOUT", { limit: setting }], JSON.stringify(timedOut.body))
         assert.deepStrictEqual(await written(), before)
+        const retried = await H.client(limited.url)("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body })
+        assert.deepStrictEqual([retried.status, retried.body.available_after_minor], [201, "300"], JSON.stringify(retried.body))
       } finally {
-        await query(`ALTER DATABASE ${db.name} RESET ${setting}`)
+        await limited.close()
       }
-      const retried = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body })
-      assert.deepStrictEqual([retried.status, retried.body.available_after_minor], [201, "300"], JSON.stringify(retried.body))
     }, 60_000)
   }
 
@@ -228,7 +262,7 @@ describe.skipIf(!probe.available)(`PostgreSQL misbehaving under the server ${pro
     }
   }, 60_000)
 
-  it("a backend killed at COMMIT: SERVICE_UNAVAILABLE, and the retry under the same key applies the command once", async () => {
+  it("a backend killed at COMMIT: COMMIT_OUTCOME_UNKNOWN (503), and the retry under the same key applies the command once", async () => {
     const requester = H.signer(69)
     await H.registerRequester(call, requester)
     // A deferred trigger runs at COMMIT: this one ends its own session there, the first time only
@@ -247,10 +281,13 @@ describe.skipIf(!probe.available)(`PostgreSQL misbehaving under the server ${pro
     const before = await written()
     const body = { did: requester.did, amount_minor: "900", currency: "USD", reason: "killed at commit", idempotency_key: "faults-commit" }
     const killed = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body })
-    assert.deepStrictEqual([killed.status, killed.body.error], [503, "SERVICE_UNAVAILABLE"], JSON.stringify(killed.body))
+    assert.deepStrictEqual([killed.status, killed.body.error], [503, "COMMIT_OUTCOME_UNKNOWN"], JSON.stringify(killed.body))
     assert.deepStrictEqual(await written(), before)
     const retried = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body })
     assert.deepStrictEqual([retried.status, retried.body.available_after_minor], [201, "900"], JSON.stringify(retried.body))
+    // Exactly one effect: a second retry replays the first.
+    const replayed = await call("POST", "/v1/operator/credits", { token: H.OPERATOR_TOKEN, body })
+    assert.deepStrictEqual([replayed.status, replayed.body.ledger_entry_id, replayed.body.available_after_minor], [201, retried.body.ledger_entry_id, "900"])
   }, 60_000)
 
   it("SERIALIZABLE set on the database: concurrent commands on one account succeed after jittered retries (or answer SERVICE_UNAVAILABLE once they run out), and the balance counts each success once", async () => {

@@ -36,9 +36,29 @@ export interface Options {
   readonly preparedStatements?: number | undefined
   /** How long to wait for the first connection at start-up, 5 s by default. */
   readonly connectTimeout?: Duration.DurationInput | undefined
+  /**
+   * The `lock_timeout` of every connection, {@link DEFAULT_LOCK_TIMEOUT} by default: how long a
+   * statement waits for a lock another transaction holds before it fails (`DatabaseTimeout`). 0 sets
+   * none, leaving the role's or database's setting (PostgreSQL's default: wait for ever).
+   */
+  readonly lockTimeout?: Duration.DurationInput | undefined
+  /**
+   * The `statement_timeout` of every connection, {@link DEFAULT_STATEMENT_TIMEOUT} by default; 0 sets
+   * none, as for `lockTimeout`.
+   */
+  readonly statementTimeout?: Duration.DurationInput | undefined
 }
 
 export const DEFAULT_PREPARED_STATEMENTS = 256
+
+/**
+ * PostgreSQL waits for a lock, and runs a statement, for as long as it takes. A request stuck
+ * behind a row lock would hold its pool connection as long as the lock is held, and a few such
+ * requests starve the pool. A command takes milliseconds, so waiting 5 s for a lock means the holder
+ * is stuck or very slow; 30 s bounds any statement, reconcile and large sweeps included.
+ */
+export const DEFAULT_LOCK_TIMEOUT = Duration.seconds(5)
+export const DEFAULT_STATEMENT_TIMEOUT = Duration.seconds(30)
 
 /** The tables every deployment needs, in dependency order. */
 export const defaultMigrations: ReadonlyArray<Migrations.MigrationSet> = [Migrations.ledger]
@@ -55,6 +75,9 @@ const checkIsolation = Effect.gen(function* () {
   }
 })
 
+/** PostgreSQL counts whole milliseconds: rounded up, so a tiny timeout does not become 0 (none). */
+const wholeMillis = (duration: Duration.DurationInput): number => Math.ceil(Duration.toMillis(duration))
+
 /**
  * The pool, checked with one query so a wrong URL fails at start-up, and ended with the scope.
  * Its clients prepare statements unless `preparedStatements` is 0.
@@ -68,6 +91,11 @@ const pool = (options: Options) =>
         max: options.maxConnections ?? 10,
         application_name: options.applicationName ?? "clawbounties",
         connectionTimeoutMillis: Duration.toMillis(options.connectTimeout ?? Duration.seconds(5)),
+        // Sent in the startup packet of each connection, so they are in force from its first
+        // statement, cost no round trip, and leave the statements it prepares untouched. pg sends
+        // none for 0. They take precedence over ALTER ROLE/DATABASE ... SET.
+        lock_timeout: wholeMillis(options.lockTimeout ?? DEFAULT_LOCK_TIMEOUT),
+        statement_timeout: wholeMillis(options.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT),
         ...(maxStatements > 0 ? { Client: PreparedStatements.clientClass(maxStatements) } : {})
       })
       // An idle client's error (the server restarted) is the pool's to handle: it drops the client.

@@ -3,9 +3,13 @@ import { SqlClient } from "@effect/sql"
 import { Migrations } from "@clawbounties/ledger"
 import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Cause, Deferred, Effect, Either, Exit, Layer, Ref } from "effect"
+import { Cause, Context, Deferred, Effect, Either, Exit, Layer, Ref } from "effect"
+import pgDriver from "pg"
 
 const pg = await PgTestDatabase.probe()
+
+/** The URL of the database a test's store runs on. */
+class DatabaseUrl extends Context.Tag("test/DatabaseUrl")<DatabaseUrl, string>() {}
 
 const failing = (code: string, times: number, attempts: Ref.Ref<number>) =>
   Effect.gen(function* () {
@@ -128,6 +132,69 @@ describe.skipIf(!pg.available)(`Postgres adapter ${pg.reason}`, () => {
       )
       assert.deepStrictEqual(started.map((r) => Either.isRight(r) ? "started" : r.left.message), ["started", "started", "started", "started"])
     }).pipe(Effect.scoped))
+})
+
+describe.skipIf(!pg.available)(`Postgres adapter timeouts ${pg.reason}`, () => {
+  /** A store on a fresh database of its own, with `options`. */
+  const storeWith = (options: Partial<Postgres.Options>) =>
+    Layer.unwrapScoped(Effect.map(PgTestDatabase.database("adapter_timeouts"), ({ url }) =>
+      Layer.merge(Postgres.layer({ url, migrations: [], ...options }), Layer.succeed(DatabaseUrl, url))))
+
+  /** The values of `settings` on a fresh pool connection. */
+  const show = (...settings: ReadonlyArray<string>) =>
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      Effect.forEach(settings, (setting) => Effect.map(sql.unsafe<{ value: string }>(`SELECT current_setting('${setting}') AS value`), (rows) => rows[0]!.value)))
+
+  /** A session of the test's own holding the row `id` of `locked` until `release`. */
+  const holdRow = (url: string, id: number) =>
+    Effect.acquireRelease(
+      Effect.promise(async () => {
+        const session = new pgDriver.Client({ connectionString: url })
+        await session.connect()
+        await session.query("BEGIN")
+        await session.query("SELECT id FROM locked WHERE id = $1 FOR UPDATE", [id])
+        return session
+      }),
+      (session) => Effect.promise(() => session.query("ROLLBACK").then(() => session.end()))
+    )
+
+  it.live("a fresh connection has a 5 s lock_timeout and a 30 s statement_timeout by default", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual(yield* show("lock_timeout", "statement_timeout"), ["5s", "30s"])
+    }).pipe(Effect.provide(storeWith({}))))
+
+  it.live("the options set other timeouts, and 0 sets none (PostgreSQL's default: no limit)", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual(yield* show("lock_timeout", "statement_timeout"), ["0", "2s"])
+    }).pipe(Effect.provide(storeWith({ lockTimeout: 0, statementTimeout: "2 seconds" }))))
+
+  it.live("a command behind a row lock fails with DatabaseTimeout past lock_timeout, once, and writes nothing", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE TABLE locked (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`
+      yield* sql`CREATE TABLE written (n INTEGER NOT NULL)`
+      yield* sql`INSERT INTO locked (id, n) VALUES (1, 0)`
+      yield* holdRow(yield* DatabaseUrl, 1)
+      const attempts = yield* Ref.make(0)
+      // Without the store's lock_timeout this would wait as long as the row is held: for ever here.
+      const error = yield* Effect.flip(Postgres.withRetry(Effect.gen(function* () {
+        yield* Ref.update(attempts, (n) => n + 1)
+        yield* sql`INSERT INTO written (n) VALUES (1)`
+        yield* sql`UPDATE locked SET n = n + 1 WHERE id = 1`
+      })))
+      assert.strictEqual(error._tag, "DatabaseTimeout")
+      assert.deepStrictEqual(error._tag === "DatabaseTimeout" ? error.limit : undefined, "lock_timeout")
+      // Not retried: the row's holder would most likely still hold it.
+      assert.strictEqual(yield* Ref.get(attempts), 1)
+      assert.deepStrictEqual(yield* sql`SELECT n FROM written`, [])
+    }).pipe(Effect.scoped, Effect.provide(storeWith({ lockTimeout: "200 millis" }))))
+
+  it.live("a statement past statement_timeout fails with DatabaseTimeout", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const error = yield* Effect.flip(Postgres.withRetry(sql`SELECT pg_sleep(30)`))
+      assert.deepStrictEqual([error._tag, error._tag === "DatabaseTimeout" ? error.limit : undefined], ["DatabaseTimeout", "statement_timeout"])
+    }).pipe(Effect.provide(storeWith({ statementTimeout: "200 millis" }))))
 })
 
 describe("Postgres.layer start-up", () => {
