@@ -16,6 +16,7 @@ import type { IncomingMessage } from "node:http"
 import * as Docs from "./Docs.js"
 import * as Http from "./Http.js"
 import * as OpenApi from "./OpenApi.js"
+import type * as RateLimits from "./RateLimits.js"
 import { honoPath, MAX_PATH_PARAM_LENGTH, pathPattern, type Route, type Services } from "./Route.js"
 import { routes as allRoutes } from "./Routes.js"
 
@@ -26,6 +27,8 @@ export interface Options {
   /** Shutdown (see `Server`): once `closing` is aborted every response asks the client to close
    * its connection; once `interrupt` is, requests still running are interrupted and answer 503. */
   readonly shutdown?: { readonly closing: AbortSignal; readonly interrupt: AbortSignal } | undefined
+  /** Per-caller limits, checked before the body is read; none without. */
+  readonly rateLimits?: RateLimits.RateLimits | undefined
 }
 
 export type Runtime = ManagedRuntime.ManagedRuntime<Services, unknown>
@@ -72,9 +75,12 @@ const handlerFor = (runtime: Runtime, route: Route, options: Options) => {
     queryOf: () => Record<string, ReadonlyArray<string>>,
     incoming: IncomingMessage | undefined
   ): Promise<Response> => {
+    const limited = options.rateLimits?.refusal(route, request, incoming)
+    if (limited !== undefined) return limited
     const raw = route.body === undefined ? undefined : await Http.readBody(request, options.bodyLimitBytes, incoming)
     const program = Effect.gen(function* () {
       const actor = yield* authenticate(route, request.headers.get("authorization") ?? undefined)
+      if (actor !== undefined) options.rateLimits?.recognise(request.headers.get("authorization")!, actor)
       yield* Http.refuseUnstorable("path", params)
       yield* Http.refuseLongPathParams(params, MAX_PATH_PARAM_LENGTH)
       let query: unknown = undefined

@@ -5,6 +5,7 @@
  */
 import { Postgres } from "@clawbounties/adapter-postgres"
 import { Cause, Config, ConfigError, Duration, Option } from "effect"
+import * as RateLimits from "./RateLimits.js"
 
 export interface Settings {
   readonly port: number
@@ -23,6 +24,8 @@ export interface Settings {
   readonly sweepInterval: Duration.Duration
   /** Where `npm start` keeps its SQLite file and the generated operator token. */
   readonly dataDir: string
+  /** Per-caller rate limits (see `RateLimits`). */
+  readonly rateLimits: RateLimits.Settings
 }
 
 export const DEFAULT_PORT = 8787
@@ -43,6 +46,35 @@ const pgTimeout = (name: string, fallback: Duration.Duration) =>
     }),
     Config.withDefault(fallback)
   )
+
+const MAX_RATE = 1_000_000
+
+/** `RATE_LIMIT_<CLASS>_PER_MINUTE` (0 turns the class off) and `RATE_LIMIT_<CLASS>_BURST`. */
+const rateLimit = (name: string, defaults: RateLimits.Limit): Config.Config<RateLimits.Limit> =>
+  Config.all({
+    perMinute: Config.integer(`RATE_LIMIT_${name}_PER_MINUTE`).pipe(
+      Config.validate({ message: `RATE_LIMIT_${name}_PER_MINUTE must be between 0 (no limit) and ${MAX_RATE}`, validation: between(0, MAX_RATE) }),
+      Config.withDefault(defaults.perMinute)
+    ),
+    burst: Config.integer(`RATE_LIMIT_${name}_BURST`).pipe(
+      Config.validate({ message: `RATE_LIMIT_${name}_BURST must be between 1 and ${MAX_RATE}`, validation: between(1, MAX_RATE) }),
+      Config.withDefault(defaults.burst)
+    )
+  })
+
+const rateLimits: Config.Config<RateLimits.Settings> = Config.all({
+  expensive: rateLimit("EXPENSIVE", RateLimits.defaults.expensive),
+  anonymous: rateLimit("ANONYMOUS", RateLimits.defaults.anonymous),
+  write: rateLimit("WRITE", RateLimits.defaults.write),
+  maxCallers: Config.integer("RATE_LIMIT_MAX_CALLERS").pipe(
+    Config.validate({ message: "RATE_LIMIT_MAX_CALLERS must be between 100 and 10000000", validation: between(100, 10_000_000) }),
+    Config.withDefault(RateLimits.defaults.maxCallers)
+  ),
+  trustedProxies: Config.integer("TRUST_PROXY").pipe(
+    Config.validate({ message: "TRUST_PROXY must be the number of proxies in front of the server, 0 to 10", validation: between(0, 10) }),
+    Config.withDefault(RateLimits.defaults.trustedProxies)
+  )
+})
 
 export const config: Config.Config<Settings> = Config.all({
   port: Config.integer("PORT").pipe(
@@ -89,7 +121,8 @@ export const config: Config.Config<Settings> = Config.all({
       validation: (d) => Duration.between(d, { minimum: Duration.seconds(1), maximum: Duration.hours(1) })
     }),
     Config.withDefault(DEFAULT_SWEEP_INTERVAL)
-  )
+  ),
+  rateLimits
 }).pipe(
   Config.map(({ sqliteFile, ...rest }): Settings => ({
     ...rest,

@@ -146,6 +146,11 @@ export const document = (routes: ReadonlyArray<Route>): JsonObject => {
       }
     }
 
+    // A route's rate limit says when to come back (`RateLimits`).
+    if (responses["429"] !== undefined) {
+      responses["429"].headers = { "Retry-After": { description: "Whole seconds until the caller's next request of this class passes.", schema: { type: "integer", minimum: 1 } } }
+    }
+
     const operation: JsonObject = {
       operationId: route.operationId,
       tags: [route.tag],

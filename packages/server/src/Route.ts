@@ -13,6 +13,7 @@ import type { ErrorCatalogue } from "@clawbounties/domain"
 import type { Tokens } from "@clawbounties/marketplace"
 import type { Effect, Schema } from "effect"
 import type * as Engine from "./Engine.js"
+import { classOf } from "./RateLimits.js"
 import type { Scheduler } from "./Scheduler.js"
 
 export type Method = "GET" | "POST" | "PATCH"
@@ -145,5 +146,7 @@ export const errorsOf = (route: Route): ReadonlyArray<ErrorTag> => {
   tags.add("HeadersTooLarge")
   tags.add("RequestTimeout")
   tags.add("InvalidRequest")
+  // A rate-limited route can refuse a caller over its limit before anything else (`RateLimits`).
+  if (classOf(route) !== undefined) tags.add("RateLimited")
   return Array.from(tags)
 }

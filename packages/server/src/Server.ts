@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net"
 import * as App from "./App.js"
 import * as EdgeRefusals from "./EdgeRefusals.js"
 import * as Engine from "./Engine.js"
+import * as RateLimits from "./RateLimits.js"
 import * as Scheduler from "./Scheduler.js"
 
 export interface Options {
@@ -23,6 +24,8 @@ export interface Options {
   readonly scheduler: Scheduler.Options
   /** How long in-flight requests may take to finish on shutdown before their connections are cut. */
   readonly shutdownGrace?: Duration.DurationInput | undefined
+  /** Per-caller rate limits; `RateLimits.defaults` on the runtime's clock when omitted. */
+  readonly rateLimits?: RateLimits.RateLimits | undefined
 }
 
 export interface Running {
@@ -48,7 +51,8 @@ export const start = async (options: Options): Promise<Running> => {
   }
   const closing = new AbortController()
   const interrupt = new AbortController()
-  const app = App.make(runtime, { bodyLimitBytes: options.bodyLimitBytes, shutdown: { closing: closing.signal, interrupt: interrupt.signal } })
+  const rateLimits = options.rateLimits ?? runtime.runSync(RateLimits.make(RateLimits.defaults))
+  const app = App.make(runtime, { bodyLimitBytes: options.bodyLimitBytes, shutdown: { closing: closing.signal, interrupt: interrupt.signal }, rateLimits })
   let server: HttpServer
   try {
     server = await new Promise<HttpServer>((resolve, reject) => {

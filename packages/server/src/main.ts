@@ -12,6 +12,7 @@ import { join, resolve } from "node:path"
 import * as Config from "./Config.js"
 import * as Engine from "./Engine.js"
 import * as OpenApi from "./OpenApi.js"
+import * as RateLimits from "./RateLimits.js"
 import * as Server from "./Server.js"
 
 const fail = (lines: ReadonlyArray<string>): never => {
@@ -75,7 +76,8 @@ const main = async () => {
       port: config.port,
       bodyLimitBytes: config.bodyLimitBytes,
       engine: { store, operatorToken: operator.layer },
-      scheduler: { interval: config.sweepInterval, enabled: true }
+      scheduler: { interval: config.sweepInterval, enabled: true },
+      rateLimits: Effect.runSync(RateLimits.make(config.rateLimits))
     })
   } catch (error) {
     // A bad engine setting (BOUNTY_*, OPERATOR_TOKEN, ...) arrives as a ConfigError in the cause.

@@ -13,6 +13,7 @@ import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type * as Engine from "../src/Engine.js"
+import * as RateLimits from "../src/RateLimits.js"
 import * as Server from "../src/Server.js"
 
 export const OPERATOR_TOKEN = "cbt_operator_test-operator-token-that-is-long-enough-0001"
@@ -26,15 +27,26 @@ export interface TestServer extends Server.Running {
   readonly cleanup: () => Promise<void>
 }
 
-export const startSqlite = async (): Promise<TestServer> => {
+export const startSqlite = async (options: Partial<Omit<Server.Options, "engine">> = {}): Promise<TestServer> => {
   const dir = mkdtempSync(join(tmpdir(), "cbt-server-"))
-  const running = await start({ _tag: "sqlite", filename: join(dir, "test.db") })
+  const running = await start({ _tag: "sqlite", filename: join(dir, "test.db") }, options)
   return { ...running, cleanup: async () => { await running.close(); rmSync(dir, { recursive: true, force: true }) } }
 }
 
 /**
- * A server on `store` with the test operator token; `options` override the defaults (no sweeps),
- * `engine` the engine's parts (fixed identity settings, say).
+ * Rate limits no test of something else reaches (the tests send hundreds of requests a second from
+ * one address and a few principals), so every request still goes through the limiter.
+ */
+export const generousLimits: RateLimits.Settings = {
+  ...RateLimits.defaults,
+  expensive: { perMinute: 1_000_000, burst: 1_000_000 },
+  anonymous: { perMinute: 1_000_000, burst: 1_000_000 },
+  write: { perMinute: 1_000_000, burst: 1_000_000 }
+}
+
+/**
+ * A server on `store` with the test operator token; `options` override the defaults (no sweeps,
+ * {@link generousLimits}), `engine` the engine's parts (fixed identity settings, say).
  */
 export const start = async (
   store: Engine.Store,
@@ -47,6 +59,7 @@ export const start = async (
     bodyLimitBytes: 256 * 1024,
     scheduler: { interval: "1 hour", enabled: false },
     shutdownGrace: "2 seconds",
+    rateLimits: Effect.runSync(RateLimits.make(generousLimits)),
     ...options,
     engine: { ...engine, store, operatorToken: operatorLayer }
   })

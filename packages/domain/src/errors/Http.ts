@@ -55,6 +55,19 @@ export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()("Me
   }
 }
 
+/**
+ * The caller has spent its allowance of one class of requests; another passes after
+ * `retry_after_seconds`, which the `Retry-After` header repeats.
+ */
+export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
+  limit_class: Schema.String,
+  retry_after_seconds: Schema.Number
+}) {
+  override get message(): string {
+    return `too many ${this.limit_class} requests from this caller; retry after ${this.retry_after_seconds} seconds`
+  }
+}
+
 /** An unexpected failure. Its details are logged on the server and never sent. */
 export class InternalError extends Schema.TaggedError<InternalError>()("InternalError", {}) {}
 
@@ -70,6 +83,7 @@ export type HttpError =
   | HeadersTooLarge
   | RequestTimeout
   | MethodNotAllowed
+  | RateLimited
   | InternalError
   | ServiceUnavailable
 
@@ -80,6 +94,7 @@ export const httpEntries = {
   HeadersTooLarge: { code: "HEADERS_TOO_LARGE", status: 431, summary: "The request line and headers exceed the size limit." },
   RequestTimeout: { code: "REQUEST_TIMEOUT", status: 408, summary: "The request did not arrive in full in time." },
   MethodNotAllowed: { code: "METHOD_NOT_ALLOWED", status: 405, summary: "The path does not accept this method." },
+  RateLimited: { code: "RATE_LIMITED", status: 429, summary: "Too many requests of this class from this caller; retry after the seconds in Retry-After." },
   InternalError: { code: "INTERNAL_ERROR", status: 500, summary: "An unexpected error occurred; it has been logged." },
   ServiceUnavailable: { code: "SERVICE_UNAVAILABLE", status: 503, summary: "The server cannot serve requests right now." }
 } as const satisfies Section<HttpError>
