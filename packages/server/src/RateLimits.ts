@@ -19,7 +19,7 @@
  *   computed from its last update when it is next touched.
  * - Memory: a bucket that has refilled completely says nothing a fresh one would not, and is dropped
  *   as the least recently used buckets are looked at on each check. Each class holds at most
- *   `maxCallers` buckets; when full, see {@link admit}.
+ *   `maxCallers` buckets; what happens when one is full is said at `admit`.
  *
  * Limits are per server process: replicas each count on their own (a limit shared across replicas
  * belongs in the proxy in front of them).

@@ -86,6 +86,11 @@ describe("rate limits", () => {
       const unread = yield* challenge(url, { body: "{not json" })
       assert.strictEqual(unread.status, 429)
       assert.strictEqual(yield* Effect.promise(() => H.snapshot(server)), before)
+      // A large body left unread is discarded, and a keep-alive client's next request is served.
+      const call = H.client(url)
+      const large = yield* Effect.promise(() => call("POST", "/v1/auth/challenge", { raw: JSON.stringify({ did: dids[0], purpose: "register", pad: "x".repeat(200_000) }) }))
+      assert.strictEqual(large.status, 429)
+      assert.strictEqual((yield* Effect.promise(() => call("GET", "/health"))).status, 200)
     }))
 
   it.scoped("a bucket refills with the clock: one request per interval, and Retry-After counts down", () =>

@@ -5,17 +5,21 @@
  * port again, which is what the `server_restart` fault needs.
  *
  * Marketplace settings come from `Config` as in production (`BOUNTY_MIN_DEADLINE`, ...): set them in
- * the environment before `start` to shorten deadlines for a test.
+ * the environment before `start` to shorten deadlines for a test. Rate limits are off unless given:
+ * a simulation sends hundreds of requests a second from one address and a few principals, and
+ * several runs share one server.
  */
 import { Tokens } from "@clawbounties/marketplace"
-import { Server } from "@clawbounties/server"
-import { Layer, Option } from "effect"
+import { RateLimits, Server } from "@clawbounties/server"
+import { Effect, Layer, Option } from "effect"
 
 export type Options = {
   /** At least 32 characters. */
   readonly operatorToken: string
   /** 0 (default) picks a free port on the first start; restarts reuse it. */
   readonly port?: number | undefined
+  /** Per-caller rate limits; `RateLimits.off` by default. */
+  readonly rateLimits?: RateLimits.Settings | undefined
 } & (
   /** A SQLite file, created and migrated if missing. */
   | { readonly file: string }
@@ -45,7 +49,8 @@ export const start = async (options: Options): Promise<LocalServer> => {
         operatorToken
       },
       scheduler: { interval: "1 hour", enabled: false },
-      shutdownGrace: 0
+      shutdownGrace: 0,
+      rateLimits: Effect.runSync(RateLimits.make(options.rateLimits ?? RateLimits.off))
     })
   let running = await boot(options.port ?? 0)
   const port = running.port
