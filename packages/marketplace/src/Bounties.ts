@@ -317,9 +317,9 @@ export const openBountyRecipients = (bounty: BountyStore.BountyRow): ReadonlyArr
 
 export const CancelResponse = Schema.Struct({
   bounty_id: Schema.String,
-  status: Schema.String,
+  status: Schema.Literal("cancelled"),
   escrow_id: Schema.String,
-  escrow_status: Schema.String,
+  escrow_status: Schema.Literal("cancelled"),
   refunded_minor: Schema.String
 })
 
@@ -343,7 +343,7 @@ export const cancel = Effect.fn("Bounties.cancel")(function* (actor: Actor, boun
     })
     yield* Transitions.bounty(bounty, "cancel", { deadline_at: null })
     yield* Transitions.escrow(escrow, "void")
-    const response = {
+    const response: typeof CancelResponse.Type = {
       bounty_id: bountyId,
       status: "cancelled",
       escrow_id: escrow.escrow_id,

@@ -63,7 +63,7 @@ const expire = (bounty: BountyStore.BountyRow) =>
     const refunded = yield* Settlement.refund(bounty, escrow, "bounty_expired")
     yield* Transitions.bounty(bounty, "expire", { deadline_at: null })
     yield* Transitions.escrow(escrow, "void")
-    const payload = { bounty_id: bounty.bounty_id, status: "expired", escrow_id: escrow.escrow_id, escrow_status: "cancelled", refunded_minor: refunded.refund.toString(), currency: bounty.currency }
+    const payload = { bounty_id: bounty.bounty_id, status: "expired" as const, escrow_id: escrow.escrow_id, escrow_status: "cancelled" as const, refunded_minor: refunded.refund.toString(), currency: bounty.currency }
     yield* Outbox.append(
       { type: "bounty.expired", subjectType: "bounty", subjectId: bounty.bounty_id, recipients: openBountyRecipients(bounty), payload },
       { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [bounty.requester_did], payload }
@@ -82,7 +82,7 @@ const acceptanceTimeout = (bounty: BountyStore.BountyRow, now: string) =>
       yield* Transitions.bounty(bounty, "acceptance_timeout_cancel", { deadline_at: null })
       yield* Transitions.escrow(escrow, "void")
       // The fields of the requester's own cancel: one event type reads one way whoever cancelled.
-      const payload = { bounty_id: bounty.bounty_id, status: "cancelled", escrow_id: escrow.escrow_id, escrow_status: "cancelled", refunded_minor: refunded.refund.toString(), currency: bounty.currency, reason: "work_deadline_missed" }
+      const payload = { bounty_id: bounty.bounty_id, status: "cancelled" as const, escrow_id: escrow.escrow_id, escrow_status: "cancelled" as const, refunded_minor: refunded.refund.toString(), currency: bounty.currency, reason: "work_deadline_missed" }
       yield* Outbox.append(
         { type: "bounty.cancelled", subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload },
         { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload }
@@ -97,7 +97,7 @@ const acceptanceTimeout = (bounty: BountyStore.BountyRow, now: string) =>
     const expiresAt = postedExpiry > now ? postedExpiry : now
     yield* Transitions.bounty(bounty, "acceptance_timeout", { worker_did: null, accepted_at: null, deadline_at: expiresAt })
     yield* Transitions.escrow(escrow, "unassign", { worker_did: null })
-    const payload = { bounty_id: bounty.bounty_id, status: "open", escrow_id: escrow.escrow_id, previous_worker_did: bounty.worker_did, reason: "work_deadline_missed", expires_at: expiresAt }
+    const payload = { bounty_id: bounty.bounty_id, status: "open" as const, escrow_id: escrow.escrow_id, previous_worker_did: bounty.worker_did, reason: "work_deadline_missed" as const, expires_at: expiresAt }
     yield* Outbox.append(
       { type: "bounty.reopened", subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload },
       { type: "escrow.unassigned", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload }

@@ -4,7 +4,7 @@
  * final states that say who won, in one transaction.
  */
 import { SqlClient } from "@effect/sql"
-import { ErrorCatalogue } from "@clawbounties/domain"
+import { BountyMachine, ErrorCatalogue, EscrowMachine, SubmissionMachine } from "@clawbounties/domain"
 import { Effect, Option, Schema } from "effect"
 import { type Actor, requireRole } from "./Actor.js"
 import * as Audit from "./Audit.js"
@@ -23,9 +23,9 @@ export const ResolveResponse = Schema.Struct({
   bounty_id: Schema.String,
   outcome: Schema.Literal("worker_award", "requester_refund", "split"),
   worker_share_bps: Schema.Int,
-  bounty_status: Schema.String,
-  submission_status: Schema.String,
-  escrow_status: Schema.String,
+  bounty_status: BountyMachine.Status,
+  submission_status: SubmissionMachine.Status,
+  escrow_status: EscrowMachine.Status,
   worker_amount_minor: Schema.String,
   platform_fee_minor: Schema.String,
   refund_minor: Schema.String,
@@ -40,10 +40,11 @@ const requireDispute = (disputeId: string) =>
     onSome: Effect.succeed
   }))
 
+/** Each outcome's transitions, and the events named after the states they lead to. */
 const machineEvents = {
-  worker_award: { bounty: "resolve_worker_award", submission: "resolve_worker_award", escrow: "release" },
-  requester_refund: { bounty: "resolve_requester_refund", submission: "resolve_requester_refund", escrow: "refund" },
-  split: { bounty: "resolve_split", submission: "resolve_split", escrow: "split" }
+  worker_award: { bounty: "resolve_worker_award", submission: "resolve_worker_award", escrow: "release", bountyEvent: "bounty.approved", escrowEvent: "escrow.released" },
+  requester_refund: { bounty: "resolve_requester_refund", submission: "resolve_requester_refund", escrow: "refund", bountyEvent: "bounty.rejected", escrowEvent: "escrow.refunded" },
+  split: { bounty: "resolve_split", submission: "resolve_split", escrow: "split", bountyEvent: "bounty.resolved", escrowEvent: "escrow.split" }
 } as const
 
 const validResolve = Requests.validate(Requests.ResolveDispute)
@@ -132,8 +133,8 @@ export const resolve = Effect.fn("Disputes.resolve")(function* (actor: Actor, di
     }
     yield* Outbox.append(
       { type: "dispute.resolved", subjectType: "dispute", subjectId: disputeId, recipients, payload: { ...response, currency: bounty.currency } },
-      { type: `bounty.${bountyStatus}`, subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: { ...settled, status: bountyStatus } },
-      { type: `escrow.${escrowStatus}`, subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: settled }
+      { type: events.bountyEvent, subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: { ...settled, status: bountyStatus } },
+      { type: events.escrowEvent, subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: settled }
     )
     yield* Audit.record({
       actor: actor.did,

@@ -20,6 +20,7 @@ import { ErrorCatalogue, Ids } from "@clawbounties/domain"
 import { Clock, Duration, Effect, Schema } from "effect"
 import type { Actor } from "./Actor.js"
 import { nowIso, transaction } from "./Command.js"
+import * as Events from "./Events.js"
 import { pageSize, validate } from "./Requests.js"
 
 export const DEFAULT_PAGE = 50
@@ -31,19 +32,32 @@ export const MAX_WAIT_SECONDS = 30
 /** How often a waiting poll reads again. */
 export const WAIT_POLL = Duration.millis(250)
 
-export const Event = Schema.Struct({
-  event_id: Schema.String,
-  /** Dotted type, e.g. `bounty.accepted` (docs/events.md lists them). */
-  type: Schema.String,
-  subject_type: Schema.String,
-  subject_id: Schema.String,
-  payload: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
-  created_at: Schema.String,
-  /** Whether the caller acknowledged it (only acknowledged events asked for with `include_acked`). */
-  acked: Schema.Boolean,
-  /** Pass as `cursor` to read the events after this one. */
-  cursor: Schema.String
-}).annotations({ identifier: "Event" })
+type Entry = (typeof Events.catalogue)[number]
+
+/** An event of one type of the catalogue (`Events`) as the feed returns it. */
+const eventOf = <E extends Entry>(entry: E) =>
+  Schema.Struct({
+    event_id: Schema.String,
+    // Typed per member: inferred, the literals and the payload would widen to every type's.
+    type: Schema.Literal<[E["type"]]>(entry.type),
+    subject_type: Schema.Literal<[E["subject"]]>(entry.subject),
+    subject_id: Schema.String,
+    payload: entry.payload as E["payload"],
+    created_at: Schema.String,
+    /** Whether the caller acknowledged it (only acknowledged events asked for with `include_acked`). */
+    acked: Schema.Boolean,
+    /** Pass as `cursor` to read the events after this one. */
+    cursor: Schema.String
+  }).annotations({ identifier: `${Events.schemaName(entry.type)}Event` })
+
+type Member<E> = E extends Entry ? ReturnType<typeof eventOf<E>> : never
+type Members<C extends ReadonlyArray<Entry>> = { -readonly [K in keyof C]: Member<C[K]> }
+
+/** An event: one of the catalogue's types (docs/events.md says when each is written), told apart by `type`. */
+export const Event = Schema.Union(
+  // One member per type (a plain `map` would type them all as one member of every type and payload).
+  ...(Events.catalogue.map(eventOf) as unknown as Members<typeof Events.catalogue>)
+).annotations({ identifier: "Event" })
 export type Event = typeof Event.Type
 
 export const PullResponse = Schema.Struct({
@@ -125,6 +139,8 @@ export const pull = Effect.fn("EventFeed.pull")(function* (actor: Actor, input: 
   }
 })
 
+const decodeEvents = Schema.decodeUnknown(Schema.Array(Event))
+
 const readPage = (did: string, after: bigint, limit: number, includeAcked: boolean) => Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const unackedOnly = includeAcked ? sql`` : sql`AND r.acked_at IS NULL`
@@ -133,7 +149,8 @@ const readPage = (did: string, after: bigint, limit: number, includeAcked: boole
     FROM outbox_recipients r JOIN outbox o ON o.seq = r.event_seq
     WHERE r.did = ${did} AND r.event_seq > ${after} ${unackedOnly}
     ORDER BY r.event_seq LIMIT ${limit + 1}`
-  const page = rows.slice(0, limit).map((row): Event => ({
+  // Every stored event was written through the catalogue: one that does not decode is corrupt.
+  const page = yield* Effect.orDie(decodeEvents(rows.slice(0, limit).map((row) => ({
     event_id: row.event_id,
     type: row.type,
     subject_type: row.subject_type,
@@ -142,7 +159,7 @@ const readPage = (did: string, after: bigint, limit: number, includeAcked: boole
     created_at: row.created_at,
     acked: row.acked_at !== null,
     cursor: String(row.seq)
-  }))
+  }))))
   return { events: page, next_cursor: rows.length > limit ? page[page.length - 1]!.cursor : null } satisfies PullResponse
 })
 

@@ -8,19 +8,14 @@
  * On SQLite, with one writer, `seq` is the commit order.
  */
 import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Ids } from "@clawbounties/domain"
 import { DateTime, Effect } from "effect"
+import type { NewEvent } from "./Events.js"
 import * as Json from "./Json.js"
 
-export interface NewEvent {
-  /** Dotted event type from the catalogue, e.g. `bounty.accepted`. */
-  readonly type: string
-  readonly subjectType: "bounty" | "submission" | "escrow" | "dispute" | "worker" | "identity" | "account"
-  readonly subjectId: string
-  /** DIDs that may read the event (the parties to the subject). */
-  readonly recipients: ReadonlyArray<string>
-  readonly payload: Record<string, unknown>
-}
+/** An event of the catalogue (`Events`): its type's subject and payload, and who may read it. */
+export type { NewEvent }
 
 export interface StoredEvent {
   readonly seq: bigint
@@ -36,8 +31,12 @@ export interface StoredEvent {
  * Appends `events`, in order, with two statements whatever their number (the events, then their
  * recipients): a command that records three events saves four statements over one at a time.
  * Returns the events' ids.
+ *
+ * Typed by hand: the catalogue's payloads are the commands' responses, and those commands call
+ * this, so an inferred type would be circular (and TypeScript would quietly make it `any`).
  */
-export const append = Effect.fnUntraced(function* (...events: ReadonlyArray<NewEvent>) {
+export const append: (...events: ReadonlyArray<NewEvent>) => Effect.Effect<Array<string>, SqlError, SqlClient.SqlClient | Ids.IdGen> =
+  Effect.fnUntraced(function* (...events: ReadonlyArray<NewEvent>) {
   if (events.length === 0) return []
   const sql = yield* SqlClient.SqlClient
   const ids = yield* Ids.IdGen
@@ -58,7 +57,7 @@ export const append = Effect.fnUntraced(function* (...events: ReadonlyArray<NewE
   )
   if (recipients.length > 0) yield* sql`INSERT INTO outbox_recipients ${sql.insert(recipients)}`
   return eventIds
-})
+  })
 
 /** Events about one subject, in order (for tests, audit views and the feed). */
 export const forSubject = Effect.fnUntraced(function* (subjectId: string) {

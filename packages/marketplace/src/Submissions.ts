@@ -131,7 +131,7 @@ export const submit = Effect.fn("Submissions.submit")(function* (actor: Actor, b
     yield* Outbox.append(
       { type: "submission.created", subjectType: "submission", subjectId: submissionId, recipients, payload: response },
       valid
-        ? { type: "bounty.pending_review", subjectType: "bounty", subjectId: bountyId, recipients, payload: { bounty_id: bountyId, status: "pending_review", submission_id: submissionId, review_deadline_at: reviewDeadline } }
+        ? { type: "bounty.pending_review", subjectType: "bounty", subjectId: bountyId, recipients, payload: { bounty_id: bountyId, status: "pending_review", submission_id: submissionId, review_deadline_at: reviewDeadline! } }
         : { type: "submission.invalid", subjectType: "submission", subjectId: submissionId, recipients, payload: response }
     )
     // An invalid attempt is audited too: it used up one of the acceptance's attempts.

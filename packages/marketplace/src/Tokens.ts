@@ -20,6 +20,7 @@ import { createHash, timingSafeEqual } from "node:crypto"
 import * as Audit from "./Audit.js"
 import { transaction } from "./Command.js"
 import { Entropy } from "./Entropy.js"
+import type * as Events from "./Events.js"
 import * as Outbox from "./Outbox.js"
 
 export const Role = Schema.Literal("worker", "requester", "operator")
@@ -201,22 +202,21 @@ export const list = Effect.fn("Tokens.list")(function* (principal: Principal) {
  */
 const recordTokenEnd = (input: {
   readonly actor: string
-  readonly token: { readonly token_id: string; readonly did: string; readonly role: string }
-  readonly change: "rotated" | "revoked"
+  readonly token: { readonly token_id: string; readonly did: string; readonly role: Role }
   readonly revokedAt: string
-  /** What the event adds to the token's did, role and id. */
-  readonly payload: Record<string, unknown>
   /** What the audit row's `after` adds to the token's id, `revoked_at` and reason. */
   readonly after: Record<string, unknown>
-}) =>
-  Effect.zipRight(
-    Outbox.append({
-      type: `token.${input.change}`,
-      subjectType: "identity",
-      subjectId: input.token.did,
-      recipients: [input.token.did],
-      payload: { did: input.token.did, role: input.token.role, token_id: input.token.token_id, ...input.payload }
-    }),
+} & (
+  /** The change, and what its event adds to the token's did, role and id. */
+  | { readonly change: "rotated"; readonly payload: Omit<Events.Payload<"token.rotated">, "did" | "role" | "token_id"> }
+  | { readonly change: "revoked"; readonly payload: Omit<Events.Payload<"token.revoked">, "did" | "role" | "token_id"> }
+)) => {
+  const token = { did: input.token.did, role: input.token.role, token_id: input.token.token_id }
+  const about = { subjectType: "identity", subjectId: input.token.did, recipients: [input.token.did] } as const
+  return Effect.zipRight(
+    Outbox.append(input.change === "rotated"
+      ? { ...about, type: "token.rotated", payload: { ...token, ...input.payload } }
+      : { ...about, type: "token.revoked", payload: { ...token, ...input.payload } }),
     Audit.record({
       actor: input.actor,
       action: input.change === "rotated" ? "token.rotate" : "token.revoke",
@@ -226,6 +226,7 @@ const recordTokenEnd = (input: {
       after: { token_id: input.token.token_id, revoked_at: input.revokedAt, ...input.after }
     })
   )
+}
 
 /**
  * Revokes the oldest live tokens of `did` in `role` beyond the newest `keep` (`revoked_reason:

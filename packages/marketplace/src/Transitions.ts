@@ -43,5 +43,9 @@ export const bounty = (row: BountyRow, event: BountyMachine.Event, changes: Chan
 export const escrow = (row: EscrowRow, event: EscrowMachine.Event, changes: Changes = {}) =>
   move(EscrowMachine.machine, "escrows", "escrow_id", row.escrow_id, row.status, event, changes)
 
+/** A stored submission's new status: no transition leads back to the pseudo-state `none`. */
 export const submission = (row: SubmissionRow, event: SubmissionMachine.Event, changes: Changes = {}) =>
-  move(SubmissionMachine.machine, "submissions", "submission_id", row.submission_id, row.status, event, changes)
+  Effect.map(
+    move(SubmissionMachine.machine, "submissions", "submission_id", row.submission_id, row.status, event, changes),
+    (to) => to as SubmissionMachine.Status
+  )

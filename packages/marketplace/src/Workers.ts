@@ -414,7 +414,7 @@ export const update = Effect.fn("Workers.update")(function* (actor: Actor, patch
     const beforeWire = yield* toWire(before)
     const afterWire = yield* toWire(after)
     const changed = (Object.keys(afterWire) as Array<keyof typeof afterWire>)
-      .filter((key) => key !== "updated_at" && Json.canonical(beforeWire[key]) !== Json.canonical(afterWire[key]))
+      .filter((key): key is Exclude<typeof key, "updated_at"> => key !== "updated_at" && Json.canonical(beforeWire[key]) !== Json.canonical(afterWire[key]))
       .sort()
     if (changed.length === 0) return before
     yield* sql`UPDATE workers SET status = ${after.status}, worker_version = ${after.worker_version ?? null},

@@ -1,19 +1,21 @@
 /**
  * The events of a representative mix of jobs, read as a consumer reads them: every type written is
- * in `docs/events.md`'s catalogue (and every type listed is written), each job event reaches the
- * parties of its job and nobody else, and each payload carries what a consumer acts on and agrees
- * with the records the API returns.
+ * in `docs/events.md`'s catalogue and in the catalogue in code (`Events`, which the OpenAPI document
+ * is generated from), and every type listed is written; each payload is exactly its type's schema;
+ * each job event reaches the parties of its job and nobody else, and each payload carries what a
+ * consumer acts on and agrees with the records the API returns.
  */
 import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { BountyMachine } from "@clawbounties/domain"
-import { Effect, Layer, TestClock } from "effect"
+import { Effect, Either, Layer, ParseResult, Schema, TestClock } from "effect"
 import * as Bounties from "../src/Bounties.js"
 import * as Closure from "../src/Closure.js"
 import * as Deadlines from "../src/Deadlines.js"
 import * as Disputes from "../src/Disputes.js"
+import * as Events from "../src/Events.js"
 import * as Identities from "../src/Identities.js"
 import * as Operators from "../src/Operators.js"
 import * as Submissions from "../src/Submissions.js"
@@ -182,6 +184,25 @@ describe("event catalogue", () => {
       const listed = cataloguedTypes()
       assert.deepStrictEqual([...written].filter((type) => !listed.has(type)).sort(), [], "written but not in docs/events.md")
       assert.deepStrictEqual([...listed].filter((type) => !written.has(type)).sort(), [], "in docs/events.md but never written")
+    }))
+
+  it.effect("the catalogue in code lists the documented types; each event has its type's subject and exactly its payload's fields", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual(Events.catalogue.map((entry) => entry.type).sort(), [...cataloguedTypes()].sort())
+      const events = [
+        ...yield* Effect.provide(jobMix, engineOver(store())),
+        ...yield* Effect.provide(cancelPolicyMix, engineOver(store(), { acceptanceTimeout: "cancel" }))
+      ]
+      for (const event of events) {
+        const label = `${event.type} (${event.seq})`
+        const entry: { readonly subject: string; readonly payload: Schema.Schema.AnyNoContext } | undefined =
+          Events.catalogue.find((candidate) => candidate.type === event.type)
+        if (entry === undefined) return assert.fail(`${label} is not in the catalogue`)
+        assert.strictEqual(event.subjectType, entry.subject, label)
+        // A field the schema lacks would be dropped from the feed; one it has but the payload lacks is a broken promise.
+        const decoded = Schema.decodeUnknownEither(entry.payload, { onExcessProperty: "error", errors: "all" })(event.payload)
+        if (Either.isLeft(decoded)) assert.fail(`${label}: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`)
+      }
     }))
 
   it.effect("each job event reaches its job's parties at that moment (a dispute's also the operators), and nobody else", () =>

@@ -26,9 +26,12 @@ const acknowledgedCount = Effect.gen(function* () {
   return Number(rows[0]!.n)
 })
 
-/** An event addressed to `did` alone, appended in a transaction of its own. */
+/** An event addressed to `did` alone, appended in a transaction of its own: dispute `dsp_<n>` escalated. */
 const eventFor = (did: string, n: number) =>
-  Outbox.append({ type: "test.event", subjectType: "account", subjectId: did, recipients: [did], payload: { n } })
+  Outbox.append({ type: "dispute.escalated", subjectType: "dispute", subjectId: `dsp_${n}`, recipients: [did], payload: { dispute_id: `dsp_${n}`, bounty_id: "bty_test" } })
+
+/** The `n` of an event from {@link eventFor}, or the type of another. */
+const numberOf = (event: EventFeed.Event) => event.type === "dispute.escalated" ? Number(event.payload.dispute_id.slice(4)) : event.type
 
 for (const { name, postgres, store } of stores) {
   const available = !postgres || pg.available
@@ -42,7 +45,8 @@ for (const { name, postgres, store } of stores) {
         const first = yield* EventFeed.pull(alice.actor)
         assert.deepStrictEqual(first.events.map((e) => e.type), ["identity.registered", "balance.manual_credit"])
         assert.isTrue(first.events.every((e) => e.subject_id === alice.actor.did && !e.acked))
-        assert.strictEqual(first.events[1]!.payload.amount_minor, "1000000")
+        const credited = first.events[1]!
+        assert.strictEqual(credited.type === "balance.manual_credit" && credited.payload.amount_minor, "1000000")
         assert.isNull(first.next_cursor)
         // Bob sees his own and nothing of Alice's.
         const bobs = yield* EventFeed.pull(bob.actor)
@@ -98,7 +102,7 @@ for (const { name, postgres, store } of stores) {
         let pages = 0
         do {
           const page = yield* EventFeed.pull(alice.actor, { limit: 2, cursor })
-          seen.push(...page.events.map((e) => e.payload.n ?? e.type))
+          seen.push(...page.events.map(numberOf))
           cursor = page.next_cursor ?? undefined
           pages++
         } while (cursor !== undefined)
@@ -125,7 +129,7 @@ for (const { name, postgres, store } of stores) {
           yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
         }
         const page = yield* Fiber.join(waiting)
-        assert.deepStrictEqual(page.events.map((e) => e.payload.n), [7])
+        assert.deepStrictEqual(page.events.map(numberOf), [7])
 
         yield* EventFeed.ack(alice.actor, { event_ids: [page.events[0]!.event_id] })
         const empty = yield* Effect.fork(EventFeed.pull(alice.actor, { waitSeconds: 2 }))
@@ -153,7 +157,7 @@ for (const { name, postgres, store } of stores) {
           yield* Deferred.await(appended)
           yield* sql.withTransaction(eventFor(alice.actor.did, 2))
           const later = yield* EventFeed.pull(alice.actor)
-          assert.deepStrictEqual(later.events.map((e) => e.payload.n), [2])
+          assert.deepStrictEqual(later.events.map(numberOf), [2])
           yield* EventFeed.ack(alice.actor, { event_ids: [later.events[0]!.event_id] })
 
           yield* Deferred.succeed(release, undefined)
@@ -161,7 +165,7 @@ for (const { name, postgres, store } of stores) {
           // A consumer that only moved a cursor forward would never see it: its seq is lower.
           assert.deepStrictEqual((yield* EventFeed.pull(alice.actor, { cursor: later.events[0]!.cursor })).events, [])
           const late = yield* EventFeed.pull(alice.actor)
-          assert.deepStrictEqual(late.events.map((e) => e.payload.n), [1])
+          assert.deepStrictEqual(late.events.map(numberOf), [1])
           assert.isTrue(BigInt(late.events[0]!.cursor) < BigInt(later.events[0]!.cursor))
         }).pipe(Effect.provide(Test())))
     }

@@ -844,7 +844,7 @@ const suite = (store: Store) => {
         const alice = yield* requester(1, 0n)
         const bob = yield* requester(2, 0n)
         const shared = (n: number) =>
-          Outbox.append({ type: "test.shared", subjectType: "account", subjectId: "shared", recipients: [alice.actor.did, bob.actor.did], payload: { n } })
+          Outbox.append({ type: "dispute.escalated", subjectType: "dispute", subjectId: `dsp_${n}`, recipients: [alice.actor.did, bob.actor.did], payload: { dispute_id: `dsp_${n}`, bounty_id: "bty_shared" } })
         for (let n = 0; n < 3; n++) yield* shared(n)
         // Alice acknowledges hers; Bob none of his.
         const page = yield* EventFeed.pull(alice.actor, { limit: 200 })
@@ -864,7 +864,7 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* Deadlines.sweep()).eventsPurged, 5)
         assert.deepStrictEqual(yield* counts, [2, 4])
         for (const actor of [alice.actor, bob.actor]) {
-          assert.deepStrictEqual((yield* EventFeed.pull(actor, { includeAcked: true })).events.map((e) => e.payload.n), [3, 4])
+          assert.deepStrictEqual((yield* EventFeed.pull(actor, { includeAcked: true })).events.map((e) => e.subject_id), ["dsp_3", "dsp_4"])
         }
       }), engineOver(store(), { sweepBatchSize: 2, eventRetention: Duration.days(10) })))
 
