@@ -367,14 +367,16 @@ export interface Statement {
   readonly lineItems: ReadonlyArray<StatementLine>
 }
 
-export type DiscrepancyKind =
-  | "balance_differs_from_postings"
-  | "entry_not_balanced"
-  | "negative_balance"
-  | "held_differs_from_open_holds"
-  | "total_not_zero"
-  | "balance_after_chain_broken"
-  | "hold_inconsistent"
+export const DiscrepancyKind = Schema.Literal(
+  "balance_differs_from_postings",
+  "entry_not_balanced",
+  "negative_balance",
+  "held_differs_from_open_holds",
+  "total_not_zero",
+  "balance_after_chain_broken",
+  "hold_inconsistent"
+)
+export type DiscrepancyKind = typeof DiscrepancyKind.Type
 
 export interface Discrepancy {
   readonly kind: DiscrepancyKind

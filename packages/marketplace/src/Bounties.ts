@@ -43,7 +43,7 @@ export const PostResponse = Schema.Struct({
   fee_policy: Schema.Struct({ id: Schema.String, version: Schema.String, hash_b64u: Schema.String }),
   worker_net_minor: Schema.String,
   expires_at: Schema.String
-})
+}).annotations({ identifier: "PostBountyResponse" })
 export type PostResponse = typeof PostResponse.Type
 
 /** Resolves the bounty's deadlines from its overrides and the configured defaults and bounds. */
@@ -375,7 +375,7 @@ export const AcceptResponse = Schema.Struct({
   currency: Schema.String,
   /** By when a valid submission must be under review. */
   deadline_at: Schema.String
-})
+}).annotations({ identifier: "AcceptBountyResponse" })
 export type AcceptResponse = typeof AcceptResponse.Type
 
 const acceptance = (bounty: BountyStore.BountyRow, escrowId: string, workerDid: string, acceptedAt: string, deadlineAt: string): AcceptResponse => ({

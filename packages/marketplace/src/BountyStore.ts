@@ -8,9 +8,9 @@
  * times, against some 20 spans for the commands and ledger operations a trace needs.
  */
 import { SqlClient } from "@effect/sql"
-import { BountyMachine, ErrorCatalogue, EscrowMachine, Ids, Money, SubmissionMachine } from "@clawbounties/domain"
+import { BountyMachine, ErrorCatalogue, EscrowMachine, Ids, Money, Submission, SubmissionMachine } from "@clawbounties/domain"
 import { Effect, Option, Schema } from "effect"
-import { AgentPackRef } from "./Requests.js"
+import { AgentPackRef, DisputeOutcome, ProofTierFloor } from "./Requests.js"
 
 const Bool = Schema.transform(Schema.Union(Schema.Number, Schema.BigIntFromSelf, Schema.Boolean), Schema.Boolean, {
   strict: true,
@@ -36,7 +36,7 @@ export type DeadlineSeconds = typeof DeadlineSeconds.Type
 
 export const Resolution = Schema.Struct({
   dispute_id: Schema.String,
-  outcome: Schema.Literal("worker_award", "requester_refund", "split"),
+  outcome: DisputeOutcome,
   worker_share_bps: Schema.Number,
   worker_amount_minor: Schema.String,
   platform_fee_minor: Schema.String,
@@ -56,7 +56,7 @@ export const BountyRow = Schema.Struct({
   closure_type: Schema.Literal("test", "requester", "quorum"),
   difficulty_scalar: Schema.NumberFromString,
   is_code_bounty: Bool,
-  min_proof_tier: Schema.String,
+  min_proof_tier: ProofTierFloor,
   test_harness_id: Nullable(Schema.String),
   requested_worker_did: Nullable(Schema.String),
   metadata: JsonText(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
@@ -106,7 +106,7 @@ export const SubmissionRow = Schema.Struct({
   bounty_id: Schema.String,
   worker_did: Schema.String,
   status: SubmissionMachine.Status,
-  proof_tier: Nullable(Schema.String),
+  proof_tier: Nullable(Submission.ProofTier),
   proof_bundle_hash: Nullable(Schema.String),
   proof_bundle_envelope: JsonText(Schema.Unknown),
   commit_proof_envelope: Nullable(JsonText(Schema.Unknown)),
@@ -132,7 +132,7 @@ export const DisputeRow = Schema.Struct({
   status: Schema.Literal("open", "resolved"),
   escalated: Bool,
   deadline_at: Schema.String,
-  outcome: Nullable(Schema.String),
+  outcome: Nullable(DisputeOutcome),
   worker_share_bps: Nullable(Int),
   resolved_by: Nullable(Schema.String),
   resolution_note: Nullable(Schema.String),

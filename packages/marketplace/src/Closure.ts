@@ -30,7 +30,7 @@ export const ApproveResponse = Schema.Struct({
   ledger_entry_id: Schema.String,
   approved_by: Schema.String,
   approved_at: Schema.String
-})
+}).annotations({ identifier: "ApproveSubmissionResponse" })
 export type ApproveResponse = typeof ApproveResponse.Type
 
 const requireSubmissionOf = (bounty: BountyStore.BountyRow, submissionId: string) =>
@@ -123,7 +123,7 @@ export const RejectResponse = Schema.Struct({
   escrow_id: Schema.String,
   escrow_status: Schema.Literal("frozen"),
   dispute_deadline_at: Schema.String
-})
+}).annotations({ identifier: "RejectSubmissionResponse" })
 export type RejectResponse = typeof RejectResponse.Type
 
 /** The requester rejects: a dispute opens, the escrow freezes, the money stays held. */

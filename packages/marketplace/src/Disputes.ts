@@ -21,7 +21,7 @@ import * as Wire from "./Wire.js"
 export const ResolveResponse = Schema.Struct({
   dispute_id: Schema.String,
   bounty_id: Schema.String,
-  outcome: Schema.Literal("worker_award", "requester_refund", "split"),
+  outcome: Requests.DisputeOutcome,
   worker_share_bps: Schema.Int,
   bounty_status: BountyMachine.Status,
   submission_status: SubmissionMachine.Status,
@@ -31,7 +31,7 @@ export const ResolveResponse = Schema.Struct({
   refund_minor: Schema.String,
   ledger_entry_id: Schema.String,
   resolved_at: Schema.String
-})
+}).annotations({ identifier: "ResolveDisputeResponse" })
 export type ResolveResponse = typeof ResolveResponse.Type
 
 const requireDispute = (disputeId: string) =>

@@ -41,10 +41,12 @@ const Settled = Schema.Struct({
   worker_did: Schema.String,
   worker_paid_minor: Schema.String,
   currency: Schema.String
-})
+}).annotations({ identifier: "DisputeSettlement" })
 
+// Payloads of more than one type are named once in the OpenAPI document.
 const Registration = Schema.Struct({ did: Schema.String, role: RegistrableRole, challenge_id: Schema.String, token_id: Schema.String })
-const Adjustment = Schema.Struct({ ...AdjustmentResponse.fields, reason: Schema.String })
+  .annotations({ identifier: "IdentityRegistration" })
+const Adjustment = Schema.Struct({ ...AdjustmentResponse.fields, reason: Schema.String }).annotations({ identifier: "BalanceAdjustmentWithReason" })
 /** A hold returned whole to the requester: cancelled, expired or a missed work deadline. */
 const Returned = {
   bounty_id: Schema.String,
@@ -62,7 +64,7 @@ const Reopened = Schema.Struct({
   reason: Schema.Literal("work_deadline_missed"),
   /** The bounty's expiry from its post: it is open until then, not for a fresh window. */
   expires_at: Schema.String
-})
+}).annotations({ identifier: "BountyReopening" })
 
 const entry = <const T extends string, const S extends SubjectType, P extends Schema.Schema<any, any, never>>(type: T, subject: S, payload: P) =>
   ({ type, subject, payload }) as const

@@ -28,7 +28,7 @@ export interface Reason {
 export interface Verdict {
   readonly status: "valid" | "invalid"
   readonly reasons: ReadonlyArray<Reason>
-  readonly proofTier: string | null
+  readonly proofTier: Tier.ProofTier | null
   readonly proofBundleHash: string | null
   /**
    * The pieces of evidence a valid submission uses up (see `submission_evidence`): the bundle, and

@@ -48,7 +48,7 @@ export const AdjustmentResponse = Schema.Struct({
   currency: Schema.String,
   ledger_entry_id: Schema.String,
   available_after_minor: Schema.String
-})
+}).annotations({ identifier: "BalanceAdjustment" })
 export type AdjustmentResponse = typeof AdjustmentResponse.Type
 
 /** `valid`: the command's own check of its input against its direction's schema. */

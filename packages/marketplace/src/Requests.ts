@@ -198,9 +198,13 @@ export const Reject = Schema.Struct({
 })
 export type Reject = typeof Reject.Type
 
+/** How an operator resolves a dispute. */
+export const DisputeOutcome = Schema.Literal("worker_award", "requester_refund", "split")
+export type DisputeOutcome = typeof DisputeOutcome.Type
+
 export const ResolveDispute = Schema.Struct({
   idempotency_key: Schema.optional(IdempotencyKey),
-  outcome: Schema.Literal("worker_award", "requester_refund", "split"),
+  outcome: DisputeOutcome,
   /** For `split`: the worker's share in basis points, 1..9999. */
   worker_share_bps: Schema.optional(Schema.Int.pipe(Schema.between(1, 9999))),
   note: Schema.optional(Text(2000))

@@ -5,7 +5,7 @@
  * remain. At most one submission is under review per bounty (a unique index enforces it too).
  */
 import { SqlClient } from "@effect/sql"
-import { ErrorCatalogue, Ids } from "@clawbounties/domain"
+import { ErrorCatalogue, Ids, Submission } from "@clawbounties/domain"
 import { Effect, Option, Schema } from "effect"
 import { type Actor, requireRole } from "./Actor.js"
 import * as Audit from "./Audit.js"
@@ -28,12 +28,12 @@ export const SubmitResponse = Schema.Struct({
   verification: Schema.Struct({
     status: Schema.Literal("valid", "invalid"),
     reasons: Schema.Array(Schema.Struct({ code: Schema.String, message: Schema.String })),
-    proof_tier: Schema.NullOr(Schema.String)
+    proof_tier: Schema.NullOr(Submission.ProofTier)
   }),
   /** When the requester's review window ends (auto-approval), for a valid submission. */
   review_deadline_at: Schema.NullOr(Schema.String),
   attempts_remaining: Schema.Int
-})
+}).annotations({ identifier: "SubmitWorkResponse" })
 export type SubmitResponse = typeof SubmitResponse.Type
 
 const validSubmit = Requests.validate(Requests.Submit)
