@@ -39,7 +39,10 @@ th{background:#f4f5f9}details{margin:6px 0}summary{cursor:pointer;font-weight:60
 export const render = (document: JsonObject): string => {
   const info = document.info as { title: string; version: string; description: string }
   const paths = document.paths as Record<string, Record<string, JsonObject>>
-  const components = document.components as { schemas: Record<string, unknown> }
+  const components = document.components as { schemas: Record<string, unknown>; responses?: Record<string, JsonObject> }
+  // Error responses are shared: operations refer to them in `components.responses`.
+  const responseOf = (response: JsonObject): JsonObject =>
+    typeof response.$ref === "string" ? components.responses?.[response.$ref.slice("#/components/responses/".length)] ?? response : response
   const catalogue = document["x-error-catalogue"] as ReadonlyArray<{ code: string; status: number; summary: string }>
 
   const operations: Array<{ tag: string; method: string; path: string; op: JsonObject }> = []
@@ -61,7 +64,8 @@ export const render = (document: JsonObject): string => {
       </table>`
     const requestBody = body === undefined ? "" :
       `<details><summary>Request body (application/json)</summary><pre>${schemaHtml(body.content["application/json"]!.schema)}</pre></details>`
-    const rows = Object.entries(responses).map(([status, response]) => {
+    const rows = Object.entries(responses).map(([status, declared]) => {
+      const response = responseOf(declared)
       const codes = response["x-error-codes"] as Array<string> | undefined
       return `<tr><td>${escape(status)}</td><td>${codes === undefined
         ? `${escape(String(response.description))}<details><summary>Schema</summary><pre>${schemaHtml((response.content as Record<string, { schema: unknown }>)["application/json"]!.schema)}</pre></details>`

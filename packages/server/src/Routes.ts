@@ -62,7 +62,7 @@ const ready = route({
     Engine.ping.pipe(
       Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new ErrorCatalogue.ServiceUnavailable({ reason: "the database did not answer in time" }) }),
       Effect.catchTag("SqlError", () => Effect.fail(new ErrorCatalogue.ServiceUnavailable({ reason: "the database is unreachable" }))),
-      Effect.as({ status: "ready" as const, database: "ok" })
+      Effect.as({ status: "ready" as const, database: "ok" as const })
     )
 })
 

@@ -2,11 +2,13 @@
  * Wire schemas of the HTTP API that the libraries do not define themselves: the record views
  * (`marketplace/Wire.ts` builds them), balances and history, verification requests and results,
  * operator reports, and the query strings. Responses are encoded with these schemas, so what the
- * server sends is what `openapi.json` says. Statuses are their lifecycle's literals, not strings, so a
- * client generated from the document knows every value it must handle.
+ * server sends is what `openapi.json` says. Statuses, kinds, roles and codes are their closed sets'
+ * literals, not strings, so a client generated from the document knows every value it must handle.
+ * Currencies stay strings: the set is each deployment's, and grows without a new API version.
  */
-import { Bounty as BountyRecord, BountyMachine, Did, EscrowMachine, Money, SubmissionMachine } from "@clawbounties/domain"
-import { EventFeed, Requests, Workers } from "@clawbounties/marketplace"
+import { Bounty as BountyRecord, BountyMachine, Did, ErrorCatalogue, EscrowMachine, Money, Submission as SubmissionRecord, SubmissionMachine } from "@clawbounties/domain"
+import { Ledger } from "@clawbounties/ledger"
+import { Bounties, EventFeed, Requests, Tokens, Workers } from "@clawbounties/marketplace"
 import { Schema } from "effect"
 
 const strict = { parseOptions: { onExcessProperty: "error" } } as const
@@ -26,7 +28,8 @@ export const JsonValue = Schema.Unknown.pipe(Schema.filter((value) => value !== 
 export const Empty = Schema.Record({ key: Schema.String, value: Schema.Never }).annotations({ identifier: "Empty", description: "an empty object" })
 
 export const ErrorBody = Schema.Struct({
-  error: Schema.String.annotations({ description: "a stable code from the error catalogue" }),
+  error: Schema.Literal(...(ErrorCatalogue.table.map((row) => row.code) as [string, ...Array<string>]))
+    .annotations({ description: "a stable code from the error catalogue" }),
   message: Schema.String,
   details: JsonObject
 }).annotations({ identifier: "Error" })
@@ -52,7 +55,7 @@ export const Bounty = Schema.Struct({
   difficulty_scalar: Schema.Number,
   escrow_id: Schema.String,
   status: BountyMachine.Status,
-  min_proof_tier: Schema.String,
+  min_proof_tier: BountyRecord.MinProofTier,
   tags: Schema.Array(Schema.String),
   is_code_bounty: Schema.Boolean,
   test_harness_id: Schema.optional(Schema.String),
@@ -99,7 +102,7 @@ export const Submission = Schema.Struct({
   bounty_id: Schema.String,
   worker_did: Schema.String,
   status: SubmissionMachine.Status,
-  proof_tier: Schema.NullOr(Schema.String),
+  proof_tier: Schema.NullOr(SubmissionRecord.ProofTier),
   proof_bundle_hash_b64u: Schema.NullOr(Schema.String),
   verification: Schema.Struct({
     status: Schema.Literal("valid", "invalid"),
@@ -127,7 +130,7 @@ export const Dispute = Schema.Struct({
   status: Schema.Literal("open", "resolved"),
   escalated: Schema.Boolean,
   deadline_at: Timestamp,
-  outcome: Schema.NullOr(Schema.String),
+  outcome: Schema.NullOr(Requests.DisputeOutcome),
   worker_share_bps: Schema.NullOr(Schema.Int),
   resolved_by: Schema.NullOr(Schema.String),
   resolution_note: Schema.NullOr(Schema.String),
@@ -158,7 +161,7 @@ export const SubmitRequest = Requests.Submit.annotations({ identifier: "SubmitRe
 
 export const TokenInfo = Schema.Struct({
   token_id: Schema.String,
-  role: Schema.String,
+  role: Tokens.Role,
   created_at: Timestamp,
   revoked_at: Schema.NullOr(Timestamp),
   revoked_reason: Schema.NullOr(Schema.String),
@@ -191,10 +194,7 @@ export const ListBountiesQuery = Schema.Struct({
 }).annotations({ identifier: "ListBountiesQuery", ...strict })
 
 export const CancelResponse = Schema.Struct({
-  bounty_id: Schema.String,
-  status: Schema.String,
-  escrow_id: Schema.String,
-  escrow_status: Schema.String,
+  ...Bounties.CancelResponse.fields,
   refunded_minor: Digits
 }).annotations({ identifier: "CancelBountyResponse" })
 
@@ -246,9 +246,9 @@ export const HistoryQuery = Schema.Struct({
 
 export const HistoryItem = Schema.Struct({
   entry_id: Schema.String,
-  kind: Schema.String,
+  kind: Ledger.EntryKind,
   created_at: Timestamp,
-  bucket: Schema.String,
+  bucket: Ledger.Bucket,
   currency: Schema.String,
   amount_minor: SignedDigits,
   balance_after_minor: SignedDigits,
@@ -325,7 +325,7 @@ export const ReconcileResponse = Schema.Struct({
   entries: Schema.Int,
   postings: Schema.Int,
   holds: Schema.Int,
-  discrepancies: Schema.Array(Schema.Struct({ kind: Schema.String, detail: Schema.String }))
+  discrepancies: Schema.Array(Schema.Struct({ kind: Ledger.DiscrepancyKind, detail: Schema.String }))
 }).annotations({ identifier: "ReconcileReport" })
 
 export const SweepReport = Schema.Struct({
@@ -354,5 +354,5 @@ export const SweepStatus = Schema.Struct({
 // Health
 
 export const Health = Schema.Struct({ status: Schema.Literal("ok") }).annotations({ identifier: "Health" })
-export const Ready = Schema.Struct({ status: Schema.Literal("ready"), database: Schema.String }).annotations({ identifier: "Ready" })
+export const Ready = Schema.Struct({ status: Schema.Literal("ready"), database: Schema.Literal("ok") }).annotations({ identifier: "Ready" })
 

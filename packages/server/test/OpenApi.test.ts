@@ -4,7 +4,9 @@
  * code each route can return; `/docs` renders it with no network access. Plus the edge's own
  * answers: 404/405, idempotency header rules, and a defect that never leaks.
  */
-import { Bounty, BountyMachine, ErrorCatalogue, EscrowMachine, SubmissionMachine } from "@clawbounties/domain"
+import { Bounty, BountyMachine, ErrorCatalogue, EscrowMachine, Submission, SubmissionMachine } from "@clawbounties/domain"
+import { Ledger } from "@clawbounties/ledger"
+import { Events, Tokens } from "@clawbounties/marketplace"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { SqlError } from "@effect/sql/SqlError"
 import Ajv2020 from "ajv/dist/2020.js"
@@ -20,6 +22,13 @@ import * as H from "./helpers.js"
 
 type Json = Record<string, any>
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
+
+/** The response a `#/components/responses/...` reference names. */
+const responseAt = (doc: Json, ref: string): Json | undefined =>
+  ref.startsWith("#/components/responses/") ? doc.components?.responses?.[ref.slice("#/components/responses/".length)] : undefined
+
+/** A response object, or the one its `$ref` names. */
+const resolved = (doc: Json, response: Json): Json => (typeof response.$ref === "string" ? responseAt(doc, response.$ref) ?? {} : response)
 
 /** Problems with `doc` as an OpenAPI 3.1 document (the parts of the 3.1 shape we produce and rely on). */
 const validate = (doc: Json): Array<string> => {
@@ -50,7 +59,9 @@ const validate = (doc: Json): Array<string> => {
       check(typeof op.operationId === "string" && !operationIds.has(op.operationId), `${at}: operationId missing or duplicated`)
       operationIds.add(op.operationId)
       check(typeof op.responses === "object" && Object.keys(op.responses).length > 0, `${at}: responses required`)
-      for (const [status, response] of Object.entries<Json>(op.responses ?? {})) {
+      for (const [status, declared] of Object.entries<Json>(op.responses ?? {})) {
+        const response: Json = typeof declared.$ref === "string" ? responseAt(doc, declared.$ref) ?? {} : declared
+        if (typeof declared.$ref === "string") check(responseAt(doc, declared.$ref) !== undefined, `${at} ${status}: unresolved $ref ${declared.$ref}`)
         check(/^[1-5](\d\d|XX)$/.test(status) || status === "default", `${at}: bad status ${status}`)
         check(typeof response.description === "string", `${at} ${status}: description required`)
         for (const [media, content] of Object.entries<Json>(response.content ?? {})) check(typeof content.schema === "object", `${at} ${status} ${media}: schema`)
@@ -70,9 +81,10 @@ const validate = (doc: Json): Array<string> => {
     }
   }
   collectRefs(schemas)
+  collectRefs(doc.components?.responses ?? {})
   for (const ref of refs) {
-    const name = ref.replace(/^#\/components\/schemas\//, "")
-    check(ref.startsWith("#/components/schemas/") && name in schemas, `unresolved $ref ${ref}`)
+    const name = ref.replace(/^#\/components\/(schemas|responses)\//, "")
+    check(ref.startsWith("#/components/schemas/") ? name in schemas : responseAt(doc, ref) !== undefined, `unresolved $ref ${ref}`)
   }
   return problems
 }
@@ -108,10 +120,11 @@ describe("OpenAPI and the edge", () => {
     assert.deepStrictEqual([...documented, ...describing].sort(), [...new Set(served)].sort())
     for (const r of routes) {
       const op = doc.paths[r.path][r.method.toLowerCase()]
-      const listed = Object.values<Json>(op.responses).flatMap((response) => response["x-error-codes"] ?? [])
+      const listed = Object.values<Json>(op.responses).flatMap((response) => resolved(doc, response)["x-error-codes"] ?? [])
       const expected = errorsOf(r).map((tag) => ErrorCatalogue.entries[tag].code)
       assert.deepStrictEqual([...new Set(listed)].sort(), [...new Set(expected)].sort(), r.operationId)
-      for (const [status, response] of Object.entries<Json>(op.responses)) {
+      for (const [status, declared] of Object.entries<Json>(op.responses)) {
+        const response = resolved(doc, declared)
         for (const code of response["x-error-codes"] ?? []) {
           assert.strictEqual(String(ErrorCatalogue.table.find((row) => row.code === code)!.status), status, `${r.operationId} ${code}`)
         }
@@ -119,10 +132,46 @@ describe("OpenAPI and the edge", () => {
     }
   })
 
+  it("sends what the document says: every response of a whole job's life validates against its documented schema", async () => {
+    const doc = (await call("GET", OpenApi.DOCUMENT_PATH)).body as Json
+    const ajv = new Ajv2020.default({ strict: false, validateFormats: false, allErrors: true })
+    ajv.addSchema(doc, "openapi")
+    const pointer = (...steps: Array<string>) => steps.map((step) => step.replace(/~/g, "~0").replace(/\//g, "~1")).join("/")
+    const conforms = (method: string, path: string, reply: H.Reply) => {
+      const declared: Json = doc.paths[path][method].responses[String(reply.status)]
+      assert.isDefined(declared, `${method} ${path} ${reply.status} is documented`)
+      const at = typeof declared.$ref === "string"
+        ? `${declared.$ref.slice(1)}/content/application~1json/schema`
+        : `/${pointer("paths", path, method, "responses", String(reply.status), "content", "application/json", "schema")}`
+      const validate = ajv.compile({ $ref: `openapi#${at}` })
+      assert.isTrue(validate(reply.body), `${method} ${path} ${reply.status}: ${ajv.errorsText(validate.errors)}`)
+    }
+    const fixture = await H.buildFixture(call, 150)
+    const types = new Set<string>()
+    for (const who of [fixture.requesterA, fixture.worker1]) {
+      const feed = await call("GET", "/v1/events?limit=200&include_acked=true", { token: who.token })
+      conforms("get", "/v1/events", feed)
+      for (const event of feed.body.events) types.add(event.type)
+    }
+    // The feed showed many types, each validated against its own schema.
+    assert.isAtLeast(types.size, 15)
+    conforms("get", "/v1/bounties/{bounty_id}", await call("GET", `/v1/bounties/${fixture.approved.bountyId}`, { token: fixture.requesterA.token }))
+    conforms("get", "/v1/disputes/{dispute_id}", await call("GET", `/v1/disputes/${fixture.resolved.disputeId}`, { token: H.OPERATOR_TOKEN }))
+    conforms("get", "/v1/submissions/{submission_id}", await call("GET", `/v1/submissions/${fixture.approved.submissionId}`, { token: fixture.requesterA.token }))
+    conforms("get", "/v1/auth/tokens", await call("GET", "/v1/auth/tokens", { token: fixture.requesterA.token }))
+    conforms("get", "/v1/balances/history", await call("GET", `/v1/balances/history?did=${encodeURIComponent(fixture.requesterA.did)}`, { token: fixture.requesterA.token }))
+    conforms("get", "/v1/operator/reconcile", await call("GET", "/v1/operator/reconcile", { token: H.OPERATOR_TOKEN }))
+    conforms("get", "/v1/bounties/{bounty_id}", await call("GET", "/v1/bounties/bty_missing", { token: fixture.requesterA.token }))
+    // A body with a field the document does not name is refused, as the document's closed request objects say.
+    const refused = await call("POST", "/v1/events/ack", { token: fixture.requesterA.token, body: { event_ids: [fixture.eventIdOfA], extra: 1 } })
+    assert.deepStrictEqual([refused.status, refused.body.error], [400, "INVALID_REQUEST"])
+    conforms("post", "/v1/events/ack", refused)
+  })
+
   it("documents no money error for accept: accepting moves no money", async () => {
     const doc = (await call("GET", OpenApi.DOCUMENT_PATH)).body as Json
     const op = doc.paths["/v1/bounties/{bounty_id}/accept"].post
-    const listed = Object.values<Json>(op.responses).flatMap((response) => response["x-error-codes"] ?? [])
+    const listed = Object.values<Json>(op.responses).flatMap((response) => resolved(doc, response)["x-error-codes"] ?? [])
     for (const code of ["INSUFFICIENT_FUNDS", "HOLD_NOT_FOUND", "HOLD_OVERSPENT", "UNBALANCED_ENTRY"]) {
       assert.notInclude(listed, code)
     }
@@ -321,13 +370,125 @@ const subschemas = (value: unknown, at = "#"): Array<[string, Json]> => {
   return [[at, value as Json], ...Object.entries(value).flatMap(([key, item]) => subschemas(item, `${at}/${key}`))]
 }
 
+/** Every subschema of `roots` and of every component they reach through `$ref`, each component once. */
+const reachable = (doc: Json, roots: ReadonlyArray<[string, unknown]>): Array<[string, Json]> => {
+  const seen = new Set<string>()
+  const found: Array<[string, Json]> = []
+  const visit = (at: string, value: unknown) => {
+    for (const [where, schema] of subschemas(value, at)) {
+      found.push([where, schema])
+      const ref = schema.$ref
+      if (typeof ref === "string" && ref.startsWith("#/components/schemas/") && !seen.has(ref)) {
+        seen.add(ref)
+        visit(ref, doc.components.schemas[ref.slice("#/components/schemas/".length)])
+      }
+    }
+  }
+  for (const [at, root] of roots) visit(at, root)
+  return found
+}
+
+/** Each operation's responses, success and error, and request bodies, where they are. */
+const operationsOf = (doc: Json) =>
+  Object.entries<Json>(doc.paths).flatMap(([path, item]) => Object.entries<Json>(item).map(([method, op]) => ({ at: `${method.toUpperCase()} ${path}`, op })))
+const responseSchemas = (doc: Json): Array<[string, unknown]> =>
+  operationsOf(doc).flatMap(({ at, op }) => Object.entries<Json>(op.responses).map(([status, response]) => [`${at} ${status}`, resolved(doc, response).content?.["application/json"]?.schema] as [string, unknown]))
+const requestSchemas = (doc: Json): Array<[string, unknown]> =>
+  operationsOf(doc).filter(({ op }) => op.requestBody !== undefined).map(({ at, op }) => [`${at} body`, op.requestBody.content["application/json"].schema])
+
+/** Effect's own descriptions of its filters, which only restate a keyword beside them (`maxLength: 200`). */
+const RESTATED = /^an? (string|number|integer|array|positive number|negative number|non-negative|non-positive|non empty|finite number)\b/
+
 describe("the OpenAPI document, as client generators read it", () => {
   const doc = OpenApi.document(routes) as Json
 
-  it("loads into a JSON Schema validator as it is, with no identifier declared twice", () => {
+  it("loads into a JSON Schema validator as it is, with no identifier declared twice, every schema compiling", () => {
     const ajv = new Ajv2020.default({ strict: false, validateFormats: false })
     ajv.addSchema(doc, "openapi")
-    assert.isFunction(ajv.getSchema("openapi#/components/schemas/Event"))
+    for (const name of Object.keys(doc.components.schemas)) assert.isFunction(ajv.getSchema(`openapi#/components/schemas/${name}`), name)
+  })
+
+  it("lets a response gain a field: no response object forbids additional properties, and every request body object does, as the server refuses unknown fields", () => {
+    // A client generated in a strict language rejects a response with a field its schema forbids:
+    // adding one, which the API must stay free to do, would break every deployed client.
+    const closed = reachable(doc, responseSchemas(doc)).filter(([, s]) => s.additionalProperties === false)
+    assert.deepStrictEqual(closed.map(([at]) => at), [])
+    // The server decodes every body with unknown fields refused (`Http.decoder`); the document says so.
+    // (An object of free-form entries, as a bounty's `metadata`, says so with a schema for them.)
+    const open = reachable(doc, requestSchemas(doc)).filter(([, s]) => s.type === "object" && "properties" in s && (s.additionalProperties === undefined || s.additionalProperties === true))
+    assert.deepStrictEqual(open.map(([at]) => at), [])
+  })
+
+  it("documents each event type with its payload, as a union told apart by `type`, one schema per type of the catalogue", () => {
+    const event = doc.components.schemas.Event
+    assert.strictEqual(event.discriminator?.propertyName, "type")
+    const mapping: Record<string, string> = event.discriminator.mapping
+    assert.deepStrictEqual(Object.keys(mapping).sort(), Events.catalogue.map((entry) => entry.type).sort())
+    assert.deepStrictEqual(event.oneOf.map((member: Json) => member.$ref).sort(), Object.values(mapping).sort())
+    for (const [type, ref] of Object.entries(mapping)) {
+      const member = doc.components.schemas[ref.slice("#/components/schemas/".length)]
+      const entry = Events.catalogue.find((candidate) => candidate.type === type)!
+      assert.deepStrictEqual([member.properties.type.enum, member.properties.subject_type.enum], [[type], [entry.subject]], type)
+      assert.includeMembers(member.required, ["type", "subject_type", "payload"], type)
+      const payload = member.properties.payload.$ref === undefined ? member.properties.payload : doc.components.schemas[String(member.properties.payload.$ref).split("/").pop()!]
+      assert.isNotEmpty(Object.keys(payload.properties ?? {}), `${type} names its payload's fields`)
+    }
+  })
+
+  it("lists the values of every field that takes a closed set of them, so a generated client can switch on them", () => {
+    const schemaOf = (value: Json): Json => (typeof value.$ref === "string" ? schemaOf(doc.components.schemas[value.$ref.split("/").pop()!]) : value)
+    const valuesOf = (record: string, ...path: Array<string>): unknown => {
+      let at = schemaOf(doc.components.schemas[record])
+      for (const step of path) at = schemaOf(step === "[]" ? at.items : at.properties[step])
+      return (at.anyOf?.find((member: Json) => member.type !== "null") ?? at).enum
+    }
+    assert.deepStrictEqual(valuesOf("Error", "error"), ErrorCatalogue.table.map((row) => row.code))
+    assert.deepStrictEqual(valuesOf("AccountHistory", "items", "[]", "kind"), [...Ledger.EntryKind.literals])
+    assert.deepStrictEqual(valuesOf("AccountHistory", "items", "[]", "bucket"), [...Ledger.Bucket.literals])
+    assert.deepStrictEqual(valuesOf("TokenInfo", "role"), [...Tokens.Role.literals])
+    assert.deepStrictEqual(valuesOf("Dispute", "outcome"), ["worker_award", "requester_refund", "split"])
+    assert.deepStrictEqual(valuesOf("Submission", "proof_tier"), [...Submission.ProofTier.literals])
+    assert.deepStrictEqual(valuesOf("Bounty", "min_proof_tier"), [...Bounty.MinProofTier.literals])
+    assert.deepStrictEqual(valuesOf("CancelBountyResponse", "status"), ["cancelled"])
+    assert.deepStrictEqual(valuesOf("CancelBountyResponse", "escrow_status"), ["cancelled"])
+    assert.deepStrictEqual(valuesOf("ReconcileReport", "discrepancies", "[]", "kind"), [...Ledger.DiscrepancyKind.literals])
+    assert.deepStrictEqual(valuesOf("Ready", "database"), ["ok"])
+    assert.deepStrictEqual(valuesOf("BountyPostedEvent", "subject_type"), ["bounty"])
+    const resolve = doc.paths["/v1/operator/disputes/{dispute_id}/resolve"].post.responses["200"].content["application/json"].schema
+    assert.deepStrictEqual(schemaOf(schemaOf(resolve).properties.bounty_status).enum, [...BountyMachine.states])
+  })
+
+  it("carries no titles or descriptions that only restate a schema's keywords (generators make type names of titles)", () => {
+    const schemas = reachable(doc, [...responseSchemas(doc), ...requestSchemas(doc), ["#/components/schemas", doc.components.schemas]])
+    assert.deepStrictEqual(schemas.filter(([, s]) => typeof s.title === "string").map(([at, s]) => `${at}: ${s.title}`), [])
+    assert.deepStrictEqual(schemas.filter(([, s]) => typeof s.description === "string" && RESTATED.test(s.description)).map(([at, s]) => `${at}: ${s.description}`), [])
+    // What is said for a reader stays.
+    assert.strictEqual(doc.components.schemas.Error.properties.message.type, "string")
+    assert.match(JSON.stringify(doc.components.schemas.Bounty), /an RFC 3339 timestamp/)
+  })
+
+  it("describes each error response once, and every operation refers to it", () => {
+    for (const { at, op } of operationsOf(doc)) {
+      for (const [status, response] of Object.entries<Json>(op.responses)) {
+        if (Number(status) >= 400) assert.match(String(response.$ref), /^#\/components\/responses\//, `${at} ${status}`)
+      }
+    }
+    // Each is used, and named after its codes.
+    const used = new Set(operationsOf(doc).flatMap(({ op }) => Object.values<Json>(op.responses).map((response) => response.$ref)))
+    for (const [name, response] of Object.entries<Json>(doc.components.responses)) {
+      assert.isTrue(used.has(`#/components/responses/${name}`), name)
+      assert.strictEqual(name, (response["x-error-codes"] as Array<string>).map((code) => code.toLowerCase().replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase())).join("Or"))
+    }
+  })
+
+  it("repeats no object schema: one used in two places is one component, referred to by each", () => {
+    // Copies made most of the document once, and a generator makes one type of each copy.
+    const seen = new Map<string, Array<string>>()
+    for (const [at, schema] of [...subschemas(doc.paths, "#/paths"), ...subschemas(doc.components, "#/components")]) {
+      const text = JSON.stringify(schema)
+      if (schema.type === "object" && text.length > 300) seen.set(text, [...(seen.get(text) ?? []), at])
+    }
+    assert.deepStrictEqual([...seen.values()].filter((places) => places.length > 1), [])
   })
 
   it("says what properties each object takes, so a generated type is not an empty object", () => {
