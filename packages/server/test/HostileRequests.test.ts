@@ -294,7 +294,8 @@ describe("hostile requests to every documented operation", () => {
         idempotent: (op.parameters ?? []).some((p) => p.in === "header" && p.name === "Idempotency-Key"),
         roles: op["x-roles"],
         hasBody: op.requestBody !== undefined,
-        codes: new Map(Object.entries(op.responses).flatMap(([status, r]) => (r["x-error-codes"] === undefined ? [] : [[Number(status), r["x-error-codes"]]])))
+        codes: new Map(Object.entries(op.responses).map(([status, r]) => [Number(status), H.documentedResponse(document, r)["x-error-codes"]] as const)
+          .flatMap(([status, codes]) => (codes === undefined ? [] : [[status, codes]])))
       }))
     )
     const written = Object.fromEntries(Object.entries(targets).map(([id, t]) => {

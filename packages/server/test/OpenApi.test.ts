@@ -25,10 +25,10 @@ const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "tr
 
 /** The response a `#/components/responses/...` reference names. */
 const responseAt = (doc: Json, ref: string): Json | undefined =>
-  ref.startsWith("#/components/responses/") ? doc.components?.responses?.[ref.slice("#/components/responses/".length)] : undefined
+  ref.startsWith("#/components/responses/") ? H.documentedResponse(doc, { $ref: ref }) : undefined
 
 /** A response object, or the one its `$ref` names. */
-const resolved = (doc: Json, response: Json): Json => (typeof response.$ref === "string" ? responseAt(doc, response.$ref) ?? {} : response)
+const resolved = (doc: Json, response: Json): Json => H.documentedResponse(doc, response) ?? {}
 
 /** Problems with `doc` as an OpenAPI 3.1 document (the parts of the 3.1 shape we produce and rely on). */
 const validate = (doc: Json): Array<string> => {

@@ -219,7 +219,7 @@ describe("rate limits", () => {
       const { call } = yield* serve({})
       const doc = (yield* Effect.promise(() => call("GET", OpenApi.DOCUMENT_PATH))).body
       for (const [path, method] of [["/v1/verify/bundle", "post"], ["/v1/auth/challenge", "post"], ["/v1/bounties", "post"], ["/v1/bounties/{bounty_id}/submit", "post"]] as const) {
-        const refused = doc.paths[path][method].responses["429"]
+        const refused = H.documentedResponse(doc, doc.paths[path][method].responses["429"])
         assert.deepStrictEqual(refused["x-error-codes"], ["RATE_LIMITED"], path)
         assert.property(refused.headers, "Retry-After", path)
       }

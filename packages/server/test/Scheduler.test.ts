@@ -84,7 +84,7 @@ describe("deadline scheduler", () => {
       assert.strictEqual(swept.body.error, "HOLD_ALREADY_RESOLVED")
       const doc = (await call("GET", OpenApi.DOCUMENT_PATH)).body
       const responses: Record<string, { readonly "x-error-codes"?: ReadonlyArray<string> }> = doc.paths["/v1/operator/sweep"].post.responses
-      assert.include(responses["409"]?.["x-error-codes"] ?? [], "HOLD_ALREADY_RESOLVED")
+      assert.include(H.documentedResponse(doc, responses["409"])?.["x-error-codes"] ?? [], "HOLD_ALREADY_RESOLVED")
     } finally {
       await server.cleanup()
     }

@@ -66,6 +66,10 @@ export const start = async (
   return { ...running, cleanup: () => running.close() }
 }
 
+/** An operation's response in `/openapi.json`: error responses are shared, referred to in `components.responses`. */
+export const documentedResponse = (doc: any, response: any): any =>
+  typeof response?.$ref === "string" ? doc.components.responses[response.$ref.slice("#/components/responses/".length)] : response
+
 export interface Reply {
   readonly status: number
   readonly body: any
