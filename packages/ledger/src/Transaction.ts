@@ -26,7 +26,7 @@
 import { ErrorCatalogue } from "@clawbounties/domain"
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Cause, Context, Duration, Effect, Layer, Random } from "effect"
+import { Cause, Context, Duration, Effect, FiberRef, Layer, Random } from "effect"
 import { WriteGate } from "./WriteGate.js"
 
 /** SQLSTATEs / codes worth retrying: serialization failure, deadlock, SQLite busy. */
@@ -119,6 +119,30 @@ export interface RunOptions {
 /** What a transaction can fail with besides its body's own failures. */
 export type TransactionError = SqlError | ErrorCatalogue.CommitOutcomeUnknown | ErrorCatalogue.DatabaseTimeout
 
+/** What to run once the outermost `run` commits; undefined outside `run`. */
+const afterCommitRef = FiberRef.unsafeMake<Array<Effect.Effect<void>> | undefined>(undefined)
+
+/**
+ * Runs `effect` once the transaction it is called in has committed: after the outermost `run`'s
+ * COMMIT, which is also after the SQLite store's shared group COMMIT (a member's transaction returns
+ * only once that COMMIT is done). Never when the transaction rolls back, a savepoint's rollback
+ * included, nor for an attempt that is retried. Outside any transaction, the statements before it
+ * committed on their own: it runs at once.
+ *
+ * In a transaction opened with `sql.withTransaction` directly, not through `run`, its COMMIT cannot
+ * be seen from here, and `effect` is dropped: use it only for what may be lost (a wake-up, a cache
+ * hint), never for what must happen. For the same reason a COMMIT whose outcome is unknown, or a
+ * fiber interrupted just after its COMMIT, runs nothing.
+ */
+export const afterCommit = (effect: Effect.Effect<void>): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(afterCommitRef), (pending) => {
+    if (pending !== undefined) {
+      pending.push(effect)
+      return Effect.void
+    }
+    return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (open) => open._tag === "Some" ? Effect.void : effect)
+  })
+
 /**
  * `sql.withTransaction(effect)`, keeping the effect's own failure when the ROLLBACK after it fails
  * too. @effect/sql turns a failed ROLLBACK into a defect that replaces the failure: a connection cut
@@ -132,8 +156,14 @@ export type TransactionError = SqlError | ErrorCatalogue.CommitOutcomeUnknown | 
 const withTransaction = <A, E, R>(sql: SqlClient.SqlClient, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | TransactionError, R> =>
   Effect.suspend(() => {
     let failed: Cause.Cause<E> | undefined
-    return Effect.catchAllCause(
-      sql.withTransaction(Effect.tapErrorCause(effect, (cause) => Effect.sync(() => {
+    let committed: Array<Effect.Effect<void>> = []
+    // Fresh for each run of the body: the SQLite store's group commit may run it again alone.
+    const body = Effect.suspend(() => {
+      committed = []
+      return Effect.locally(effect, afterCommitRef, committed)
+    })
+    const ended = Effect.catchAllCause(
+      sql.withTransaction(Effect.tapErrorCause(body, (cause) => Effect.sync(() => {
         failed = cause
       }))),
       (cause): Effect.Effect<never, E | TransactionError> => {
@@ -147,6 +177,8 @@ const withTransaction = <A, E, R>(sql: SqlClient.SqlClient, effect: Effect.Effec
         return timeout !== undefined ? Effect.fail(timeout) : Effect.failCause(settled)
       }
     )
+    // Outermost, it committed: they run now. In a savepoint: they pass to the enclosing transaction.
+    return Effect.tap(ended, () => Effect.forEach(committed, afterCommit, { discard: true }))
   })
 
 /**
