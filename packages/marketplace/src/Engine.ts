@@ -9,6 +9,7 @@ import { Limits } from "@clawbounties/fees"
 import { Ledger, Migrations as LedgerMigrations, Transaction } from "@clawbounties/ledger"
 import { type ConfigError, Layer } from "effect"
 import { Entropy } from "./Entropy.js"
+import { EventSignals } from "./EventSignals.js"
 import * as Identities from "./Identities.js"
 import { MarketplaceConfig } from "./MarketplaceConfig.js"
 import * as Migrations from "./Migrations.js"
@@ -24,6 +25,7 @@ export type Services =
   | Entropy
   | Tokens.OperatorToken
   | Identities.IdentitySettings
+  | EventSignals
 
 /** The tables of every package, in dependency order: what a store adapter migrates. */
 export const migrations: ReadonlyArray<LedgerMigrations.MigrationSet> = [LedgerMigrations.ledger, Migrations.marketplace]
@@ -37,6 +39,11 @@ export interface Parts<E = never, R = never> {
   readonly operatorToken: Layer.Layer<Tokens.OperatorToken, E, R>
   /** How retried transactions wait; without it they retry at once (tests under `TestClock`). */
   readonly retryBackoff?: Layer.Layer<Transaction.RetryBackoff> | undefined
+  /**
+   * Wake-ups for waiting event polls: `EventSignals.layer` (this process) by default; replicas
+   * sharing one PostgreSQL pass the PostgreSQL adapter's `EventRelay.layer` to wake one another's polls too.
+   */
+  readonly signals?: Layer.Layer<EventSignals, E, R> | undefined
 }
 
 /** Production parts: time-ordered ids, OS entropy, settings from `Config`, jittered retry waits. */
@@ -52,6 +59,15 @@ export const liveParts: Parts<ConfigError.ConfigError> = {
 
 /** The services over `store` (a migrated `SqlClient`, e.g. from an adapter with {@link migrations}). */
 export const layer = <SE, SR, E, R>(store: Layer.Layer<SqlClient.SqlClient, SE, SR>, parts: Parts<E, R>) =>
-  Layer.mergeAll(Ledger.layer, parts.settings, parts.limits, parts.entropy, parts.identities, parts.operatorToken, parts.retryBackoff ?? Layer.empty).pipe(
+  Layer.mergeAll(
+    Ledger.layer,
+    parts.settings,
+    parts.limits,
+    parts.entropy,
+    parts.identities,
+    parts.operatorToken,
+    parts.retryBackoff ?? Layer.empty,
+    parts.signals ?? EventSignals.layer
+  ).pipe(
     Layer.provideMerge(Layer.merge(store, parts.ids))
   )

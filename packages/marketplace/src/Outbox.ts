@@ -6,12 +6,16 @@
  * so a transaction that began later can commit a higher `seq` first. That is why the feed
  * (`EventFeed`) delivers each event until its recipient acknowledges it, rather than after a cursor.
  * On SQLite, with one writer, `seq` is the commit order.
+ *
+ * Appending also announces the recipients to `EventSignals`, which wakes their waiting polls once the
+ * transaction commits.
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Ids } from "@clawbounties/domain"
 import { DateTime, Effect } from "effect"
 import type { NewEvent } from "./Events.js"
+import { EventSignals } from "./EventSignals.js"
 import * as Json from "./Json.js"
 
 /** An event of the catalogue (`Events`): its type's subject and payload, and who may read it. */
@@ -30,12 +34,12 @@ export interface StoredEvent {
 /**
  * Appends `events`, in order, with two statements whatever their number (the events, then their
  * recipients): a command that records three events saves four statements over one at a time.
- * Returns the events' ids.
+ * Its recipients' waiting polls are woken once the transaction commits. Returns the events' ids.
  *
  * Typed by hand: the catalogue's payloads are the commands' responses, and those commands call
  * this, so an inferred type would be circular (and TypeScript would quietly make it `any`).
  */
-export const append: (...events: ReadonlyArray<NewEvent>) => Effect.Effect<Array<string>, SqlError, SqlClient.SqlClient | Ids.IdGen> =
+export const append: (...events: ReadonlyArray<NewEvent>) => Effect.Effect<Array<string>, SqlError, SqlClient.SqlClient | Ids.IdGen | EventSignals> =
   Effect.fnUntraced(function* (...events: ReadonlyArray<NewEvent>) {
   if (events.length === 0) return []
   const sql = yield* SqlClient.SqlClient
@@ -55,7 +59,10 @@ export const append: (...events: ReadonlyArray<NewEvent>) => Effect.Effect<Array
   const recipients = events.flatMap((event, i) =>
     [...new Set(event.recipients)].map((did) => ({ event_seq: seqOf.get(eventIds[i]!)!, did }))
   )
-  if (recipients.length > 0) yield* sql`INSERT INTO outbox_recipients ${sql.insert(recipients)}`
+  if (recipients.length > 0) {
+    yield* sql`INSERT INTO outbox_recipients ${sql.insert(recipients)}`
+    yield* (yield* EventSignals).announce([...new Set(recipients.map((recipient) => recipient.did))])
+  }
   return eventIds
   })
 

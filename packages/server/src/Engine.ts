@@ -4,9 +4,9 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { Ids } from "@clawbounties/domain"
-import { Engine, type Identities, type Tokens } from "@clawbounties/marketplace"
+import { Engine, EventSignals, type Identities, type Tokens } from "@clawbounties/marketplace"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
-import { Postgres } from "@clawbounties/adapter-postgres"
+import { EventRelay, Postgres } from "@clawbounties/adapter-postgres"
 import { type Duration, Effect, Layer, Option } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
@@ -63,6 +63,13 @@ export const storeLayer = (store: Store) =>
       return Sqlite.layer({ filename: store.filename, migrations })
     }))
 
+/**
+ * Wake-ups for waiting event polls. On PostgreSQL the replicas relay them to one another (LISTEN /
+ * NOTIFY, a connection of its own per server); a SQLite file has one server, so in-process suffices.
+ */
+export const signalsLayer = (store: Store): Layer.Layer<EventSignals.EventSignals> =>
+  store._tag === "postgres" ? EventRelay.layer({ url: store.url }) : EventSignals.EventSignals.layer
+
 export interface Options {
   readonly store: Store
   /** The operator token's layer; `Tokens.layer` (reads `OPERATOR_TOKEN`) by default. */
@@ -71,19 +78,25 @@ export interface Options {
   readonly ids?: Layer.Layer<Ids.IdGen> | undefined
   /** Registration challenge settings; read from `Config` by default (tests may fix them). */
   readonly identities?: Layer.Layer<Identities.IdentitySettings, unknown> | undefined
+  /** Wake-ups for waiting event polls; in this process only by default ({@link signalsLayer}). */
+  readonly signals?: Layer.Layer<EventSignals.EventSignals> | undefined
 }
 
 /** The services over a `SqlClient`: each reads its settings from `Config`. */
-export const servicesLayer = <SE, SR>(store: Layer.Layer<SqlClient.SqlClient, SE, SR>, options: Pick<Options, "operatorToken" | "ids" | "identities"> = {}) =>
+export const servicesLayer = <SE, SR>(
+  store: Layer.Layer<SqlClient.SqlClient, SE, SR>,
+  options: Pick<Options, "operatorToken" | "ids" | "identities" | "signals"> = {}
+) =>
   Engine.layer(store, {
     ...Engine.liveParts,
     ids: options.ids ?? Engine.liveParts.ids,
     identities: options.identities ?? Engine.liveParts.identities,
-    operatorToken: options.operatorToken ?? Engine.liveParts.operatorToken
+    operatorToken: options.operatorToken ?? Engine.liveParts.operatorToken,
+    signals: options.signals
   })
 
 /** The whole engine on one store. */
-export const layer = (options: Options) => servicesLayer(storeLayer(options.store), options)
+export const layer = (options: Options) => servicesLayer(storeLayer(options.store), { ...options, signals: options.signals ?? signalsLayer(options.store) })
 
 /** Whether the database answers (readiness). */
 export const ping = Effect.gen(function* () {

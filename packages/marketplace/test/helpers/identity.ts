@@ -15,6 +15,7 @@ import { Base64Url, Ed25519, Hash } from "@clawbounties/verify"
 import { type Context, Duration, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import { Entropy } from "../../src/Entropy.js"
+import { EventSignals } from "../../src/EventSignals.js"
 import * as Identities from "../../src/Identities.js"
 import events from "../../src/migrations/0001_events.js"
 import identities from "../../src/migrations/0002_identities.js"
@@ -53,7 +54,8 @@ export const TestLayer = (
     Ids.IdGen.layerCounter,
     Entropy.layerSeeded,
     Identities.layerWith(options.identities),
-    Layer.orDie(options.operator ?? Tokens.layerNoOperator)
+    Layer.orDie(options.operator ?? Tokens.layerNoOperator),
+    EventSignals.layer
   )
 
 export interface Key {
