@@ -183,7 +183,7 @@ for (const { name, postgres, store } of stores) {
         yield* realPause(50) // and to read
         const credited = yield* Effect.fork(Operators.credit(operator, { did: alice.actor.did, amount_minor: 500n, currency: "USD", reason: "bonus", idempotency_key: "wake-1" }))
         const page = yield* settled(waiting)
-        assert.deepStrictEqual(page.events.map((e) => [e.type, e.payload.amount_minor]), [["balance.manual_credit", "500"]])
+        assert.deepStrictEqual(page.events.map((e) => [e.type, e.type === "balance.manual_credit" ? e.payload.amount_minor : undefined]), [["balance.manual_credit", "500"]])
         yield* Fiber.join(credited)
         // Answered before the fallback read was due, and registered no longer.
         assert.strictEqual(yield* Clock.currentTimeMillis, 0)
@@ -343,7 +343,7 @@ describe.skipIf(!pg.available)(`event feed on two engines sharing one PostgreSQL
 
       yield* Effect.provide(Operators.credit(operator, { did: alice.actor.did, amount_minor: 700n, currency: "USD", reason: "bonus", idempotency_key: "relay-1" }), other)
       const page = yield* settled(waiting)
-      assert.deepStrictEqual(page.events.map((e) => [e.type, e.payload.amount_minor]), [["balance.manual_credit", "700"]])
+      assert.deepStrictEqual(page.events.map((e) => [e.type, e.type === "balance.manual_credit" ? e.payload.amount_minor : undefined]), [["balance.manual_credit", "700"]])
       assert.strictEqual(yield* Clock.currentTimeMillis, 0)
     }))
 })
