@@ -9,6 +9,7 @@ import { type HttpError, httpEntries } from "./errors/Http.js"
 import { type IdentityError, identityEntries } from "./errors/Identity.js"
 import { type LedgerError, ledgerEntries } from "./errors/Ledger.js"
 import { type MarketplaceError, marketplaceEntries } from "./errors/Marketplace.js"
+import { type WebhookError, webhookEntries } from "./errors/Webhooks.js"
 
 export type { Entry } from "./errors/Entry.js"
 export * from "./errors/Common.js"
@@ -17,9 +18,10 @@ export * from "./errors/Http.js"
 export * from "./errors/Identity.js"
 export * from "./errors/Ledger.js"
 export * from "./errors/Marketplace.js"
+export * from "./errors/Webhooks.js"
 
 /** Every error a command can fail with. */
-export type EngineError = CommonError | LedgerError | IdentityError | MarketplaceError | FeesError | HttpError
+export type EngineError = CommonError | LedgerError | IdentityError | MarketplaceError | FeesError | HttpError | WebhookError
 
 export const entries: { readonly [K in EngineError["_tag"]]: Entry } = {
   ...commonEntries,
@@ -27,7 +29,8 @@ export const entries: { readonly [K in EngineError["_tag"]]: Entry } = {
   ...identityEntries,
   ...marketplaceEntries,
   ...feesEntries,
-  ...httpEntries
+  ...httpEntries,
+  ...webhookEntries
 }
 
 /** The catalogue as a table, sorted by code: for documentation and OpenAPI. */

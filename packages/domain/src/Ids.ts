@@ -23,7 +23,8 @@ export const prefixes = {
   event: "evt",
   challenge: "chl",
   token: "tok",
-  audit: "aud"
+  audit: "aud",
+  webhook: "whk"
 } as const
 
 export type IdKind = keyof typeof prefixes
@@ -66,6 +67,8 @@ export const TokenId = prefixed(prefixes.token, "TokenId")
 export type TokenId = typeof TokenId.Type
 export const AuditId = prefixed(prefixes.audit, "AuditId")
 export type AuditId = typeof AuditId.Type
+export const WebhookId = prefixed(prefixes.webhook, "WebhookId")
+export type WebhookId = typeof WebhookId.Type
 
 /** Crockford base32, lower case: sortable and unambiguous. */
 const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"

@@ -14,6 +14,7 @@ import * as Identities from "./Identities.js"
 import { MarketplaceConfig } from "./MarketplaceConfig.js"
 import * as Migrations from "./Migrations.js"
 import * as Tokens from "./Tokens.js"
+import * as Webhooks from "./Webhooks.js"
 
 /** Every service an engine command may require. */
 export type Services =
@@ -26,6 +27,7 @@ export type Services =
   | Tokens.OperatorToken
   | Identities.IdentitySettings
   | EventSignals
+  | Webhooks.Services
 
 /** The tables of every package, in dependency order: what a store adapter migrates. */
 export const migrations: ReadonlyArray<LedgerMigrations.MigrationSet> = [LedgerMigrations.ledger, Migrations.marketplace]
@@ -44,6 +46,8 @@ export interface Parts<E = never, R = never> {
    * sharing one PostgreSQL pass the PostgreSQL adapter's `EventRelay.layer` to wake one another's polls too.
    */
   readonly signals?: Layer.Layer<EventSignals, E, R> | undefined
+  /** Webhook settings and outbound HTTP; the defaults over Node's HTTP client when omitted. */
+  readonly webhooks?: Layer.Layer<Webhooks.Services, E, R> | undefined
 }
 
 /** Production parts: time-ordered ids, OS entropy, settings from `Config`, jittered retry waits. */
@@ -54,7 +58,8 @@ export const liveParts: Parts<ConfigError.ConfigError> = {
   limits: Limits.Limits.layerConfig,
   identities: Identities.layer,
   operatorToken: Tokens.layer,
-  retryBackoff: Transaction.RetryBackoff.jittered()
+  retryBackoff: Transaction.RetryBackoff.jittered(),
+  webhooks: Webhooks.layerConfig
 }
 
 /** The services over `store` (a migrated `SqlClient`, e.g. from an adapter with {@link migrations}). */
@@ -67,7 +72,8 @@ export const layer = <SE, SR, E, R>(store: Layer.Layer<SqlClient.SqlClient, SE, 
     parts.identities,
     parts.operatorToken,
     parts.retryBackoff ?? Layer.empty,
-    parts.signals ?? EventSignals.layer
+    parts.signals ?? EventSignals.layer,
+    parts.webhooks ?? Webhooks.layerWith()
   ).pipe(
     Layer.provideMerge(Layer.merge(store, parts.ids))
   )

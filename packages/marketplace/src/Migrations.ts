@@ -13,6 +13,7 @@ import eventAcks from "./migrations/0007_event_acks.js"
 import openChallenges from "./migrations/0008_open_challenges.js"
 import tokenLineage from "./migrations/0009_token_lineage.js"
 import tokenListing from "./migrations/0010_token_listing.js"
+import webhooks from "./migrations/0011_webhooks.js"
 
 const record = {
   "0001_events": events,
@@ -24,7 +25,8 @@ const record = {
   "0007_event_acks": eventAcks,
   "0008_open_challenges": openChallenges,
   "0009_token_lineage": tokenLineage,
-  "0010_token_listing": tokenListing
+  "0010_token_listing": tokenListing,
+  "0011_webhooks": webhooks
 }
 
 export const marketplace: LedgerMigrations.MigrationSet = {

@@ -17,6 +17,7 @@ import { DateTime, Effect } from "effect"
 import type { NewEvent } from "./Events.js"
 import { EventSignals } from "./EventSignals.js"
 import * as Json from "./Json.js"
+import * as WebhookQueue from "./WebhookQueue.js"
 
 /** An event of the catalogue (`Events`): its type's subject and payload, and who may read it. */
 export type { NewEvent }
@@ -63,6 +64,8 @@ export const append: (...events: ReadonlyArray<NewEvent>) => Effect.Effect<Array
     yield* sql`INSERT INTO outbox_recipients ${sql.insert(recipients)}`
     yield* (yield* EventSignals).announce([...new Set(recipients.map((recipient) => recipient.did))])
   }
+  // Webhook deliveries in the same transaction: they exist exactly when their events do.
+  yield* WebhookQueue.enqueue(events.map((event, i) => ({ seq: seqOf.get(eventIds[i]!)!, type: event.type, recipients: event.recipients })))
   return eventIds
   })
 
@@ -76,7 +79,8 @@ export const forSubject = Effect.fnUntraced(function* (subjectId: string) {
 })
 
 /**
- * Deletes the oldest events created before `before`, at most `limit`, with their recipient rows.
+ * Deletes the oldest events created before `before`, at most `limit`, with their recipient rows and
+ * webhook deliveries (and those deliveries' log).
  * Reads the oldest `limit` by `seq` and stops at the first one still within `before`: `seq` follows
  * creation time (up to the skew of transactions in flight together on PostgreSQL, which the next
  * sweep makes up), so no index on the time is needed. Returns how many were deleted.
@@ -87,6 +91,7 @@ export const purgeOlderThan = Effect.fnUntraced(function* (before: string, limit
   const end = oldest.findIndex((row) => row.created_at >= before)
   const seqs = (end === -1 ? oldest : oldest.slice(0, end)).map((row) => row.seq)
   if (seqs.length === 0) return 0
+  yield* WebhookQueue.purgeEvents(seqs)
   yield* sql`DELETE FROM outbox_recipients WHERE ${sql.in("event_seq", seqs)}`
   yield* sql`DELETE FROM outbox WHERE ${sql.in("seq", seqs)}`
   return seqs.length
