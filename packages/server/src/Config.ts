@@ -22,6 +22,8 @@ export interface Settings {
   readonly bodyLimitBytes: number
   /** How often the deadline sweep runs. */
   readonly sweepInterval: Duration.Duration
+  /** How often due webhook deliveries are made. */
+  readonly webhookDeliveryInterval: Duration.Duration
   /** Where `npm start` keeps its SQLite file and the generated operator token. */
   readonly dataDir: string
   /** Per-caller rate limits (see `RateLimits`). */
@@ -32,6 +34,7 @@ export const DEFAULT_PORT = 8787
 export const DEFAULT_HOST = "127.0.0.1"
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
 export const DEFAULT_SWEEP_INTERVAL = Duration.seconds(15)
+export const DEFAULT_WEBHOOK_DELIVERY_INTERVAL = Duration.seconds(5)
 export const DEFAULT_DATA_DIR = "./data"
 
 const between = (min: number, max: number) => (n: number) => n >= min && n <= max
@@ -121,6 +124,13 @@ export const config: Config.Config<Settings> = Config.all({
       validation: (d) => Duration.between(d, { minimum: Duration.seconds(1), maximum: Duration.hours(1) })
     }),
     Config.withDefault(DEFAULT_SWEEP_INTERVAL)
+  ),
+  webhookDeliveryInterval: Config.duration("WEBHOOK_DELIVERY_INTERVAL").pipe(
+    Config.validate({
+      message: "WEBHOOK_DELIVERY_INTERVAL must be between 1 second and 1 hour",
+      validation: (d) => Duration.between(d, { minimum: Duration.seconds(1), maximum: Duration.hours(1) })
+    }),
+    Config.withDefault(DEFAULT_WEBHOOK_DELIVERY_INTERVAL)
   ),
   rateLimits
 }).pipe(

@@ -4,7 +4,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { Ids } from "@clawbounties/domain"
-import { Engine, EventSignals, type Identities, type Tokens } from "@clawbounties/marketplace"
+import { Engine, EventSignals, type Identities, type Tokens, type Webhooks } from "@clawbounties/marketplace"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { EventRelay, Postgres } from "@clawbounties/adapter-postgres"
 import { type Duration, Effect, Layer, Option } from "effect"
@@ -80,19 +80,22 @@ export interface Options {
   readonly identities?: Layer.Layer<Identities.IdentitySettings, unknown> | undefined
   /** Wake-ups for waiting event polls; in this process only by default ({@link signalsLayer}). */
   readonly signals?: Layer.Layer<EventSignals.EventSignals> | undefined
+  /** Webhook settings and outbound HTTP; read from `Config` over Node's HTTP client by default. */
+  readonly webhooks?: Layer.Layer<Webhooks.Services, unknown> | undefined
 }
 
 /** The services over a `SqlClient`: each reads its settings from `Config`. */
 export const servicesLayer = <SE, SR>(
   store: Layer.Layer<SqlClient.SqlClient, SE, SR>,
-  options: Pick<Options, "operatorToken" | "ids" | "identities" | "signals"> = {}
+  options: Pick<Options, "operatorToken" | "ids" | "identities" | "signals" | "webhooks"> = {}
 ) =>
   Engine.layer(store, {
     ...Engine.liveParts,
     ids: options.ids ?? Engine.liveParts.ids,
     identities: options.identities ?? Engine.liveParts.identities,
     operatorToken: options.operatorToken ?? Engine.liveParts.operatorToken,
-    signals: options.signals
+    signals: options.signals,
+    webhooks: options.webhooks ?? Engine.liveParts.webhooks
   })
 
 /** The whole engine on one store. */

@@ -127,6 +127,7 @@ const tagDescriptions: Record<string, string> = {
   Money: "Balances, account history, escrows and fee quotes.",
   Verification: "Checking signed envelopes, proof bundles and commit proofs without storing anything.",
   Events: "Each party's event feed: poll for what happened, then acknowledge it.",
+  Webhooks: "Each party's events pushed to its own HTTPS endpoints: signed, retried with backoff, logged, replayable.",
   Disputes: "Disputes opened by rejections.",
   Operators: "Operator tools: dispute resolution, manual credits and debits, reconciliation, audit and the deadline sweep."
 }

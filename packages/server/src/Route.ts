@@ -16,7 +16,7 @@ import type * as Engine from "./Engine.js"
 import { classOf } from "./RateLimits.js"
 import type { Scheduler } from "./Scheduler.js"
 
-export type Method = "GET" | "POST" | "PATCH"
+export type Method = "GET" | "POST" | "PATCH" | "DELETE"
 export type Role = Tokens.Role
 /** `public`: no token needed; otherwise the roles whose tokens may call the route. */
 export type Auth = "public" | ReadonlyArray<Role>

@@ -1,9 +1,9 @@
 /**
- * The deadline scheduler: `Deadlines.sweep` every interval, in the runtime's scope (so disposing
- * the runtime stops it). A failed sweep is logged and counted and the next one runs as planned;
+ * The deadline scheduler: `Deadlines.sweep` every interval, and `Webhooks.deliverDue` every webhook
+ * interval, in the runtime's scope (so disposing the runtime stops both). A failed sweep is logged and counted and the next one runs as planned;
  * the status is kept for the operators' sweep-status route.
  */
-import { Deadlines } from "@clawbounties/marketplace"
+import { Deadlines, Webhooks } from "@clawbounties/marketplace"
 import { Cause, Context, DateTime, Duration, Effect, Layer, Option, Ref, Schedule } from "effect"
 import type * as Engine from "./Engine.js"
 import * as Http from "./Http.js"
@@ -29,9 +29,13 @@ export class Scheduler extends Context.Tag("@clawbounties/server/Scheduler")<Sch
 
 export interface Options {
   readonly interval: Duration.DurationInput
-  /** False: no background sweeps (tests drive `runNow`). */
+  /** False: no background sweeps and no webhook deliveries (tests drive them). */
   readonly enabled: boolean
+  /** How often due webhook deliveries are made; 5 seconds when omitted. */
+  readonly webhookInterval?: Duration.DurationInput | undefined
 }
+
+export const DEFAULT_WEBHOOK_INTERVAL = Duration.seconds(5)
 
 const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
 
@@ -96,6 +100,19 @@ export const layer = (options: Options): Layer.Layer<Scheduler, never, Engine.Se
           // the loop, and no deadline would fire again. (`sweepOnce` has logged and counted it.)
           Effect.catchAllCause(() => Effect.void),
           Effect.repeat(Schedule.spaced(options.interval)),
+          Effect.forkScoped
+        )
+        // Webhook deliveries beside the sweep, on their own schedule: a slow endpoint never delays a
+        // deadline. Each replica runs its own loop; claims keep them from sending one attempt twice.
+        yield* Webhooks.deliverDue().pipe(
+          Effect.provide(context),
+          Effect.catchAllCause((cause) => {
+            const failure = Cause.failureOption(cause)
+            return Option.isSome(failure) && Http.isDatabaseUnavailable(failure.value)
+              ? Effect.logWarning("webhook delivery failed: the database is unavailable")
+              : Effect.logError("webhook delivery failed", cause)
+          }),
+          Effect.repeat(Schedule.spaced(options.webhookInterval ?? DEFAULT_WEBHOOK_INTERVAL)),
           Effect.forkScoped
         )
         yield* Effect.addFinalizer(() => Ref.update(state, (s) => ({ ...s, running: false })))

@@ -8,7 +8,7 @@
  */
 import { Bounty as BountyRecord, BountyMachine, Did, ErrorCatalogue, EscrowMachine, Money, Submission as SubmissionRecord, SubmissionMachine } from "@clawbounties/domain"
 import { Ledger } from "@clawbounties/ledger"
-import { Bounties, EventFeed, Requests, Tokens, Workers } from "@clawbounties/marketplace"
+import { Bounties, EventFeed, Requests, Tokens, Webhooks, Workers } from "@clawbounties/marketplace"
 import { Schema } from "effect"
 
 const strict = { parseOptions: { onExcessProperty: "error" } } as const
@@ -216,6 +216,14 @@ export const EventsQuery = Schema.Struct({
   include_acked: Schema.optional(BooleanString),
   wait_seconds: Schema.optional(WaitSeconds)
 }).annotations({ identifier: "EventsQuery", ...strict })
+
+// -------------------------------------------------------------------------------------------------
+// Webhooks
+
+export const WebhookDeliveriesQuery = Schema.Struct({
+  cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(40))),
+  limit: Schema.optional(Requests.PageLimit(Webhooks.MAX_LOG_PAGE))
+}).annotations({ identifier: "WebhookDeliveriesQuery", ...strict })
 
 // -------------------------------------------------------------------------------------------------
 // Money

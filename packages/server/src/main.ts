@@ -76,7 +76,7 @@ const main = async () => {
       port: config.port,
       bodyLimitBytes: config.bodyLimitBytes,
       engine: { store, operatorToken: operator.layer },
-      scheduler: { interval: config.sweepInterval, enabled: true },
+      scheduler: { interval: config.sweepInterval, enabled: true, webhookInterval: config.webhookDeliveryInterval },
       rateLimits: Effect.runSync(RateLimits.make(config.rateLimits))
     })
   } catch (error) {

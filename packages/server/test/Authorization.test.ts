@@ -89,6 +89,12 @@ const cases: Record<string, Case> = {
     request: (f) => ({ method: "POST", path: "/v1/events/ack", body: { event_ids: [f.eventIdOfA] } }),
     otherParty: notFound(strangers)
   },
+  createWebhook: { request: () => ({ method: "POST", path: "/v1/webhooks", body: { url: "http://127.0.0.1:9/authz" } }), otherParty: none("creates a record") },
+  listWebhooks: { request: () => ({ method: "GET", path: "/v1/webhooks" }), otherParty: none("the caller's own endpoints") },
+  deleteWebhook: { request: (f) => ({ method: "DELETE", path: `/v1/webhooks/${f.webhookIdOfA}` }), otherParty: notFound(strangers) },
+  rotateWebhookSecret: { request: (f) => ({ method: "POST", path: `/v1/webhooks/${f.webhookIdOfA}/rotate-secret`, body: {} }), otherParty: notFound(strangers) },
+  listWebhookDeliveries: { request: (f) => ({ method: "GET", path: `/v1/webhooks/${f.webhookIdOfA}/deliveries` }), otherParty: notFound(strangers) },
+  replayWebhook: { request: (f) => ({ method: "POST", path: `/v1/webhooks/${f.webhookIdOfA}/replay`, body: {} }), otherParty: notFound(strangers) },
   getDispute: { request: (f) => ({ method: "GET", path: `/v1/disputes/${f.disputed.disputeId}` }), otherParty: notFound(strangers) },
   disputeQueue: { request: () => ({ method: "GET", path: "/v1/operator/disputes" }), otherParty: none("operators only") },
   resolveDispute: {
@@ -170,6 +176,10 @@ describe("authorization matrix", () => {
       getBalances: f.requesterA.token,
       getAccountHistory: f.requesterA.token,
       getDispute: f.worker1.token,
+      listWebhookDeliveries: f.requesterA.token,
+      rotateWebhookSecret: f.requesterA.token,
+      replayWebhook: f.requesterA.token,
+      deleteWebhook: f.requesterA.token,
       revokeToken: f.requesterA.token
     }
     for (const [operationId, token] of Object.entries(owner)) {

@@ -62,6 +62,10 @@ const reads = (f: H.Fixture): Record<string, Base> => {
     getBalances: { token: f.requesterA.token, params: {}, query: { did: f.requesterA.did, currency: "USD" } },
     getAccountHistory: { token: f.requesterA.token, params: {}, query: { did: f.requesterA.did, limit: "3" } },
     pullEvents: { token: f.requesterA.token, params: {}, query: { limit: "5" } },
+    listWebhooks: { token: f.requesterA.token, params: {}, query: {} },
+    listWebhookDeliveries: { token: f.requesterA.token, params: { webhook_id: f.webhookIdOfA }, query: { limit: "5" } },
+    // Another principal's endpoint: not found, nothing deleted.
+    deleteWebhook: { token: f.requesterB.token, params: { webhook_id: f.webhookIdOfA }, query: {} },
     getDispute: { token: f.requesterA.token, params: { dispute_id: f.disputed.disputeId }, query: {} },
     disputeQueue: { token: op, params: {}, query: { status: "open", limit: "5" } },
     reconcile: { token: op, params: {}, query: {} },

@@ -5,6 +5,7 @@
  * wrapped to capture what each returned before encoding.
  */
 import { PgTestDatabase } from "@clawbounties/adapter-postgres"
+import { Webhooks } from "@clawbounties/marketplace"
 import { Sign } from "@clawbounties/verify"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { getRequestListener } from "@hono/node-server"
@@ -55,7 +56,7 @@ const responses = (name: string, storeOf: (dir: string) => Promise<Engine.Store>
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "cbt-responses-"))
     runtime = ManagedRuntime.make(Server.layer({
-      engine: { store: await storeOf(dir), operatorToken: H.operatorLayer },
+      engine: { store: await storeOf(dir), operatorToken: H.operatorLayer, webhooks: Webhooks.layerWith({ allowPrivate: true }) },
       scheduler: { interval: "1 hour", enabled: false }
     }))
     const app = App.make(runtime, { bodyLimitBytes: 256 * 1024, routes: wrapped })
@@ -187,6 +188,14 @@ const responses = (name: string, storeOf: (dir: string) => Promise<Engine.Store>
 
     const events = await check("pullEvents", "GET", "/v1/events", { token: requesterA.token })
     await check("ackEvents", "POST", "/v1/events/ack", { token: requesterA.token, body: { event_ids: [events.events[0].event_id] } })
+    const webhook = await check("createWebhook", "POST", "/v1/webhooks", { token: requesterA.token, body: { url: "http://127.0.0.1:9/responses", event_types: ["bounty.posted"] } })
+    await check("listWebhooks", "GET", "/v1/webhooks", { token: requesterA.token })
+    await check("rotateWebhookSecret", "POST", `/v1/webhooks/${webhook.webhook_id}/rotate-secret`, { token: requesterA.token, body: {} })
+    await check("replayWebhook", "POST", `/v1/webhooks/${f.webhookIdOfA}/replay`, { token: requesterA.token, body: { limit: 2 } })
+    // One attempt (nothing listens on port 9), so the log has an entry to describe.
+    await runtime.runPromise(Webhooks.deliverDue())
+    await check("listWebhookDeliveries", "GET", `/v1/webhooks/${f.webhookIdOfA}/deliveries?limit=1`, { token: requesterA.token })
+    await check("deleteWebhook", "DELETE", `/v1/webhooks/${webhook.webhook_id}`, { token: requesterA.token })
     await check("getDispute", "GET", `/v1/disputes/${f.resolved.disputeId}`, { token: requesterA.token })
     await check("disputeQueue", "GET", "/v1/operator/disputes", { token: op })
     await check("resolveDispute", "POST", `/v1/operator/disputes/${f.disputed.disputeId}/resolve`, {

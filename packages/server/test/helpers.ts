@@ -5,7 +5,7 @@
  * for requests no HTTP client would send.
  */
 import { SqlClient } from "@effect/sql"
-import { Tokens } from "@clawbounties/marketplace"
+import { Tokens, Webhooks } from "@clawbounties/marketplace"
 import { EventChain, Hash, Sign } from "@clawbounties/verify"
 import { Effect, Layer, Option } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -27,9 +27,12 @@ export interface TestServer extends Server.Running {
   readonly cleanup: () => Promise<void>
 }
 
-export const startSqlite = async (options: Partial<Omit<Server.Options, "engine">> = {}): Promise<TestServer> => {
+export const startSqlite = async (
+  options: Partial<Omit<Server.Options, "engine">> = {},
+  engine: Omit<Engine.Options, "store" | "operatorToken"> = {}
+): Promise<TestServer> => {
   const dir = mkdtempSync(join(tmpdir(), "cbt-server-"))
-  const running = await start({ _tag: "sqlite", filename: join(dir, "test.db") }, options)
+  const running = await start({ _tag: "sqlite", filename: join(dir, "test.db") }, options, engine)
   return { ...running, cleanup: async () => { await running.close(); rmSync(dir, { recursive: true, force: true }) } }
 }
 
@@ -61,7 +64,8 @@ export const start = async (
     shutdownGrace: "2 seconds",
     rateLimits: Effect.runSync(RateLimits.make(generousLimits)),
     ...options,
-    engine: { ...engine, store, operatorToken: operatorLayer }
+    // Webhooks to 127.0.0.1 allowed, as `WEBHOOK_ALLOW_PRIVATE=true` does: tests deliver to local servers.
+    engine: { webhooks: Webhooks.layerWith({ allowPrivate: true }), ...engine, store, operatorToken: operatorLayer }
   })
   return { ...running, cleanup: () => running.close() }
 }
@@ -231,6 +235,8 @@ export interface Fixture {
   readonly tokenIdOfA: string
   /** An event addressed to requester A, not acknowledged. */
   readonly eventIdOfA: string
+  /** requesterA's webhook endpoint (to 127.0.0.1: the test server allows private addresses). */
+  readonly webhookIdOfA: string
 }
 
 const expectStatus = (reply: Reply, status: number, what: string) => {
@@ -292,6 +298,8 @@ export const buildFixture = async (call: Call, seed: number): Promise<Fixture> =
   }), 200, "resolve")
   const tokens = expectStatus(await call("GET", "/v1/auth/tokens", { token: requesterA.token }), 200, "tokens")
   const events = expectStatus(await call("GET", "/v1/events", { token: requesterA.token }), 200, "events")
+  // Nothing listens there, and the tests' servers make no deliveries unless a test runs them.
+  const webhook = expectStatus(await call("POST", "/v1/webhooks", { token: requesterA.token, body: { url: "http://127.0.0.1:9/fixture" } }), 201, "webhook")
 
   return {
     requesterA,
@@ -305,7 +313,8 @@ export const buildFixture = async (call: Call, seed: number): Promise<Fixture> =
     disputed: { bountyId: disputedBounty.bountyId, disputeId, submissionId: disputedBounty.submissionId },
     resolved: { bountyId: resolvedBounty.bountyId, disputeId: resolvedDispute },
     tokenIdOfA: tokens.tokens[0].token_id,
-    eventIdOfA: events.events[0].event_id
+    eventIdOfA: events.events[0].event_id,
+    webhookIdOfA: webhook.webhook_id
   }
 }
 

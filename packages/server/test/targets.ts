@@ -60,6 +60,10 @@ export const targets: Record<string, Target> = {
   verifyCommitProof: { token: (f) => f.worker1.token, path: () => "/v1/verify/commit-proof", template: () => ({ envelope: { envelope_type: "commit_proof" } }) },
   // Another principal's event: not found, nothing acknowledged.
   ackEvents: { token: (f) => f.requesterB.token, path: () => "/v1/events/ack", template: (f) => ({ event_ids: [f.eventIdOfA] }) },
+  // A scheme no webhook may use; another principal's endpoint (not found).
+  createWebhook: { token: (f) => f.requesterB.token, path: () => "/v1/webhooks", template: () => ({ url: "ftp://hooks.example/in", event_types: ["bounty.posted"] }) },
+  rotateWebhookSecret: { token: (f) => f.requesterB.token, path: (f) => `/v1/webhooks/${f.webhookIdOfA}/rotate-secret`, template: () => ({}) },
+  replayWebhook: { token: (f) => f.requesterB.token, path: (f) => `/v1/webhooks/${f.webhookIdOfA}/replay`, template: () => ({ after: "1", limit: 10 }) },
   resolveDispute: {
     token: () => H.OPERATOR_TOKEN,
     path: (f) => `/v1/operator/disputes/${f.resolved.disputeId}/resolve`,
