@@ -276,6 +276,18 @@ for (const { name, postgres, store } of stores) {
         assert.deepStrictEqual([...delivered.slice(3)].sort(), ["dsp_1", "dsp_3", "dsp_4"])
       }).pipe(Effect.provide(Local())))
 
+    it.effect("events deleted past their retention take their deliveries and log with them", () =>
+      Effect.gen(function* () {
+        const created = yield* Webhooks.create(alice, { url: endpoint(500).url })
+        yield* eventFor(alice.did, 1)
+        yield* eventFor(alice.did, 2)
+        yield* Webhooks.deliverDue()
+        assert.deepStrictEqual(yield* tableCounts, { endpoints: 1, deliveries: 2, attempts: 2 })
+        assert.strictEqual(yield* transaction(Outbox.purgeOlderThan(new Date(1000).toISOString(), 100)), 2)
+        assert.deepStrictEqual(yield* tableCounts, { endpoints: 1, deliveries: 0, attempts: 0 })
+        assert.deepStrictEqual(yield* log(alice, created.webhook_id), [])
+      }).pipe(Effect.provide(Local())))
+
     it.effect("another principal's endpoint is not found, and nothing of it changes", () =>
       Effect.gen(function* () {
         const created = yield* Webhooks.create(alice, { url: endpoint().url })
