@@ -164,12 +164,14 @@ const SWEEP_CONCURRENCY = 4
 const sweepBatch = (now: string, limit: number, concurrency: number) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
+    // The id breaks ties: records due at one moment are otherwise in whatever order the store
+    // finds them, and two runs of one seed would apply them differently.
     const dueBounties = yield* sql<{ bounty_id: string }>`SELECT bounty_id FROM bounties
       WHERE deadline_at <= ${now} AND status IN ('open', 'accepted', 'pending_review')
-      ORDER BY deadline_at LIMIT ${limit}`
+      ORDER BY deadline_at, bounty_id LIMIT ${limit}`
     const dueDisputes = yield* sql<{ dispute_id: string }>`SELECT dispute_id FROM disputes
       WHERE status = 'open' AND escalated = 0 AND deadline_at <= ${now}
-      ORDER BY deadline_at LIMIT ${limit}`
+      ORDER BY deadline_at, dispute_id LIMIT ${limit}`
     const applied: ReadonlyArray<Applied> = [
       ...yield* Effect.forEach(dueBounties, ({ bounty_id }) => applyBounty(bounty_id), { concurrency }),
       ...yield* Effect.forEach(dueDisputes, ({ dispute_id }) => escalate(dispute_id), { concurrency })

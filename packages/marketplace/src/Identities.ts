@@ -363,7 +363,7 @@ export const purgeExpired = Effect.fn("Identities.purgeExpired")(function* (limi
   const skipLocked = sql.onDialectOrElse({ pg: () => sql.literal("FOR UPDATE SKIP LOCKED"), orElse: () => sql.literal("") })
   const deleted = yield* sql`DELETE FROM identity_challenges WHERE consumed_at IS NULL AND challenge_id IN (
       SELECT challenge_id FROM identity_challenges
-      WHERE consumed_at IS NULL AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit} ${skipLocked})
+      WHERE consumed_at IS NULL AND expires_at <= ${now} ORDER BY expires_at, challenge_id LIMIT ${limit} ${skipLocked})
     RETURNING challenge_id`
   return deleted.length
 })

@@ -6,10 +6,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { PgTestDatabase } from "@clawbounties/adapter-postgres"
+import { Ids } from "@clawbounties/domain"
 import { Limits } from "@clawbounties/fees"
 import { Sign } from "@clawbounties/verify"
 import { Ledger } from "@clawbounties/ledger"
-import { Clock, Duration, Effect, Layer, TestClock } from "effect"
+import { Clock, DateTime, Duration, Effect, Layer, TestClock } from "effect"
 import * as Bounties from "../src/Bounties.js"
 import * as Closure from "../src/Closure.js"
 import * as Deadlines from "../src/Deadlines.js"
@@ -40,6 +41,18 @@ const invariants = Effect.gen(function* () {
 
 
 type Store = () => Layer.Layer<SqlClient.SqlClient>
+
+/**
+ * Ids that do not sort in the order they were made in (nor in its reverse), as time-ordered ids made
+ * within one millisecond, or on two replicas, may not: an order that follows insertion is then not by
+ * id. (The counter's n-th id becomes the (37n mod 101)-th: distinct for the first hundred.)
+ */
+const idsShuffled = Layer.effect(
+  Ids.IdGen,
+  Effect.map(Ids.IdGen, (counter) => ({
+    make: (kind: Ids.IdKind) => Effect.map(counter.make(kind), (id) => id.replace(/\d+$/, (n) => String((37 * Number(n)) % 101).padStart(6, "0")))
+  }))
+).pipe(Layer.provide(Ids.IdGen.layerCounter))
 
 /** A gateway signer for settings that allow the gateway tier (no receipt here carries it). */
 const GATEWAY_DID = "did:key:z6MkfF4ykuxdK3Cea9xDqWgLLgMBvxcypy6Tv1K45Eahxy3m"
@@ -867,6 +880,25 @@ const suite = (store: Store) => {
           assert.deepStrictEqual((yield* EventFeed.pull(actor, { includeAcked: true })).events.map((e) => e.subject_id), ["dsp_3", "dsp_4"])
         }
       }), engineOver(store(), { sweepBatchSize: 2, eventRetention: Duration.days(10) })))
+
+    it.effect("records due at the same moment are swept in the order of their ids, so two runs of one seed agree", () =>
+      Effect.provide(Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const { actor } = yield* requester(1, 100_000n)
+        const open = yield* Effect.forEach([1, 2, 3, 4], (i) => Bounties.post(actor, researchBounty({ title: `tied ${i}` })))
+        const disputes = yield* Effect.forEach([11, 12, 13], (n) =>
+          Effect.flatMap(worker(n), (w) => Effect.flatMap(underReview(actor, w.key), ({ posted, submitted }) =>
+            Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "tied" }))))
+        const tie = DateTime.formatIso(DateTime.unsafeMake(yield* Clock.currentTimeMillis))
+        yield* sql`UPDATE bounties SET deadline_at = ${tie} WHERE deadline_at IS NOT NULL`
+        yield* sql`UPDATE disputes SET deadline_at = ${tie}`
+        yield* TestClock.adjust("1 second")
+        assert.deepInclude(yield* Deadlines.sweep(), { expired: 4, escalated: 3 })
+        const swept = (type: string) =>
+          Effect.map(sql<{ subject_id: string }>`SELECT subject_id FROM outbox WHERE type = ${type} ORDER BY seq`, (rows) => rows.map((row) => row.subject_id))
+        assert.deepStrictEqual(yield* swept("bounty.expired"), open.map((b) => b.bounty_id).sort())
+        assert.deepStrictEqual(yield* swept("dispute.escalated"), disputes.map((d) => d.dispute_id).sort())
+      }).pipe(Effect.provide(idsShuffled)), engineOver(store(), { sweepBatchSize: 1 })))
 
     it.effect("inside a caller's transaction, the sweep applies them one at a time, with the same result", () =>
       run(Effect.flatMap(SqlClient.SqlClient, (sql) => manyDue(sql.withTransaction(Deadlines.sweep())))))
