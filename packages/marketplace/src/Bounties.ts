@@ -350,9 +350,9 @@ export const cancel = Effect.fn("Bounties.cancel")(function* (actor: Actor, boun
       escrow_status: "cancelled",
       refunded_minor: voided.returned.toString()
     }
-    const payload = { ...response, currency: bounty.currency }
+    const payload = { ...response, currency: bounty.currency, reason: input.reason ?? null }
     yield* Outbox.append(
-      { type: "bounty.cancelled", subjectType: "bounty", subjectId: bountyId, recipients: openBountyRecipients(bounty), payload: { ...payload, reason: input.reason ?? null } },
+      { type: "bounty.cancelled", subjectType: "bounty", subjectId: bountyId, recipients: openBountyRecipients(bounty), payload },
       { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [actor.did], payload }
     )
     yield* Audit.record({ actor: actor.did, action: "bounty.cancel", entityType: "bounty", entityId: bountyId, before: { status: bounty.status }, after: { status: "cancelled", reason: input.reason ?? null } })

@@ -10,6 +10,7 @@ import * as Audit from "./Audit.js"
 import { requireBeforeDeadline, requireBounty } from "./Bounties.js"
 import * as BountyStore from "./BountyStore.js"
 import { addSeconds, nowIso, transaction } from "./Command.js"
+import type { ApprovedVia } from "./Events.js"
 import * as Idempotency from "./Idempotency.js"
 import * as Outbox from "./Outbox.js"
 import * as Requests from "./Requests.js"
@@ -46,6 +47,45 @@ const requireSubmissionOf = (bounty: BountyStore.BountyRow, submissionId: string
   })
 
 /**
+ * The events of an approval, the same whichever path approved (`via`): the requester, the review
+ * deadline, or an operator's award in the dispute `disputeId`.
+ */
+export const approvalEvents = (
+  approval: ApproveResponse,
+  requesterDid: string,
+  via: ApprovedVia,
+  disputeId: string | null
+): ReadonlyArray<Outbox.NewEvent> => {
+  const recipients = [requesterDid, approval.worker_did]
+  return [
+    { type: "bounty.approved", subjectType: "bounty", subjectId: approval.bounty_id, recipients, payload: { ...approval, via, dispute_id: disputeId } },
+    {
+      type: "submission.approved",
+      subjectType: "submission",
+      subjectId: approval.submission_id,
+      recipients,
+      payload: { submission_id: approval.submission_id, bounty_id: approval.bounty_id, status: "approved", via, dispute_id: disputeId }
+    },
+    {
+      type: "escrow.released",
+      subjectType: "escrow",
+      subjectId: approval.escrow_id,
+      recipients,
+      payload: {
+        escrow_id: approval.escrow_id,
+        bounty_id: approval.bounty_id,
+        submission_id: approval.submission_id,
+        worker_did: approval.worker_did,
+        worker_paid_minor: approval.worker_paid_minor,
+        platform_fee_minor: approval.platform_fee_minor,
+        currency: approval.currency,
+        ledger_entry_id: approval.ledger_entry_id
+      }
+    }
+  ]
+}
+
+/**
  * Approves the submission under review and pays: shared by the requester's approve
  * (`event = "approve"`) and the review window's end (`event = "review_timeout"`).
  */
@@ -76,12 +116,7 @@ export const approveUnderReview = (
       approved_by: approvedBy,
       approved_at: now
     }
-    const recipients = [bounty.requester_did, submission.worker_did]
-    yield* Outbox.append(
-      { type: "bounty.approved", subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: { ...response, auto: event === "review_timeout" } },
-      { type: "submission.approved", subjectType: "submission", subjectId: submission.submission_id, recipients, payload: { submission_id: submission.submission_id, bounty_id: bounty.bounty_id } },
-      { type: "escrow.released", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, bounty_id: bounty.bounty_id, worker_paid_minor: response.worker_paid_minor, platform_fee_minor: response.platform_fee_minor, currency: bounty.currency, ledger_entry_id: paid.entryId } }
-    )
+    yield* Outbox.append(...approvalEvents(response, bounty.requester_did, event === "approve" ? "requester" : "auto_approval", null))
     yield* Audit.record({
       actor: approvedBy,
       action: event === "approve" ? "bounty.approve" : "bounty.auto_approve",
@@ -179,7 +214,15 @@ export const reject = Effect.fn("Closure.reject")(function* (actor: Actor, bount
     }
     const recipients = [bounty.requester_did, submission.worker_did]
     yield* Outbox.append(
-      { type: "bounty.rejected", subjectType: "bounty", subjectId: bountyId, recipients, payload: { ...response, reason: input.reason } },
+      { type: "bounty.disputed", subjectType: "bounty", subjectId: bountyId, recipients, payload: { ...response, reason: input.reason } },
+      // The worker follows its submission: it is disputed now, and why.
+      {
+        type: "submission.disputed",
+        subjectType: "submission",
+        subjectId: submission.submission_id,
+        recipients,
+        payload: { submission_id: submission.submission_id, bounty_id: bountyId, status: "disputed", dispute_id: disputeId, reason: input.reason }
+      },
       // Operators resolve disputes: they read of a new one in the operator principal's feed.
       { type: "dispute.opened", subjectType: "dispute", subjectId: disputeId, recipients: [...recipients, OPERATOR_DID], payload: { ...response, reason: input.reason } },
       { type: "escrow.frozen", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: { escrow_id: escrow.escrow_id, bounty_id: bountyId, dispute_id: disputeId } }

@@ -66,7 +66,7 @@ const expire = (bounty: BountyStore.BountyRow) =>
     const payload = { bounty_id: bounty.bounty_id, status: "expired" as const, escrow_id: escrow.escrow_id, escrow_status: "cancelled" as const, refunded_minor: refunded.refund.toString(), currency: bounty.currency }
     yield* Outbox.append(
       { type: "bounty.expired", subjectType: "bounty", subjectId: bounty.bounty_id, recipients: openBountyRecipients(bounty), payload },
-      { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [bounty.requester_did], payload }
+      { type: "escrow.cancelled", subjectType: "escrow", subjectId: escrow.escrow_id, recipients: [bounty.requester_did], payload: { ...payload, reason: null } }
     )
     yield* audit(bounty, "bounty.expire", { status: "expired", escrow_status: "void", refunded_minor: payload.refunded_minor })
     return "expired" as const

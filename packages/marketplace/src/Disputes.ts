@@ -10,6 +10,7 @@ import { type Actor, requireRole } from "./Actor.js"
 import * as Audit from "./Audit.js"
 import { requireBounty } from "./Bounties.js"
 import * as BountyStore from "./BountyStore.js"
+import { approvalEvents } from "./Closure.js"
 import { nowIso, transaction } from "./Command.js"
 import * as Idempotency from "./Idempotency.js"
 import * as Outbox from "./Outbox.js"
@@ -40,11 +41,11 @@ const requireDispute = (disputeId: string) =>
     onSome: Effect.succeed
   }))
 
-/** Each outcome's transitions, and the events named after the states they lead to. */
+/** Each outcome's transitions of the bounty, the submission and the escrow. */
 const machineEvents = {
-  worker_award: { bounty: "resolve_worker_award", submission: "resolve_worker_award", escrow: "release", bountyEvent: "bounty.approved", escrowEvent: "escrow.released" },
-  requester_refund: { bounty: "resolve_requester_refund", submission: "resolve_requester_refund", escrow: "refund", bountyEvent: "bounty.rejected", escrowEvent: "escrow.refunded" },
-  split: { bounty: "resolve_split", submission: "resolve_split", escrow: "split", bountyEvent: "bounty.resolved", escrowEvent: "escrow.split" }
+  worker_award: { bounty: "resolve_worker_award", submission: "resolve_worker_award", escrow: "release" },
+  requester_refund: { bounty: "resolve_requester_refund", submission: "resolve_requester_refund", escrow: "refund" },
+  split: { bounty: "resolve_split", submission: "resolve_split", escrow: "split" }
 } as const
 
 const validResolve = Requests.validate(Requests.ResolveDispute)
@@ -121,8 +122,6 @@ export const resolve = Effect.fn("Disputes.resolve")(function* (actor: Actor, di
       resolved_at: now
     }
     const recipients = [bounty.requester_did, submission.worker_did]
-    // `bounty.approved` and `escrow.released` are also written by approve: these carry its money
-    // and party fields too, so a consumer reads one event type one way whichever path wrote it.
     const settled = {
       ...response,
       submission_id: submission.submission_id,
@@ -131,10 +130,38 @@ export const resolve = Effect.fn("Disputes.resolve")(function* (actor: Actor, di
       worker_paid_minor: resolution.worker_amount_minor,
       currency: bounty.currency
     }
+    const ended = { submission_id: submission.submission_id, bounty_id: bounty.bounty_id, dispute_id: disputeId }
+    // Each outcome's events are named after the states it leads to. An award is an approval: its
+    // events read as the requester's approval does, with the operator as the one who approved.
+    const outcomeEvents: ReadonlyArray<Outbox.NewEvent> = input.outcome === "worker_award"
+      ? approvalEvents({
+        bounty_id: bounty.bounty_id,
+        submission_id: submission.submission_id,
+        status: "approved",
+        escrow_id: escrow.escrow_id,
+        escrow_status: "released",
+        worker_did: submission.worker_did,
+        worker_paid_minor: resolution.worker_amount_minor,
+        platform_fee_minor: resolution.platform_fee_minor,
+        currency: bounty.currency,
+        ledger_entry_id: paid.entryId,
+        approved_by: actor.did,
+        approved_at: now
+      }, bounty.requester_did, "dispute", disputeId)
+      : input.outcome === "requester_refund"
+      ? [
+        { type: "bounty.rejected", subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: { ...settled, status: "rejected" } },
+        { type: "submission.rejected", subjectType: "submission", subjectId: submission.submission_id, recipients, payload: { ...ended, status: "rejected" } },
+        { type: "escrow.refunded", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: settled }
+      ]
+      : [
+        { type: "bounty.resolved", subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: { ...settled, status: "resolved" } },
+        { type: "submission.resolved", subjectType: "submission", subjectId: submission.submission_id, recipients, payload: { ...ended, status: "resolved" } },
+        { type: "escrow.split", subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: settled }
+      ]
     yield* Outbox.append(
       { type: "dispute.resolved", subjectType: "dispute", subjectId: disputeId, recipients, payload: { ...response, currency: bounty.currency } },
-      { type: events.bountyEvent, subjectType: "bounty", subjectId: bounty.bounty_id, recipients, payload: { ...settled, status: bountyStatus } },
-      { type: events.escrowEvent, subjectType: "escrow", subjectId: escrow.escrow_id, recipients, payload: settled }
+      ...outcomeEvents
     )
     yield* Audit.record({
       actor: actor.did,

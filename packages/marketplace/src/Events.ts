@@ -5,9 +5,11 @@
  * `GET /v1/events` from them, one schema per type. `docs/events.md` says when each is written (a
  * test checks that both list the same types).
  *
- * An event type that several paths write carries the fields every path writes, required, and the
- * fields of only some paths, optional: `bounty.approved` by the requester (or the review deadline)
- * and by a dispute's award, say.
+ * Each type reads one way: an event type that several paths write carries the same fields from
+ * each (`bounty.approved` from the requester, the review deadline or a dispute's award), none of
+ * them optional, null where one does not apply. A bounty or submission event that announces a state
+ * is named after it: `bounty.disputed` when the requester rejects, `bounty.rejected` when the
+ * dispute refunds the requester.
  */
 import { BountyMachine, EscrowMachine } from "@clawbounties/domain"
 import { Schema } from "effect"
@@ -23,17 +25,11 @@ import { JobType, Status as WorkerStatus, Worker } from "./Workers.js"
 export const SubjectType = Schema.Literal("bounty", "submission", "escrow", "dispute", "worker", "identity", "account")
 export type SubjectType = typeof SubjectType.Type
 
-/**
- * `fields`, and each field of `more` that `fields` lacks, optional: the payload of a type several
- * paths write, `fields` from every path, `more` from some.
- */
-const withOptional = <F extends Schema.Struct.Fields, M extends Record<string, Schema.Schema.Any>>(fields: F, more: M) =>
-  ({
-    ...fields,
-    ...Object.fromEntries(Object.entries(more).filter(([name]) => !(name in fields)).map(([name, schema]) => [name, Schema.optional(schema)]))
-  }) as F & { readonly [K in Exclude<keyof M, keyof F>]: Schema.optional<M[K]> }
+/** Who approved a submission: its requester, the review deadline, or an operator's award in a dispute. */
+export const ApprovedVia = Schema.Literal("requester", "auto_approval", "dispute")
+export type ApprovedVia = typeof ApprovedVia.Type
 
-/** What an operator's dispute resolution writes in its `bounty.*` and `escrow.*` events. */
+/** What a dispute's refund or split writes in its `bounty.*` and `escrow.*` events (an award writes an approval's). */
 const Settled = Schema.Struct({
   ...ResolveResponse.fields,
   submission_id: Schema.String,
@@ -42,6 +38,9 @@ const Settled = Schema.Struct({
   worker_paid_minor: Schema.String,
   currency: Schema.String
 }).annotations({ identifier: "DisputeSettlement" })
+
+/** A submission at the end of its dispute: what `submission.rejected` and `submission.resolved` carry, beside the status. */
+const DisputeEnded = { submission_id: Schema.String, bounty_id: Schema.String, dispute_id: Schema.String }
 
 // Payloads of more than one type are named once in the OpenAPI document.
 const Registration = Schema.Struct({ did: Schema.String, role: RegistrableRole, challenge_id: Schema.String, token_id: Schema.String })
@@ -56,6 +55,13 @@ const Returned = {
   refunded_minor: Schema.String,
   currency: Schema.String
 }
+/**
+ * A hold returned, and why: a cancel's `reason` is the requester's (or null) or `work_deadline_missed`;
+ * an expiry's `escrow.cancelled` has null.
+ */
+const ReturnedWithReason = Schema.Struct({ ...Returned, reason: Schema.NullOr(Schema.String) }).annotations({ identifier: "HoldReturnedWithReason" })
+/** The requester's rejection: a dispute opens. */
+const Rejection = Schema.Struct({ ...RejectResponse.fields, reason: Schema.String }).annotations({ identifier: "SubmissionRejection" })
 const Reopened = Schema.Struct({
   bounty_id: Schema.String,
   status: BountyMachine.Status,
@@ -80,8 +86,8 @@ export const catalogue = [
     token_id: Schema.String,
     reason: Schema.String,
     revoked_by: Schema.String,
-    /** The token whose revocation revoked this one, its successor by rotation; absent when this one was named. */
-    revoked_via: Schema.optional(Schema.String)
+    /** The token whose revocation revoked this one, its successor by rotation; null when this one was named. */
+    revoked_via: Schema.NullOr(Schema.String)
   })),
   entry("worker.registered", "worker", Schema.Struct({ worker_id: Schema.String, worker_did: Schema.String, status: WorkerStatus, job_types: Schema.Array(JobType) })),
   entry("worker.updated", "worker", Schema.Struct({
@@ -104,57 +110,49 @@ export const catalogue = [
     submission_id: Schema.String,
     review_deadline_at: Schema.String
   })),
-  entry("bounty.approved", "bounty", Schema.Struct(withOptional({
+  entry("bounty.approved", "bounty", Schema.Struct({
+    ...ApproveResponse.fields,
+    via: ApprovedVia,
+    /** The dispute whose award approved it (`via: "dispute"`), else null. */
+    dispute_id: Schema.NullOr(Schema.String)
+  })),
+  entry("submission.approved", "submission", Schema.Struct({
+    submission_id: Schema.String,
+    bounty_id: Schema.String,
+    status: Schema.Literal("approved"),
+    via: ApprovedVia,
+    dispute_id: Schema.NullOr(Schema.String)
+  })),
+  entry("escrow.released", "escrow", Schema.Struct({
+    escrow_id: Schema.String,
     bounty_id: Schema.String,
     submission_id: Schema.String,
-    status: BountyMachine.Status,
-    escrow_id: Schema.String,
-    escrow_status: EscrowMachine.Status,
     worker_did: Schema.String,
     worker_paid_minor: Schema.String,
     platform_fee_minor: Schema.String,
     currency: Schema.String,
     ledger_entry_id: Schema.String
-  }, {
-    // Approved by the requester or at the review deadline (`auto`)...
-    approved_by: ApproveResponse.fields.approved_by,
-    approved_at: ApproveResponse.fields.approved_at,
-    auto: Schema.Boolean,
-    // ...or awarded by a dispute's resolution.
-    ...Settled.fields
-  }))),
-  entry("submission.approved", "submission", Schema.Struct({ submission_id: Schema.String, bounty_id: Schema.String })),
-  entry("escrow.released", "escrow", Schema.Struct(withOptional({
-    escrow_id: Schema.String,
-    bounty_id: Schema.String,
-    worker_paid_minor: Schema.String,
-    platform_fee_minor: Schema.String,
-    currency: Schema.String,
-    ledger_entry_id: Schema.String
-  }, Settled.fields))),
-  entry("bounty.rejected", "bounty", Schema.Struct(withOptional({
-    bounty_id: Schema.String,
+  })),
+  entry("bounty.disputed", "bounty", Rejection),
+  entry("submission.disputed", "submission", Schema.Struct({
     submission_id: Schema.String,
-    status: BountyMachine.Status,
+    bounty_id: Schema.String,
+    status: Schema.Literal("disputed"),
     dispute_id: Schema.String,
-    escrow_id: Schema.String,
-    escrow_status: EscrowMachine.Status
-  }, {
-    // Rejected by the requester, opening a dispute...
-    dispute_deadline_at: RejectResponse.fields.dispute_deadline_at,
-    reason: Schema.String,
-    // ...or refunded by its resolution.
-    ...Settled.fields
-  }))),
-  entry("dispute.opened", "dispute", Schema.Struct({ ...RejectResponse.fields, reason: Schema.String })),
+    reason: Schema.String
+  })),
+  entry("dispute.opened", "dispute", Rejection),
   entry("escrow.frozen", "escrow", Schema.Struct({ escrow_id: Schema.String, bounty_id: Schema.String, dispute_id: Schema.String })),
   entry("dispute.escalated", "dispute", Schema.Struct({ dispute_id: Schema.String, bounty_id: Schema.String })),
   entry("dispute.resolved", "dispute", Schema.Struct({ ...ResolveResponse.fields, currency: Schema.String })),
+  entry("bounty.rejected", "bounty", Schema.Struct({ ...Settled.fields, status: Schema.Literal("rejected") })),
+  entry("submission.rejected", "submission", Schema.Struct({ ...DisputeEnded, status: Schema.Literal("rejected") })),
   entry("escrow.refunded", "escrow", Settled),
-  entry("bounty.resolved", "bounty", Schema.Struct({ ...Settled.fields, status: BountyMachine.Status })),
+  entry("bounty.resolved", "bounty", Schema.Struct({ ...Settled.fields, status: Schema.Literal("resolved") })),
+  entry("submission.resolved", "submission", Schema.Struct({ ...DisputeEnded, status: Schema.Literal("resolved") })),
   entry("escrow.split", "escrow", Settled),
-  entry("bounty.cancelled", "bounty", Schema.Struct({ ...Returned, reason: Schema.NullOr(Schema.String) })),
-  entry("escrow.cancelled", "escrow", Schema.Struct({ ...Returned, reason: Schema.optional(Schema.String) })),
+  entry("bounty.cancelled", "bounty", ReturnedWithReason),
+  entry("escrow.cancelled", "escrow", ReturnedWithReason),
   entry("bounty.expired", "bounty", Schema.Struct(Returned)),
   entry("bounty.reopened", "bounty", Reopened),
   entry("escrow.unassigned", "escrow", Reopened)

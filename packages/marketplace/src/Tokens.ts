@@ -257,7 +257,7 @@ export const supersede = Effect.fn("Tokens.supersede")(function* (input: { reado
       token,
       change: "revoked",
       revokedAt: now,
-      payload: { reason: "superseded", revoked_by: token.did },
+      payload: { reason: "superseded", revoked_by: token.did, revoked_via: null },
       after: { revoked_reason: "superseded" }
     })
   }
@@ -357,14 +357,14 @@ export const revoke = Effect.fn("Tokens.revoke")(function* (
       WHERE root_token_id = ${row.root_token_id} AND revoked_at IS NULL
       RETURNING token_id, token_hash, did, role, created_at, revoked_at, revoked_reason, replaced_by`
     for (const token of revokedNow) {
-      const via = token.token_id === row.token_id ? {} : { revoked_via: row.token_id }
+      const revokedVia = token.token_id === row.token_id ? null : row.token_id
       yield* recordTokenEnd({
         actor: principal.did,
         token,
         change: "revoked",
         revokedAt: now,
-        payload: { reason, revoked_by: principal.did, ...via },
-        after: { revoked_reason: reason, ...via }
+        payload: { reason, revoked_by: principal.did, revoked_via: revokedVia },
+        after: { revoked_reason: reason, ...(revokedVia === null ? {} : { revoked_via: revokedVia }) }
       })
     }
     return infoOf(row.revoked_at !== null ? row : { ...row, revoked_at: now, revoked_reason: reason })

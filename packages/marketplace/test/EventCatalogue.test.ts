@@ -10,7 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { BountyMachine } from "@clawbounties/domain"
-import { Effect, Either, Layer, ParseResult, Schema, TestClock } from "effect"
+import { Effect, Either, Layer, ParseResult, Schema, SchemaAST, TestClock } from "effect"
 import * as Bounties from "../src/Bounties.js"
 import * as Closure from "../src/Closure.js"
 import * as Deadlines from "../src/Deadlines.js"
@@ -86,7 +86,10 @@ const jobs = Effect.gen(function* () {
   }
 })
 
-/** Every bounty's last event announces the status the API shows for it. */
+/**
+ * Every bounty's and every submission's last event announces the status the API shows for it: a
+ * worker following its submission's events learns that it was rejected, approved or settled.
+ */
 const lastEventsAgreeWithRecords = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const events = yield* allEvents
@@ -94,6 +97,11 @@ const lastEventsAgreeWithRecords = Effect.gen(function* () {
     const last = events.filter((e) => e.subjectId === bounty_id).at(-1)!
     const record = yield* Bounties.get(operator, bounty_id)
     assert.strictEqual(last.payload.status, record.status, `${last.type} of ${bounty_id}`)
+  }
+  for (const { submission_id } of yield* sql<{ submission_id: string }>`SELECT submission_id FROM submissions`) {
+    const last = events.filter((e) => e.subjectId === submission_id).at(-1)!
+    const record = yield* Submissions.get(operator, submission_id)
+    assert.strictEqual(last.payload.status, record.status, `${last.type} of ${submission_id}`)
   }
 })
 
@@ -237,6 +245,47 @@ describe("event catalogue", () => {
             if (event.type === "bounty.reopened") holder = undefined
           }
         }
+      }
+    }))
+
+  it("no payload field is optional: a consumer reads every field of its type in every event (null where it does not apply)", () => {
+    const optional = Events.catalogue.flatMap((entry) =>
+      SchemaAST.getPropertySignatures(entry.payload.ast).filter((field) => field.isOptional).map((field) => `${entry.type}.${String(field.name)}`)
+    )
+    assert.deepStrictEqual(optional, [])
+  })
+
+  it.effect("each type reads one way: every event of a type carries the same payload fields, whichever path wrote it", () =>
+    Effect.gen(function* () {
+      const events = [
+        ...yield* Effect.provide(jobMix, engineOver(store())),
+        ...yield* Effect.provide(cancelPolicyMix, engineOver(store(), { acceptanceTimeout: "cancel" }))
+      ]
+      const shapesOf = new Map<string, Set<string>>()
+      for (const event of events) {
+        shapesOf.set(event.type, (shapesOf.get(event.type) ?? new Set()).add(Object.keys(event.payload).sort().join(", ")))
+      }
+      const varying = [...shapesOf].filter(([, shapes]) => shapes.size > 1).map(([type, shapes]) => `${type}: ${[...shapes].join(" | ")}`)
+      assert.deepStrictEqual(varying, [])
+    }))
+
+  it.effect("each bounty and submission event type announces one status: a consumer switching on the type needs no other field", () =>
+    Effect.gen(function* () {
+      const events = [
+        ...yield* Effect.provide(jobMix, engineOver(store())),
+        ...yield* Effect.provide(cancelPolicyMix, engineOver(store(), { acceptanceTimeout: "cancel" }))
+      ]
+      const statusesOf = new Map<string, Set<unknown>>()
+      for (const event of events.filter((e) => e.subjectType === "bounty" || e.subjectType === "submission")) {
+        statusesOf.set(event.type, (statusesOf.get(event.type) ?? new Set()).add(event.payload.status))
+      }
+      for (const [type, statuses] of statusesOf) {
+        // A type that announces a state is named after it; the rest (posted, reopened, created) are steps.
+        const named = type.slice(type.indexOf(".") + 1)
+        const expected = type === "bounty.posted" || type === "bounty.reopened" ? ["open"]
+          : type === "submission.created" ? ["invalid", "pending_review"]
+          : [named]
+        assert.deepStrictEqual([...statuses].sort(), expected, type)
       }
     }))
 

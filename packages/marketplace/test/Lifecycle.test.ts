@@ -485,6 +485,7 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* Submissions.get(actor, submitted.submission_id)).status, "approved")
         const events = yield* Outbox.forSubject(posted.bounty_id)
         assert.deepStrictEqual(events.map((e) => e.type), ["bounty.posted", "bounty.accepted", "bounty.pending_review", "bounty.approved"])
+        assert.deepInclude(events.at(-1)!.payload, { approved_by: actor.did, via: "requester", dispute_id: null })
         // Replays return the stored response; a new key cannot pay twice.
         assert.deepStrictEqual(yield* Closure.approve(actor, posted.bounty_id, { submission_id: submitted.submission_id }), approved)
         assert.strictEqual(yield* failureCode(Closure.approve(actor, posted.bounty_id, { submission_id: submitted.submission_id, idempotency_key: "again" })), "SubmissionNotPendingReview")
@@ -537,6 +538,17 @@ const suite = (store: Store) => {
               worker_paid_minor: expected.worker.toString(), platform_fee_minor: expected.fee.toString()
             }, subject)
           }
+          // An award reads as an approval, by the operator.
+          if (expected.outcome === "worker_award") {
+            assert.deepInclude((yield* Outbox.forSubject(posted.bounty_id)).at(-1)!.payload, { approved_by: operator.did, via: "dispute", dispute_id: rejected.dispute_id })
+          }
+          // The worker follows its submission: rejected into a dispute, then the dispute's end.
+          const submissionEvents = yield* Outbox.forSubject(submitted.submission_id)
+          assert.deepStrictEqual(submissionEvents.map((e) => [e.type, e.payload.status]), [
+            ["submission.created", "pending_review"], ["submission.disputed", "disputed"], [`submission.${expected.status}`, expected.status]
+          ])
+          assert.deepInclude(submissionEvents[1]!.payload, { dispute_id: rejected.dispute_id, reason: "missing deliverables" })
+          assert.strictEqual(submissionEvents[2]!.payload.dispute_id, rejected.dispute_id)
           assert.strictEqual(yield* failureCode(Disputes.resolve(operator, rejected.dispute_id, { outcome: "worker_award", idempotency_key: "second" })), "DisputeNotOpen")
         }
         assert.strictEqual((yield* balances("platform:fees")).F, 525n)
@@ -773,6 +785,9 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* Deadlines.sweep()).autoApproved, 1)
         assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "approved")
         assert.strictEqual((yield* balances(w.actor.did)).A, 5000n)
+        const approved = (yield* Outbox.forSubject(posted.bounty_id)).at(-1)!
+        assert.strictEqual(approved.type, "bounty.approved")
+        assert.deepInclude(approved.payload, { approved_by: Deadlines.SYSTEM, via: "auto_approval", dispute_id: null })
       })))
 
     it.effect("at its state's deadline a step is DEADLINE_PASSED, swept or not, and the default exit applies", () =>
@@ -802,6 +817,9 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* Deadlines.sweep()).autoApproved, 1)
         assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "approved")
         assert.strictEqual((yield* balances(w.actor.did)).A, 5000n)
+        const approved = (yield* Outbox.forSubject(posted.bounty_id)).at(-1)!
+        assert.strictEqual(approved.type, "bounty.approved")
+        assert.deepInclude(approved.payload, { approved_by: Deadlines.SYSTEM, via: "auto_approval", dispute_id: null })
       })))
 
     const manyDue = (sweep: Effect.Effect<Deadlines.SweepReport, unknown, any>) =>

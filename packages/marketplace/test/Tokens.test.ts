@@ -81,7 +81,7 @@ describe(database.name, () => {
 
         const events = (yield* Outbox.forSubject(alice.did)).filter((e) => e.type === "token.revoked")
         assert.deepStrictEqual(events.map((e) => e.payload), [
-          { did: alice.did, role: "worker", token_id: auth.token_id, reason: "laptop stolen", revoked_by: alice.did }
+          { did: alice.did, role: "worker", token_id: auth.token_id, reason: "laptop stolen", revoked_by: alice.did, revoked_via: null }
         ])
         const audit = yield* Audit.list({ entityId: auth.token_id, limit: 10 })
         assert.deepStrictEqual(audit.map((a) => [a.actor, a.action]), [[alice.did, "token.revoke"]])

@@ -246,6 +246,34 @@ describe("Actors and invariants", () => {
       ])
     }).pipe(Effect.provide(TestEngine.layer())))
 
+  it.effect("a dispute's steps without their events are reported: the bounty's and each submission's", () =>
+    Effect.gen(function* () {
+      const alice = yield* Actors.requester(Keys.key(1), { fund: 100_000n })
+      const bob = yield* Actors.worker(Keys.key(2))
+      const disputed = (outcome?: "worker_award" | "requester_refund" | "split") =>
+        Effect.gen(function* () {
+          const posted = yield* alice.post()
+          yield* bob.accept(posted.bounty_id)
+          const submitted = yield* bob.submit(posted.bounty_id)
+          const rejected = yield* alice.reject(posted.bounty_id, submitted.submission_id)
+          if (outcome !== undefined) yield* Actors.operator.resolve(rejected.dispute_id, outcome, outcome === "split" ? 5000 : undefined)
+          return { bountyId: posted.bounty_id, submissionId: submitted.submission_id }
+        })
+      const open = yield* disputed()
+      const awarded = yield* disputed("worker_award")
+      const refunded = yield* disputed("requester_refund")
+      const split = yield* disputed("split")
+      assert.deepStrictEqual((yield* Invariants.eventsMatchRecords).violations, [])
+      yield* dropEvents("bounty.disputed", "submission.disputed", "submission.approved", "submission.rejected", "submission.resolved")
+      assert.deepStrictEqual((yield* Invariants.eventsMatchRecords).violations, [
+        `bounty ${open.bountyId} is disputed but its last event is bounty.pending_review`,
+        `submission ${open.submissionId} has no submission.disputed event`,
+        `submission ${awarded.submissionId} has no submission.approved event`,
+        `submission ${refunded.submissionId} has no submission.rejected event`,
+        `submission ${split.submissionId} has no submission.resolved event`
+      ])
+    }).pipe(Effect.provide(TestEngine.layer())))
+
   it.effect("a bounty whose last event tells another status is reported: a reopen that forgot its event", () =>
     Effect.gen(function* () {
       const alice = yield* Actors.requester(Keys.key(1), { fund: 10_000n })
