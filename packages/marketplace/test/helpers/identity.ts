@@ -22,6 +22,7 @@ import identities from "../../src/migrations/0002_identities.js"
 import openChallenges from "../../src/migrations/0008_open_challenges.js"
 import tokenLineage from "../../src/migrations/0009_token_lineage.js"
 import tokenListing from "../../src/migrations/0010_token_listing.js"
+import webhooks from "../../src/migrations/0011_webhooks.js"
 import * as Tokens from "../../src/Tokens.js"
 
 export const migrations = Migrator.make({})({
@@ -30,7 +31,9 @@ export const migrations = Migrator.make({})({
     "0002_identities": identities,
     "0008_open_challenges": openChallenges,
     "0009_token_lineage": tokenLineage,
-    "0010_token_listing": tokenListing
+    "0010_token_listing": tokenListing,
+    // Every command that records an event looks for the recipients' webhook endpoints.
+    "0011_webhooks": webhooks
   }),
   table: "marketplace_migrations"
 })
