@@ -78,7 +78,18 @@ const startProcess = async (dir: string): Promise<BenchServer> => {
   const port = await freePort()
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "")
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "packages/server/src/main.ts"], {
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dir, OPERATOR_TOKEN: H.OPERATOR_TOKEN, SWEEP_INTERVAL: "1 hour" },
+    // Rate limits off: eight clients sending as fast as they can are the load, not abuse (README).
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      DATA_DIR: dir,
+      OPERATOR_TOKEN: H.OPERATOR_TOKEN,
+      SWEEP_INTERVAL: "1 hour",
+      RATE_LIMIT_EXPENSIVE_PER_MINUTE: "0",
+      RATE_LIMIT_ANONYMOUS_PER_MINUTE: "0",
+      RATE_LIMIT_WRITE_PER_MINUTE: "0"
+    },
     stdio: ["ignore", "pipe", "inherit"]
   })
   await new Promise<void>((resolve, reject) => {
