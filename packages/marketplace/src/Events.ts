@@ -10,6 +10,10 @@
  * them optional, null where one does not apply. A bounty or submission event that announces a state
  * is named after it: `bounty.disputed` when the requester rejects, `bounty.rejected` when the
  * dispute refunds the requester.
+ *
+ * Stored events are decoded with these schemas for as long as they are kept (`EVENT_RETENTION`), and
+ * one that no longer decodes fails its recipient's feed. So a field added to a type must decode from
+ * older events too (a default for when it is absent), and a change of meaning is a new type.
  */
 import { BountyMachine, EscrowMachine } from "@clawbounties/domain"
 import { Schema } from "effect"
