@@ -22,7 +22,7 @@ const writer = resolve(import.meta.dirname, "fixtures/crash-writer.ts")
 /** Runs the writer until it has acknowledged `killAfter` commits, then SIGKILLs it; the indexes acknowledged. */
 const writeThenKill = (filename: string, killAfter: number, callers: number) =>
   Effect.async<Set<number>, Error>((resume) => {
-    const args = ["--import", "tsx", writer, filename, "1000000", String(callers)]
+    const args = ["--conditions=@clawbounties/source", "--import", "tsx", writer, filename, "1000000", String(callers)]
     const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
     const acknowledged = new Set<number>()
     let buffer = ""

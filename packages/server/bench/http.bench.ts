@@ -77,7 +77,7 @@ const freePort = () =>
 const startProcess = async (dir: string): Promise<BenchServer> => {
   const port = await freePort()
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "")
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "packages/server/src/main.ts"], {
+  const child = spawn(process.execPath, [...nodeArgs, "--conditions=@clawbounties/source", "--import", "tsx", "packages/server/src/main.ts"], {
     // Rate limits off: eight clients sending as fast as they can are the load, not abuse (README).
     env: {
       ...process.env,

@@ -17,7 +17,7 @@ const root = resolve(import.meta.dirname, "../../..")
 const postgres = await PgTestDatabase.probe()
 
 const launch = (env: Record<string, string>) => {
-  const child = spawn(process.execPath, ["--import", "tsx", "packages/server/src/main.ts"], {
+  const child = spawn(process.execPath, ["--conditions=@clawbounties/source", "--import", "tsx", "packages/server/src/main.ts"], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"]

@@ -59,8 +59,8 @@ describe("clawbounties-sim flags", () => {
   })
 
   it("exits 1 with the problems on stderr and no stack trace", async () => {
-    const bin = join(import.meta.dirname, "../src/bin/sim.ts")
-    const error = await promisify(execFile)(process.execPath, ["--import", "tsx", bin, "--total", "0", "--workers", "0"])
+    const bin = join(import.meta.dirname, "../bin/clawbounties-sim.mjs")
+    const error = await promisify(execFile)(process.execPath, [bin, "--total", "0", "--workers", "0"])
       .then(() => undefined, (e: { code: number; stderr: string }) => e)
     assert.isDefined(error)
     assert.strictEqual(error!.code, 1)
@@ -79,9 +79,9 @@ describe("clawbounties-gate", () => {
     await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve))
     const dir = mkdtempSync(join(tmpdir(), "cli-gate-"))
     try {
-      const bin = join(import.meta.dirname, "../src/bin/gate.ts")
+      const bin = join(import.meta.dirname, "../bin/clawbounties-gate.mjs")
       const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}`
-      const child = spawn(process.execPath, ["--import", "tsx", bin, "--target", url, "--out", dir], { stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(process.execPath, [bin, "--target", url, "--out", dir], { stdio: ["ignore", "pipe", "pipe"] })
       let stderr = ""
       child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")))
       const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))

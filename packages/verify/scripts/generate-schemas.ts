@@ -3,7 +3,7 @@
  * (`../shared/reference/schemas/{poh,identity}`), dropping documentation-only keywords.
  * The output is committed: the library never reads the reference tree at run time.
  *
- *   npx tsx packages/verify/scripts/generate-schemas.ts
+ *   npx tsx --conditions=@clawbounties/source packages/verify/scripts/generate-schemas.ts
  */
 import * as fs from "node:fs"
 
