@@ -5,7 +5,7 @@
  * condition the repository itself resolves through.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { execFile } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -120,6 +120,34 @@ describe("published packages", () => {
     const summary = JSON.parse(readFileSync(join(out, run!, "summary.json"), "utf8"))
     assert.strictEqual(summary.totals.succeeded, 5)
   }, 120_000)
+
+  it("the installed server starts, serves and stops on SIGTERM", async () => {
+    const bin = join(app, "node_modules/@clawbounties/server/bin/clawbounties-server.mjs")
+    const data = join(dir, "server-data")
+    const child = spawn(process.execPath, [bin], {
+      cwd: app,
+      env: { ...process.env, NODE_OPTIONS: "", DATA_DIR: data, SQLITE_FILE: join(data, "server.db"), PORT: "0", HOST: "127.0.0.1" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
+    try {
+      const started = Date.now()
+      while (!/listening on http/.test(output) && child.exitCode === null && Date.now() - started < 30_000) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      const url = /listening on (http:\/\/\S+)/.exec(output)?.[1]
+      assert.isDefined(url, output)
+      const health = await fetch(`${url}/health`)
+      assert.strictEqual(health.status, 200)
+      child.kill("SIGTERM")
+      assert.strictEqual(await exited, 0, output)
+    } finally {
+      child.kill("SIGKILL")
+    }
+  }, 60_000)
 
   it("type-check a TypeScript consumer against their declarations", async () => {
     writeFileSync(join(app, "tsconfig.json"), JSON.stringify({

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { run } from "./run.mjs"
+import { run } from "@clawbounties/server/bin/run"
 
-await run("gate")
+await run(import.meta.url, "bin/gate")
