@@ -82,6 +82,7 @@ export const markdown = (summary: Runner.Summary): string => {
         [code, code === "INSUFFICIENT_FUNDS" ? "INSUFFICIENT_FUNDS" : "", n, messageCell(s.error_buckets.examples[code] ?? "")])]),
     "",
     `Retries: ${s.retries.total} (${Object.entries(s.retries.by_code).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}). ` +
+      (s.retries.rate_limited.waits === 0 ? "" : `Rate limited: ${s.retries.rate_limited.waits} waits, ${Math.round(s.retries.rate_limited.waited_ms / 1000)} s in all. `) +
       `Faults: ${s.faults.fired} fired of ${s.faults.planned} planned; restarts ${s.faults.restarts.length}.`,
     `Backpressure: limit ${s.backpressure.min_limit}..${s.backpressure.max_limit}, ${s.backpressure.decreases} decreases, ${s.backpressure.increases} increases.`,
     "",

@@ -50,6 +50,15 @@ const share = (name: string, fallback: number, description: string) =>
 /** The most jobs one run plans: the plan and the job records are held in memory. */
 export const MAX_TOTAL = 1_000_000
 
+/** An hour: a request that waits longer for a rate-limited server is better failed and reported. */
+const MAX_RATE_LIMIT_WAIT_SECONDS = 3600
+
+/** `--rate-limit-wait-seconds`, for both commands. */
+const rateLimitWait = Options.integer("rate-limit-wait-seconds").pipe(
+  Options.withDefault(Simulation.defaults.retry.rateLimitWaitMs / 1000),
+  Options.withDescription("how long one request may wait in all for a rate-limited server's Retry-After (0 to 3600)")
+)
+
 interface SimFlags {
   readonly total: number
   readonly maxConcurrency: number
@@ -64,6 +73,7 @@ interface SimFlags {
   readonly fundingFactor: number
   readonly deadlineSeconds: number
   readonly latencyTarget: number
+  readonly rateLimitWait: number
   readonly faults: ReadonlyArray<string>
   readonly target: string | undefined
   readonly sqliteFile: string | undefined
@@ -87,6 +97,7 @@ export const simProblems = (f: SimFlags): ReadonlyArray<string> => {
   between("funding-factor", f.fundingFactor, 0, 1_000)
   between("deadline-seconds", f.deadlineSeconds, 1, 90 * 24 * 3600)
   between("backpressure-latency-ms", f.latencyTarget, 1, 3_600_000)
+  between("rate-limit-wait-seconds", f.rateLimitWait, 0, MAX_RATE_LIMIT_WAIT_SECONDS)
   const unknown = f.faults.filter((k) => !(Faults.kinds as ReadonlyArray<string>).includes(k))
   if (unknown.length > 0) problems.push(`unknown fault kinds: ${unknown.join(", ")} (known: ${Faults.kinds.join(", ")})`)
   if (f.faults.includes("server_restart")) {
@@ -127,6 +138,7 @@ export const sim = Command.make("clawbounties-sim", {
   noFunding: Options.boolean("no-funding").pipe(Options.withDescription("credit requesters nothing: each run's requesters are new, so posts fail INSUFFICIENT_FUNDS (to exercise that bucket with --funding-policy continue)")),
   deadlineSeconds: Options.integer("deadline-seconds").pipe(Options.withDefault(Simulation.defaults.deadlineSeconds)),
   latencyTarget: Options.integer("backpressure-latency-ms").pipe(Options.withDefault(Simulation.defaults.backpressure.latencyTargetMs)),
+  rateLimitWait,
   noBackpressure: Options.boolean("no-backpressure")
 }, (o) => Effect.gen(function* () {
   const kinds = o.faults.split(",").map((k) => k.trim()).filter((k) => k.length > 0)
@@ -151,7 +163,8 @@ export const sim = Command.make("clawbounties-sim", {
     faults: { share: kinds.length > 0 ? o.faultShare : 0, kinds: kinds as Array<Faults.Kind> },
     funding: { enabled: !o.noFunding, factor: o.fundingFactor, policy: o.fundingPolicy },
     deadlineSeconds: o.deadlineSeconds,
-    backpressure: { ...Simulation.defaults.backpressure, enabled: !o.noBackpressure, latencyTargetMs: o.latencyTarget }
+    backpressure: { ...Simulation.defaults.backpressure, enabled: !o.noBackpressure, latencyTargetMs: o.latencyTarget },
+    retry: { ...Simulation.defaults.retry, rateLimitWaitMs: o.rateLimitWait * 1000 }
   }
   const onProgress = progressReporter()
   const url = Option.getOrUndefined(o.target)
@@ -173,9 +186,17 @@ export const sim = Command.make("clawbounties-sim", {
 export const gate = Command.make("clawbounties-gate", {
   target: Options.text("target").pipe(Options.withDescription("the server URL to check")),
   operatorToken,
-  out
+  out,
+  rateLimitWait
 }, (o) => Effect.gen(function* () {
-  const report = yield* Gate.run({ url: o.target, operatorToken: Option.getOrUndefined(Option.map(o.operatorToken, Redacted.value)) })
+  if (!(o.rateLimitWait >= 0 && o.rateLimitWait <= MAX_RATE_LIMIT_WAIT_SECONDS)) {
+    return yield* Effect.fail(new Error(`--rate-limit-wait-seconds must be from 0 to ${MAX_RATE_LIMIT_WAIT_SECONDS} (got ${o.rateLimitWait})`))
+  }
+  const report = yield* Gate.run({
+    url: o.target,
+    operatorToken: Option.getOrUndefined(Option.map(o.operatorToken, Redacted.value)),
+    rateLimitWaitMs: o.rateLimitWait * 1000
+  })
   const dir = Gate.write(report, o.out)
   yield* Console.log(`${report.recommendation}: ${report.checks.filter((c) => c.status === "pass").length}/${report.checks.length} checks passed, ${report.blockers.length} blockers`)
   for (const b of report.blockers) yield* Console.log(`  blocker ${b.id}: ${b.detail}`)

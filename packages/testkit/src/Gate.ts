@@ -35,6 +35,8 @@ export interface Options {
    */
   readonly namespace?: string | undefined
   readonly timeoutMs?: number | undefined
+  /** How long one request to a rate-limited server may wait in all for its `Retry-After`, 5 minutes by default. */
+  readonly rateLimitWaitMs?: number | undefined
 }
 
 export type CheckStatus = "pass" | "fail" | "skip"
@@ -115,10 +117,11 @@ export const run = (options: Options): Effect.Effect<Report> =>
     // The gate's requester keeps its unspent funding and the worker its pay: keys derived from the
     // start time (in the report, and in the bounties' public descriptions) would hand both to anyone.
     const keySeed = options.namespace ?? randomBytes(32).toString("hex")
-    const target: Target = Http.make({ url: options.url, operatorToken: options.operatorToken, timeoutMs: options.timeoutMs })
+    const target: Target = Http.make({ url: options.url, operatorToken: options.operatorToken, timeoutMs: options.timeoutMs, rateLimitWaitMs: options.rateLimitWaitMs })
     const base = options.url.endsWith("/") ? options.url : `${options.url}/`
+    const rateLimit = { maxWaitMs: options.rateLimitWaitMs ?? Http.DEFAULT_RATE_LIMIT_WAIT_MS }
     const raw = (method: "GET" | "POST", path: string, token?: string | null, body?: unknown) =>
-      Effect.mapError(Http.request(base, method, path.replace(/^\//, ""), { token, body, timeoutMs: options.timeoutMs }), (e) => new CheckFailed(`${method} ${path}: ${e.code} ${e.message}`))
+      Effect.mapError(Http.request(base, method, path.replace(/^\//, ""), { token, body, timeoutMs: options.timeoutMs, rateLimit }), (e) => new CheckFailed(`${method} ${path}: ${e.code} ${e.message}`))
     const checks: Array<Check> = []
     const opened: Array<string> = []
 
@@ -347,7 +350,7 @@ export const run = (options: Options): Effect.Effect<Report> =>
         const available = (yield* target.balances(operator!, did)).A
         if (available > 0n) {
           const body = { did, amount_minor: available.toString(), currency: "USD", reason: "gate cleanup: unspent test money returned", idempotency_key: `${ns}:return:${role}` }
-          yield* retried(Effect.flatMap(Http.request(base, "POST", "v1/operator/debits", { token: operator!.token, body, timeoutMs: options.timeoutMs }), Http.expectOk))
+          yield* retried(Effect.flatMap(Http.request(base, "POST", "v1/operator/debits", { token: operator!.token, body, timeoutMs: options.timeoutMs, rateLimit }), Http.expectOk))
         }
         return available.toString()
       })

@@ -3,11 +3,16 @@
  * Every failure is classified by the catalogue code the server returns; a refused connection, a cut
  * connection or a 5xx is retryable, so the runner resends the same request with the same
  * idempotency key (and must then see exactly one effect).
+ *
+ * A 429 (`RATE_LIMITED`) is answered before the server reads the body or touches its database, so
+ * resending it is always safe: a request waits the server's `Retry-After` and goes again, up to a
+ * budget of waiting per request (`RateLimitPolicy`), and only then fails as a retryable
+ * `RATE_LIMITED`.
  */
-import { DateTime, Effect, Exit } from "effect"
+import { Clock, DateTime, Effect, Exit } from "effect"
 import * as Builders from "./Builders.js"
 import type { Key } from "./Keys.js"
-import type { Buckets, Principal, ReconcileSummary, SweepReport, Target } from "./Target.js"
+import type { Buckets, Principal, RateLimitWaits, ReconcileSummary, SweepReport, Target } from "./Target.js"
 import { defaultWorkerProfile, TargetError, transportCodes } from "./Target.js"
 
 export interface Options {
@@ -19,6 +24,20 @@ export interface Options {
   readonly timeoutMs?: number | undefined
   /** Restarts the server (only when the caller runs it): enables the `server_restart` fault. */
   readonly restart?: (() => Promise<void>) | undefined
+  /** How long one request may wait in all for a rate-limited server, {@link DEFAULT_RATE_LIMIT_WAIT_MS} by default. */
+  readonly rateLimitWaitMs?: number | undefined
+}
+
+/** Five minutes: past a per-minute limit's window, so a run outlasts any burst a server allows. */
+export const DEFAULT_RATE_LIMIT_WAIT_MS = 5 * 60_000
+
+const MIN_RATE_LIMIT_WAIT_MS = 250
+
+export interface RateLimitPolicy {
+  /** How long the request may wait in all for `Retry-After` before its 429 is returned; 0 never waits. */
+  readonly maxWaitMs: number
+  /** Called before each wait, with its length. */
+  readonly onWait?: ((ms: number) => void) | undefined
 }
 
 type Json = Record<string, unknown>
@@ -28,6 +47,20 @@ const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
 export interface Reply {
   readonly status: number
   readonly body: Json
+  /** `Retry-After` in milliseconds, on a 429 that carried a readable one. */
+  readonly retryAfterMs?: number | undefined
+}
+
+/**
+ * `Retry-After` as milliseconds from `now`: delta-seconds, or an HTTP date (in the past: 0).
+ * Anything else is unreadable: undefined.
+ */
+export const retryAfterMs = (value: string | null, now: number): number | undefined => {
+  if (value === null) return undefined
+  const text = value.trim()
+  if (/^\d+$/.test(text)) return Number(text) * 1000
+  const at = /[a-z]/i.test(text) ? Date.parse(text) : Number.NaN
+  return Number.isFinite(at) ? Math.max(0, at - now) : undefined
 }
 
 const networkError = (error: unknown, timeout: boolean) =>
@@ -38,14 +71,39 @@ const networkError = (error: unknown, timeout: boolean) =>
     retryable: true
   })
 
-/** One request; resolves with any HTTP reply, fails only when no reply arrived. */
+interface RequestOptions {
+  readonly token?: string | null | undefined
+  readonly body?: unknown
+  readonly timeoutMs?: number | undefined
+  /** Waiting for a rate-limited server: up to {@link DEFAULT_RATE_LIMIT_WAIT_MS} in all by default. */
+  readonly rateLimit?: RateLimitPolicy | undefined
+}
+
+/**
+ * One request; resolves with any HTTP reply, fails only when no reply arrived. A 429 with a
+ * `Retry-After` is sent again after that wait, while the waits fit the policy's budget.
+ */
 export const request = (
   base: string,
   method: "GET" | "POST" | "PATCH",
   path: string,
-  options: { readonly token?: string | null | undefined; readonly body?: unknown; readonly timeoutMs?: number | undefined } = {}
-): Effect.Effect<Reply, TargetError> =>
-  Effect.tryPromise({
+  options: RequestOptions = {}
+): Effect.Effect<Reply, TargetError> => {
+  const maxWaitMs = options.rateLimit?.maxWaitMs ?? DEFAULT_RATE_LIMIT_WAIT_MS
+  const attempt = (waitedMs: number): Effect.Effect<Reply, TargetError> =>
+    Effect.flatMap(send(base, method, path, options), (reply) => {
+      if (reply.retryAfterMs === undefined) return Effect.succeed(reply)
+      // At least a moment: a server answering `Retry-After: 0` for ever still uses up the budget.
+      const wait = Math.max(MIN_RATE_LIMIT_WAIT_MS, reply.retryAfterMs)
+      if (waitedMs + wait > maxWaitMs) return Effect.succeed(reply)
+      options.rateLimit?.onWait?.(wait)
+      return Effect.zipRight(Effect.sleep(wait), attempt(waitedMs + wait))
+    })
+  return attempt(0)
+}
+
+const send = (base: string, method: "GET" | "POST" | "PATCH", path: string, options: RequestOptions): Effect.Effect<Reply, TargetError> =>
+  Effect.flatMap(Effect.tryPromise({
     try: async (signal) => {
       const controller = new AbortController()
       const abort = () => controller.abort()
@@ -69,14 +127,15 @@ export const request = (
         } catch {
           body = { error: transportCodes.BAD_RESPONSE, message: text.slice(0, 200) }
         }
-        return { status: response.status, body }
+        return { status: response.status, body, retryAfter: response.status === 429 ? response.headers.get("retry-after") : null }
       } finally {
         clearTimeout(timer)
         signal.removeEventListener("abort", abort)
       }
     },
     catch: (error) => networkError(error, error instanceof Error && (error.message === "timeout" || (error as { cause?: Error }).cause?.message === "timeout"))
-  })
+  }), ({ retryAfter, ...reply }) =>
+    retryAfter === null ? Effect.succeed(reply) : Effect.map(Clock.currentTimeMillis, (now): Reply => ({ ...reply, retryAfterMs: retryAfterMs(retryAfter, now) })))
 
 /** A reply as a result: 2xx is the body, anything else a classified `TargetError`. */
 export const expectOk = (reply: Reply): Effect.Effect<Json, TargetError> => {
@@ -87,7 +146,8 @@ export const expectOk = (reply: Reply): Effect.Effect<Json, TargetError> => {
     status: reply.status,
     message: typeof reply.body.message === "string" ? reply.body.message : `HTTP ${reply.status}`,
     retryable: reply.status >= 500 || reply.status === 429,
-    details: reply.body.details
+    details: reply.body.details,
+    retryAfterMs: reply.retryAfterMs
   }))
 }
 
@@ -98,8 +158,13 @@ const buckets = (body: Json): Buckets => {
 
 export const make = (options: Options): Target => {
   const base = options.url.endsWith("/") ? options.url : `${options.url}/`
+  let waited: RateLimitWaits = { waits: 0, waitedMs: 0 }
+  const rateLimit: RateLimitPolicy = {
+    maxWaitMs: options.rateLimitWaitMs ?? DEFAULT_RATE_LIMIT_WAIT_MS,
+    onWait: (ms) => (waited = { waits: waited.waits + 1, waitedMs: waited.waitedMs + ms })
+  }
   const call = (method: "GET" | "POST" | "PATCH", path: string, token: string | null | undefined, body?: unknown) =>
-    Effect.flatMap(request(base, method, path.replace(/^\//, ""), { token, body, timeoutMs: options.timeoutMs }), expectOk)
+    Effect.flatMap(request(base, method, path.replace(/^\//, ""), { token, body, timeoutMs: options.timeoutMs, rateLimit }), expectOk)
   const enc = encodeURIComponent
   const operator: Principal | undefined = options.operatorToken === undefined ? undefined : { did: "operator", role: "operator", token: options.operatorToken }
 
@@ -154,6 +219,7 @@ export const make = (options: Options): Target => {
     advance: (seconds) => Effect.sleep(`${seconds} seconds`),
     now: nowIso,
     withFault: (_fault, c) => Effect.map(Effect.exit(c), (result) => ({ result: result as Exit.Exit<never, TargetError>, fired: false })),
+    rateLimitWaits: () => waited,
     ...(options.restart === undefined
       ? {}
       : {

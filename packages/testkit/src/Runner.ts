@@ -678,6 +678,11 @@ class ErrorExamples {
   }
 }
 
+const rateLimited = (target: Target) => {
+  const waits = target.rateLimitWaits?.() ?? { waits: 0, waitedMs: 0 }
+  return { waits: waits.waits, waited_ms: Math.round(waits.waitedMs) }
+}
+
 const summarise = (input: {
   readonly config: Simulation.Config
   readonly target: Target
@@ -764,7 +769,12 @@ const summarise = (input: {
       /** Per code, the message of its failure in the earliest job: a code alone rarely says why. */
       examples: sortKeys(input.examples.byCode())
     },
-    retries: { by_code: sortKeys(input.retries), total: Object.values(input.retries).reduce((a, b) => a + b, 0) },
+    retries: {
+      by_code: sortKeys(input.retries),
+      total: Object.values(input.retries).reduce((a, b) => a + b, 0),
+      /** Requests sent again after the server's `Retry-After` (HTTP), apart from the retries above. */
+      rate_limited: rateLimited(input.target)
+    },
     closure_types: sortKeys(byClosure),
     decisions: {
       approve: jobs.filter((j) => j.plan.decision === "approve").length,

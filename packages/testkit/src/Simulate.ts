@@ -55,7 +55,7 @@ export const overHttp = (options: HttpOptions) =>
     const startedAt = DateTime.formatIso(yield* DateTime.now)
     return yield* Runner.run({
       config: options.config,
-      target: Http.make({ url: options.url, operatorToken: options.operatorToken }),
+      target: Http.make({ url: options.url, operatorToken: options.operatorToken, rateLimitWaitMs: options.config.retry.rateLimitWaitMs }),
       namespace: `seed-${options.config.seed}@${startedAt}`,
       keySeed: randomBytes(32).toString("hex"),
       onProgress: options.onProgress

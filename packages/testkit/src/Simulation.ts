@@ -60,7 +60,13 @@ export interface Config {
   /** Per-bounty work/review deadline of abandoning and silent jobs (seconds). */
   readonly deadlineSeconds: number
   readonly backpressure: Backpressure
-  readonly retry: { readonly attempts: number; readonly baseDelayMs: number; readonly maxDelayMs: number }
+  readonly retry: {
+    readonly attempts: number
+    readonly baseDelayMs: number
+    readonly maxDelayMs: number
+    /** How long one request to a rate-limited server may wait in all for its `Retry-After` (HTTP). */
+    readonly rateLimitWaitMs: number
+  }
 }
 
 export const defaults: Config = {
@@ -79,7 +85,7 @@ export const defaults: Config = {
   faults: { share: 0, kinds: [] },
   deadlineSeconds: 60,
   backpressure: { enabled: true, latencyTargetMs: 1000, decreaseFactor: 0.5, cooldownJobs: 10 },
-  retry: { attempts: 6, baseDelayMs: 50, maxDelayMs: 2000 }
+  retry: { attempts: 6, baseDelayMs: 50, maxDelayMs: 2000, rateLimitWaitMs: 5 * 60_000 }
 }
 
 /** Mutating steps a database fault can hit. */

@@ -38,6 +38,8 @@ export class TargetError extends Data.TaggedError("TargetError")<{
   readonly message: string
   readonly retryable: boolean
   readonly details?: unknown
+  /** The server's `Retry-After` on a 429, in milliseconds, when it sent one. */
+  readonly retryAfterMs?: number | undefined
 }> {}
 
 /** Transport-level codes (not in the engine's catalogue). */
@@ -135,6 +137,13 @@ export interface Target {
   readonly withFault: <A>(fault: { readonly kind: Faults.DbKind; readonly at: number } | undefined, call: Call<A>) => Effect.Effect<{ readonly result: import("effect").Exit.Exit<A, TargetError>; readonly fired: boolean }>
   /** Restarts the server (HTTP targets the runner started itself). */
   readonly restart?: Effect.Effect<void, TargetError>
+  /** The waits for a rate-limited server so far (HTTP targets): how many, and how long in all. */
+  readonly rateLimitWaits?: () => RateLimitWaits
+}
+
+export interface RateLimitWaits {
+  readonly waits: number
+  readonly waitedMs: number
 }
 
 /** The default worker profile the runner and the gate register. */

@@ -14,7 +14,7 @@ import * as Cli from "../src/Cli.js"
 
 const good = {
   total: 200, maxConcurrency: 10, requesters: 10, workers: 20, approve: 0.7, reject: 0.15, silent: 0.15,
-  invalid: 0.1, abandon: 0.1, faultShare: 0.2, fundingFactor: 1, deadlineSeconds: 60, latencyTarget: 250,
+  invalid: 0.1, abandon: 0.1, faultShare: 0.2, fundingFactor: 1, deadlineSeconds: 60, latencyTarget: 250, rateLimitWait: 300,
   faults: [] as ReadonlyArray<string>, target: undefined as string | undefined, sqliteFile: undefined as string | undefined,
   hasOperatorToken: true
 }
@@ -35,6 +35,7 @@ describe("clawbounties-sim flags", () => {
       [{ invalid: 1.5 }, "--invalid-share"], [{ faultShare: 2 }, "--fault-share"], [{ abandon: Number.NaN }, "--abandon-share"],
       [{ fundingFactor: -1 }, "--funding-factor"], [{ deadlineSeconds: 0 }, "--deadline-seconds"],
       [{ deadlineSeconds: 100_000_000 }, "--deadline-seconds"], [{ latencyTarget: 0 }, "--backpressure-latency-ms"],
+      [{ rateLimitWait: -1 }, "--rate-limit-wait-seconds"], [{ rateLimitWait: 3601 }, "--rate-limit-wait-seconds"],
       [{ faults: ["db_before_comit"] }, "unknown fault kinds"], [{ faults: ["server_restart"] }, "server_restart"],
       [{ faults: ["db_after_commit"], target: "http://x" }, "in-process only"], [{ target: "http://x", sqliteFile: "/tmp/x.db" }, "--sqlite-file"],
       [{ target: "http://x", hasOperatorToken: false }, "operator token"]

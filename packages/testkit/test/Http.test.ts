@@ -342,6 +342,101 @@ describe("Runner over HTTP", () => {
     }))
 })
 
+describe("a rate-limited server", () => {
+  /** A server that answers every request 429 with `retryAfter`, counting them. */
+  const alwaysLimited = (retryAfter: string) =>
+    Effect.acquireRelease(
+      Effect.promise(() => new Promise<{ url: string; requests: () => number; close: () => void }>((resolve) => {
+        let requests = 0
+        const stub = createServer((_req, res) => {
+          requests++
+          res.writeHead(429, { "content-type": "application/json", "retry-after": retryAfter })
+          res.end(JSON.stringify({ error: "RATE_LIMITED", message: "slow down", details: {} }))
+        })
+        stub.listen(0, "127.0.0.1", () =>
+          resolve({ url: `http://127.0.0.1:${(stub.address() as AddressInfo).port}/`, requests: () => requests, close: () => stub.close() }))
+      })),
+      (stub) => Effect.sync(stub.close)
+    )
+
+  it("Retry-After is read as seconds or as an HTTP date, and nothing else", () => {
+    const at = Date.parse("Wed, 21 Oct 2026 07:28:00 GMT")
+    assert.strictEqual(Http.retryAfterMs("120", at), 120_000)
+    assert.strictEqual(Http.retryAfterMs(" 0 ", at), 0)
+    assert.strictEqual(Http.retryAfterMs("Wed, 21 Oct 2026 07:28:05 GMT", at), 5000)
+    assert.strictEqual(Http.retryAfterMs("Wed, 21 Oct 2026 07:27:00 GMT", at), 0, "a date in the past: at once")
+    for (const unreadable of ["", "soon", "-5", "1.5", "12abc"]) assert.isUndefined(Http.retryAfterMs(unreadable, at), unreadable)
+    assert.isUndefined(Http.retryAfterMs(null, at))
+  })
+
+  it.live("a request waits each Retry-After within its budget, then fails as a retryable RATE_LIMITED", () =>
+    Effect.gen(function* () {
+      const stub = yield* alwaysLimited("1")
+      const waits: Array<number> = []
+      const reply = yield* Http.request(stub.url, "POST", "v1/bounties", { body: {}, rateLimit: { maxWaitMs: 2500, onWait: (ms) => waits.push(ms) } })
+      assert.deepStrictEqual(waits, [1000, 1000], "a third wait would pass the budget")
+      assert.strictEqual(stub.requests(), 3)
+      const error = yield* Effect.flip(Http.expectOk(reply))
+      assert.strictEqual(error.code, "RATE_LIMITED")
+      assert.isTrue(error.retryable)
+      assert.strictEqual(error.retryAfterMs, 1000)
+
+      // A wait longer than the whole budget is not begun.
+      const far = yield* alwaysLimited("3600")
+      const refused = yield* Http.request(far.url, "GET", "health", { rateLimit: { maxWaitMs: 60_000 } })
+      assert.strictEqual(refused.status, 429)
+      assert.strictEqual(far.requests(), 1)
+    }).pipe(Effect.scoped), 20_000)
+
+  /** A server of its own with tight limits per caller (each Retry-After it sends is a whole second). */
+  const limitedServer = (file: string, limits: { readonly perMinute: number; readonly burst: number }) =>
+    Effect.acquireRelease(
+      Effect.promise(() => LocalServer.start({
+        file: join(dir, file),
+        operatorToken: server.operatorToken,
+        rateLimits: { expensive: limits, anonymous: limits, write: limits, maxCallers: 1000, trustedProxies: 0 }
+      })),
+      (started) => Effect.promise(() => started.close())
+    )
+
+  it.live("a batch against tight limits: every request waits its turn, every job completes, nothing is stuck, and the waits are counted", () =>
+    Effect.gen(function* () {
+      // 10 a second once a burst of 3 is spent: registering three principals alone is 6 requests.
+      const limited = yield* limitedServer("limited-batch.db", { perMinute: 600, burst: 3 })
+      const { summary, jobs } = yield* Simulate.overHttp({
+        config: {
+          ...Simulation.defaults,
+          total: 6,
+          seed: 14,
+          maxConcurrency: 4,
+          requesters: 1,
+          workers: 2,
+          decisions: { approve: 1, reject: 0, silent: 0 },
+          invalidShare: 0,
+          abandonShare: 0
+        },
+        url: limited.url,
+        operatorToken: limited.operatorToken
+      })
+      assert.strictEqual(summary.totals.succeeded, 6, JSON.stringify(jobs.filter((j) => j.outcome.status !== "succeeded").slice(0, 2)))
+      assert.strictEqual(summary.stuck.jobs + summary.stuck.escrows, 0)
+      assert.isTrue(summary.invariants.ok, JSON.stringify(summary.invariants.results.filter((r) => !r.ok)))
+      // Registration (anonymous: 6 requests against a burst of 3) and the posts (write) were held back.
+      assert.isAbove(summary.retries.rate_limited.waits, 1)
+      assert.strictEqual(summary.retries.rate_limited.waited_ms, summary.retries.rate_limited.waits * 1000)
+      assert.isUndefined(summary.retries.by_code.RATE_LIMITED, "no step had to be retried: each request waited instead")
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("the gate against tight limits waits its turns and stays green", () =>
+    Effect.gen(function* () {
+      // One a second after a burst of 2: slower than the gate's own retries of a 429 (after 200 and 400 ms).
+      const limited = yield* limitedServer("limited-gate.db", { perMinute: 60, burst: 2 })
+      const report = yield* Gate.run({ url: limited.url, operatorToken: limited.operatorToken })
+      assert.strictEqual(report.recommendation, "READY_FOR_PROD_GOVERNANCE_REVIEW", JSON.stringify(report.blockers))
+      assert.isTrue(report.cleanup.ok)
+    }).pipe(Effect.scoped), 60_000)
+})
+
 const pg = await PgTestDatabase.probe()
 describe.skipIf(!pg.available)(`Runner over HTTP on PostgreSQL ${pg.reason}`, () => {
   it.live("a batch from an empty database: every job reaches its plan, and every invariant holds", () =>
