@@ -69,6 +69,9 @@ describe("published packages", () => {
       }
       const stray = [...paths].filter((path) => /^(test|bench|scripts|dist\/test)\/|tsbuildinfo$|tsconfig/.test(path))
       assert.deepStrictEqual(stray, [], `${p.name} ships ${stray.join(", ")}`)
+      const manifest = JSON.parse(readFileSync(join(app, "node_modules", p.name, "package.json"), "utf8"))
+      assert.strictEqual(manifest.type, "module", p.name)
+      assert.strictEqual(manifest.engines?.node, ">=20.19", `${p.name} names the Node it needs`)
     }
   })
 
