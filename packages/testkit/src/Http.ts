@@ -6,8 +6,8 @@
  *
  * A 429 (`RATE_LIMITED`) is answered before the server reads the body or touches its database, so
  * resending it is always safe: a request waits the server's `Retry-After` and goes again, up to a
- * budget of waiting per request (`RateLimitPolicy`), and only then fails as a retryable
- * `RATE_LIMITED`.
+ * budget of waiting per request (`RateLimitPolicy`), and only then fails as `RATE_LIMITED`, not
+ * retried (a 429 without a readable `Retry-After` is retried like a 5xx).
  */
 import { Clock, DateTime, Effect, Exit } from "effect"
 import * as Builders from "./Builders.js"
@@ -49,6 +49,8 @@ export interface Reply {
   readonly body: Json
   /** `Retry-After` in milliseconds, on a 429 that carried a readable one. */
   readonly retryAfterMs?: number | undefined
+  /** A 429 returned because waiting its `Retry-After` would pass the request's budget. */
+  readonly waitedOut?: boolean | undefined
 }
 
 /**
@@ -95,7 +97,7 @@ export const request = (
       if (reply.retryAfterMs === undefined) return Effect.succeed(reply)
       // At least a moment: a server answering `Retry-After: 0` for ever still uses up the budget.
       const wait = Math.max(MIN_RATE_LIMIT_WAIT_MS, reply.retryAfterMs)
-      if (waitedMs + wait > maxWaitMs) return Effect.succeed(reply)
+      if (waitedMs + wait > maxWaitMs) return Effect.succeed({ ...reply, waitedOut: true })
       options.rateLimit?.onWait?.(wait)
       return Effect.zipRight(Effect.sleep(wait), attempt(waitedMs + wait))
     })
@@ -145,7 +147,8 @@ export const expectOk = (reply: Reply): Effect.Effect<Json, TargetError> => {
     code,
     status: reply.status,
     message: typeof reply.body.message === "string" ? reply.body.message : `HTTP ${reply.status}`,
-    retryable: reply.status >= 500 || reply.status === 429,
+    // A request that waited out its budget is not sent again: that would only wait again.
+    retryable: reply.status >= 500 || (reply.status === 429 && reply.waitedOut !== true),
     details: reply.body.details,
     retryAfterMs: reply.retryAfterMs
   }))
