@@ -152,6 +152,26 @@ describe("published packages", () => {
     }
   }, 60_000)
 
+  it("each ships a README whose example compiles against the published declarations", async () => {
+    const readmes = join(app, "readmes")
+    mkdirSync(readmes)
+    writeFileSync(join(readmes, "tsconfig.json"), JSON.stringify({
+      compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", strict: true, noEmit: true, skipLibCheck: true, types: ["node"] }
+    }))
+    const examples: Array<string> = []
+    for (const name of names) {
+      const readme = readFileSync(join(app, "node_modules", name, "README.md"), "utf8")
+      const example = /```ts\n([\s\S]*?)```/.exec(readme)?.[1]
+      if (example === undefined) continue
+      const file = `${name.replace("@clawbounties/", "")}.ts`
+      writeFileSync(join(readmes, file), example)
+      examples.push(file)
+    }
+    assert.isAtLeast(examples.length, 8, examples.join(", "))
+    const result = await run(join(root, "node_modules/.bin/tsc"), ["-p", "."], { cwd: readmes }).then(() => "", (error: { stdout: string }) => error.stdout)
+    assert.strictEqual(result, "")
+  }, 120_000)
+
   it("type-check a TypeScript consumer against their declarations", async () => {
     writeFileSync(join(app, "tsconfig.json"), JSON.stringify({
       compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", strict: true, noEmit: true, skipLibCheck: true, types: ["node"] }
