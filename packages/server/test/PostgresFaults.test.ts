@@ -295,6 +295,9 @@ describe.skipIf(!probe.available)(`PostgreSQL misbehaving under the server ${pro
     await H.registerRequester(call, requester)
     await query(`ALTER DATABASE ${db.name} SET default_transaction_isolation = 'serializable'`)
     await terminateBackends()
+    // Gone before the commands start: a backend still ending could cut one at its COMMIT, whose
+    // outcome is then rightly unknown (COMMIT_OUTCOME_UNKNOWN), which is not what this test is about.
+    await until(async () => (await count("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = '$db'")) === 0, "the backends to end")
     try {
       const replies = await Promise.all(Array.from({ length: 30 }, () => credit(requester.did, "1")))
       const unexpected = replies.filter((r) => r.status !== 201 && r.body.error !== "SERVICE_UNAVAILABLE")
