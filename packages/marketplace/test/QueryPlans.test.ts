@@ -1,7 +1,10 @@
 /**
  * The lookups every command makes are index searches on SQLite, never a scan of a whole table: a
  * scan costs nothing in a test database and grows with every job in a real one (reading a bounty's
- * tags scanned `bounty_tags` until an index was added).
+ * tags scanned `bounty_tags` until an index was added). So are the deletions the sweeps make,
+ * foreign key checks included: deleting a parent row looks for rows that still reference it, and
+ * without an index that read the whole referencing table once per deleted row (the retention sweep
+ * read all of `outbox_recipients` for each event it purged).
  */
 import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { SqlClient } from "@effect/sql"
@@ -36,7 +39,14 @@ const lookups: ReadonlyArray<string> = [
   "SELECT o.event_id FROM outbox o JOIN outbox_recipients r ON r.event_seq = o.seq AND r.did = 'd' WHERE o.event_id IN ('e')",
   "SELECT amount FROM ledger_balances WHERE (account, currency, bucket) IN (VALUES ('a', 'USD', 'A'))",
   "SELECT result FROM ledger_idempotency WHERE key IN ('k')",
-  "SELECT status FROM ledger_holds WHERE id IN ('h')"
+  "SELECT status FROM ledger_holds WHERE id IN ('h')",
+  // The retention sweep (Outbox.purgeOlderThan, WebhookQueue.purgeEvents) and the challenge sweep.
+  "DELETE FROM outbox_recipients WHERE event_seq IN (1, 2)",
+  "DELETE FROM outbox WHERE seq IN (1, 2)",
+  "SELECT delivery_seq FROM webhook_deliveries WHERE event_seq IN (1, 2)",
+  "DELETE FROM webhook_attempts WHERE delivery_seq IN (1, 2)",
+  "DELETE FROM webhook_deliveries WHERE delivery_seq IN (1, 2)",
+  "DELETE FROM identity_challenges WHERE consumed_at IS NULL AND challenge_id IN ('c')"
 ]
 
 describe("query plans", () => {
