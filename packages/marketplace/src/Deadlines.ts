@@ -165,8 +165,11 @@ const sweepBatch = (now: string, limit: number, concurrency: number) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     // The id breaks ties: records due at one moment are otherwise in whatever order the store
-    // finds them, and two runs of one seed would apply them differently.
-    const dueBounties = yield* sql<{ bounty_id: string }>`SELECT bounty_id FROM bounties
+    // finds them, and two runs of one seed would apply them differently. SQLite's planner, with no
+    // statistics, prefers `bounties_status` and then reads and sorts every live bounty: the partial
+    // index of live bounties by deadline reads only the due ones, already in order.
+    const dueIndex = sql.onDialectOrElse({ pg: () => sql.literal(""), orElse: () => sql.literal("INDEXED BY bounties_due") })
+    const dueBounties = yield* sql<{ bounty_id: string }>`SELECT bounty_id FROM bounties ${dueIndex}
       WHERE deadline_at <= ${now} AND status IN ('open', 'accepted', 'pending_review')
       ORDER BY deadline_at, bounty_id LIMIT ${limit}`
     const dueDisputes = yield* sql<{ dispute_id: string }>`SELECT dispute_id FROM disputes

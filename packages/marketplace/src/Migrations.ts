@@ -14,7 +14,7 @@ import openChallenges from "./migrations/0008_open_challenges.js"
 import tokenLineage from "./migrations/0009_token_lineage.js"
 import tokenListing from "./migrations/0010_token_listing.js"
 import webhooks from "./migrations/0011_webhooks.js"
-import foreignKeyIndexes from "./migrations/0012_foreign_key_indexes.js"
+import sweepIndexes from "./migrations/0012_sweep_indexes.js"
 
 const record = {
   "0001_events": events,
@@ -28,7 +28,7 @@ const record = {
   "0009_token_lineage": tokenLineage,
   "0010_token_listing": tokenListing,
   "0011_webhooks": webhooks,
-  "0012_foreign_key_indexes": foreignKeyIndexes
+  "0012_sweep_indexes": sweepIndexes
 }
 
 export const marketplace: LedgerMigrations.MigrationSet = {

@@ -40,7 +40,9 @@ const lookups: ReadonlyArray<string> = [
   "SELECT amount FROM ledger_balances WHERE (account, currency, bucket) IN (VALUES ('a', 'USD', 'A'))",
   "SELECT result FROM ledger_idempotency WHERE key IN ('k')",
   "SELECT status FROM ledger_holds WHERE id IN ('h')",
-  // The retention sweep (Outbox.purgeOlderThan, WebhookQueue.purgeEvents) and the challenge sweep.
+  // The deadline sweep (Deadlines.sweep), the retention sweep (Outbox.purgeOlderThan,
+  // WebhookQueue.purgeEvents) and the challenge sweep.
+  "SELECT bounty_id FROM bounties INDEXED BY bounties_due WHERE deadline_at <= 't' AND status IN ('open', 'accepted', 'pending_review') ORDER BY deadline_at, bounty_id LIMIT 500",
   "DELETE FROM outbox_recipients WHERE event_seq IN (1, 2)",
   "DELETE FROM outbox WHERE seq IN (1, 2)",
   "SELECT delivery_seq FROM webhook_deliveries WHERE event_seq IN (1, 2)",
@@ -61,6 +63,8 @@ describe("query plans", () => {
         if (query.includes("acked_at IS NULL")) assert.isTrue(plan.some((step) => /USING (COVERING )?INDEX outbox_recipients_unacked/.test(step.detail)), query)
         // A DID's tokens by `did` alone would walk every token it ever rotated.
         if (query.includes("auth_tokens WHERE did")) assert.isFalse(plan.some((step) => /INDEX auth_tokens_did /.test(step.detail)), query)
+        // Only what is due, in order: no sort of every live bounty.
+        if (query.includes("bounties_due")) assert.deepStrictEqual(plan.map((step) => step.detail), ["SEARCH bounties USING INDEX bounties_due (deadline_at<?)"], query)
         if (query.includes("bounty_tags")) assert.isTrue(plan.some((step) => /SEARCH t USING (COVERING )?INDEX bounty_tags_by_bounty/.test(step.detail)), query)
       }
     }).pipe(Effect.provide(Sqlite.layerMemory(Engine.migrations))))

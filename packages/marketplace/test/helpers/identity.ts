@@ -23,7 +23,6 @@ import openChallenges from "../../src/migrations/0008_open_challenges.js"
 import tokenLineage from "../../src/migrations/0009_token_lineage.js"
 import tokenListing from "../../src/migrations/0010_token_listing.js"
 import webhooks from "../../src/migrations/0011_webhooks.js"
-import foreignKeyIndexes from "../../src/migrations/0012_foreign_key_indexes.js"
 import * as Tokens from "../../src/Tokens.js"
 
 export const migrations = Migrator.make({})({
@@ -34,8 +33,7 @@ export const migrations = Migrator.make({})({
     "0009_token_lineage": tokenLineage,
     "0010_token_listing": tokenListing,
     // Every command that records an event looks for the recipients' webhook endpoints.
-    "0011_webhooks": webhooks,
-    "0012_foreign_key_indexes": foreignKeyIndexes
+    "0011_webhooks": webhooks
   }),
   table: "marketplace_migrations"
 })
