@@ -81,11 +81,16 @@ interface SimFlags {
   readonly hasOperatorToken: boolean
 }
 
+/** The line for a flag out of its range, if it is. */
+const outOfRange = (flag: string, value: number, min: number, max: number): string | undefined =>
+  Number.isFinite(value) && value >= min && value <= max ? undefined : `--${flag} must be from ${min} to ${max} (got ${value})`
+
 /** What is wrong with the flags, one line each (empty when the run can start). */
 export const simProblems = (f: SimFlags): ReadonlyArray<string> => {
   const problems: Array<string> = []
   const between = (flag: string, value: number, min: number, max: number) => {
-    if (!(Number.isFinite(value) && value >= min && value <= max)) problems.push(`--${flag} must be from ${min} to ${max} (got ${value})`)
+    const problem = outOfRange(flag, value, min, max)
+    if (problem !== undefined) problems.push(problem)
   }
   between("total", f.total, 1, MAX_TOTAL)
   between("max-concurrency", f.maxConcurrency, 1, 1000)
@@ -189,9 +194,8 @@ export const gate = Command.make("clawbounties-gate", {
   out,
   rateLimitWait
 }, (o) => Effect.gen(function* () {
-  if (!(o.rateLimitWait >= 0 && o.rateLimitWait <= MAX_RATE_LIMIT_WAIT_SECONDS)) {
-    return yield* Effect.fail(new Error(`--rate-limit-wait-seconds must be from 0 to ${MAX_RATE_LIMIT_WAIT_SECONDS} (got ${o.rateLimitWait})`))
-  }
+  const problem = outOfRange("rate-limit-wait-seconds", o.rateLimitWait, 0, MAX_RATE_LIMIT_WAIT_SECONDS)
+  if (problem !== undefined) return yield* Effect.fail(new Error(problem))
   const report = yield* Gate.run({
     url: o.target,
     operatorToken: Option.getOrUndefined(Option.map(o.operatorToken, Redacted.value)),

@@ -24,7 +24,7 @@ import * as Artifacts from "./Artifacts.js"
 import * as Builders from "./Builders.js"
 import * as Http from "./Http.js"
 import * as Keys from "./Keys.js"
-import type { Principal, Target, TargetError } from "./Target.js"
+import { DEFAULT_RATE_LIMIT_WAIT_MS, type Principal, type Target, type TargetError } from "./Target.js"
 
 export interface Options {
   readonly url: string
@@ -119,7 +119,7 @@ export const run = (options: Options): Effect.Effect<Report> =>
     const keySeed = options.namespace ?? randomBytes(32).toString("hex")
     const target: Target = Http.make({ url: options.url, operatorToken: options.operatorToken, timeoutMs: options.timeoutMs, rateLimitWaitMs: options.rateLimitWaitMs })
     const base = options.url.endsWith("/") ? options.url : `${options.url}/`
-    const rateLimit = { maxWaitMs: options.rateLimitWaitMs ?? Http.DEFAULT_RATE_LIMIT_WAIT_MS }
+    const rateLimit = { maxWaitMs: options.rateLimitWaitMs ?? DEFAULT_RATE_LIMIT_WAIT_MS }
     const raw = (method: "GET" | "POST", path: string, token?: string | null, body?: unknown) =>
       Effect.mapError(Http.request(base, method, path.replace(/^\//, ""), { token, body, timeoutMs: options.timeoutMs, rateLimit }), (e) => new CheckFailed(`${method} ${path}: ${e.code} ${e.message}`))
     const checks: Array<Check> = []

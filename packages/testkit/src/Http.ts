@@ -13,7 +13,7 @@ import { Clock, DateTime, Effect, Exit } from "effect"
 import * as Builders from "./Builders.js"
 import type { Key } from "./Keys.js"
 import type { Buckets, Principal, RateLimitWaits, ReconcileSummary, SweepReport, Target } from "./Target.js"
-import { defaultWorkerProfile, TargetError, transportCodes } from "./Target.js"
+import { DEFAULT_RATE_LIMIT_WAIT_MS, defaultWorkerProfile, TargetError, transportCodes } from "./Target.js"
 
 export interface Options {
   /** `http://127.0.0.1:8787` */
@@ -27,9 +27,6 @@ export interface Options {
   /** How long one request may wait in all for a rate-limited server, {@link DEFAULT_RATE_LIMIT_WAIT_MS} by default. */
   readonly rateLimitWaitMs?: number | undefined
 }
-
-/** Five minutes: past a per-minute limit's window, so a run outlasts any burst a server allows. */
-export const DEFAULT_RATE_LIMIT_WAIT_MS = 5 * 60_000
 
 const MIN_RATE_LIMIT_WAIT_MS = 250
 

@@ -7,6 +7,7 @@
  */
 import { Effect, Random } from "effect"
 import type * as Faults from "./Faults.js"
+import { DEFAULT_RATE_LIMIT_WAIT_MS } from "./Target.js"
 
 export type ClosureType = "requester" | "test" | "quorum"
 export type Decision = "approve" | "reject" | "silent"
@@ -85,7 +86,7 @@ export const defaults: Config = {
   faults: { share: 0, kinds: [] },
   deadlineSeconds: 60,
   backpressure: { enabled: true, latencyTargetMs: 1000, decreaseFactor: 0.5, cooldownJobs: 10 },
-  retry: { attempts: 6, baseDelayMs: 50, maxDelayMs: 2000, rateLimitWaitMs: 5 * 60_000 }
+  retry: { attempts: 6, baseDelayMs: 50, maxDelayMs: 2000, rateLimitWaitMs: DEFAULT_RATE_LIMIT_WAIT_MS }
 }
 
 /** Mutating steps a database fault can hit. */

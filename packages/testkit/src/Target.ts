@@ -42,6 +42,12 @@ export class TargetError extends Data.TaggedError("TargetError")<{
   readonly retryAfterMs?: number | undefined
 }> {}
 
+/**
+ * How long one request to a rate-limited server may wait in all for its `Retry-After` by default:
+ * five minutes, past a per-minute limit's window, so a run outlasts any burst a server allows.
+ */
+export const DEFAULT_RATE_LIMIT_WAIT_MS = 5 * 60_000
+
 /** Transport-level codes (not in the engine's catalogue). */
 export const transportCodes = {
   /** The database failed (in-process) or the server answered 5xx. */
