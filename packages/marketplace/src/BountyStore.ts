@@ -7,7 +7,7 @@
  * span of their own (`Effect.fnUntraced`): a span cost 15-30 µs, and a job called them about 27
  * times, against some 20 spans for the commands and ledger operations a trace needs.
  */
-import { SqlClient } from "@effect/sql"
+import { SqlClient, type Statement } from "@effect/sql"
 import { BountyMachine, ErrorCatalogue, EscrowMachine, Ids, Money, Submission, SubmissionMachine } from "@clawbounties/domain"
 import { Effect, Option, Schema } from "effect"
 import { AgentPackRef, DisputeOutcome, ProofTierFloor } from "./Requests.js"
@@ -203,9 +203,6 @@ export const listBounties = Effect.fnUntraced(function* (filter: BountyFilter) {
   const clauses = [
     filter.status === undefined ? undefined : sql`b.status = ${filter.status}`,
     filter.requesterDid === undefined ? undefined : sql`b.requester_did = ${filter.requesterDid}`,
-    filter.visibleTo === undefined
-      ? undefined
-      : sql`(b.status = 'open' OR b.requester_did = ${filter.visibleTo} OR b.worker_did = ${filter.visibleTo})`,
     filter.isCodeBounty === undefined ? undefined : sql`b.is_code_bounty = ${filter.isCodeBounty ? 1 : 0}`,
     filter.tag === undefined
       ? undefined
@@ -214,8 +211,17 @@ export const listBounties = Effect.fnUntraced(function* (filter: BountyFilter) {
       ? undefined
       : sql`(b.created_at > ${filter.after.createdAt} OR (b.created_at = ${filter.after.createdAt} AND b.bounty_id > ${filter.after.bountyId}))`
   ].filter((clause) => clause !== undefined)
-  return yield* sql`SELECT ${bountyColumns(sql)} FROM bounties b WHERE ${sql.and(clauses)}
-    ORDER BY b.created_at, b.bounty_id LIMIT ${filter.limit}`.pipe(Effect.flatMap(decodeBounties))
+  const select = (where: ReadonlyArray<Statement.Fragment>) => sql`SELECT ${bountyColumns(sql)} FROM bounties b WHERE ${sql.and(where)}`
+  const party = filter.visibleTo
+  // In a status other than open, a caller sees only the bounties it is a party to: read those
+  // through the requester and worker indexes, rather than every bounty in that status.
+  const query = party !== undefined && filter.status !== undefined && filter.status !== "open"
+    ? sql`${select([...clauses, sql`b.requester_did = ${party}`])}
+      UNION ALL ${select([...clauses, sql`b.worker_did = ${party}`, sql`b.requester_did <> ${party}`])}
+      ORDER BY created_at, bounty_id LIMIT ${filter.limit}`
+    : sql`${select(party === undefined ? clauses : [...clauses, sql`(b.status = 'open' OR b.requester_did = ${party} OR b.worker_did = ${party})`])}
+      ORDER BY b.created_at, b.bounty_id LIMIT ${filter.limit}`
+  return yield* query.pipe(Effect.flatMap(decodeBounties))
 })
 
 export const findEscrow = Effect.fnUntraced(function* (escrowId: string) {

@@ -202,6 +202,32 @@ const suite = (store: Store) => {
         assert.deepStrictEqual((yield* Bounties.list(w.actor, { status: "cancelled" })).bounties, [])
       })))
 
+    it.effect("a party sees its bounties in any status, as requester and as worker, in one order, a page at a time", () =>
+      run(Effect.gen(function* () {
+        // One DID in both roles: requester of the first bounty, worker on the second.
+        const both = yield* requester(1)
+        const bothAsWorker = yield* worker(1)
+        const w = yield* worker(2)
+        const other = yield* requester(3)
+        const outsider = yield* requester(4)
+        const first = yield* Bounties.post(both.actor, researchBounty({ title: "first" }))
+        yield* Bounties.accept(w.actor, first.bounty_id, {})
+        const second = yield* Bounties.post(other.actor, researchBounty({ title: "second" }))
+        yield* Bounties.accept(bothAsWorker.actor, second.bounty_id, {})
+        yield* Bounties.post(other.actor, researchBounty({ title: "still open" }))
+
+        const ids = (page: { readonly bounties: ReadonlyArray<{ readonly bounty_id: string }> }) => page.bounties.map((b) => b.bounty_id)
+        const accepted = (actor: typeof both.actor) => Effect.map(Bounties.list(actor, { status: "accepted" }), ids)
+        assert.deepStrictEqual(yield* accepted(both.actor), [first.bounty_id, second.bounty_id])
+        assert.deepStrictEqual(yield* accepted(bothAsWorker.actor), [first.bounty_id, second.bounty_id])
+        assert.deepStrictEqual(yield* accepted(w.actor), [first.bounty_id])
+        assert.deepStrictEqual(yield* accepted(other.actor), [second.bounty_id])
+        assert.deepStrictEqual(yield* accepted(outsider.actor), [])
+        const page = yield* Bounties.list(both.actor, { status: "accepted", limit: 1 })
+        assert.deepStrictEqual(ids(page), [first.bounty_id])
+        assert.deepStrictEqual(ids(yield* Bounties.list(both.actor, { status: "accepted", limit: 1, cursor: page.next_cursor! })), [second.bounty_id])
+      })))
+
     it.effect("a cursor the API did not return is refused", () =>
       run(Effect.gen(function* () {
         const { actor } = yield* requester(1)

@@ -40,6 +40,8 @@ const lookups: ReadonlyArray<string> = [
   "SELECT amount FROM ledger_balances WHERE (account, currency, bucket) IN (VALUES ('a', 'USD', 'A'))",
   "SELECT result FROM ledger_idempotency WHERE key IN ('k')",
   "SELECT status FROM ledger_holds WHERE id IN ('h')",
+  // A party's bounties in a status other than open (Bounties.list): its own, not every bounty in it.
+  "SELECT b.* FROM bounties b WHERE b.status = 'accepted' AND b.requester_did = 'x' UNION ALL SELECT b.* FROM bounties b WHERE b.status = 'accepted' AND b.worker_did = 'x' AND b.requester_did <> 'x' ORDER BY created_at, bounty_id LIMIT 51",
   // The deadline sweep (Deadlines.sweep), the retention sweep (Outbox.purgeOlderThan,
   // WebhookQueue.purgeEvents) and the challenge sweep.
   "SELECT bounty_id FROM bounties INDEXED BY bounties_due WHERE deadline_at <= 't' AND status IN ('open', 'accepted', 'pending_review') ORDER BY deadline_at, bounty_id LIMIT 500",
@@ -63,6 +65,10 @@ describe("query plans", () => {
         if (query.includes("acked_at IS NULL")) assert.isTrue(plan.some((step) => /USING (COVERING )?INDEX outbox_recipients_unacked/.test(step.detail)), query)
         // A DID's tokens by `did` alone would walk every token it ever rotated.
         if (query.includes("auth_tokens WHERE did")) assert.isFalse(plan.some((step) => /INDEX auth_tokens_did /.test(step.detail)), query)
+        if (query.includes("UNION ALL")) {
+          const searches = plan.map((step) => step.detail).filter((detail) => detail.startsWith("SEARCH"))
+          assert.deepStrictEqual(searches.map((detail) => /INDEX (\w+)/.exec(detail)?.[1]), ["bounties_requester", "bounties_worker"], query)
+        }
         // Only what is due, in order: no sort of every live bounty.
         if (query.includes("bounties_due")) assert.deepStrictEqual(plan.map((step) => step.detail), ["SEARCH bounties USING INDEX bounties_due (deadline_at<?)"], query)
         if (query.includes("bounty_tags")) assert.isTrue(plan.some((step) => /SEARCH t USING (COVERING )?INDEX bounty_tags_by_bounty/.test(step.detail)), query)
