@@ -40,6 +40,8 @@ const lookups: ReadonlyArray<string> = [
   "SELECT amount FROM ledger_balances WHERE (account, currency, bucket) IN (VALUES ('a', 'USD', 'A'))",
   "SELECT result FROM ledger_idempotency WHERE key IN ('k')",
   "SELECT status FROM ledger_holds WHERE id IN ('h')",
+  // A statement line's fees paid to others (Ledger.statement): the entry's postings, not all of them.
+  "SELECT COALESCE(SUM(f.amount), 0) FROM ledger_postings f WHERE f.entry_id = 'e' AND f.bucket = 'F' AND f.account <> 'd'",
   // A party's bounties in a status other than open (Bounties.list): its own, not every bounty in it.
   "SELECT b.* FROM bounties b WHERE b.status = 'accepted' AND b.requester_did = 'x' UNION ALL SELECT b.* FROM bounties b WHERE b.status = 'accepted' AND b.worker_did = 'x' AND b.requester_did <> 'x' ORDER BY created_at, bounty_id LIMIT 51",
   // The deadline sweep (Deadlines.sweep), the retention sweep (Outbox.purgeOlderThan,

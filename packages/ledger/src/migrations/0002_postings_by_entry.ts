@@ -1,0 +1,14 @@
+/**
+ * The postings of an entry, by entry. A monthly statement sums, for each of its lines, what the
+ * entry paid into other accounts' fee buckets: without this index each line read every posting
+ * (PostgreSQL) or built a temporary index of them all (SQLite), so one statement cost time in
+ * proportion to the whole ledger (29 ms at 600,000 postings on SQLite, 1 ms with it). The same SQL
+ * serves both stores.
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+
+export default Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE INDEX ledger_postings_by_entry ON ledger_postings (entry_id)`
+})
