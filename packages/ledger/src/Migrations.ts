@@ -9,7 +9,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
 import pg0001 from "./migrations/pg/0001_ledger.js"
 import sqlite0001 from "./migrations/sqlite/0001_ledger.js"
-import postingsByEntry from "./migrations/0002_postings_by_entry.js"
+import feePostingsByEntry from "./migrations/0002_fee_postings_by_entry.js"
 
 export type MigrationRecord = Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>>
 
@@ -26,8 +26,8 @@ export interface MigrationSet {
 export const ledger: MigrationSet = {
   name: "ledger",
   table: "ledger_migrations",
-  sqlite: { "0001_ledger": sqlite0001, "0002_postings_by_entry": postingsByEntry },
-  pg: { "0001_ledger": pg0001, "0002_postings_by_entry": postingsByEntry }
+  sqlite: { "0001_ledger": sqlite0001, "0002_fee_postings_by_entry": feePostingsByEntry },
+  pg: { "0001_ledger": pg0001, "0002_fee_postings_by_entry": feePostingsByEntry }
 }
 
 /** Runs the sets in order for the client's dialect. Returns the migrations applied, per set. */

@@ -32,11 +32,11 @@ describe("Sqlite.layer", () => {
         foreignKeys: 1,
         busyTimeout: 5000,
         tempStore: 2,
-        migrations: ["ledger", "postings_by_entry"],
+        migrations: ["ledger", "fee_postings_by_entry"],
         tables: ["ledger_accounts", "ledger_balances", "ledger_entries", "ledger_holds", "ledger_idempotency", "ledger_migrations", "ledger_postings"]
       })
       const second = yield* inspect.pipe(Effect.provide(Sqlite.layer({ filename })))
-      assert.deepStrictEqual(second.migrations, ["ledger", "postings_by_entry"])
+      assert.deepStrictEqual(second.migrations, ["ledger", "fee_postings_by_entry"])
     }).pipe(Effect.scoped))
 
   it.live("the migration list is a parameter: an empty list creates no tables", () =>
