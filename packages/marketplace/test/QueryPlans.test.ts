@@ -76,4 +76,11 @@ describe("query plans", () => {
         if (query.includes("bounty_tags")) assert.isTrue(plan.some((step) => /SEARCH t USING (COVERING )?INDEX bounty_tags_by_bounty/.test(step.detail)), query)
       }
     }).pipe(Effect.provide(Sqlite.layerMemory(Engine.migrations))))
+
+  it.effect("the operator's newest audit rows are read in the order of an index, not by sorting the log", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const plan = yield* sql.unsafe<{ detail: string }>("EXPLAIN QUERY PLAN SELECT * FROM audit_log WHERE 1 = 1 ORDER BY created_at DESC, audit_id DESC LIMIT 100")
+      assert.deepStrictEqual(plan.map((step) => step.detail), ["SCAN audit_log USING INDEX audit_log_by_time"])
+    }).pipe(Effect.provide(Sqlite.layerMemory(Engine.migrations))))
 })

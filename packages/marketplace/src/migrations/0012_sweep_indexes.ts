@@ -12,6 +12,7 @@
  *   `bounties_deadline`, which held finished bounties too and which no query used.
  * - A worker's bounties, for the same reason outside the sweeps: a party listing its bounties in a
  *   status other than open read every bounty in that status.
+ * - The audit log by time: the operator's newest audit rows were found by sorting the whole log.
  */
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
@@ -23,4 +24,5 @@ export default Effect.gen(function* () {
   yield* sql`CREATE INDEX bounties_due ON bounties (deadline_at, bounty_id) WHERE status IN ('open', 'accepted', 'pending_review')`
   yield* sql`DROP INDEX bounties_deadline`
   yield* sql`CREATE INDEX bounties_worker ON bounties (worker_did, created_at)`
+  yield* sql`CREATE INDEX audit_log_by_time ON audit_log (created_at, audit_id)`
 })
