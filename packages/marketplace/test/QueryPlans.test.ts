@@ -77,6 +77,17 @@ describe("query plans", () => {
       }
     }).pipe(Effect.provide(Sqlite.layerMemory(Engine.migrations))))
 
+  it.effect("reconcile joins each entry to its postings through an index, not a scan of every posting per entry", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      // SQLite builds an automatic index for this join, unless an index led by entry_id exists that it
+      // cannot use (a partial one did exactly that, and reconcile went quadratic).
+      const plan = yield* sql.unsafe<{ detail: string }>(
+        "EXPLAIN QUERY PLAN SELECT e.id, COUNT(p.id) FROM ledger_entries e LEFT JOIN ledger_postings p ON p.entry_id = e.id GROUP BY e.id, e.currency"
+      )
+      assert.isTrue(plan.some((step) => /^SEARCH p USING/.test(step.detail)), JSON.stringify(plan.map((step) => step.detail)))
+    }).pipe(Effect.provide(Sqlite.layerMemory(Engine.migrations))))
+
   it.effect("the operator's newest audit rows are read in the order of an index, not by sorting the log", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
