@@ -11,6 +11,7 @@ import { Duration, Effect, Option, Schema } from "effect"
 import { type Actor, requireRole } from "./Actor.js"
 import * as Audit from "./Audit.js"
 import * as BountyStore from "./BountyStore.js"
+import * as Cursor from "./Cursor.js"
 import * as Evidence from "./Evidence.js"
 import { addSeconds, nowIso, transaction } from "./Command.js"
 import * as FeeSnapshot from "./FeeSnapshot.js"
@@ -247,22 +248,11 @@ export interface ListInput {
   readonly limit?: number | undefined
 }
 
-const encodeCursor = (row: BountyStore.BountyRow) => Buffer.from(`${row.created_at}|${row.bounty_id}`).toString("base64url")
+const encodeCursor = (row: BountyStore.BountyRow) => Cursor.encode([row.created_at, row.bounty_id])
 
-const isoTimestamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/
-
-/** Only a cursor this API returned: a timestamp and a bounty id, encoded as it encodes them. */
-const decodeCursor = (cursor: string) => {
-  const [createdAt, bountyId, ...rest] = Buffer.from(cursor, "base64url").toString("utf8").split("|")
-  const valid = createdAt !== undefined && isoTimestamp.test(createdAt) && Schema.is(Ids.BountyId)(bountyId) && rest.length === 0 &&
-    Buffer.from(`${createdAt}|${bountyId}`).toString("base64url") === cursor
-  return valid
-    ? Effect.succeed({ createdAt, bountyId })
-    : Effect.fail(new ErrorCatalogue.InvalidRequest({
-      message: "cursor is not one this API returned",
-      issues: [{ path: "cursor", message: "invalid cursor" }]
-    }))
-}
+/** Only a cursor this API returned: a timestamp and a bounty id. */
+const decodeCursor = (cursor: string) =>
+  Effect.map(Cursor.decode(cursor, [Cursor.isTimestamp, Schema.is(Ids.BountyId)]), ([createdAt, bountyId]) => ({ createdAt: createdAt!, bountyId: bountyId! }))
 
 /**
  * Workers see open bounties (filters `is_code_bounty`, `tag`); a requester with `mine` sees its own

@@ -209,7 +209,9 @@ export const listBounties = Effect.fnUntraced(function* (filter: BountyFilter) {
       : sql`EXISTS (SELECT 1 FROM bounty_tags t WHERE t.bounty_id = b.bounty_id AND t.tag = ${filter.tag})`,
     filter.after === undefined
       ? undefined
-      : sql`(b.created_at > ${filter.after.createdAt} OR (b.created_at = ${filter.after.createdAt} AND b.bounty_id > ${filter.after.bountyId}))`
+      // The `>=` alone bounds the index range, so a deep page seeks to its place instead of
+      // reading every row before it; the OR then drops the rows the previous page ended on.
+      : sql`b.created_at >= ${filter.after.createdAt} AND (b.created_at > ${filter.after.createdAt} OR b.bounty_id > ${filter.after.bountyId})`
   ].filter((clause) => clause !== undefined)
   const select = (where: ReadonlyArray<Statement.Fragment>) => sql`SELECT ${bountyColumns(sql)} FROM bounties b WHERE ${sql.and(where)}`
   const party = filter.visibleTo
@@ -259,11 +261,32 @@ export const findDispute = Effect.fnUntraced(function* (disputeId: string) {
   return Option.fromNullable(rows[0])
 })
 
-export const listDisputes = Effect.fnUntraced(function* (options: { readonly status?: "open" | "resolved"; readonly limit: number }) {
+export interface DisputeFilter {
+  readonly status: "open" | "resolved"
+  /** Exclusive cursor: the queue position of the last row of the previous page. */
+  readonly after?: { readonly escalated: boolean; readonly createdAt: string; readonly disputeId: string }
+  readonly limit: number
+}
+
+/**
+ * Disputes in one status, escalated first, then oldest first, through `disputes_queue`. A page
+ * after an escalated row holds the rest of the escalated ones and then every other; a page after a
+ * row that is not escalated holds only those.
+ */
+export const listDisputes = Effect.fnUntraced(function* (filter: DisputeFilter) {
   const sql = yield* SqlClient.SqlClient
-  const where = options.status === undefined ? sql`1 = 1` : sql`status = ${options.status}`
-  return yield* sql`SELECT * FROM disputes WHERE ${where} ORDER BY escalated DESC, created_at, dispute_id LIMIT ${options.limit}`
-    .pipe(Effect.flatMap(decodeDisputes))
+  const after = filter.after
+  const rest = (escalated: 0 | 1) =>
+    after === undefined || (after.escalated ? 1 : 0) !== escalated
+      ? sql`escalated = ${escalated}`
+      : sql`escalated = ${escalated} AND created_at >= ${after.createdAt} AND (created_at > ${after.createdAt} OR dispute_id > ${after.disputeId})`
+  const page = (escalated: 0 | 1) =>
+    sql`SELECT * FROM (SELECT * FROM disputes WHERE status = ${filter.status} AND ${rest(escalated)}
+      ORDER BY created_at, dispute_id LIMIT ${filter.limit}) AS page`
+  const query = after !== undefined && !after.escalated
+    ? page(0)
+    : sql`${page(1)} UNION ALL ${page(0)} ORDER BY escalated DESC, created_at, dispute_id LIMIT ${filter.limit}`
+  return yield* query.pipe(Effect.flatMap(decodeDisputes))
 })
 
 export const openDisputeOfBounty = Effect.fnUntraced(function* (bountyId: string) {

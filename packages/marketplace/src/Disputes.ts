@@ -4,7 +4,7 @@
  * final states that say who won, in one transaction.
  */
 import { SqlClient } from "@effect/sql"
-import { BountyMachine, ErrorCatalogue, EscrowMachine, SubmissionMachine } from "@clawbounties/domain"
+import { BountyMachine, ErrorCatalogue, EscrowMachine, Ids, SubmissionMachine } from "@clawbounties/domain"
 import { Effect, Option, Schema } from "effect"
 import { type Actor, requireRole } from "./Actor.js"
 import * as Audit from "./Audit.js"
@@ -12,6 +12,7 @@ import { requireBounty } from "./Bounties.js"
 import * as BountyStore from "./BountyStore.js"
 import { approvalEvents } from "./Closure.js"
 import { nowIso, transaction } from "./Command.js"
+import * as Cursor from "./Cursor.js"
 import * as Idempotency from "./Idempotency.js"
 import * as Outbox from "./Outbox.js"
 import * as Requests from "./Requests.js"
@@ -188,9 +189,31 @@ export const get = Effect.fn("Disputes.get")(function* (actor: Actor, disputeId:
   return Wire.dispute(dispute)
 })
 
-/** The operators' queue: escalated first, then oldest first. */
-export const queue = Effect.fn("Disputes.queue")(function* (actor: Actor, options: { readonly status?: "open" | "resolved"; readonly limit?: number }) {
+const encodeCursor = (row: BountyStore.DisputeRow) => Cursor.encode([row.escalated ? "1" : "0", row.created_at, row.dispute_id])
+
+/** Only a cursor this API returned: escalated or not, a timestamp and a dispute id. */
+const decodeCursor = (cursor: string) =>
+  Effect.map(
+    Cursor.decode(cursor, [(part) => part === "0" || part === "1", Cursor.isTimestamp, Schema.is(Ids.DisputeId)]),
+    ([escalated, createdAt, disputeId]) => ({ escalated: escalated === "1", createdAt: createdAt!, disputeId: disputeId! })
+  )
+
+/**
+ * The operators' queue: escalated first, then oldest first, a page at a time. A dispute escalated
+ * while an operator pages moves to the front, so it is on the first page of the next pass.
+ */
+export const queue = Effect.fn("Disputes.queue")(function* (
+  actor: Actor,
+  options: { readonly status?: "open" | "resolved"; readonly cursor?: string | undefined; readonly limit?: number }
+) {
   yield* requireRole(actor, "operator")
-  const rows = yield* BountyStore.listDisputes({ status: options.status ?? "open", limit: Requests.pageSize(options.limit, 100, 500) })
-  return { disputes: rows.map(Wire.dispute) }
+  const limit = Requests.pageSize(options.limit, 100, 500)
+  const after = options.cursor === undefined ? undefined : yield* decodeCursor(options.cursor)
+  // One row past the page says whether another page exists: a full last page gets no cursor.
+  const rows = yield* BountyStore.listDisputes({ status: options.status ?? "open", ...(after === undefined ? {} : { after }), limit: limit + 1 })
+  const page = rows.slice(0, limit)
+  return {
+    disputes: page.map(Wire.dispute),
+    next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null
+  }
 })

@@ -15,6 +15,7 @@ import tokenLineage from "./migrations/0009_token_lineage.js"
 import tokenListing from "./migrations/0010_token_listing.js"
 import webhooks from "./migrations/0011_webhooks.js"
 import sweepIndexes from "./migrations/0012_sweep_indexes.js"
+import listingIndexes from "./migrations/0013_listing_indexes.js"
 
 const record = {
   "0001_events": events,
@@ -28,7 +29,8 @@ const record = {
   "0009_token_lineage": tokenLineage,
   "0010_token_listing": tokenListing,
   "0011_webhooks": webhooks,
-  "0012_sweep_indexes": sweepIndexes
+  "0012_sweep_indexes": sweepIndexes,
+  "0013_listing_indexes": listingIndexes
 }
 
 export const marketplace: LedgerMigrations.MigrationSet = {

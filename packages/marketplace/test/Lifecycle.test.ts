@@ -960,6 +960,53 @@ const suite = (store: Store) => {
         assert.deepStrictEqual(queue.disputes.map((d) => [d.dispute_id, d.escalated]), [[rejected.dispute_id, true]])
         assert.strictEqual((yield* balances(actor.did)).H, 5375n)
       })))
+
+    it.effect("the dispute queue pages escalated disputes first, then the rest oldest first, with a cursor", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const dispute = (n: number) =>
+          Effect.gen(function* () {
+            const w = yield* worker(n)
+            const { posted, submitted } = yield* underReview(actor, w.key)
+            yield* TestClock.adjust("1 minute")
+            return (yield* Closure.reject(actor, posted.bounty_id, { submission_id: submitted.submission_id, reason: "no" })).dispute_id
+          })
+        // The two oldest are overdue and escalated; three newer ones are not.
+        const overdue = [yield* dispute(2), yield* dispute(3)]
+        yield* TestClock.adjust("8 days")
+        assert.strictEqual((yield* Deadlines.sweep()).escalated, 2)
+        const recent = [yield* dispute(4), yield* dispute(5), yield* dispute(6)]
+
+        const pages: Array<Array<[string, boolean]>> = []
+        let cursor: string | undefined
+        do {
+          const page = yield* Disputes.queue(operator, { limit: 2, cursor })
+          pages.push(page.disputes.map((d) => [d.dispute_id, d.escalated]))
+          cursor = page.next_cursor ?? undefined
+        } while (cursor !== undefined)
+        assert.deepStrictEqual(pages, [
+          [[overdue[0]!, true], [overdue[1]!, true]],
+          [[recent[0]!, false], [recent[1]!, false]],
+          [[recent[2]!, false]]
+        ])
+        // A page that ends inside the escalated ones carries on into the rest.
+        const first = yield* Disputes.queue(operator, { limit: 1 })
+        const next = yield* Disputes.queue(operator, { limit: 3, cursor: first.next_cursor! })
+        assert.deepStrictEqual(next.disputes.map((d) => d.dispute_id), [overdue[1], recent[0], recent[1]])
+
+        // A full last page has no cursor; resolved disputes are their own queue.
+        assert.isNull((yield* Disputes.queue(operator, { limit: 5 })).next_cursor)
+        yield* Disputes.resolve(operator, recent[1]!, { outcome: "requester_refund" })
+        assert.deepStrictEqual((yield* Disputes.queue(operator, { status: "resolved" })).disputes.map((d) => d.dispute_id), [recent[1]])
+        assert.notInclude((yield* Disputes.queue(operator, {})).disputes.map((d) => d.dispute_id), recent[1])
+
+        // A cursor this API did not return is refused, not read as some other position.
+        const forged = ["2|2026-01-01T00:00:00.000Z|dsp_000001", "1|yesterday|dsp_000001", "1|2026-01-01T00:00:00.000Z|bty_000001", "1|2026-01-01T00:00:00.000Z"]
+        for (const text of [...forged, "not base64 !"]) {
+          const bad = text.includes("|") ? Buffer.from(text).toString("base64url") : text
+          assert.strictEqual(yield* failureCode(Disputes.queue(operator, { cursor: bad })), "InvalidRequest", text)
+        }
+      })))
   })
 }
 

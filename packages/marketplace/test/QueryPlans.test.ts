@@ -94,4 +94,30 @@ describe("query plans", () => {
       const plan = yield* sql.unsafe<{ detail: string }>("EXPLAIN QUERY PLAN SELECT * FROM audit_log WHERE 1 = 1 ORDER BY created_at DESC, audit_id DESC LIMIT 100")
       assert.deepStrictEqual(plan.map((step) => step.detail), ["SCAN audit_log USING INDEX audit_log_by_time"])
     }).pipe(Effect.provide(Sqlite.layerMemory(Engine.migrations))))
+  it.effect("a listing's page seeks to its place through an index and reads in its order, however deep the page", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const planOf = (query: string) => Effect.map(sql.unsafe<{ detail: string }>(`EXPLAIN QUERY PLAN ${query}`), (plan) => plan.map((step) => step.detail))
+      const after = (column: string, id: string) => `${column}created_at >= 't' AND (${column}created_at > 't' OR ${column}${id} > 'x')`
+      // Bounties.list: an operator's every bounty, a page deep into them, and a page deep into one status.
+      assert.deepStrictEqual(yield* planOf("SELECT b.* FROM bounties b WHERE 1 = 1 ORDER BY b.created_at, b.bounty_id LIMIT 51"), [
+        "SCAN b USING INDEX bounties_by_time"
+      ])
+      assert.deepStrictEqual(yield* planOf(`SELECT b.* FROM bounties b WHERE ${after("b.", "bounty_id")} ORDER BY b.created_at, b.bounty_id LIMIT 51`), [
+        "SEARCH b USING INDEX bounties_by_time (created_at>?)"
+      ])
+      // Rows with one timestamp are sorted by id among themselves; never all of the status.
+      assert.deepStrictEqual(yield* planOf(`SELECT b.* FROM bounties b WHERE b.status = 'open' AND ${after("b.", "bounty_id")} ORDER BY b.created_at, b.bounty_id LIMIT 51`), [
+        "SEARCH b USING INDEX bounties_status (status=? AND created_at>?)",
+        "USE TEMP B-TREE FOR LAST TERM OF ORDER BY"
+      ])
+      // Disputes.queue after an escalated dispute: the rest of the escalated, then the others, each
+      // read in index order; only the two pages' rows are merged.
+      const page = (escalated: string) => `SELECT * FROM (SELECT * FROM disputes WHERE status = 'open' AND ${escalated} ORDER BY created_at, dispute_id LIMIT 101) AS page`
+      const queue = yield* planOf(`${page(`escalated = 1 AND ${after("", "dispute_id")}`)} UNION ALL ${page("escalated = 0")} ORDER BY escalated DESC, created_at, dispute_id LIMIT 101`)
+      assert.deepStrictEqual(queue.filter((detail) => /disputes/.test(detail)), [
+        "SEARCH disputes USING INDEX disputes_queue (status=? AND escalated=? AND created_at>?)",
+        "SEARCH disputes USING INDEX disputes_queue (status=? AND escalated=?)"
+      ], JSON.stringify(queue))
+    }).pipe(Effect.provide(Sqlite.layerMemory(Engine.migrations))))
 })

@@ -590,9 +590,13 @@ const disputeQueue = route({
   query: Schemas.DisputeQueueQuery,
   status: 200,
   response: Schemas.DisputeList,
-  errors: ["Forbidden"],
+  errors: ["InvalidRequest", "Forbidden"],
   handler: ({ actor, query }) =>
-    Disputes.queue(actor, { ...(query.status === undefined ? {} : { status: query.status }), ...(query.limit === undefined ? {} : { limit: query.limit }) })
+    Disputes.queue(actor, {
+      ...(query.status === undefined ? {} : { status: query.status }),
+      cursor: query.cursor,
+      ...(query.limit === undefined ? {} : { limit: query.limit })
+    })
 })
 
 const resolveDispute = route({

@@ -138,7 +138,10 @@ export const Dispute = Schema.Struct({
   resolved_at: Schema.NullOr(Timestamp)
 }).annotations({ identifier: "Dispute" })
 
-export const DisputeList = Schema.Struct({ disputes: Schema.Array(Dispute) }).annotations({ identifier: "DisputeList" })
+export const DisputeList = Schema.Struct({
+  disputes: Schema.Array(Dispute),
+  next_cursor: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "DisputeList" })
 
 // -------------------------------------------------------------------------------------------------
 // Identities and tokens
@@ -306,6 +309,7 @@ export const VerificationResult = Schema.Struct(
 
 export const DisputeQueueQuery = Schema.Struct({
   status: Schema.optional(Schema.Literal("open", "resolved")),
+  cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(400))),
   limit: Schema.optional(Requests.PageLimit(500))
 }).annotations({ identifier: "DisputeQueueQuery", ...strict })
 

@@ -91,6 +91,45 @@ const conformance = (name: string, startServer: () => Promise<H.TestServer>) => 
     assert.isNull(last.body.next_cursor)
   })
 
+  it("the operators' dispute queue pages with a cursor, as the bounty list does", async () => {
+    const requester = H.signer(51)
+    const worker = H.signer(52)
+    const token = await H.registerRequester(call, requester)
+    const { token: workerToken } = await H.registerWorker(call, worker)
+    await H.fund(call, requester.did, "100000", "spec-dispute-paging")
+    const disputed: Array<string> = []
+    for (let i = 0; i < 3; i++) {
+      const posted = await call("POST", "/v1/bounties", { token, body: H.researchBounty() })
+      await call("POST", `/v1/bounties/${posted.body.bounty_id}/accept`, { token: workerToken, body: {} })
+      const submitted = await call("POST", `/v1/bounties/${posted.body.bounty_id}/submit`, {
+        token: workerToken,
+        body: { proof_bundle_envelope: H.proofBundle(worker) }
+      })
+      const rejected = await call("POST", `/v1/bounties/${posted.body.bounty_id}/reject`, {
+        token,
+        body: { submission_id: submitted.body.submission_id, reason: "missing deliverables" }
+      })
+      assert.strictEqual(rejected.status, 200, JSON.stringify(rejected.body))
+      disputed.push(rejected.body.dispute_id)
+    }
+    // Other tests' disputes share the queue: page through all of it, two at a time.
+    const all = await call("GET", "/v1/operator/disputes?limit=500", { token: H.OPERATOR_TOKEN })
+    assert.isNull(all.body.next_cursor)
+    const seen: Array<string> = []
+    let cursor: string | null = null
+    do {
+      const page: H.Reply = await call("GET", `/v1/operator/disputes?limit=2${cursor === null ? "" : `&cursor=${cursor}`}`, { token: H.OPERATOR_TOKEN })
+      assert.strictEqual(page.status, 200, JSON.stringify(page.body))
+      seen.push(...page.body.disputes.map((d: { dispute_id: string }) => d.dispute_id))
+      cursor = page.body.next_cursor
+    } while (cursor !== null)
+    assert.deepStrictEqual(seen, all.body.disputes.map((d: { dispute_id: string }) => d.dispute_id))
+    assert.includeMembers(seen, disputed)
+    const forged = await call("GET", `/v1/operator/disputes?cursor=${Buffer.from("1|x|dsp_1").toString("base64url")}`, { token: H.OPERATOR_TOKEN })
+    assert.strictEqual(forged.status, 400)
+    assert.deepStrictEqual([forged.body.error, forged.body.details.issues[0].path], ["INVALID_REQUEST", "cursor"])
+  })
+
   it("a post in the post_bounty_request.v2 form names its proof floor minimum_proof_tier, and gets it", async () => {
     const requester = H.signer(71)
     const token = await H.registerRequester(call, requester)
