@@ -1,7 +1,8 @@
 /** The audit log: one row per sensitive action, with the actor and the state before and after. */
 import { SqlClient } from "@effect/sql"
 import { Ids } from "@clawbounties/domain"
-import { DateTime, Effect } from "effect"
+import { DateTime, Effect, Schema } from "effect"
+import * as Cursor from "./Cursor.js"
 import * as Json from "./Json.js"
 import { pageSize } from "./Requests.js"
 
@@ -36,13 +37,31 @@ export interface AuditRow {
   readonly created_at: string
 }
 
-/** Audit rows, newest first, optionally for one entity. */
-export const list = Effect.fn("Audit.list")(function* (options: { readonly entityId?: string; readonly limit: number }) {
+const encodeCursor = (row: AuditRow) => Cursor.encode([row.created_at, row.audit_id])
+
+/** Only a cursor this API returned: a timestamp and an audit id. */
+const decodeCursor = (cursor: string) =>
+  Effect.map(Cursor.decode(cursor, [Cursor.isTimestamp, Schema.is(Ids.AuditId)]), ([createdAt, auditId]) => ({ createdAt: createdAt!, auditId: auditId! }))
+
+/**
+ * Audit rows, newest first, optionally for one entity, a page at a time: `next_cursor` (null on the
+ * last page) continues to older rows.
+ */
+export const list = Effect.fn("Audit.list")(function* (options: { readonly entityId?: string; readonly cursor?: string | undefined; readonly limit?: number }) {
   const sql = yield* SqlClient.SqlClient
-  const where = options.entityId === undefined ? sql`1 = 1` : sql`entity_id = ${options.entityId}`
+  const limit = pageSize(options.limit, 100, 500)
+  const after = options.cursor === undefined ? undefined : yield* decodeCursor(options.cursor)
+  const where = [
+    options.entityId === undefined ? undefined : sql`entity_id = ${options.entityId}`,
+    // The `<=` alone bounds the index range, so an old page seeks to its place.
+    after === undefined
+      ? undefined
+      : sql`created_at <= ${after.createdAt} AND (created_at < ${after.createdAt} OR audit_id < ${after.auditId})`
+  ].filter((clause) => clause !== undefined)
+  // One row past the page says whether another page exists: a full last page gets no cursor.
   const rows = yield* sql<{ audit_id: string; actor: string; action: string; entity_type: string; entity_id: string; before_state: string | null; after_state: string | null; created_at: string }>`
-    SELECT * FROM audit_log WHERE ${where} ORDER BY created_at DESC, audit_id DESC LIMIT ${pageSize(options.limit, 100, 500)}`
-  return rows.map((row): AuditRow => ({
+    SELECT * FROM audit_log WHERE ${where.length === 0 ? sql`1 = 1` : sql.and(where)} ORDER BY created_at DESC, audit_id DESC LIMIT ${limit + 1}`
+  const entries = rows.slice(0, limit).map((row): AuditRow => ({
     audit_id: row.audit_id,
     actor: row.actor,
     action: row.action,
@@ -52,4 +71,5 @@ export const list = Effect.fn("Audit.list")(function* (options: { readonly entit
     after: row.after_state === null ? null : JSON.parse(row.after_state),
     created_at: row.created_at
   }))
+  return { entries, next_cursor: rows.length > limit ? encodeCursor(entries[entries.length - 1]!) : null }
 })

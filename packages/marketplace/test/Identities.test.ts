@@ -143,7 +143,7 @@ describe(database.name, () => {
         for (const live of [second, asRequester, third]) assert.strictEqual((yield* Tokens.authenticate(live.auth.token)).token_id, live.auth.token_id)
         const events = (yield* Outbox.forSubject(alice.did)).filter((e) => e.type === "token.revoked")
         assert.deepStrictEqual(events.map((e) => [e.payload.token_id, e.payload.reason]), [[first.auth.token_id, "superseded"]])
-        const audit = yield* Audit.list({ entityId: first.auth.token_id, limit: 10 })
+        const audit = (yield* Audit.list({ entityId: first.auth.token_id, limit: 10 })).entries
         assert.deepStrictEqual(audit.map((a) => [a.actor, a.action]), [[alice.did, "token.revoke"]])
       }).pipe(Effect.provide(Test({ identities: { maxLiveTokens: 2 } }))))
 
@@ -187,7 +187,7 @@ describe(database.name, () => {
           challenge_id: challenge.challenge_id,
           token_id: result.auth.token_id
         })
-        const audit = yield* Audit.list({ entityId: alice.did, limit: 10 })
+        const audit = (yield* Audit.list({ entityId: alice.did, limit: 10 })).entries
         assert.deepStrictEqual(audit.map((a) => [a.actor, a.action]), [[alice.did, "identity.register"]])
         // Neither the event nor the audit row carries the token.
         assert.notInclude(JSON.stringify([events.map((e) => e.payload), audit]), result.auth.token)
@@ -219,7 +219,7 @@ describe(database.name, () => {
           ["identity.registered", first.auth.token_id],
           ["token.issued", second.auth.token_id]
         ])
-        const audit = yield* Audit.list({ entityId: alice.did, limit: 10 })
+        const audit = (yield* Audit.list({ entityId: alice.did, limit: 10 })).entries
         assert.deepStrictEqual(audit.map((a) => a.action).sort(), ["identity.reauthenticate", "identity.register"])
       }).pipe(Effect.provide(Test())))
 

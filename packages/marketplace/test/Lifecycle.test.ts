@@ -175,7 +175,7 @@ const suite = (store: Store) => {
         // Tags come with every read of a bounty, in order; none is an empty list.
         assert.deepStrictEqual((yield* Bounties.get(w.actor, research.bounty_id)).tags, ["research", "typescript"])
         assert.deepStrictEqual((yield* Bounties.list(actor, { mine: true })).bounties.map((b) => b.tags), [["research", "typescript"], ["agent_pack"], []])
-        const audit = yield* Audit.list({ entityId: cancelled.bounty_id, limit: 10 })
+        const audit = (yield* Audit.list({ entityId: cancelled.bounty_id, limit: 10 })).entries
         assert.deepStrictEqual(audit.map((row) => [row.action, row.actor]), [["bounty.cancel", actor.did], ["bounty.post", actor.did]])
       })))
 
@@ -239,6 +239,39 @@ const suite = (store: Store) => {
         assert.strictEqual(yield* failureCode(Bounties.list(actor, { mine: true, cursor: "not base64 !" })), "InvalidRequest")
       })))
 
+    it.effect("the audit log pages from newest to oldest with a cursor, for all entities or one", () =>
+      run(Effect.gen(function* () {
+        const { actor } = yield* requester(1)
+        const posted: Array<string> = []
+        for (let i = 0; i < 3; i++) {
+          posted.push((yield* Bounties.post(actor, researchBounty({ title: `audited ${i}` }))).bounty_id)
+          // Rows in one instant too: the cursor must break ties by id, not skip or repeat them.
+          if (i === 1) yield* TestClock.adjust("1 second")
+        }
+        yield* Bounties.cancel(actor, posted[0]!, {})
+        const pageThrough = (entityId?: string) =>
+          Effect.gen(function* () {
+            const ids: Array<string> = []
+            let cursor: string | undefined
+            do {
+              const page = yield* Audit.list({ ...(entityId === undefined ? {} : { entityId }), limit: 2, cursor })
+              assert.isAtMost(page.entries.length, 2)
+              ids.push(...page.entries.map((e) => e.audit_id))
+              cursor = page.next_cursor ?? undefined
+            } while (cursor !== undefined)
+            return ids
+          })
+        const everything = yield* Audit.list({ limit: 500 })
+        assert.isNull(everything.next_cursor)
+        assert.isAtLeast(everything.entries.length, 5)
+        assert.deepStrictEqual(yield* pageThrough(), everything.entries.map((e) => e.audit_id))
+        const ofFirst = (yield* Audit.list({ entityId: posted[0]!, limit: 500 })).entries
+        assert.deepStrictEqual(ofFirst.map((e) => e.action), ["bounty.cancel", "bounty.post"])
+        assert.deepStrictEqual(yield* pageThrough(posted[0]!), ofFirst.map((e) => e.audit_id))
+        const forged = Buffer.from(`${everything.entries[0]!.created_at}|bty_000001`).toString("base64url")
+        assert.strictEqual(yield* failureCode(Audit.list({ cursor: forged })), "InvalidRequest")
+      })))
+
     it.effect("a page size an embedder passes that is not a whole number gets the default; one out of range is clamped", () =>
       run(Effect.gen(function* () {
         const { actor } = yield* requester(1)
@@ -251,7 +284,7 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* Bounties.list(actor, { mine: true, limit: 0 })).bounties.length, 1)
         assert.strictEqual((yield* Disputes.queue(operator, { limit: Number.NaN })).disputes.length, 2)
         assert.strictEqual((yield* Disputes.queue(operator, { limit: -1 })).disputes.length, 1)
-        assert.strictEqual((yield* Audit.list({ limit: 1.5 })).length > 1, true)
+        assert.strictEqual((yield* Audit.list({ limit: 1.5 })).entries.length > 1, true)
       })))
   })
 
@@ -374,7 +407,7 @@ const suite = (store: Store) => {
         assert.strictEqual(ok.status, "pending_review")
         assert.strictEqual(ok.attempts_remaining, 0)
         // Every attempt is audited, the invalid ones too (each used up an attempt).
-        const audited = (yield* Audit.list({ entityId: posted.bounty_id, limit: 10 })).filter((a) => a.action === "bounty.submit")
+        const audited = (yield* Audit.list({ entityId: posted.bounty_id, limit: 10 })).entries.filter((a) => a.action === "bounty.submit")
         assert.deepStrictEqual(audited.map((a) => [a.actor, (a.after as { submission_id: string }).submission_id, (a.after as { status: string }).status]).reverse(), [
           [w.actor.did, invalid.submission_id, "accepted"],
           [w.actor.did, (borrowed as unknown as { submission_id: string }).submission_id, "accepted"],
@@ -610,7 +643,7 @@ const suite = (store: Store) => {
           ["balance.manual_credit", "1000", "1000", "test funding"],
           ["balance.manual_debit", "400", "600", "chargeback"]
         ])
-        const audit = yield* Audit.list({ entityId: actor.did, limit: 10 })
+        const audit = (yield* Audit.list({ entityId: actor.did, limit: 10 })).entries
         const debitRow = audit.find((a) => a.action === "ledger.manual_debit")!
         assert.deepStrictEqual(debitRow.before, { available_minor: "1000", currency: "USD" })
         // A replay moves nothing and tells no one again.
@@ -699,7 +732,7 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* Bounties.get(actor, posted.bounty_id)).status, "expired")
         assert.deepStrictEqual(yield* balances(actor.did), { A: 10_000n, H: 0n, B: 0n, F: 0n, P: 0n })
         assert.strictEqual((yield* Deadlines.sweep()).expired, 0)
-        assert.deepStrictEqual((yield* Audit.list({ entityId: posted.bounty_id, limit: 10 })).map((a) => [a.actor, a.action]).sort(), [
+        assert.deepStrictEqual(((yield* Audit.list({ entityId: posted.bounty_id, limit: 10 })).entries).map((a) => [a.actor, a.action]).sort(), [
           [actor.did, "bounty.post"], [Deadlines.SYSTEM, "bounty.expire"]
         ].sort())
       })))
@@ -721,7 +754,7 @@ const suite = (store: Store) => {
         // The escrow's parties hear of the unassignment; the clock's transition is audited.
         const escrowEvents = (yield* Outbox.forSubject(posted.escrow_id)).map((e) => e.type)
         assert.deepStrictEqual(escrowEvents, ["escrow.held", "escrow.assigned", "escrow.unassigned", "escrow.assigned"])
-        const audit = (yield* Audit.list({ entityId: posted.bounty_id, limit: 10 })).map((a) => [a.actor, a.action])
+        const audit = ((yield* Audit.list({ entityId: posted.bounty_id, limit: 10 })).entries).map((a) => [a.actor, a.action])
         assert.deepStrictEqual(audit.sort(), [
           [actor.did, "bounty.post"], [w.actor.did, "bounty.accept"], [next.actor.did, "bounty.accept"], [Deadlines.SYSTEM, "bounty.acceptance_timeout"]
         ].sort())

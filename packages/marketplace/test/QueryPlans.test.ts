@@ -88,11 +88,16 @@ describe("query plans", () => {
       assert.isTrue(plan.some((step) => /^SEARCH p USING/.test(step.detail)), JSON.stringify(plan.map((step) => step.detail)))
     }).pipe(Effect.provide(Sqlite.layerMemory(Engine.migrations))))
 
-  it.effect("the operator's newest audit rows are read in the order of an index, not by sorting the log", () =>
+  it.effect("the operator's audit rows, newest or a page deep, are read in the order of an index, not by sorting the log", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
       const plan = yield* sql.unsafe<{ detail: string }>("EXPLAIN QUERY PLAN SELECT * FROM audit_log WHERE 1 = 1 ORDER BY created_at DESC, audit_id DESC LIMIT 100")
       assert.deepStrictEqual(plan.map((step) => step.detail), ["SCAN audit_log USING INDEX audit_log_by_time"])
+      // An older page seeks to its cursor.
+      const older = yield* sql.unsafe<{ detail: string }>(
+        "EXPLAIN QUERY PLAN SELECT * FROM audit_log WHERE created_at <= 't' AND (created_at < 't' OR audit_id < 'a') ORDER BY created_at DESC, audit_id DESC LIMIT 101"
+      )
+      assert.deepStrictEqual(older.map((step) => step.detail), ["SEARCH audit_log USING INDEX audit_log_by_time (created_at<?)"])
     }).pipe(Effect.provide(Sqlite.layerMemory(Engine.migrations))))
   it.effect("a listing's page seeks to its place through an index and reads in its order, however deep the page", () =>
     Effect.gen(function* () {

@@ -83,7 +83,7 @@ describe(database.name, () => {
         assert.deepStrictEqual(events.map((e) => e.payload), [
           { did: alice.did, role: "worker", token_id: auth.token_id, reason: "laptop stolen", revoked_by: alice.did, revoked_via: null }
         ])
-        const audit = yield* Audit.list({ entityId: auth.token_id, limit: 10 })
+        const audit = (yield* Audit.list({ entityId: auth.token_id, limit: 10 })).entries
         assert.deepStrictEqual(audit.map((a) => [a.actor, a.action]), [[alice.did, "token.revoke"]])
 
         // Revoking again succeeds and changes nothing.
@@ -104,7 +104,7 @@ describe(database.name, () => {
         const operator = yield* Tokens.authenticate(OPERATOR_SECRET)
         yield* Tokens.revoke(operator, { token_id: alices.auth.token_id, reason: "abuse" })
         assert.strictEqual(yield* reasonOf(alices.auth.token), "revoked_token")
-        const audit = yield* Audit.list({ entityId: alices.auth.token_id, limit: 10 })
+        const audit = (yield* Audit.list({ entityId: alices.auth.token_id, limit: 10 })).entries
         assert.deepStrictEqual(audit.map((a) => a.actor), ["operator"])
         // A reason is bounded.
         const long = yield* failure(Tokens.revoke(operator, { token_id: bobs.auth.token_id, reason: "x".repeat(201) }))
@@ -132,7 +132,7 @@ describe(database.name, () => {
         assert.deepStrictEqual(events.map((e) => e.payload), [
           { did: alice.did, role: "worker", token_id: auth.token_id, replaced_by: rotated.token_id }
         ])
-        const audit = yield* Audit.list({ entityId: auth.token_id, limit: 10 })
+        const audit = (yield* Audit.list({ entityId: auth.token_id, limit: 10 })).entries
         assert.deepStrictEqual(audit.map((a) => a.action), ["token.rotate"])
 
         // The revoked token's principal (captured before) cannot rotate again, and nothing is issued.

@@ -89,7 +89,7 @@ describe(database.name, () => {
           ["worker.registered", { worker_id: response.worker_id, worker_did: alice.did, status: "online", job_types: ["code", "research", "agent_pack"] }]
         ])
         assert.deepStrictEqual((yield* Outbox.forSubject(alice.did)).map((e) => e.type), ["identity.registered"])
-        const audit = yield* Audit.list({ entityId: response.worker_id, limit: 10 })
+        const audit = (yield* Audit.list({ entityId: response.worker_id, limit: 10 })).entries
         assert.deepStrictEqual(audit.map((a) => [a.actor, a.action]), [[alice.did, "worker.register"]])
         assert.deepStrictEqual(audit[0]!.after, wire)
 
@@ -295,7 +295,7 @@ describe(database.name, () => {
           ["availability", "status"],
           ["pricing", "status"]
         ])
-        const audit = yield* Audit.list({ entityId: worker_id, limit: 10 })
+        const audit = (yield* Audit.list({ entityId: worker_id, limit: 10 })).entries
         assert.strictEqual(audit.filter((a) => a.action === "worker.update").length, 3)
 
         // An update that changes nothing writes nothing.

@@ -666,17 +666,18 @@ const auditLog = route({
   path: "/v1/operator/audit",
   operationId: "auditLog",
   tag: "Operators",
-  summary: "The audit log, newest first, optionally for one entity.",
+  summary: "The audit log, newest first, optionally for one entity; `next_cursor` pages to older rows.",
   auth: ["operator"],
   query: Schemas.AuditQuery,
   status: 200,
   response: Schemas.AuditResponse,
-  errors: [],
+  errors: ["InvalidRequest"],
   handler: ({ query }) =>
-    Effect.map(
-      Audit.list({ ...(query.entity_id === undefined ? {} : { entityId: query.entity_id }), limit: query.limit ?? 100 }),
-      (entries) => ({ entries })
-    )
+    Audit.list({
+      ...(query.entity_id === undefined ? {} : { entityId: query.entity_id }),
+      cursor: query.cursor,
+      ...(query.limit === undefined ? {} : { limit: query.limit })
+    })
 })
 
 // -------------------------------------------------------------------------------------------------

@@ -315,6 +315,7 @@ export const DisputeQueueQuery = Schema.Struct({
 
 export const AuditQuery = Schema.Struct({
   entity_id: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))),
+  cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(400))),
   limit: Schema.optional(Requests.PageLimit(500))
 }).annotations({ identifier: "AuditQuery", ...strict })
 
@@ -329,7 +330,10 @@ export const AuditEntry = Schema.Struct({
   created_at: Timestamp
 })
 
-export const AuditResponse = Schema.Struct({ entries: Schema.Array(AuditEntry) }).annotations({ identifier: "AuditLog" })
+export const AuditResponse = Schema.Struct({
+  entries: Schema.Array(AuditEntry),
+  next_cursor: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "AuditLog" })
 
 export const ReconcileResponse = Schema.Struct({
   ok: Schema.Boolean,

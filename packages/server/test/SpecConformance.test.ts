@@ -91,15 +91,17 @@ const conformance = (name: string, startServer: () => Promise<H.TestServer>) => 
     assert.isNull(last.body.next_cursor)
   })
 
-  it("the operators' dispute queue pages with a cursor, as the bounty list does", async () => {
+  it("the operators' dispute queue and audit log page with a cursor, as the bounty list does", async () => {
     const requester = H.signer(51)
     const worker = H.signer(52)
     const token = await H.registerRequester(call, requester)
     const { token: workerToken } = await H.registerWorker(call, worker)
     await H.fund(call, requester.did, "100000", "spec-dispute-paging")
     const disputed: Array<string> = []
+    const bounties: Array<string> = []
     for (let i = 0; i < 3; i++) {
       const posted = await call("POST", "/v1/bounties", { token, body: H.researchBounty() })
+      bounties.push(posted.body.bounty_id)
       await call("POST", `/v1/bounties/${posted.body.bounty_id}/accept`, { token: workerToken, body: {} })
       const submitted = await call("POST", `/v1/bounties/${posted.body.bounty_id}/submit`, {
         token: workerToken,
@@ -128,6 +130,20 @@ const conformance = (name: string, startServer: () => Promise<H.TestServer>) => 
     const forged = await call("GET", `/v1/operator/disputes?cursor=${Buffer.from("1|x|dsp_1").toString("base64url")}`, { token: H.OPERATOR_TOKEN })
     assert.strictEqual(forged.status, 400)
     assert.deepStrictEqual([forged.body.error, forged.body.details.issues[0].path], ["INVALID_REQUEST", "cursor"])
+
+    // The audit log pages the same way, to older rows.
+    const log = await call("GET", "/v1/operator/audit?limit=500", { token: H.OPERATOR_TOKEN })
+    assert.isNull(log.body.next_cursor)
+    const audited: Array<string> = []
+    cursor = null
+    do {
+      const page: H.Reply = await call("GET", `/v1/operator/audit?limit=7${cursor === null ? "" : `&cursor=${cursor}`}`, { token: H.OPERATOR_TOKEN })
+      assert.strictEqual(page.status, 200, JSON.stringify(page.body))
+      audited.push(...page.body.entries.map((e: { audit_id: string }) => e.audit_id))
+      cursor = page.body.next_cursor
+    } while (cursor !== null)
+    assert.deepStrictEqual(audited, log.body.entries.map((e: { audit_id: string }) => e.audit_id))
+    assert.includeMembers(log.body.entries.map((e: { entity_id: string }) => e.entity_id), bounties)
   })
 
   it("a post in the post_bounty_request.v2 form names its proof floor minimum_proof_tier, and gets it", async () => {
