@@ -16,6 +16,7 @@ import { DateTime, Effect, Option, Schema } from "effect"
 import { type Actor, requireRole } from "./Actor.js"
 import * as Audit from "./Audit.js"
 import { transaction } from "./Command.js"
+import * as Cursor from "./Cursor.js"
 import * as Identities from "./Identities.js"
 import * as Json from "./Json.js"
 import * as Outbox from "./Outbox.js"
@@ -442,17 +443,10 @@ export const update = Effect.fn("Workers.update")(function* (actor: Actor, patch
   }))
 })
 
-const encodeCursor = (workerId: string): string => Buffer.from(workerId, "utf8").toString("base64url")
+const encodeCursor = (workerId: string): string => Cursor.encode([workerId])
 
-const decodeCursor = (cursor: string) => {
-  const workerId = Buffer.from(cursor, "base64url").toString("utf8")
-  return Schema.is(Ids.WorkerId)(workerId) && encodeCursor(workerId) === cursor
-    ? Effect.succeed(workerId)
-    : Effect.fail(new ErrorCatalogue.InvalidRequest({
-      message: "cursor is not one this API returned",
-      issues: [{ path: "cursor", message: "invalid cursor" }]
-    }))
-}
+/** Only a cursor this API returned: a worker id. */
+const decodeCursor = (cursor: string) => Effect.map(Cursor.decode(cursor, [Schema.is(Ids.WorkerId)]), ([workerId]) => workerId!)
 
 /**
  * `GET /v1/workers`: profiles filtered by job type, tag (ignoring case) and status, in worker-id
