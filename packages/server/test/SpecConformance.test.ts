@@ -19,12 +19,18 @@ const conformance = (name: string, startServer: () => Promise<H.TestServer>) => 
     await server?.cleanup()
   })
 
-  it("an agent-pack submission shows its agent_pack reference to the requester reviewing it (spec B2 Submission)", async () => {
-    const requester = H.signer(31)
-    const worker = H.signer(32)
+  /** A registered requester, funded, and a registered worker. */
+  const parties = async (seed: number, fundingKey: string) => {
+    const requester = H.signer(seed)
+    const worker = H.signer(seed + 1)
     const requesterToken = await H.registerRequester(call, requester)
     const { token: workerToken } = await H.registerWorker(call, worker)
-    await H.fund(call, requester.did, "100000", "spec-agent-pack")
+    await H.fund(call, requester.did, "100000", fundingKey)
+    return { requester, worker, requesterToken, workerToken }
+  }
+
+  it("an agent-pack submission shows its agent_pack reference to the requester reviewing it (spec B2 Submission)", async () => {
+    const { worker, requesterToken, workerToken } = await parties(31, "spec-agent-pack")
     const posted = await call("POST", "/v1/bounties", {
       token: requesterToken,
       body: { ...H.researchBounty("15000"), tags: ["agent_pack", "openclaw"] }
@@ -92,11 +98,7 @@ const conformance = (name: string, startServer: () => Promise<H.TestServer>) => 
   })
 
   it("the operators' dispute queue and audit log page with a cursor, as the bounty list does", async () => {
-    const requester = H.signer(51)
-    const worker = H.signer(52)
-    const token = await H.registerRequester(call, requester)
-    const { token: workerToken } = await H.registerWorker(call, worker)
-    await H.fund(call, requester.did, "100000", "spec-dispute-paging")
+    const { worker, requesterToken: token, workerToken } = await parties(51, "spec-dispute-paging")
     const disputed: Array<string> = []
     const bounties: Array<string> = []
     for (let i = 0; i < 3; i++) {
@@ -114,36 +116,29 @@ const conformance = (name: string, startServer: () => Promise<H.TestServer>) => 
       assert.strictEqual(rejected.status, 200, JSON.stringify(rejected.body))
       disputed.push(rejected.body.dispute_id)
     }
-    // Other tests' disputes share the queue: page through all of it, two at a time.
-    const all = await call("GET", "/v1/operator/disputes?limit=500", { token: H.OPERATOR_TOKEN })
-    assert.isNull(all.body.next_cursor)
-    const seen: Array<string> = []
-    let cursor: string | null = null
-    do {
-      const page: H.Reply = await call("GET", `/v1/operator/disputes?limit=2${cursor === null ? "" : `&cursor=${cursor}`}`, { token: H.OPERATOR_TOKEN })
-      assert.strictEqual(page.status, 200, JSON.stringify(page.body))
-      seen.push(...page.body.disputes.map((d: { dispute_id: string }) => d.dispute_id))
-      cursor = page.body.next_cursor
-    } while (cursor !== null)
-    assert.deepStrictEqual(seen, all.body.disputes.map((d: { dispute_id: string }) => d.dispute_id))
-    assert.includeMembers(seen, disputed)
-    const forged = await call("GET", `/v1/operator/disputes?cursor=${Buffer.from("1|x|dsp_1").toString("base64url")}`, { token: H.OPERATOR_TOKEN })
-    assert.strictEqual(forged.status, 400)
-    assert.deepStrictEqual([forged.body.error, forged.body.details.issues[0].path], ["INVALID_REQUEST", "cursor"])
-
-    // The audit log pages the same way, to older rows.
-    const log = await call("GET", "/v1/operator/audit?limit=500", { token: H.OPERATOR_TOKEN })
-    assert.isNull(log.body.next_cursor)
-    const audited: Array<string> = []
-    cursor = null
-    do {
-      const page: H.Reply = await call("GET", `/v1/operator/audit?limit=7${cursor === null ? "" : `&cursor=${cursor}`}`, { token: H.OPERATOR_TOKEN })
-      assert.strictEqual(page.status, 200, JSON.stringify(page.body))
-      audited.push(...page.body.entries.map((e: { audit_id: string }) => e.audit_id))
-      cursor = page.body.next_cursor
-    } while (cursor !== null)
-    assert.deepStrictEqual(audited, log.body.entries.map((e: { audit_id: string }) => e.audit_id))
-    assert.includeMembers(log.body.entries.map((e: { entity_id: string }) => e.entity_id), bounties)
+    // Other tests' rows share the operator's lists: page through the whole of each, a few at a time,
+    // and get what one page of 500 holds, in its order.
+    const operator = { token: H.OPERATOR_TOKEN }
+    const pageThrough = async (path: string, list: "disputes" | "entries", id: "dispute_id" | "audit_id") => {
+      const whole = await call("GET", `${path}?limit=500`, operator)
+      assert.isNull(whole.body.next_cursor)
+      const seen: Array<string> = []
+      let cursor: string | null = null
+      do {
+        const page: H.Reply = await call("GET", `${path}?limit=2${cursor === null ? "" : `&cursor=${cursor}`}`, operator)
+        assert.strictEqual(page.status, 200, JSON.stringify(page.body))
+        seen.push(...page.body[list].map((row: Record<string, string>) => row[id]))
+        cursor = page.body.next_cursor
+      } while (cursor !== null)
+      assert.deepStrictEqual(seen, whole.body[list].map((row: Record<string, string>) => row[id]))
+      return whole.body[list] as Array<Record<string, string>>
+    }
+    assert.includeMembers((await pageThrough("/v1/operator/disputes", "disputes", "dispute_id")).map((d) => d.dispute_id), disputed)
+    assert.includeMembers((await pageThrough("/v1/operator/audit", "entries", "audit_id")).map((e) => e.entity_id), bounties)
+    for (const path of ["/v1/operator/disputes", "/v1/operator/audit"]) {
+      const forged = await call("GET", `${path}?cursor=${Buffer.from("1|x|dsp_1").toString("base64url")}`, operator)
+      assert.deepStrictEqual([forged.status, forged.body.error, forged.body.details.issues[0].path], [400, "INVALID_REQUEST", "cursor"])
+    }
   })
 
   it("a post in the post_bounty_request.v2 form names its proof floor minimum_proof_tier, and gets it", async () => {
