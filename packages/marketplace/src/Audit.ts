@@ -37,8 +37,6 @@ export interface AuditRow {
   readonly created_at: string
 }
 
-const encodeCursor = (row: AuditRow) => Cursor.encode([row.created_at, row.audit_id])
-
 /** Only a cursor this API returned: a timestamp and an audit id. */
 const decodeCursor = (cursor: string) =>
   Effect.map(Cursor.decode(cursor, [Cursor.isTimestamp, Schema.is(Ids.AuditId)]), ([createdAt, auditId]) => ({ createdAt: createdAt!, auditId: auditId! }))
@@ -58,10 +56,10 @@ export const list = Effect.fn("Audit.list")(function* (options: { readonly entit
       ? undefined
       : sql`created_at <= ${after.createdAt} AND (created_at < ${after.createdAt} OR audit_id < ${after.auditId})`
   ].filter((clause) => clause !== undefined)
-  // One row past the page says whether another page exists: a full last page gets no cursor.
   const rows = yield* sql<{ audit_id: string; actor: string; action: string; entity_type: string; entity_id: string; before_state: string | null; after_state: string | null; created_at: string }>`
-    SELECT * FROM audit_log WHERE ${where.length === 0 ? sql`1 = 1` : sql.and(where)} ORDER BY created_at DESC, audit_id DESC LIMIT ${limit + 1}`
-  const entries = rows.slice(0, limit).map((row): AuditRow => ({
+    SELECT * FROM audit_log WHERE ${sql.and(where)} ORDER BY created_at DESC, audit_id DESC LIMIT ${limit + 1}`
+  const { page, next_cursor } = Cursor.paginate(rows, limit, (row) => Cursor.encode([row.created_at, row.audit_id]))
+  const entries = page.map((row): AuditRow => ({
     audit_id: row.audit_id,
     actor: row.actor,
     action: row.action,
@@ -71,5 +69,5 @@ export const list = Effect.fn("Audit.list")(function* (options: { readonly entit
     after: row.after_state === null ? null : JSON.parse(row.after_state),
     created_at: row.created_at
   }))
-  return { entries, next_cursor: rows.length > limit ? encodeCursor(entries[entries.length - 1]!) : null }
+  return { entries, next_cursor }
 })

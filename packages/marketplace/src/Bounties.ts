@@ -272,14 +272,10 @@ export const list = Effect.fn("Bounties.list")(function* (actor: Actor, input: L
     ...(input.isCodeBounty === undefined ? {} : { isCodeBounty: input.isCodeBounty }),
     ...(input.tag === undefined ? {} : { tag: input.tag }),
     ...(after === undefined ? {} : { after }),
-    // One row past the page says whether another page exists: a full last page gets no cursor.
     limit: limit + 1
   })
-  const page = rows.slice(0, limit)
-  return {
-    bounties: page.map(Wire.bounty),
-    next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null
-  }
+  const { page, next_cursor } = Cursor.paginate(rows, limit, encodeCursor)
+  return { bounties: page.map(Wire.bounty), next_cursor }
 })
 
 const requireBounty = (bountyId: string, options?: { readonly lock?: boolean }) =>

@@ -25,3 +25,12 @@ export const decode = (cursor: string, checks: ReadonlyArray<(part: string) => b
       issues: [{ path: "cursor", message: "invalid cursor" }]
     }))
 }
+
+/**
+ * The page out of `limit + 1` rows read (one row past the page says whether another page exists),
+ * and the cursor after its last row: null when there is no more, a full last page included.
+ */
+export const paginate = <A>(rows: ReadonlyArray<A>, limit: number, cursorOf: (row: A) => string) => {
+  const page = rows.slice(0, limit)
+  return { page, next_cursor: rows.length > limit ? cursorOf(page[page.length - 1]!) : null }
+}

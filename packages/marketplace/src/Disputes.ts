@@ -209,11 +209,7 @@ export const queue = Effect.fn("Disputes.queue")(function* (
   yield* requireRole(actor, "operator")
   const limit = Requests.pageSize(options.limit, 100, 500)
   const after = options.cursor === undefined ? undefined : yield* decodeCursor(options.cursor)
-  // One row past the page says whether another page exists: a full last page gets no cursor.
   const rows = yield* BountyStore.listDisputes({ status: options.status ?? "open", ...(after === undefined ? {} : { after }), limit: limit + 1 })
-  const page = rows.slice(0, limit)
-  return {
-    disputes: page.map(Wire.dispute),
-    next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null
-  }
+  const { page, next_cursor } = Cursor.paginate(rows, limit, encodeCursor)
+  return { disputes: page.map(Wire.dispute), next_cursor }
 })

@@ -466,10 +466,7 @@ export const list = Effect.fn("Workers.list")(function* (query: ListWorkersQuery
   if (query.cursor !== undefined) clauses.push(sql`w.worker_id > ${yield* decodeCursor(query.cursor)}`)
   const rows = yield* sql<WorkerRow>`SELECT ${sql.literal(columns.split(", ").map((c) => `w.${c}`).join(", "))}
     FROM workers w WHERE ${sql.and(clauses)} ORDER BY w.worker_id LIMIT ${limit + 1}`
-  const page = rows.slice(0, limit)
+  const { page, next_cursor } = Cursor.paginate(rows, limit, (row) => encodeCursor(row.worker_id))
   const workers = yield* Effect.forEach(page, fromRow)
-  return {
-    workers,
-    next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.worker_id) : null
-  } satisfies ListWorkersResponse as ListWorkersResponse
+  return { workers, next_cursor } satisfies ListWorkersResponse as ListWorkersResponse
 })
