@@ -20,7 +20,7 @@ const operatorToken = Options.redacted("operator-token").pipe(
   Options.withDescription("operator token of the target (or OPERATOR_TOKEN): funding, disputes, sweeps, reconcile"),
   Options.optional
 )
-const out = Options.directory("out").pipe(Options.withDefault(Artifacts.DEFAULT_ROOT), Options.withDescription("where the artifacts go"))
+const out = Options.directory("out").pipe(Options.withDefault(Artifacts.DEFAULT_ROOT), Options.withDescription(`where the artifacts go (default ${Artifacts.DEFAULT_ROOT})`))
 
 /** A progress bar on a terminal, a plain line per 10% otherwise (CI logs). */
 export const progressReporter = (stream: NodeJS.WriteStream = process.stderr) => {
@@ -45,7 +45,7 @@ export const progressReporter = (stream: NodeJS.WriteStream = process.stderr) =>
 }
 
 const share = (name: string, fallback: number, description: string) =>
-  Options.float(name).pipe(Options.withDefault(fallback), Options.withDescription(description))
+  Options.float(name).pipe(Options.withDefault(fallback), Options.withDescription(`${description} (default ${fallback})`))
 
 /** The most jobs one run plans: the plan and the job records are held in memory. */
 export const MAX_TOTAL = 1_000_000
@@ -56,7 +56,7 @@ const MAX_RATE_LIMIT_WAIT_SECONDS = 3600
 /** `--rate-limit-wait-seconds`, for both commands. */
 const rateLimitWait = Options.integer("rate-limit-wait-seconds").pipe(
   Options.withDefault(Simulation.defaults.retry.rateLimitWaitMs / 1000),
-  Options.withDescription("how long one request may wait in all for a rate-limited server's Retry-After (0 to 3600)")
+  Options.withDescription(`how long one request may wait in all for a rate-limited server's Retry-After, 0 to ${MAX_RATE_LIMIT_WAIT_SECONDS} seconds (default ${Simulation.defaults.retry.rateLimitWaitMs / 1000})`)
 )
 
 interface SimFlags {
@@ -121,30 +121,39 @@ export const simProblems = (f: SimFlags): ReadonlyArray<string> => {
   return problems
 }
 
+const d = Simulation.defaults
+
+/** An integer flag with its default, described with the default named (the help shows no defaults). */
+const integer = (name: string, fallback: number, description: string) =>
+  Options.integer(name).pipe(Options.withDefault(fallback), Options.withDescription(`${description} (default ${fallback})`))
+
 export const sim = Command.make("clawbounties-sim", {
-  total: Options.integer("total").pipe(Options.withDefault(Simulation.defaults.total)),
-  maxConcurrency: Options.integer("max-concurrency").pipe(Options.withDefault(Simulation.defaults.maxConcurrency)),
-  seed: Options.integer("seed").pipe(Options.withDefault(Simulation.defaults.seed)),
+  total: integer("total", d.total, `jobs to run, 1 to ${MAX_TOTAL}`),
+  maxConcurrency: integer("max-concurrency", d.maxConcurrency, "jobs in flight at most, 1 to 1000; backpressure may run fewer"),
+  seed: integer("seed", d.seed, "the seed every decision is drawn from: one seed, one run"),
   target: Options.text("target").pipe(Options.withDescription("a server URL; the in-process engine when absent"), Options.optional),
-  sqliteFile: Options.text("sqlite-file").pipe(Options.withDescription("in-process on this SQLite file instead of :memory:"), Options.optional),
+  sqliteFile: Options.text("sqlite-file").pipe(Options.withDescription("in-process on this SQLite file (a new path) instead of :memory:"), Options.optional),
   operatorToken,
   out,
-  requesters: Options.integer("requesters").pipe(Options.withDefault(Simulation.defaults.requesters)),
-  workers: Options.integer("workers").pipe(Options.withDefault(Simulation.defaults.workers)),
-  approve: share("approve-share", Simulation.defaults.decisions.approve, "weight of requesters that approve"),
-  reject: share("reject-share", Simulation.defaults.decisions.reject, "weight of requesters that reject (an operator resolves the dispute)"),
-  silent: share("silent-share", Simulation.defaults.decisions.silent, "weight of silent requesters (the review deadline approves)"),
-  invalid: share("invalid-share", Simulation.defaults.invalidShare, "share of jobs whose first submission is a tampered proof"),
-  abandon: share("abandon-share", Simulation.defaults.abandonShare, "share of jobs whose worker never submits"),
-  faults: Options.text("faults").pipe(Options.withDefault(""), Options.withDescription(`comma-separated: ${Faults.kinds.join(", ")}`)),
+  requesters: integer("requesters", d.requesters, "requesters the jobs are spread over, 1 to 10000"),
+  workers: integer("workers", d.workers, "workers the jobs are spread over, 1 to 10000"),
+  approve: share("approve-share", d.decisions.approve, "weight of requesters that approve"),
+  reject: share("reject-share", d.decisions.reject, "weight of requesters that reject (an operator resolves the dispute)"),
+  silent: share("silent-share", d.decisions.silent, "weight of silent requesters (the review deadline approves)"),
+  invalid: share("invalid-share", d.invalidShare, "share of jobs whose first submission is a tampered proof"),
+  abandon: share("abandon-share", d.abandonShare, "share of jobs whose worker never submits"),
+  faults: Options.text("faults").pipe(Options.withDefault(""), Options.withDescription("database faults to inject, comma-separated: db_before_commit, db_after_commit (in-process only; server_restart runs from the testkit API with LocalServer) (default none)")),
   faultShare: share("fault-share", 0.2, "share of jobs that get a database fault (when --faults has one)"),
-  fundingPolicy: Options.choice("funding-policy", ["abort", "continue"]).pipe(Options.withDefault("abort" as const)),
-  fundingFactor: share("funding-factor", 1, "funding as a multiple of what the plan needs (below 1 underfunds)"),
+  fundingPolicy: Options.choice("funding-policy", ["abort", "continue"]).pipe(
+    Options.withDefault(d.funding.policy),
+    Options.withDescription(`when the funding preflight finds a requester short or a credit fails: abort (every job skipped), or continue and count INSUFFICIENT_FUNDS in its own bucket (default ${d.funding.policy})`)
+  ),
+  fundingFactor: share("funding-factor", d.funding.factor, "funding as a multiple of what the plan needs (below 1 underfunds)"),
   noFunding: Options.boolean("no-funding").pipe(Options.withDescription("credit requesters nothing: each run's requesters are new, so posts fail INSUFFICIENT_FUNDS (to exercise that bucket with --funding-policy continue)")),
-  deadlineSeconds: Options.integer("deadline-seconds").pipe(Options.withDefault(Simulation.defaults.deadlineSeconds)),
-  latencyTarget: Options.integer("backpressure-latency-ms").pipe(Options.withDefault(Simulation.defaults.backpressure.latencyTargetMs)),
+  deadlineSeconds: integer("deadline-seconds", d.deadlineSeconds, "work and review deadline of the abandoned and silent jobs, which the run then sweeps past"),
+  latencyTarget: integer("backpressure-latency-ms", d.backpressure.latencyTargetMs, "a step slower than this cuts the jobs in flight, as a retryable error does"),
   rateLimitWait,
-  noBackpressure: Options.boolean("no-backpressure")
+  noBackpressure: Options.boolean("no-backpressure").pipe(Options.withDescription("keep --max-concurrency jobs in flight whatever the latency and retryable errors"))
 }, (o) => Effect.gen(function* () {
   const kinds = o.faults.split(",").map((k) => k.trim()).filter((k) => k.length > 0)
   const problems = simProblems({

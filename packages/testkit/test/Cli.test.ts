@@ -2,6 +2,7 @@
  * The simulator's command line refuses flags a run cannot honour, each with a line naming the flag,
  * and exits 1 without a stack trace.
  */
+import { CliConfig, Command, HelpDoc } from "@effect/cli"
 import { assert, describe, it } from "@effect/vitest"
 import { execFile, spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -44,6 +45,23 @@ describe("clawbounties-sim flags", () => {
       const problems = Cli.simProblems({ ...good, ...flags })
       assert.strictEqual(problems.length, 1, JSON.stringify(flags))
       assert.include(problems[0], named)
+    }
+  })
+
+  it("--help says what every flag does, and its default when it has one", () => {
+    // The help shows each option's type and whether it is optional, never its default value.
+    const help = HelpDoc.toAnsiText(Command.getHelp(Cli.sim, CliConfig.defaultConfig)).replace(/\u001b\[[0-9;]*m/g, "")
+    const blocks = help.split(/\n(?=--)/).filter((block) => block.startsWith("--"))
+    const generic = /^(An? |One of the following|This setting is optional|This option can be set)/
+    const ours = blocks.filter((block) => !/^--(completions|log-level|wizard|version)\b/.test(block))
+    assert.isAtLeast(ours.length, 20)
+    for (const block of ours) {
+      const [heading, ...lines] = block.split("\n").map((line) => line.trim()).filter((line) => line.length > 0)
+      const said = lines.filter((line) => !generic.test(line))
+      assert.isNotEmpty(said, `${heading} has no description`)
+      if (lines.includes("This setting is optional.") && !/^--(target|sqlite-file|operator-token|no-)/.test(heading!)) {
+        assert.match(said.join(" "), /\(default [^)]+\)/, `${heading} does not name its default`)
+      }
     }
   })
 
