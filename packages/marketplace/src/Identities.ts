@@ -169,6 +169,9 @@ export type RegisterResponse = typeof RegisterResponse.Type
 const validChallenge = Requests.validate(ChallengeRequest)
 const validRegister = Requests.validate(RegisterRequest)
 
+/** The PostgreSQL advisory lock key that orders challenge issuance ("clawchal" in ASCII, as a bigint). */
+const CHALLENGE_ISSUANCE_LOCK = "7164208272636404076"
+
 /**
  * Issues and stores a challenge for `did`. Anyone may ask, so what they can store is bounded: a DID
  * holding `maxOpenChallengesPerDid` open challenges gets a new one in place of its oldest (replaced,
@@ -188,9 +191,15 @@ export const challenge = Effect.fn("Identities.challenge")(function* (input: Cha
   const now = yield* DateTime.now
   const nowIso = DateTime.formatIso(now)
   const expiresAt = DateTime.formatIso(DateTime.addDuration(now, settings.challengeTtl))
-  // One transaction, so on SQLite concurrent requests count each other's rows. (On PostgreSQL two
-  // may both see room, so the bounds can be passed by the requests in flight at once, no more.)
+  // One transaction, and one at a time: on SQLite the single writer orders them; on PostgreSQL a
+  // transaction-scoped advisory lock does, so each counts the rows the ones before it committed.
+  // Without it two requests both saw room and both inserted, passing either bound (measured: a DID
+  // held 4 open challenges under a bound of 2). Challenges are few and quick, so the queue is short.
   yield* transaction(Effect.gen(function* () {
+    yield* sql.onDialectOrElse({
+      pg: () => sql`SELECT pg_advisory_xact_lock(CAST(${CHALLENGE_ISSUANCE_LOCK} AS BIGINT))`,
+      orElse: () => Effect.void
+    })
     const open = yield* sql<{ readonly challenge_id: string }>`SELECT challenge_id FROM identity_challenges
       WHERE did = ${input.did} AND consumed_at IS NULL AND expires_at > ${nowIso}
       ORDER BY expires_at, challenge_id`

@@ -116,6 +116,31 @@ describe(database.name, () => {
         yield* Identities.challenge({ did: key(5).did, purpose: "register" })
       }).pipe(Effect.provide(Test({ identities: { maxOpenChallenges: 2 } }))))
 
+    it.effect("concurrent requests cannot pass either bound: one DID keeps at most its share open, and the server at most its total", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const openOf = (did?: string) =>
+          Effect.map(
+            did === undefined
+              ? sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM identity_challenges WHERE consumed_at IS NULL`
+              : sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM identity_challenges WHERE did = ${did} AND consumed_at IS NULL`,
+            (rows) => Number(rows[0]!.n)
+          )
+        // Many at once for one DID: each sees the others' rows, so the oldest are replaced, never piled up.
+        yield* Effect.all(Array.from({ length: 12 }, () => Identities.challenge({ did: alice.did, purpose: "register" })), { concurrency: "unbounded", discard: true })
+        assert.strictEqual(yield* openOf(alice.did), 2)
+        // Many new DIDs at once: exactly the room left (4 in all, 2 taken) is given, the rest refused.
+        const outcomes = yield* Effect.all(
+          Array.from({ length: 12 }, (_, i) => Effect.either(Identities.challenge({ did: key(10 + i).did, purpose: "register" }))),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(outcomes.filter(Either.isRight).length, 2)
+        const refused = outcomes.filter(Either.isLeft).map((outcome) => outcome.left)
+        assert.deepStrictEqual(refused.map((error) => error._tag), Array(10).fill("ChallengeCapacityReached"))
+        assert.deepStrictEqual(refused.map((error) => (error as ErrorCatalogue.ChallengeCapacityReached).limit), Array(10).fill(4))
+        assert.strictEqual(yield* openOf(), 4)
+      }).pipe(Effect.provide(Test({ identities: { maxOpenChallengesPerDid: 2, maxOpenChallenges: 4 } }))))
+
     it.effect("reads both bounds from IDENTITY_MAX_OPEN_CHALLENGES_PER_DID and IDENTITY_MAX_OPEN_CHALLENGES and refuses out-of-range ones", () =>
       Effect.gen(function* () {
         const read = (entries: ReadonlyArray<readonly [string, string]>) =>
