@@ -261,19 +261,18 @@ export const findDispute = Effect.fnUntraced(function* (disputeId: string) {
   return Option.fromNullable(rows[0])
 })
 
-export interface DisputeFilter {
-  readonly status: "open" | "resolved"
+export interface OpenDisputesPage {
   /** Exclusive cursor: the queue position of the last row of the previous page. */
   readonly after?: { readonly escalated: boolean; readonly createdAt: string; readonly disputeId: string }
   readonly limit: number
 }
 
 /**
- * Disputes in one status, escalated first, then oldest first, through `disputes_queue`. A page
- * after an escalated row holds the rest of the escalated ones and then every other; a page after a
- * row that is not escalated holds only those.
+ * Open disputes, escalated first, then oldest first, through `disputes_queue`. A page after an
+ * escalated row holds the rest of the escalated ones and then every other; a page after a row that
+ * is not escalated holds only those.
  */
-export const listDisputes = Effect.fnUntraced(function* (filter: DisputeFilter) {
+export const listOpenDisputes = Effect.fnUntraced(function* (filter: OpenDisputesPage) {
   const sql = yield* SqlClient.SqlClient
   const after = filter.after
   const rest = (escalated: 0 | 1) =>
@@ -281,12 +280,33 @@ export const listDisputes = Effect.fnUntraced(function* (filter: DisputeFilter) 
       ? sql`escalated = ${escalated}`
       : sql`escalated = ${escalated} AND created_at >= ${after.createdAt} AND (created_at > ${after.createdAt} OR dispute_id > ${after.disputeId})`
   const page = (escalated: 0 | 1) =>
-    sql`SELECT * FROM (SELECT * FROM disputes WHERE status = ${filter.status} AND ${rest(escalated)}
+    sql`SELECT * FROM (SELECT * FROM disputes WHERE status = 'open' AND ${rest(escalated)}
       ORDER BY created_at, dispute_id LIMIT ${filter.limit}) AS page`
   const query = after !== undefined && !after.escalated
     ? page(0)
     : sql`${page(1)} UNION ALL ${page(0)} ORDER BY escalated DESC, created_at, dispute_id LIMIT ${filter.limit}`
   return yield* query.pipe(Effect.flatMap(decodeDisputes))
+})
+
+export interface ResolvedDisputesPage {
+  /** Exclusive cursor: the last row of the previous page. */
+  readonly after?: { readonly resolvedAt: string; readonly disputeId: string }
+  readonly limit: number
+}
+
+/**
+ * Resolved disputes, most recently resolved first, through `disputes_resolved` (whose condition the
+ * query states literally, so the planner can use it).
+ */
+export const listResolvedDisputes = Effect.fnUntraced(function* (filter: ResolvedDisputesPage) {
+  const sql = yield* SqlClient.SqlClient
+  const after = filter.after
+  // The `<=` alone bounds the index range, so a deep page seeks to its place.
+  const older = after === undefined
+    ? sql``
+    : sql`AND resolved_at <= ${after.resolvedAt} AND (resolved_at < ${after.resolvedAt} OR dispute_id < ${after.disputeId})`
+  return yield* sql`SELECT * FROM disputes WHERE status = 'resolved' ${older}
+    ORDER BY resolved_at DESC, dispute_id DESC LIMIT ${filter.limit}`.pipe(Effect.flatMap(decodeDisputes))
 })
 
 export const openDisputeOfBounty = Effect.fnUntraced(function* (bountyId: string) {

@@ -4,6 +4,7 @@
  * final states that say who won, in one transaction.
  */
 import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
 import { BountyMachine, ErrorCatalogue, EscrowMachine, Ids, SubmissionMachine } from "@clawbounties/domain"
 import { Effect, Option, Schema } from "effect"
 import { type Actor, requireRole } from "./Actor.js"
@@ -189,18 +190,47 @@ export const get = Effect.fn("Disputes.get")(function* (actor: Actor, disputeId:
   return Wire.dispute(dispute)
 })
 
-const encodeCursor = (row: BountyStore.DisputeRow) => Cursor.encode([row.escalated ? "1" : "0", row.created_at, row.dispute_id])
+/** One order of the queue: how its pages are read, and the cursor that says where a page ended. */
+interface Listing<After> {
+  readonly read: (page: { readonly after?: After; readonly limit: number }) => Effect.Effect<ReadonlyArray<BountyStore.DisputeRow>, SqlError, SqlClient.SqlClient>
+  readonly cursorOf: (row: BountyStore.DisputeRow) => string
+  /** Only a cursor this listing returned; another listing's is refused. */
+  readonly decodeCursor: (cursor: string) => Effect.Effect<After, ErrorCatalogue.InvalidRequest>
+}
 
-/** Only a cursor this API returned: escalated or not, a timestamp and a dispute id. */
-const decodeCursor = (cursor: string) =>
-  Effect.map(
-    Cursor.decode(cursor, [(part) => part === "0" || part === "1", Cursor.isTimestamp, Schema.is(Ids.DisputeId)]),
-    ([escalated, createdAt, disputeId]) => ({ escalated: escalated === "1", createdAt: createdAt!, disputeId: disputeId! })
-  )
+/** Open disputes: escalated first, then oldest first; a page ends at a queue position. */
+const openQueue: Listing<BountyStore.OpenDisputesPage["after"] & {}> = {
+  read: BountyStore.listOpenDisputes,
+  cursorOf: (row) => Cursor.encode([row.escalated ? "1" : "0", row.created_at, row.dispute_id]),
+  decodeCursor: (cursor) =>
+    Effect.map(
+      Cursor.decode(cursor, [(part) => part === "0" || part === "1", Cursor.isTimestamp, Schema.is(Ids.DisputeId)]),
+      ([escalated, createdAt, disputeId]) => ({ escalated: escalated === "1", createdAt: createdAt!, disputeId: disputeId! })
+    )
+}
+
+/** Resolved disputes: most recently resolved first, as a review of decisions reads them. */
+const resolvedList: Listing<BountyStore.ResolvedDisputesPage["after"] & {}> = {
+  read: BountyStore.listResolvedDisputes,
+  cursorOf: (row) => Cursor.encode([row.resolved_at!, row.dispute_id]),
+  decodeCursor: (cursor) =>
+    Effect.map(Cursor.decode(cursor, [Cursor.isTimestamp, Schema.is(Ids.DisputeId)]), ([resolvedAt, disputeId]) => ({
+      resolvedAt: resolvedAt!,
+      disputeId: disputeId!
+    }))
+}
+
+const pageOf = <After>(listing: Listing<After>, cursor: string | undefined, limit: number) =>
+  Effect.gen(function* () {
+    const after = cursor === undefined ? undefined : yield* listing.decodeCursor(cursor)
+    const rows = yield* listing.read({ ...(after === undefined ? {} : { after }), limit: limit + 1 })
+    const { page, next_cursor } = Cursor.paginate(rows, limit, listing.cursorOf)
+    return { disputes: page.map(Wire.dispute), next_cursor }
+  })
 
 /**
- * The operators' queue: escalated first, then oldest first, a page at a time. A dispute escalated
- * while an operator pages moves to the front, so it is on the first page of the next pass.
+ * The operators' queue, a page at a time: open disputes by default (a dispute escalated while an
+ * operator pages moves to the front, so it is on the first page of the next pass), or resolved ones.
  */
 export const queue = Effect.fn("Disputes.queue")(function* (
   actor: Actor,
@@ -208,8 +238,5 @@ export const queue = Effect.fn("Disputes.queue")(function* (
 ) {
   yield* requireRole(actor, "operator")
   const limit = Requests.pageSize(options.limit, 100, 500)
-  const after = options.cursor === undefined ? undefined : yield* decodeCursor(options.cursor)
-  const rows = yield* BountyStore.listDisputes({ status: options.status ?? "open", ...(after === undefined ? {} : { after }), limit: limit + 1 })
-  const { page, next_cursor } = Cursor.paginate(rows, limit, encodeCursor)
-  return { disputes: page.map(Wire.dispute), next_cursor }
+  return yield* options.status === "resolved" ? pageOf(resolvedList, options.cursor, limit) : pageOf(openQueue, options.cursor, limit)
 })

@@ -16,6 +16,7 @@ import tokenListing from "./migrations/0010_token_listing.js"
 import webhooks from "./migrations/0011_webhooks.js"
 import sweepIndexes from "./migrations/0012_sweep_indexes.js"
 import listingIndexes from "./migrations/0013_listing_indexes.js"
+import resolvedDisputes from "./migrations/0014_resolved_disputes.js"
 
 const record = {
   "0001_events": events,
@@ -30,7 +31,8 @@ const record = {
   "0010_token_listing": tokenListing,
   "0011_webhooks": webhooks,
   "0012_sweep_indexes": sweepIndexes,
-  "0013_listing_indexes": listingIndexes
+  "0013_listing_indexes": listingIndexes,
+  "0014_resolved_disputes": resolvedDisputes
 }
 
 export const marketplace: LedgerMigrations.MigrationSet = {

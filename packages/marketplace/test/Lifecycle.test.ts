@@ -994,7 +994,7 @@ const suite = (store: Store) => {
         assert.strictEqual((yield* balances(actor.did)).H, 5375n)
       })))
 
-    it.effect("the dispute queue pages escalated disputes first, then the rest oldest first, with a cursor", () =>
+    it.effect("the dispute queue pages escalated disputes first, then the rest oldest first, and resolved ones newest first, with a cursor", () =>
       run(Effect.gen(function* () {
         const { actor } = yield* requester(1)
         const dispute = (n: number) =>
@@ -1032,6 +1032,29 @@ const suite = (store: Store) => {
         yield* Disputes.resolve(operator, recent[1]!, { outcome: "requester_refund" })
         assert.deepStrictEqual((yield* Disputes.queue(operator, { status: "resolved" })).disputes.map((d) => d.dispute_id), [recent[1]])
         assert.notInclude((yield* Disputes.queue(operator, {})).disputes.map((d) => d.dispute_id), recent[1])
+        const openCursor = (yield* Disputes.queue(operator, { limit: 1 })).next_cursor!
+
+        // Resolved ones read most recently resolved first, whatever their age or escalation: the
+        // oldest dispute, resolved last, leads; two resolved at one instant are ordered by id.
+        yield* TestClock.adjust("1 minute")
+        yield* Disputes.resolve(operator, recent[0]!, { outcome: "worker_award" })
+        yield* Disputes.resolve(operator, recent[2]!, { outcome: "split", worker_share_bps: 5000 })
+        yield* TestClock.adjust("1 minute")
+        yield* Disputes.resolve(operator, overdue[0]!, { outcome: "requester_refund" })
+        const sameInstant = [recent[0]!, recent[2]!].sort().reverse()
+        const resolvedPages: Array<Array<string>> = []
+        cursor = undefined
+        do {
+          const page = yield* Disputes.queue(operator, { status: "resolved", limit: 2, cursor })
+          resolvedPages.push(page.disputes.map((d) => d.dispute_id))
+          cursor = page.next_cursor ?? undefined
+        } while (cursor !== undefined)
+        assert.deepStrictEqual(resolvedPages, [[overdue[0]!, sameInstant[0]!], [sameInstant[1]!, recent[1]!]])
+        assert.deepStrictEqual((yield* Disputes.queue(operator, {})).disputes.map((d) => d.dispute_id), [overdue[1]])
+        // Each order's cursor is its own: the other order's is refused, not read as a position.
+        const resolvedCursor = (yield* Disputes.queue(operator, { status: "resolved", limit: 1 })).next_cursor!
+        assert.strictEqual(yield* failureCode(Disputes.queue(operator, { cursor: resolvedCursor })), "InvalidRequest")
+        assert.strictEqual(yield* failureCode(Disputes.queue(operator, { status: "resolved", cursor: openCursor })), "InvalidRequest")
 
         // A cursor this API did not return is refused, not read as some other position.
         const forged = ["2|2026-01-01T00:00:00.000Z|dsp_000001", "1|yesterday|dsp_000001", "1|2026-01-01T00:00:00.000Z|bty_000001", "1|2026-01-01T00:00:00.000Z"]

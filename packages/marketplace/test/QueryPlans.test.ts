@@ -124,5 +124,13 @@ describe("query plans", () => {
         "SEARCH disputes USING INDEX disputes_queue (status=? AND escalated=? AND created_at>?)",
         "SEARCH disputes USING INDEX disputes_queue (status=? AND escalated=?)"
       ], JSON.stringify(queue))
+      // Disputes.queue of resolved ones, newest first: the first page and a deep one, in index order.
+      assert.deepStrictEqual(yield* planOf("SELECT * FROM disputes WHERE status = 'resolved' ORDER BY resolved_at DESC, dispute_id DESC LIMIT 101"), [
+        "SEARCH disputes USING INDEX disputes_resolved (status=?)"
+      ])
+      assert.deepStrictEqual(
+        yield* planOf("SELECT * FROM disputes WHERE status = 'resolved' AND resolved_at <= 't' AND (resolved_at < 't' OR dispute_id < 'x') ORDER BY resolved_at DESC, dispute_id DESC LIMIT 101"),
+        ["SEARCH disputes USING INDEX disputes_resolved (status=? AND resolved_at<?)"]
+      )
     }).pipe(Effect.provide(Sqlite.layerMemory(Engine.migrations))))
 })

@@ -585,7 +585,7 @@ const disputeQueue = route({
   path: "/v1/operator/disputes",
   operationId: "disputeQueue",
   tag: "Operators",
-  summary: "The operators' dispute queue: escalated first, then oldest first.",
+  summary: "The operators' dispute queue: open disputes escalated first, then oldest first; `status=resolved` lists the resolved ones, most recently resolved first.",
   auth: ["operator"],
   query: Schemas.DisputeQueueQuery,
   status: 200,
