@@ -1043,12 +1043,12 @@ const suite = (store: Store) => {
         yield* Disputes.resolve(operator, overdue[0]!, { outcome: "requester_refund" })
         const sameInstant = [recent[0]!, recent[2]!].sort().reverse()
         const resolvedPages: Array<Array<string>> = []
-        cursor = undefined
+        let nextResolved: string | undefined
         do {
-          const page = yield* Disputes.queue(operator, { status: "resolved", limit: 2, cursor })
+          const page = yield* Disputes.queue(operator, { status: "resolved", limit: 2, cursor: nextResolved })
           resolvedPages.push(page.disputes.map((d) => d.dispute_id))
-          cursor = page.next_cursor ?? undefined
-        } while (cursor !== undefined)
+          nextResolved = page.next_cursor ?? undefined
+        } while (nextResolved !== undefined)
         assert.deepStrictEqual(resolvedPages, [[overdue[0]!, sameInstant[0]!], [sameInstant[1]!, recent[1]!]])
         assert.deepStrictEqual((yield* Disputes.queue(operator, {})).disputes.map((d) => d.dispute_id), [overdue[1]])
         // Each order's cursor is its own: the other order's is refused, not read as a position.
