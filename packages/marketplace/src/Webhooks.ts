@@ -1,150 +1,32 @@
 /**
  * Webhooks: the push consumer of the outbox (ARCHITECTURE §5). A principal registers endpoints; each
  * event addressed to it (and matching an endpoint's filter) becomes a delivery in the same
- * transaction that writes the event (`WebhookQueue.enqueue`, called by `Outbox.append`); `deliverDue` POSTs due
- * deliveries, signed, and retries failures with backoff; every attempt is logged for the principal.
+ * transaction that writes the event (`WebhookQueue.enqueue`, called by `Outbox.append`);
+ * `deliverDue` (`WebhookDelivery`) POSTs due deliveries, signed, and retries failures with backoff;
+ * every attempt is logged for the principal. The URLs an endpoint may have are `WebhookUrls`'s
+ * rules, its settings `WebhookSettings`.
  *
  * Why deliveries are written with the event rather than found later by scanning the outbox: on
  * PostgreSQL `seq` is not commit order (see `Outbox`), so a worker moving a cursor over the outbox
  * would skip an event that committed late with a lower `seq`. Written in the event's transaction,
  * a delivery exists exactly when its event does.
- *
- * Claiming: a delivery is claimed by one UPDATE that takes the due rows (`FOR UPDATE SKIP LOCKED`
- * on PostgreSQL, so replicas never claim the same row), counts the attempt and leases the row for
- * the call's timeout and a margin. The outcome is recorded only if the row still holds that
- * attempt, so a late answer never overwrites a later attempt, and a deleted endpoint records nothing.
- * No network call happens inside a transaction.
- *
- * SSRF (fail-closed): https only, no credentials in the URL, and every address the host resolves to
- * must be public, checked at registration and again at each delivery (DNS may change between);
- * the transport connects to the checked address and follows no redirect. `allowPrivate` (local
- * development, tests) lifts the scheme and address rules only.
  */
 import { SqlClient } from "@effect/sql"
 import { ErrorCatalogue, Ids } from "@clawbounties/domain"
-import { Clock, Config, Context, DateTime, Duration, Effect, Layer, Random, Schema } from "effect"
-import { createHmac } from "node:crypto"
-import { BlockList } from "node:net"
+import { Effect, Schema } from "effect"
 import type { Actor } from "./Actor.js"
 import { nowIso, transaction } from "./Command.js"
 import { Entropy } from "./Entropy.js"
 import * as Events from "./Events.js"
 import { pageSize, validate } from "./Requests.js"
 import { pendingRow } from "./WebhookQueue.js"
+import { WebhookSettings } from "./WebhookSettings.js"
 import * as WebhookTransport from "./WebhookTransport.js"
+import { checkUrl } from "./WebhookUrls.js"
 
-// -------------------------------------------------------------------------------------------------
-// Settings
-
-export interface Settings {
-  /** Allow `http` and private, loopback and link-local addresses (local development, tests). */
-  readonly allowPrivate: boolean
-  /** Endpoints one principal may register. */
-  readonly maxEndpoints: number
-  /** How long one delivery attempt may take. */
-  readonly timeout: Duration.Duration
-  /** Attempts before a delivery is given up (`failed`). */
-  readonly maxAttempts: number
-  /** How long after its event a delivery is retried at most, whatever its attempts. */
-  readonly retryFor: Duration.Duration
-}
-
-export const defaults: Settings = {
-  allowPrivate: false,
-  maxEndpoints: 10,
-  timeout: Duration.seconds(10),
-  maxAttempts: 20,
-  retryFor: Duration.hours(24)
-}
-
-export class WebhookSettings extends Context.Tag("@clawbounties/marketplace/Webhooks/WebhookSettings")<WebhookSettings, Settings>() {}
-
-const integerBetween = (name: string, min: number, max: number, fallback: number) =>
-  Config.integer(name).pipe(
-    Config.validate({ message: `${name} must be an integer between ${min} and ${max}`, validation: (n) => n >= min && n <= max }),
-    Config.withDefault(fallback)
-  )
-
-const durationBetween = (name: string, min: Duration.Duration, max: Duration.Duration, fallback: Duration.Duration) =>
-  Config.duration(name).pipe(
-    Config.validate({
-      message: `${name} must be between ${Duration.format(min)} and ${Duration.format(max)}`,
-      validation: (d) => Duration.between(d, { minimum: min, maximum: max })
-    }),
-    Config.withDefault(fallback)
-  )
-
-/** Reads `WEBHOOK_ALLOW_PRIVATE`, `WEBHOOK_MAX_ENDPOINTS`, `WEBHOOK_TIMEOUT`, `WEBHOOK_MAX_ATTEMPTS`, `WEBHOOK_RETRY_FOR`. */
-export const config: Config.Config<Settings> = Config.all({
-  allowPrivate: Config.boolean("WEBHOOK_ALLOW_PRIVATE").pipe(Config.withDefault(defaults.allowPrivate)),
-  maxEndpoints: integerBetween("WEBHOOK_MAX_ENDPOINTS", 1, 100, defaults.maxEndpoints),
-  timeout: durationBetween("WEBHOOK_TIMEOUT", Duration.seconds(1), Duration.seconds(60), defaults.timeout),
-  maxAttempts: integerBetween("WEBHOOK_MAX_ATTEMPTS", 1, 100, defaults.maxAttempts),
-  retryFor: durationBetween("WEBHOOK_RETRY_FOR", Duration.minutes(1), Duration.days(7), defaults.retryFor)
-})
-
-/** Settings from `Config` and Node's transport: what the server runs. */
-export const layerConfig = Layer.merge(Layer.effect(WebhookSettings, config), WebhookTransport.layer)
-
-/** Fixed settings (tests, embedding) and Node's transport. */
-export const layerWith = (settings: Partial<Settings> = {}) =>
-  Layer.merge(Layer.succeed(WebhookSettings, { ...defaults, ...settings }), WebhookTransport.layer)
-
-// -------------------------------------------------------------------------------------------------
-// Which URLs and addresses may be called
-
-/**
- * Addresses that are not the public internet: private, loopback, link-local, shared (CGNAT),
- * documentation, benchmarking, multicast and reserved ranges. An IPv4-mapped IPv6 address is judged
- * as its IPv4 address (`BlockList` applies the IPv4 rules to it); other IPv6 forms that embed an
- * IPv4 address (compatible, NAT64, 6to4, Teredo) are refused whole rather than unwrapped.
- */
-const notPublic = (() => {
-  const list = new BlockList()
-  for (const [net, prefix] of [
-    ["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12],
-    ["192.0.0.0", 24], ["192.0.2.0", 24], ["192.88.99.0", 24], ["192.168.0.0", 16], ["198.18.0.0", 15],
-    ["198.51.100.0", 24], ["203.0.113.0", 24], ["224.0.0.0", 4], ["240.0.0.0", 4]
-  ] as const) list.addSubnet(net, prefix, "ipv4")
-  for (const [net, prefix] of [
-    ["::", 96], ["64:ff9b::", 96], ["64:ff9b:1::", 48], ["100::", 64], ["2001::", 23],
-    ["2001:db8::", 32], ["2002::", 16], ["fc00::", 7], ["fe80::", 10], ["fec0::", 10], ["ff00::", 8]
-  ] as const) list.addSubnet(net, prefix, "ipv6")
-  return list
-})()
-
-/** Whether the server may call `address` (a resolved or literal IP). */
-export const isPublicAddress = (address: WebhookTransport.Address): boolean =>
-  !notPublic.check(address.address, address.family === 4 ? "ipv4" : "ipv6")
-
-const refused = (reason: ErrorCatalogue.WebhookUrlRefused["reason"]) => new ErrorCatalogue.WebhookUrlRefused({ reason })
-
-/** The URL's form: absolute http(s), https unless `allowPrivate`, no credentials. */
-const parseUrl = (text: string, allowPrivate: boolean): Effect.Effect<URL, ErrorCatalogue.WebhookUrlRefused> => {
-  if (!URL.canParse(text)) return Effect.fail(refused("invalid_url"))
-  const url = new URL(text)
-  if (url.protocol !== "https:" && url.protocol !== "http:") return Effect.fail(refused("invalid_url"))
-  if (url.protocol === "http:" && !allowPrivate) return Effect.fail(refused("scheme_not_allowed"))
-  if (url.username !== "" || url.password !== "") return Effect.fail(refused("credentials_in_url"))
-  return Effect.succeed(url)
-}
-
-/**
- * Where `url` may be called now: its host's addresses, every one public (unless `allowPrivate`).
- * One address that is not public refuses the URL, even if others are: which one a connection would
- * use is not ours to choose.
- */
-export const checkUrl = Effect.fnUntraced(function* (text: string) {
-  const settings = yield* WebhookSettings
-  const transport = yield* WebhookTransport.WebhookTransport
-  const url = yield* parseUrl(text, settings.allowPrivate)
-  const addresses = yield* transport.resolve(WebhookTransport.bareHost(url.hostname)).pipe(
-    Effect.catchAll(() => Effect.fail(refused("unresolvable")))
-  )
-  if (addresses.length === 0) return yield* refused("unresolvable")
-  if (!settings.allowPrivate && !addresses.every(isPublicAddress)) return yield* refused("private_address")
-  return { url, address: addresses[0]! }
-})
+export { backoff, CONCURRENCY, deliverDue, type DeliveryReport, FIRST_BACKOFF, MAX_BACKOFF, MAX_PER_RUN, sign } from "./WebhookDelivery.js"
+export { config, defaults, layerConfig, layerWith, type Settings, WebhookSettings } from "./WebhookSettings.js"
+export { checkUrl, isPublicAddress } from "./WebhookUrls.js"
 
 // -------------------------------------------------------------------------------------------------
 // Wire schemas
@@ -397,166 +279,5 @@ export const replay = Effect.fn("Webhooks.replay")(function* (actor: Actor, webh
   }))
 })
 
-// -------------------------------------------------------------------------------------------------
-// Deliveries
-
-/** The first retry waits about this long; each later one twice the one before, up to {@link MAX_BACKOFF}. */
-export const FIRST_BACKOFF = Duration.seconds(10)
-export const MAX_BACKOFF = Duration.hours(1)
-/** Deliveries in flight at once per `deliverDue` (each is claimed as it starts, so a lease never waits in a queue). */
-export const CONCURRENCY = 4
-/** Deliveries one `deliverDue` call makes at most; the next call goes on. */
-export const MAX_PER_RUN = 200
-/** What a claim adds to the timeout: a replica that died mid-attempt leaves the row to another after this. */
-const LEASE_MARGIN = Duration.minutes(1)
-
-/**
- * The wait before the attempt after failed attempt `attempt` (from 1): `FIRST_BACKOFF * 2^(attempt-1)`
- * capped at `MAX_BACKOFF`, then jittered down by up to half (from `Random`), so endpoints that fail
- * together do not all come back at once.
- */
-export const backoff = (attempt: number) =>
-  Effect.map(Random.next, (r) => {
-    const full = Math.min(Duration.toMillis(FIRST_BACKOFF) * 2 ** Math.min(attempt - 1, 30), Duration.toMillis(MAX_BACKOFF))
-    return Duration.millis(Math.round(full * (1 - r / 2)))
-  })
-
-/** The scheme documented in docs/webhooks.md: `v1=` and the hex HMAC-SHA256 of `${timestamp}.${body}` keyed with the secret. */
-export const sign = (secret: string, timestamp: string, body: string): string =>
-  `v1=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`
-
-interface Claimed {
-  readonly delivery_seq: string | number | bigint
-  readonly webhook_id: string
-  readonly event_seq: string | number | bigint
-  readonly attempts: number | string
-  readonly created_at: string
-}
-
-/** Claims up to `limit` due deliveries, counting their attempt and leasing them (see the module's comment). */
-const claim = (limit: number) =>
-  transaction(Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    const settings = yield* WebhookSettings
-    const now = yield* DateTime.now
-    const lease = DateTime.formatIso(DateTime.addDuration(now, Duration.sum(settings.timeout, LEASE_MARGIN)))
-    const skipLocked = sql.onDialectOrElse({ pg: () => sql.literal("FOR UPDATE SKIP LOCKED"), orElse: () => sql.literal("") })
-    return yield* sql<Claimed>`UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ${lease}
-      WHERE delivery_seq IN (SELECT delivery_seq FROM webhook_deliveries
-        WHERE status = 'pending' AND next_attempt_at <= ${DateTime.formatIso(now)}
-        ORDER BY next_attempt_at LIMIT ${limit} ${skipLocked})
-      RETURNING delivery_seq, webhook_id, event_seq, attempts, created_at`
-  }))
-
-interface Result {
-  readonly statusCode: number | null
-  readonly error: string | null
-}
-
-/** The body sent: the event as the feed shows it, without the feed's own fields. */
-const bodyOf = (row: { event_id: string; type: string; subject_type: string; subject_id: string; payload: string; created_at: string }) =>
-  `{"event_id":${JSON.stringify(row.event_id)},"type":${JSON.stringify(row.type)},"subject_type":${JSON.stringify(row.subject_type)},"subject_id":${JSON.stringify(row.subject_id)},"payload":${row.payload},"created_at":${JSON.stringify(row.created_at)}}`
-
-/** One attempt's call: check the URL again, sign, POST within the timeout. Never fails: the result says how it went. */
-const call = (endpoint: Pick<EndpointRow, "url" | "secret">, event: Parameters<typeof bodyOf>[0]) =>
-  Effect.gen(function* () {
-    const settings = yield* WebhookSettings
-    const transport = yield* WebhookTransport.WebhookTransport
-    const target = yield* Effect.either(checkUrl(endpoint.url))
-    if (target._tag === "Left") return { statusCode: null, error: target.left.reason } satisfies Result
-    const body = bodyOf(event)
-    const timestamp = String(Math.floor((yield* Clock.currentTimeMillis) / 1000))
-    const answer = yield* transport.post({
-      url: target.right.url,
-      address: target.right.address,
-      headers: {
-        "content-type": "application/json",
-        "user-agent": "clawbounties-webhooks/1",
-        "webhook-id": event.event_id,
-        "webhook-timestamp": timestamp,
-        "webhook-signature": sign(endpoint.secret, timestamp, body)
-      },
-      body
-    }).pipe(Effect.timeoutFail({ duration: settings.timeout, onTimeout: () => new WebhookTransport.WebhookTransportError({ reason: "network", detail: "timeout" }) }), Effect.either)
-    if (answer._tag === "Left") return { statusCode: null, error: answer.left.detail } satisfies Result
-    const status = answer.right.status
-    const error = status >= 300 && status < 400 ? "redirect_not_followed" : null
-    return { statusCode: status, error } satisfies Result
-  })
-
-type Done = "delivered" | "retrying" | "failed" | "skipped"
-
-/** Makes one claimed attempt and records it, unless the delivery was deleted or claimed again meanwhile. */
-const attempt = (claimed: Claimed) =>
-  Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    const settings = yield* WebhookSettings
-    const endpoints = yield* sql<Pick<EndpointRow, "url" | "secret">>`SELECT url, secret FROM webhook_endpoints WHERE webhook_id = ${claimed.webhook_id}`
-    const events = yield* sql<Parameters<typeof bodyOf>[0]>`SELECT event_id, type, subject_type, subject_id, payload, created_at FROM outbox WHERE seq = ${claimed.event_seq}`
-    // Deleted meanwhile (with its deliveries), or the event past its retention: nothing to send.
-    if (endpoints.length === 0 || events.length === 0) return "skipped" as const
-    const event = events[0]!
-    const started = yield* Clock.currentTimeMillis
-    const result = yield* call(endpoints[0]!, event)
-    const now = yield* DateTime.now
-    const number = Number(claimed.attempts)
-    const success = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300
-    const wait = yield* backoff(number)
-    const next = DateTime.addDuration(now, wait)
-    const giveUpAt = DateTime.addDuration(DateTime.unsafeMake(claimed.created_at), settings.retryFor)
-    const outcome: Exclude<Done, "skipped"> = success
-      ? "delivered"
-      : number >= settings.maxAttempts || DateTime.greaterThan(next, giveUpAt)
-      ? "failed"
-      : "retrying"
-    return yield* transaction(Effect.gen(function* () {
-      const status = outcome === "retrying" ? "pending" : outcome
-      // The attempt number fences a late answer: a row claimed again (or deleted) is not touched.
-      const updated = yield* sql`UPDATE webhook_deliveries SET status = ${status}, next_attempt_at = ${DateTime.formatIso(next)}
-        WHERE delivery_seq = ${claimed.delivery_seq} AND attempts = ${number} AND status = 'pending' RETURNING delivery_seq`
-      if (updated.length === 0) return "skipped" as const
-      yield* sql`INSERT INTO webhook_attempts ${sql.insert({
-        webhook_id: claimed.webhook_id,
-        delivery_seq: claimed.delivery_seq,
-        event_id: event.event_id,
-        attempt: number,
-        outcome,
-        status_code: result.statusCode,
-        error: result.error,
-        duration_ms: Math.max(0, Math.round(DateTime.toEpochMillis(now) - started)),
-        attempted_at: DateTime.formatIso(now)
-      })}`
-      return outcome
-    }))
-  })
-
-export interface DeliveryReport {
-  readonly delivered: number
-  readonly retrying: number
-  readonly failed: number
-  /** Claimed, but deleted or claimed again before its outcome was recorded. */
-  readonly skipped: number
-}
-
-/**
- * Delivers what is due now, {@link CONCURRENCY} at a time, until nothing is due or
- * {@link MAX_PER_RUN} attempts were made. An embedder runs this on a schedule (the server does,
- * every `WEBHOOK_DELIVERY_INTERVAL`); replicas may run it at once.
- */
-export const deliverDue = Effect.fn("Webhooks.deliverDue")(function* () {
-  const report: Record<Done, number> = { delivered: 0, retrying: 0, failed: 0, skipped: 0 }
-  let made = 0
-  for (;;) {
-    const claimed = yield* claim(Math.min(CONCURRENCY, MAX_PER_RUN - made))
-    const done = yield* Effect.forEach(claimed, attempt, { concurrency: CONCURRENCY })
-    for (const outcome of done) report[outcome]++
-    made += claimed.length
-    if (claimed.length < CONCURRENCY || made >= MAX_PER_RUN) break
-  }
-  if (made > 0) yield* Effect.logInfo("webhook deliveries", report)
-  return report satisfies DeliveryReport
-})
-
 /** Every service the webhook commands need beyond the engine's. */
 export type Services = WebhookSettings | WebhookTransport.WebhookTransport
-
