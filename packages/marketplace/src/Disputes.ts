@@ -199,7 +199,7 @@ interface Listing<After> {
 }
 
 /** Open disputes: escalated first, then oldest first; a page ends at a queue position. */
-const openQueue: Listing<BountyStore.OpenDisputesPage["after"] & {}> = {
+const openQueue: Listing<NonNullable<BountyStore.OpenDisputesPage["after"]>> = {
   read: BountyStore.listOpenDisputes,
   cursorOf: (row) => Cursor.encode([row.escalated ? "1" : "0", row.created_at, row.dispute_id]),
   decodeCursor: (cursor) =>
@@ -210,7 +210,7 @@ const openQueue: Listing<BountyStore.OpenDisputesPage["after"] & {}> = {
 }
 
 /** Resolved disputes: most recently resolved first, as a review of decisions reads them. */
-const resolvedList: Listing<BountyStore.ResolvedDisputesPage["after"] & {}> = {
+const resolvedList: Listing<NonNullable<BountyStore.ResolvedDisputesPage["after"]>> = {
   read: BountyStore.listResolvedDisputes,
   cursorOf: (row) => Cursor.encode([row.resolved_at!, row.dispute_id]),
   decodeCursor: (cursor) =>
