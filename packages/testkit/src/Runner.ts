@@ -13,6 +13,7 @@
  */
 import { Clock, Effect, Either, Exit, Fiber } from "effect"
 import * as Backpressure from "./Backpressure.js"
+import * as Deterministic from "./Deterministic.js"
 import type * as Invariants from "./Invariants.js"
 import * as JobRecord from "./JobRecord.js"
 import * as JobSteps from "./JobSteps.js"
@@ -75,6 +76,13 @@ const adjustTo = (target: Target, config: Simulation.Config) => {
   }
   return { effective, adjustments }
 }
+
+/**
+ * A job's commands number the ids they make within the job (in-process, where the testkit's id
+ * service makes them), so the ids a job gets do not depend on which jobs ran beside it: the same
+ * seed gives the same `jobs.ndjson` whatever the concurrency limit did.
+ */
+const inJobScope = (job: JobRecord.JobRecord) => Deterministic.withIdScope(job.plan.index + 1)
 
 export const run = (options: Options): Effect.Effect<Result> =>
   Effect.gen(function* () {
@@ -140,7 +148,7 @@ export const run = (options: Options): Effect.Effect<Result> =>
           }))
         }
         const t0 = yield* JobSteps.nowMs
-        yield* steps.active(job).pipe(Effect.ensuring(gate.release))
+        yield* steps.active(job).pipe(inJobScope(job), Effect.ensuring(gate.release))
         job.timings.job_ms = (yield* JobSteps.nowMs) - t0
         gate.jobDone()
         done++
@@ -167,7 +175,7 @@ export const run = (options: Options): Effect.Effect<Result> =>
         if (waitMs > 0) yield* Effect.sleep(Math.ceil(waitMs))
       }
       const sweep = yield* Effect.either(target.sweep(operator))
-      yield* Effect.forEach(pending, (job) => Effect.acquireUseRelease(gate.acquire, () => steps.followUp(job), () => gate.release), { concurrency: "unbounded", discard: true })
+      yield* Effect.forEach(pending, (job) => Effect.acquireUseRelease(gate.acquire, () => inJobScope(job)(steps.followUp(job)), () => gate.release), { concurrency: "unbounded", discard: true })
       deadlinePhase = {
         jobs: pending.length,
         reopen: pending.filter((j) => j.plan.abandon).length,

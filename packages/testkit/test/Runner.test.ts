@@ -184,6 +184,35 @@ describe("Runner (in-process)", () => {
       assert.isTrue(c.invariants.ok, JSON.stringify(c.invariants.results.filter((r) => !r.ok)))
     }))
 
+  it.live("a job's ids do not depend on the jobs beside it: one seed gives one jobs.ndjson whatever the concurrency limit did", () =>
+    Effect.gen(function* () {
+      const lines = (cfg: Simulation.Config) =>
+        Effect.map(runAndInspect(cfg, () => Effect.void), ({ result }) => ({
+          lines: result.jobs.map((job) => Artifacts.json({ ...job, timings: undefined })),
+          decreases: (result.summary.backpressure as { decreases: number }).decreases
+        }))
+      const base = config({ total: 40, seed: 77 })
+      // One job at a time; eight at once with the latency signal off; eight at once with a latency
+      // target every step misses, so the limit falls while jobs run.
+      const alone = yield* lines({ ...base, maxConcurrency: 1 })
+      const eight = yield* lines({ ...base, maxConcurrency: 8, backpressure: { ...base.backpressure, latencyTargetMs: Number.POSITIVE_INFINITY } })
+      const squeezed = yield* lines({ ...base, maxConcurrency: 8, backpressure: { ...base.backpressure, latencyTargetMs: 0 } })
+      assert.isTrue(squeezed.decreases > 0, "the latency signal moved the limit")
+      assert.deepStrictEqual(eight.lines, alone.lines)
+      assert.deepStrictEqual(squeezed.lines, alone.lines)
+      // Engine-assigned ids are numbered within their job: job 4's bounty is `bty_j00004n001`.
+      let checked = 0
+      for (const [i, line] of alone.lines.entries()) {
+        const refs = (JSON.parse(line) as { refs: Record<string, string | ReadonlyArray<string> | null> }).refs
+        for (const id of Object.values(refs).flat()) {
+          if (id === null) continue
+          assert.match(id, new RegExp(`^[a-z_]+_j${String(i + 1).padStart(5, "0")}n\\d{3}$`), `job ${i + 1}`)
+          checked++
+        }
+      }
+      assert.isAbove(checked, 3 * 40)
+    }))
+
   it.live("one seed, one outcome: identical jobs.ndjson apart from timings, identical database", () =>
     Effect.gen(function* () {
       // The latency signal of the backpressure depends on the machine, so it is off here; retryable
