@@ -3,9 +3,9 @@
  *
  * Production ids are time-ordered (a millisecond timestamp from `Clock`, then random bits from
  * `Random`), so they sort by creation time and a seeded test run reproduces them. Tests may swap in
- * `IdGen.layerCounter`, whose ids are `bty_000001`, `bty_000002`, ... per prefix.
+ * `IdGen.layerCounter`, whose ids are `bty_000001`, `bty_000002`, ... per prefix (per `IdScope`).
  */
-import { Clock, Context, Effect, Layer, Random, Ref, Schema } from "effect"
+import { Clock, Context, Effect, FiberRef, Layer, Random, Schema } from "effect"
 
 /** Every id kind the engine issues, with its wire prefix. */
 export const prefixes = {
@@ -83,6 +83,14 @@ const base32 = (value: number, length: number): string => {
   return out
 }
 
+/**
+ * The id scope of a fiber, for `IdGen.layerCounter`; none by default, and inherited by the fibers it
+ * forks. A counter shared by concurrent work hands its numbers out in execution order, which moves
+ * with timing; ids made inside a scope (a simulated job, say: `Effect.locally(effect, IdScope, 17)`)
+ * are numbered within it, so they depend only on what runs inside. Production ids ignore it.
+ */
+export const IdScope: FiberRef.FiberRef<number | undefined> = FiberRef.unsafeMake<number | undefined>(undefined)
+
 export class IdGen extends Context.Tag("@clawbounties/domain/IdGen")<
   IdGen,
   {
@@ -106,15 +114,25 @@ export class IdGen extends Context.Tag("@clawbounties/domain/IdGen")<
       })
   })
 
-  /** Counter ids per prefix, `bty_000001`, ...: readable in test output and fully deterministic. */
-  static readonly layerCounter = Layer.effect(
-    IdGen,
-    Effect.map(Ref.make(new Map<IdKind, number>()), (counters) => ({
+  /**
+   * Counter ids per prefix, readable in test output and fully deterministic: `bty_000001`,
+   * `bty_000002`, ... outside an {@link IdScope}, `bty_j00017n001`, ... inside scope 17 (the two
+   * forms never collide). A fresh counter each time the layer is built.
+   */
+  static readonly layerCounter = Layer.sync(IdGen, () => {
+    const counters = new Map<string, number>()
+    const next = (key: string) => {
+      const n = (counters.get(key) ?? 0) + 1
+      counters.set(key, n)
+      return n
+    }
+    return {
       make: (kind: IdKind) =>
-        Ref.modify(counters, (map) => {
-          const next = (map.get(kind) ?? 0) + 1
-          return [`${prefixes[kind]}_${String(next).padStart(6, "0")}`, new Map(map).set(kind, next)] as const
-        })
-    }))
-  )
+        Effect.map(FiberRef.get(IdScope), (scope) =>
+          scope === undefined
+            ? `${prefixes[kind]}_${String(next(kind)).padStart(6, "0")}`
+            : `${prefixes[kind]}_j${String(scope).padStart(5, "0")}n${String(next(`${scope}:${kind}`)).padStart(3, "0")}`
+        )
+    }
+  })
 }

@@ -24,6 +24,21 @@ describe("Ids", () => {
       assert.strictEqual(yield* idGen.make("bounty"), "bty_000003")
     }).pipe(Effect.provide(Ids.IdGen.layerCounter)))
 
+  it.effect("inside an IdScope, counter ids are numbered within the scope, whatever runs beside it", () =>
+    Effect.gen(function* () {
+      const idGen = yield* Ids.IdGen
+      const inScope = (scope: number) => (effect: Effect.Effect<string>) => Effect.locally(effect, Ids.IdScope, scope)
+      // Two scopes interleaved, in either order, get the same ids; the unscoped counter is apart.
+      const a = [yield* inScope(17)(idGen.make("submission")), yield* inScope(3)(idGen.make("submission"))]
+      const b = [yield* inScope(3)(idGen.make("submission")), yield* inScope(17)(idGen.make("submission"))]
+      assert.deepStrictEqual([a, b], [["sub_j00017n001", "sub_j00003n001"], ["sub_j00003n002", "sub_j00017n002"]])
+      assert.strictEqual(yield* idGen.make("submission"), "sub_000001")
+      // Forked fibers inherit their parent's scope; every form is a valid id.
+      const forked = yield* Effect.fork(idGen.make("bounty")).pipe(Effect.flatMap((fiber) => fiber.await), Effect.flatten, inScope(9))
+      assert.strictEqual(forked, "bty_j00009n001")
+      for (const id of [...a, ...b]) assert.isTrue(Schema.is(Ids.SubmissionId)(id), id)
+    }).pipe(Effect.provide(Ids.IdGen.layerCounter)))
+
   it.effect("a fresh counter layer starts again at 1", () =>
     Effect.gen(function* () {
       const idGen = yield* Ids.IdGen

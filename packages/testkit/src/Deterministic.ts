@@ -6,7 +6,7 @@
  */
 import { Ids } from "@clawbounties/domain"
 import { Entropy } from "@clawbounties/marketplace"
-import { Clock, DateTime, Duration, Effect, FiberRef, Layer, Random, TestClock } from "effect"
+import { Clock, DateTime, Duration, Effect, Layer, Random, TestClock } from "effect"
 
 /** 2026-01-01T00:00:00Z: where simulated time starts unless a run says otherwise. */
 export const EPOCH_MILLIS = Date.UTC(2026, 0, 1)
@@ -46,40 +46,15 @@ export const random = (seed: number | string): Random.Random => Random.make(seed
 export const layerRandom = (seed: number | string): Layer.Layer<never> => Layer.setRandom(random(seed))
 
 /**
- * The id scope of a fiber (see {@link withIdScope}); none by default. Fibers it forks inherit it.
- */
-export const IdScope: FiberRef.FiberRef<number | undefined> = FiberRef.unsafeMake<number | undefined>(undefined)
-
-/**
- * Runs `effect` with its ids numbered within scope `scope` (a positive integer, such as a job's
- * number): `sub_j00017n001` is the first submission id made in scope 17. A counter shared by
- * concurrent work hands its numbers out in execution order, which moves with timing; a scope's
- * numbers depend only on what runs inside it.
+ * Runs `effect` with the ids the counter `IdGen` makes numbered within scope `scope` (a positive
+ * integer, such as a job's number): `sub_j00017n001` is the first submission id made in scope 17,
+ * whatever runs beside it (`Ids.IdScope`).
  */
 export const withIdScope = (scope: number) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.locally(effect, IdScope, scope)
+  Effect.locally(effect, Ids.IdScope, scope)
 
-/**
- * Counter ids per prefix (a fresh counter each time the layer is built): `bty_000001`,
- * `bty_000002`, ... outside a scope, `bty_j00017n001`, ... inside scope 17. The two forms never
- * collide.
- */
-export const layerIds: Layer.Layer<Ids.IdGen> = Layer.sync(Ids.IdGen, () => {
-  const counters = new Map<string, number>()
-  const next = (key: string) => {
-    const n = (counters.get(key) ?? 0) + 1
-    counters.set(key, n)
-    return n
-  }
-  return {
-    make: (kind) =>
-      Effect.map(FiberRef.get(IdScope), (scope) =>
-        scope === undefined
-          ? `${Ids.prefixes[kind]}_${String(next(kind)).padStart(6, "0")}`
-          : `${Ids.prefixes[kind]}_j${String(scope).padStart(5, "0")}n${String(next(`${scope}:${kind}`)).padStart(3, "0")}`
-      )
-  }
-})
+/** Counter ids: `bty_000001`, ... per prefix, or within a scope (see {@link withIdScope}). */
+export const layerIds: Layer.Layer<Ids.IdGen> = Ids.IdGen.layerCounter
 
 /** Token secrets and challenge nonces from the fiber's `Random` (tests and simulations only). */
 export const layerEntropy: Layer.Layer<Entropy.Entropy> = Entropy.Entropy.layerSeeded

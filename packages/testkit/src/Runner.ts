@@ -175,7 +175,7 @@ export const run = (options: Options): Effect.Effect<Result> =>
         if (waitMs > 0) yield* Effect.sleep(Math.ceil(waitMs))
       }
       const sweep = yield* Effect.either(target.sweep(operator))
-      yield* Effect.forEach(pending, (job) => Effect.acquireUseRelease(gate.acquire, () => inJobScope(job)(steps.followUp(job)), () => gate.release), { concurrency: "unbounded", discard: true })
+      yield* Effect.forEach(pending, (job) => Effect.acquireUseRelease(gate.acquire, () => steps.followUp(job).pipe(inJobScope(job)), () => gate.release), { concurrency: "unbounded", discard: true })
       deadlinePhase = {
         jobs: pending.length,
         reopen: pending.filter((j) => j.plan.abandon).length,

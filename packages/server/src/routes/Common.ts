@@ -1,4 +1,7 @@
-/** What the route modules share: who may call any route, the time, and error lists several routes declare. */
+/**
+ * What the route modules share: who may call any route, the time, and the error lists several
+ * routes declare.
+ */
 import { ErrorCatalogue } from "@clawbounties/domain"
 import { DateTime, Effect } from "effect"
 
