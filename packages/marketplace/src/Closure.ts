@@ -98,10 +98,13 @@ export const approveUnderReview = (
   Effect.gen(function* () {
     const escrow = yield* BountyStore.escrowOfBounty(bounty.bounty_id)
     const now = yield* nowIso
-    const paid = yield* Settlement.payWorker(bounty, escrow, event === "approve" ? "bounty_approved" : "review_window_elapsed")
     yield* Transitions.bounty(bounty, event, { deadline_at: null })
     yield* Transitions.submission(submission, event)
     yield* Transitions.escrow(escrow, "release", { released_at: now })
+    // Paid after the transitions: paying locks `platform:fees`, which every approval credits, until
+    // COMMIT, so on PostgreSQL approvals take turns through that window; it should hold no more
+    // statements than it must (the events and the audit row need the ledger entry).
+    const paid = yield* Settlement.payWorker(bounty, escrow, event === "approve" ? "bounty_approved" : "review_window_elapsed")
     const response: ApproveResponse = {
       bounty_id: bounty.bounty_id,
       submission_id: submission.submission_id,
