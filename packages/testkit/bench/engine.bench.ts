@@ -16,7 +16,7 @@ import { Sqlite } from "@clawbounties/adapter-sqlite"
 import { Ledger } from "@clawbounties/ledger"
 import { Engine } from "@clawbounties/marketplace"
 import type { SqlClient } from "@effect/sql"
-import { Effect, Layer } from "effect"
+import { Effect, type Layer } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -28,8 +28,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CALLERS = Number(process.env.BENCH_CALLERS ?? 8)
 const steps = ["post", "accept", "submit", "approve", "job"] as const
 type Step = typeof steps[number]
-
-const elapsedSince = (start: number) => Effect.sync(() => performance.now() - start)
 
 /** The job loop on the engine this effect is provided with; prints its figures. */
 const jobLoop = (store: string) =>
@@ -46,7 +44,7 @@ const jobLoop = (store: string) =>
       Effect.gen(function* () {
         const start = performance.now()
         const result = yield* effect
-        samples[step].push(yield* elapsedSince(start))
+        samples[step].push(performance.now() - start)
         return result
       })
 
